@@ -1,0 +1,43 @@
+# Everything sets itself up: the first target that needs the virtualenv makes it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck worker beat migrate clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Local trial on SQLite with in-process tasks; DEBUG on so no secret key is needed.
+run: $(BIN)/.installed
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(BIN)/.installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy github_app
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy github_app
+
+migrate: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput
+
+# Needs REDIS_URL (and DATABASE_URL for anything but a local trial).
+worker: $(BIN)/.installed
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: $(BIN)/.installed
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

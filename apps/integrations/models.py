@@ -1,0 +1,148 @@
+from django.conf import settings
+from django.db import models
+
+
+class GitHubApp(models.Model):
+    """The GitHub App created through the manifest flow.
+
+    Environment settings win over this row; secrets are stored encrypted
+    (Fernet) and never shown."""
+
+    app_id = models.BigIntegerField(unique=True)
+    slug = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    owner_login = models.CharField(max_length=100, blank=True)
+    html_url = models.URLField(blank=True)
+    client_id = models.CharField(max_length=100)
+    client_secret_encrypted = models.TextField()
+    webhook_secret_encrypted = models.TextField()
+    private_key_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name = "GitHub App"
+
+    def __str__(self) -> str:
+        return f"{self.name} (app {self.app_id})"
+
+
+class Installation(models.Model):
+    class RepositorySelection(models.TextChoices):
+        ALL = "all", "All repositories"
+        SELECTED = "selected", "Selected repositories"
+
+    installation_id = models.BigIntegerField(unique=True)
+    team = models.ForeignKey(
+        "teams.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="installations",
+    )
+    account_login = models.CharField(max_length=100, blank=True)
+    account_id = models.BigIntegerField(null=True, blank=True)
+    account_type = models.CharField(max_length=20, blank=True)  # "Organization" or "User"
+    repository_selection = models.CharField(
+        max_length=10, choices=RepositorySelection.choices, blank=True
+    )
+    permissions = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_login"]
+
+    def __str__(self) -> str:
+        who = self.account_login or "unknown account"
+        return f"{who} (installation {self.installation_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.deleted_at is None and self.suspended_at is None
+
+
+class Repository(models.Model):
+    installation = models.ForeignKey(
+        Installation, on_delete=models.CASCADE, related_name="repositories"
+    )
+    github_id = models.BigIntegerField()
+    full_name = models.CharField(max_length=200)
+    private = models.BooleanField(default=False)
+    tracked = models.BooleanField(default=False)
+    tracked_at = models.DateTimeField(null=True, blank=True)
+    # False once the installation no longer grants access (removed on GitHub).
+    accessible = models.BooleanField(default=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["full_name"]
+        verbose_name_plural = "repositories"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installation", "github_id"], name="unique_repository_per_installation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    delivery_id = models.CharField(max_length=100, unique=True)
+    event = models.CharField(max_length=100)
+    action = models.CharField(max_length=100, blank=True)
+    hook_id = models.BigIntegerField(null=True, blank=True)
+    installation_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    team = models.ForeignKey(
+        "teams.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_deliveries",
+    )
+    repository_full_name = models.CharField(max_length=200, blank=True)
+    # The raw request body, as GitHub signed it. Kept as text: storing it costs
+    # less than a JSON column on the hot path, and the signature stays checkable.
+    payload = models.TextField()
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    # Why a delivery was ignored, in a sentence a person can read.
+    status_reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="delivery_status_received"),
+            models.Index(fields=["team", "-received_at"], name="delivery_team_received"),
+        ]
+
+    def __str__(self) -> str:
+        kind = f"{self.event}.{self.action}" if self.action else self.event
+        return f"{kind} {self.delivery_id} ({self.status})"

@@ -1,0 +1,129 @@
+from django.conf import settings
+from django.db import models
+
+
+class TeamMember(models.Model):
+    """A GitHub user as seen by one team: an author or a reviewer.
+
+    Keyed by GitHub's user id (logins change); may exist without an account."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="members")
+    github_id = models.BigIntegerField()
+    login = models.CharField(max_length=100)
+    display_name = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="team_members",
+    )
+    is_bot = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["login"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_id"], name="unique_member_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.login} (bot)" if self.is_bot else self.login
+
+
+class PullRequest(models.Model):
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+        MERGED = "merged", "Merged"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="pull_requests")
+    repository = models.ForeignKey(
+        "integrations.Repository",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pull_requests",
+    )
+    github_id = models.BigIntegerField()
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=1000, blank=True)
+    author = models.ForeignKey(
+        TeamMember,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="authored_pull_requests",
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    is_draft = models.BooleanField(default=False)
+    pr_created_at = models.DateTimeField(null=True, blank=True)
+    pr_updated_at = models.DateTimeField(null=True, blank=True)
+    ready_for_review_at = models.DateTimeField(null=True, blank=True)
+    first_review_at = models.DateTimeField(null=True, blank=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    cycle_time_hours = models.FloatField(null=True, blank=True)
+    review_time_hours = models.FloatField(null=True, blank=True)
+    additions = models.PositiveIntegerField(null=True, blank=True)
+    deletions = models.PositiveIntegerField(null=True, blank=True)
+    is_revert = models.BooleanField(default=False)
+    is_hotfix = models.BooleanField(default=False)
+    reverts = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reverted_by",
+    )
+    labels = models.JSONField(default=list, blank=True)
+    head_branch = models.CharField(max_length=255, blank=True)
+    base_branch = models.CharField(max_length=255, blank=True)
+    html_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-pr_created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_id"], name="unique_pr_per_team"),
+        ]
+        indexes = [
+            models.Index(fields=["team", "-pr_created_at"], name="pr_team_created"),
+            models.Index(fields=["team", "repository", "number"], name="pr_team_repo_number"),
+        ]
+
+    def __str__(self) -> str:
+        where = self.repository.full_name if self.repository_id else "unknown repository"
+        return f"{where}#{self.number}: {self.title}"
+
+
+class PRReview(models.Model):
+    class State(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        COMMENTED = "commented", "Commented"
+        DISMISSED = "dismissed", "Dismissed"
+        PENDING = "pending", "Pending"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="reviews")
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="reviews")
+    github_id = models.BigIntegerField()
+    reviewer = models.ForeignKey(
+        TeamMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    state = models.CharField(max_length=20, choices=State.choices)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["submitted_at"]
+        verbose_name = "PR review"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "github_id"], name="unique_review_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} review {self.github_id} on {self.pull_request}"

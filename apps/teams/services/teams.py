@@ -1,0 +1,28 @@
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.text import slugify
+
+from apps.teams.models import Membership, Team
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:90] or "team"
+    slug, n = base, 2
+    while Team.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def team_create(*, name: str, creator: AbstractBaseUser) -> Team:
+    """A new team, with its creator as its first admin."""
+    team = Team.objects.create(name=name.strip(), slug=_unique_slug(name))
+    Membership.objects.create(user=creator, team=team, role=Membership.Role.ADMIN)
+    return team
+
+
+def membership_add(*, team: Team, user: AbstractBaseUser, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        team=team, user=user, defaults={"role": role}
+    )
+    return membership

@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("apps.teams.urls")),
+    path("", include("apps.integrations.urls")),
+    path("", include("apps.web.urls")),
+]

@@ -1,0 +1,85 @@
+"""Shared fixtures: a team with an owner (admin), a member, and an outsider.
+
+Tests marked postgres / redis / integration / browser need a service; they skip
+with the reason when it is absent, unless TFORMANCE_REQUIRE_SERVICES=1 (set by
+.ci/run), where a missing service fails them instead."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from apps.teams.models import Membership, Team
+
+REQUIRE_SERVICES = os.environ.get("TFORMANCE_REQUIRE_SERVICES") == "1"
+
+
+def _redis_reachable() -> bool:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        return False
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    marks = {mark.name for mark in item.iter_markers()}
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if marks & {"postgres", "integration"} and not on_postgres:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
+    if marks & {"redis", "integration"} and not _redis_reachable():
+        return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0 with a server running"
+    if "browser" in marks:
+        if not shutil.which("chromium") and not os.path.exists("/usr/bin/chromium"):
+            return "needs Debian's chromium at /usr/bin/chromium"
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            return "needs the playwright Python package"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"TFORMANCE_REQUIRE_SERVICES=1 but this test {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    return Team.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def owner(team: Team):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("alice", password="password-alice")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def member(team: Team):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("bob", password="password-bob")
+    Membership.objects.create(user=user, team=team, role=Membership.Role.MEMBER)
+    return user
+
+
+@pytest.fixture
+def outsider(db: None):  # type: ignore[no-untyped-def]
+    other = Team.objects.create(name="Other", slug="other")
+    user = get_user_model().objects.create_user("charlie", password="password-charlie")
+    Membership.objects.create(user=user, team=other, role=Membership.Role.ADMIN)
+    return user

@@ -1,0 +1,61 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _django_setup(env_overrides: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(env_overrides)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = _django_setup({})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_it_starts_on_sqlite_by_default():
+    result = _django_setup({"DJANGO_SECRET_KEY": "x" * 50})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.sqlite3"
+
+
+def test_it_uses_postgres_when_database_url_says_so():
+    result = _django_setup(
+        {"DJANGO_SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.db.backends.postgresql"
+
+
+@pytest.mark.django_db
+def test_it_lists_every_model_in_the_admin(client):
+    admin = get_user_model().objects.create_superuser("root", password="pw-root-123")
+    client.force_login(admin)
+    content = client.get("/admin/").content.decode()
+    for path in [
+        "teams/team/",
+        "teams/membership/",
+        "integrations/githubapp/",
+        "integrations/installation/",
+        "integrations/repository/",
+        "integrations/webhookdelivery/",
+        "metrics/teammember/",
+        "metrics/pullrequest/",
+        "metrics/prreview/",
+    ]:
+        assert f"/admin/{path}" in content, path
