@@ -77,10 +77,21 @@ class PullRequest(models.Model):
         on_delete=models.SET_NULL,
         related_name="reverted_by",
     )
+    # What a revert says it reverts, kept so the link can be made when the reverted
+    # pull request arrives later. A revert names its target by number (and by
+    # "owner/repo" across repositories), never by id; blank means the same repository.
+    reverts_number = models.PositiveIntegerField(null=True, blank=True)
+    reverts_repository_full_name = models.CharField(max_length=200, blank=True)
     labels = models.JSONField(default=list, blank=True)
     head_branch = models.CharField(max_length=255, blank=True)
     base_branch = models.CharField(max_length=255, blank=True)
     html_url = models.URLField(max_length=500, blank=True)
+    # GitHub's updated_at of the snapshots the draft flag and the size came from.
+    # The copy of a pull request embedded in review events (and REST list items)
+    # lacks some of them, so they keep their own clock: an older full snapshot
+    # may still fill them in after a newer partial one.
+    draft_snapshot_at = models.DateTimeField(null=True, blank=True)
+    size_snapshot_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +103,7 @@ class PullRequest(models.Model):
         indexes = [
             models.Index(fields=["team", "-pr_created_at"], name="pr_team_created"),
             models.Index(fields=["team", "repository", "number"], name="pr_team_repo_number"),
+            models.Index(fields=["team", "reverts_number"], name="pr_team_reverts_number"),
         ]
 
     def __str__(self) -> str:

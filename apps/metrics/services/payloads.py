@@ -1,0 +1,226 @@
+"""Tolerant reading of GitHub pull request and review payloads.
+
+Payloads differ across time, GitHub Enterprise Server versions and sources (the
+webhook's pull request, the copy embedded in review events, REST list items), so
+this reads only the fields the metrics need and never rejects a payload for a
+missing or malformed optional field. Only what identifies a row is required.
+
+A snapshot keeps "absent" apart from "null": a field the payload does not carry
+is left out of `PullRequestSnapshot.fields`, so it cannot overwrite what a fuller
+snapshot stored; a field that is null (an open pull request's `merged_at`) is kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+HOTFIX = "hotfix"
+# GitHub's revert button titles the pull request `Revert "<title>"`, names its
+# branch `revert-<number>-<head branch>` and writes `Reverts owner/repo#<number>`.
+REVERT_TITLE_PREFIX = 'Revert "'
+REVERT_BRANCH = re.compile(r"^revert-(\d+)-")
+REVERTS_IN_BODY = re.compile(r"\breverts\s+([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE)
+
+
+class PayloadError(ValueError):
+    """A required field is missing or malformed; str(error) is the reason."""
+
+
+@dataclass(frozen=True)
+class GitHubUser:
+    github_id: int
+    login: str
+    is_bot: bool
+
+
+@dataclass(frozen=True)
+class RevertReference:
+    """The pull request a revert names: same repository when repository_full_name is ""."""
+
+    number: int
+    repository_full_name: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequestSnapshot:
+    github_id: int
+    number: int
+    # None when the payload has no usable updated_at: such a snapshot cannot be
+    # placed in time, so it only fills a row that has never seen a dated one.
+    updated_at: datetime | None
+    # PullRequest field name -> value, only for the fields this payload carries.
+    fields: Mapping[str, Any]
+    author: GitHubUser | None
+    # None when the payload has no body key (not the same as an empty body).
+    body: str | None
+
+
+@dataclass(frozen=True)
+class ReviewSnapshot:
+    github_id: int
+    state: str | None
+    submitted_at: datetime | None
+    reviewer: GitHubUser | None
+
+
+def read_pull_request(value: object, *, path: str = "pull_request") -> PullRequestSnapshot:
+    data = _require_mapping(value, path)
+    fields: dict[str, Any] = {}
+    if isinstance(data.get("title"), str):
+        fields["title"] = data["title"]
+    if "draft" in data and isinstance(data["draft"], bool):
+        fields["is_draft"] = data["draft"]
+    for key, field in (
+        ("created_at", "pr_created_at"),
+        ("merged_at", "merged_at"),
+        ("closed_at", "closed_at"),
+    ):
+        if key in data:
+            moment = _datetime_or_absent(data[key])
+            if moment is not _ABSENT:
+                fields[field] = moment
+    state = _state(data)
+    if state is not None:
+        fields["state"] = state
+    additions, deletions = _count(data.get("additions")), _count(data.get("deletions"))
+    if additions is not None and deletions is not None:
+        fields["additions"], fields["deletions"] = additions, deletions
+    if isinstance(data.get("labels"), list):
+        fields["labels"] = _label_names(data["labels"])
+    head_ref = _branch(data.get("head"))
+    if head_ref is not None:
+        fields["head_branch"] = head_ref
+    base_ref = _branch(data.get("base"))
+    if base_ref is not None:
+        fields["base_branch"] = base_ref
+    if isinstance(data.get("html_url"), str):
+        fields["html_url"] = data["html_url"]
+
+    body = data.get("body", _ABSENT)
+    updated_at = _datetime_or_absent(data.get("updated_at"))
+    return PullRequestSnapshot(
+        github_id=_require_int(data, "id", path),
+        number=_require_int(data, "number", path),
+        updated_at=updated_at if isinstance(updated_at, datetime) else None,
+        fields=fields,
+        author=read_user(data.get("user")),
+        body=None if body is _ABSENT else (body if isinstance(body, str) else ""),
+    )
+
+
+def read_review(value: object, *, path: str = "review") -> ReviewSnapshot:
+    data = _require_mapping(value, path)
+    # Webhooks send lower case ("approved"), the REST API upper case ("APPROVED").
+    state = data.get("state")
+    submitted_at = _datetime_or_absent(data.get("submitted_at"))
+    return ReviewSnapshot(
+        github_id=_require_int(data, "id", path),
+        state=state.lower() if isinstance(state, str) and state else None,
+        submitted_at=submitted_at if isinstance(submitted_at, datetime) else None,
+        reviewer=read_user(data.get("user")),
+    )
+
+
+def read_user(value: object) -> GitHubUser | None:
+    """The user, or None when the payload has none (or one without a usable id)."""
+    if not isinstance(value, Mapping):
+        return None
+    github_id = value.get("id")
+    if not isinstance(github_id, int) or isinstance(github_id, bool):
+        return None
+    login = value.get("login") if isinstance(value.get("login"), str) else ""
+    # Apps act as users of type "Bot"; older payloads only show it in the login.
+    is_bot = value.get("type") == "Bot" or login.endswith("[bot]")
+    return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)
+
+
+def revert_reference(*, title: str, head_branch: str, body: str) -> RevertReference | None:
+    """What the pull request says it reverts, by number; the body wins over the branch."""
+    if match := REVERTS_IN_BODY.search(body):
+        return RevertReference(
+            number=int(match.group(2)), repository_full_name=match.group(1) or ""
+        )
+    if match := REVERT_BRANCH.match(head_branch):
+        return RevertReference(number=int(match.group(1)))
+    return None
+
+
+def is_revert_title(title: str) -> bool:
+    return title.startswith(REVERT_TITLE_PREFIX)
+
+
+def is_hotfix(*, title: str, labels: list[str], head_branch: str) -> bool:
+    texts = [title, head_branch, *labels]
+    return any(HOTFIX in text.lower() for text in texts)
+
+
+class _Absent:
+    pass
+
+
+_ABSENT: Any = _Absent()
+
+
+def _require_mapping(value: object, path: str) -> Mapping[str, Any]:
+    if value is None:
+        raise PayloadError(f"{path} is missing")
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{path} is not an object")
+    return value
+
+
+def _require_int(data: Mapping[str, Any], key: str, path: str) -> int:
+    value = data.get(key)
+    if value is None:
+        raise PayloadError(f"{path}.{key} is missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{path}.{key} is not an integer")
+    return value
+
+
+def _datetime_or_absent(value: object) -> Any:
+    """An aware datetime, None for null, or _ABSENT for anything unreadable."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return _ABSENT
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return _ABSENT
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _state(data: Mapping[str, Any]) -> str | None:
+    state = data.get("state")
+    if state == "open":
+        return "open"
+    if state != "closed":
+        return None
+    # The review's embedded copy and REST list items have no `merged`; merged_at says it.
+    if data.get("merged") is True or isinstance(
+        _datetime_or_absent(data.get("merged_at")), datetime
+    ):
+        return "merged"
+    return "closed"
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def _label_names(labels: list[Any]) -> list[str]:
+    names = (label.get("name") for label in labels if isinstance(label, Mapping))
+    return [name for name in names if isinstance(name, str)]
+
+
+def _branch(value: object) -> str | None:
+    if isinstance(value, Mapping) and isinstance(value.get("ref"), str):
+        return str(value["ref"])
+    return None

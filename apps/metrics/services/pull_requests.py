@@ -1,0 +1,206 @@
+"""The pull_request processor, and the pull request upsert the review processor shares.
+
+Every source of pull request data (webhooks, the copy embedded in review events,
+backfill's REST items) goes through `lock_pull_request` -> `apply_pull_request_snapshot`
+-> `LockedPullRequest.save`, so the ordering rules live in one place:
+
+- the row is locked (SELECT ... FOR UPDATE) for the whole event, so concurrent
+  workers on the same pull request apply their events one after the other;
+- a snapshot older than the stored one (GitHub's `updated_at`) changes nothing,
+  except fields the stored snapshots never carried (see `OWN_CLOCK_FIELDS`);
+- everything derived (state, durations, revert and hotfix flags) is computed from
+  the resulting row, never accumulated, so repeats and reorderings converge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from apps.integrations.models import Repository
+from apps.metrics.models import PullRequest, TeamMember
+from apps.metrics.services.members import members_for_users
+from apps.metrics.services.payloads import (
+    PullRequestSnapshot,
+    RevertReference,
+    is_hotfix,
+    is_revert_title,
+    read_pull_request,
+    revert_reference,
+)
+from apps.teams.models import Team
+
+# Fields that partial copies (review events, REST list items) may lack, each with
+# the PullRequest field holding the updated_at of the snapshot it last came from.
+OWN_CLOCK_FIELDS = {
+    "is_draft": "draft_snapshot_at",
+    "additions": "size_snapshot_at",
+    "deletions": "size_snapshot_at",
+}
+_UNTRACKED = {"id", "created_at", "updated_at"}
+
+
+def process_pull_request_event(
+    *, team: Team, repository: Repository | None, payload: Mapping[str, Any]
+) -> PullRequest:
+    """Create or update the team's pull request from a pull_request event.
+
+    Works for every action, and for backfill ({"action": "backfill", "pull_request":
+    <REST item>}). Raises PayloadError when the pull request cannot be identified."""
+    snapshot = read_pull_request(payload.get("pull_request"))
+    with transaction.atomic():
+        members = members_for_users(team=team, users=[snapshot.author])
+        locked = lock_pull_request(team=team, snapshot=snapshot)
+        apply_pull_request_snapshot(locked.row, snapshot, repository=repository, members=members)
+        if payload.get("action") == "ready_for_review":
+            _mark_ready_for_review(locked.row, snapshot.updated_at)
+        locked.save()
+    return locked.row
+
+
+@dataclass
+class LockedPullRequest:
+    """A pull request row locked for this event, with its values as loaded."""
+
+    row: PullRequest
+    created: bool
+    loaded: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.loaded = _tracked_values(self.row)
+
+    def save(self) -> None:
+        """Write what changed (nothing if nothing did) and settle revert links."""
+        row = self.row
+        row.cycle_time_hours = _hours_between(row.pr_created_at, row.merged_at)
+        row.review_time_hours = _hours_between(row.pr_created_at, row.first_review_at)
+        if row.reverts_number is not None and row.reverts_id is None:
+            row.reverts = _reverted_pull_request(row)
+        changed = [
+            name for name, value in _tracked_values(row).items() if self.loaded[name] != value
+        ]
+        if changed:
+            row.save(update_fields=[*changed, "updated_at"])
+        if self.created or "repository_id" in changed:
+            _link_reverts_waiting_for(row)
+        self.loaded = _tracked_values(row)
+
+
+def lock_pull_request(*, team: Team, snapshot: PullRequestSnapshot) -> LockedPullRequest:
+    """The team's row for this pull request, locked; created empty if new."""
+    rows = PullRequest.objects.select_for_update()
+    row = rows.filter(team=team, github_id=snapshot.github_id).first()
+    if row is not None:
+        return LockedPullRequest(row=row, created=False)
+    # Insert-or-nothing then lock, rather than insert-or-fail: a worker racing
+    # us on the same new pull request waits for our commit instead of failing.
+    PullRequest.objects.bulk_create(
+        [PullRequest(team=team, github_id=snapshot.github_id, number=snapshot.number)],
+        ignore_conflicts=True,
+    )
+    return LockedPullRequest(row=rows.get(team=team, github_id=snapshot.github_id), created=True)
+
+
+def apply_pull_request_snapshot(
+    row: PullRequest,
+    snapshot: PullRequestSnapshot,
+    *,
+    repository: Repository | None,
+    members: Mapping[int, TeamMember],
+) -> None:
+    """Bring the row up to date with the snapshot, in memory, by the ordering rules."""
+    if repository is not None:
+        row.repository = repository
+    row.number = snapshot.number
+    newer = _not_older(snapshot.updated_at, row.pr_updated_at)
+    for name, value in snapshot.fields.items():
+        clock = OWN_CLOCK_FIELDS.get(name)
+        if clock is None and newer:
+            setattr(row, name, value)
+        elif clock is not None and _not_older(snapshot.updated_at, getattr(row, clock)):
+            setattr(row, name, value)
+            setattr(row, clock, snapshot.updated_at or getattr(row, clock))
+    if not newer:
+        return
+    if snapshot.author is not None:
+        row.author = members[snapshot.author.github_id]
+    if snapshot.updated_at is not None:
+        row.pr_updated_at = snapshot.updated_at
+    row.is_hotfix = is_hotfix(title=row.title, labels=row.labels, head_branch=row.head_branch)
+    _refresh_revert(row, body=snapshot.body)
+
+
+def _mark_ready_for_review(row: PullRequest, moment: datetime | None) -> None:
+    # A pull request can go back to draft and be made ready again; the latest
+    # time counts (the review phase starts then), whatever order events came in.
+    if moment is not None and (row.ready_for_review_at is None or moment > row.ready_for_review_at):
+        row.ready_for_review_at = moment
+
+
+def _refresh_revert(row: PullRequest, *, body: str | None) -> None:
+    if body is None and row.reverts_number is not None:
+        # This copy has no body: keep what an earlier body said.
+        reference: RevertReference | None = RevertReference(
+            number=row.reverts_number, repository_full_name=row.reverts_repository_full_name
+        )
+    else:
+        reference = revert_reference(title=row.title, head_branch=row.head_branch, body=body or "")
+    number = reference.number if reference else None
+    full_name = reference.repository_full_name if reference else ""
+    if (number, full_name) != (row.reverts_number, row.reverts_repository_full_name):
+        row.reverts = None
+    row.reverts_number, row.reverts_repository_full_name = number, full_name
+    row.is_revert = is_revert_title(row.title) or reference is not None
+
+
+def _reverted_pull_request(row: PullRequest) -> PullRequest | None:
+    """The pull request this revert names, if the team has it (by number, never by title)."""
+    candidates = PullRequest.objects.filter(team_id=row.team_id, number=row.reverts_number)
+    if row.reverts_repository_full_name:
+        candidates = candidates.filter(
+            repository__full_name__iexact=row.reverts_repository_full_name
+        )
+    elif row.repository_id is not None:
+        candidates = candidates.filter(repository_id=row.repository_id)
+    else:
+        # Numbers repeat across repositories: without one, a link would be a guess.
+        return None
+    return candidates.exclude(pk=row.pk).first()
+
+
+def _link_reverts_waiting_for(row: PullRequest) -> None:
+    """Link the reverts that arrived before the pull request they revert."""
+    if row.repository_id is None:
+        return
+    same_repository = Q(reverts_repository_full_name="", repository_id=row.repository_id)
+    named = Q(reverts_repository_full_name__iexact=row.repository.full_name)
+    PullRequest.objects.filter(
+        team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
+    ).filter(same_repository | named).exclude(pk=row.pk).update(reverts=row)
+
+
+def _not_older(incoming: datetime | None, stored: datetime | None) -> bool:
+    # Equal times are applied: GitHub's updated_at has one-second resolution,
+    # and snapshots from the same second are as new as each other.
+    if stored is None:
+        return True
+    return incoming is not None and incoming >= stored
+
+
+def _hours_between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds() / 3600
+
+
+def _tracked_values(row: PullRequest) -> dict[str, Any]:
+    return {
+        f.attname: getattr(row, f.attname)
+        for f in PullRequest._meta.concrete_fields
+        if f.name not in _UNTRACKED
+    }

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from apps.metrics.models import PullRequest, TeamMember
+from apps.metrics.services.members import link_member_to_user
+from apps.metrics.services.pull_requests import process_pull_request_event
+from tests.payloads.pull_requests import pull_request_payload
+
+
+def open_pull_request(team, **fields) -> PullRequest:  # type: ignore[no-untyped-def]
+    return process_pull_request_event(
+        team=team, repository=None, payload=pull_request_payload("opened", **fields)
+    )
+
+
+def test_it_makes_an_unknown_author_a_placeholder_member(team):
+    pull_request = open_pull_request(team, author_id=501, author_login="dana")
+
+    member = TeamMember.objects.get(team=team, github_id=501)
+    assert pull_request.author == member
+    assert (member.login, member.user, member.is_bot) == ("dana", None, False)
+
+
+def test_it_updates_the_member_when_the_login_is_renamed(team):
+    open_pull_request(team, pr_id=1, author_id=501, author_login="dana")
+
+    open_pull_request(team, pr_id=2, author_id=501, author_login="dana-renamed")
+
+    member = TeamMember.objects.get(team=team, github_id=501)
+    assert member.login == "dana-renamed"
+    assert TeamMember.objects.filter(team=team).count() == 1
+    assert member.authored_pull_requests.count() == 2
+
+
+def test_it_flags_a_bot_author(team):
+    open_pull_request(team, author_id=49699333, author_login="dependabot[bot]", author_type="Bot")
+
+    assert TeamMember.objects.get(github_id=49699333).is_bot is True
+
+
+def test_it_matches_a_placeholder_to_an_account_without_duplicating(team, member):
+    pull_request = open_pull_request(team, author_id=501, author_login="dana")
+
+    linked = link_member_to_user(team=team, github_id=501, login="dana", user=member)
+
+    assert TeamMember.objects.filter(team=team).count() == 1
+    assert linked.user == member
+    pull_request.refresh_from_db()
+    assert pull_request.author == linked
+
+
+def test_it_keeps_the_account_when_later_events_arrive(team, member):
+    link_member_to_user(team=team, github_id=501, login="dana", user=member)
+
+    open_pull_request(team, author_id=501, author_login="dana-renamed")
+
+    linked = TeamMember.objects.get(team=team, github_id=501)
+    assert (linked.user, linked.login) == (member, "dana-renamed")
+
+
+def test_it_creates_the_member_when_linking_a_user_not_seen_yet(team):
+    user = get_user_model().objects.create_user("erin")
+
+    linked = link_member_to_user(team=team, github_id=777, login="erin-gh", user=user)
+
+    assert (linked.github_id, linked.login, linked.user) == (777, "erin-gh", user)

@@ -1,0 +1,328 @@
+"""pull_request and pull_request_review webhook payloads, shaped like GitHub's.
+
+    pull_request_payload(action="opened", pr_id=1, number=7, installation_id=42,
+                         repository_id=100, repository_full_name="acme/api")
+    review_payload(action="submitted", review_id=9, pr_id=1, number=7, state="approved",
+                   reviewer_id=5, reviewer_login="bob", installation_id=42, ...)
+
+Every argument has a default. Keyword arguments not named in the signature
+override keys of the pull_request object as they are (e.g. merged=True,
+requested_reviewers=[...]); pass `omit=("additions",)` to drop keys, the way
+older or partial payloads lack them. Times are ISO 8601 strings, as GitHub sends.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+API = "https://api.github.com"
+WEB = "https://github.com"
+
+DEFAULT_INSTALLATION_ID = 42
+DEFAULT_REPOSITORY_ID = 186853002
+DEFAULT_REPOSITORY_FULL_NAME = "acme/api"
+DEFAULT_AUTHOR_ID = 21031067
+DEFAULT_AUTHOR_LOGIN = "Codertocat"
+DEFAULT_CREATED_AT = "2025-01-01T10:00:00Z"
+
+# Keys the copy of a pull request embedded in review events does not carry.
+NOT_IN_REVIEW_COPY = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
+
+
+def user(
+    login: str = DEFAULT_AUTHOR_LOGIN,
+    github_id: int = DEFAULT_AUTHOR_ID,
+    *,
+    user_type: str = "User",
+) -> dict[str, Any]:
+    """A user block; user_type is "User", "Bot" or "Organization", as GitHub writes it."""
+    return {
+        "login": login,
+        "id": github_id,
+        "node_id": f"MDQ6VXNlcj{github_id}",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{github_id}?v=4",
+        "gravatar_id": "",
+        "url": f"{API}/users/{login}",
+        "html_url": f"{WEB}/{login}",
+        "followers_url": f"{API}/users/{login}/followers",
+        "following_url": f"{API}/users/{login}/following{{/other_user}}",
+        "gists_url": f"{API}/users/{login}/gists{{/gist_id}}",
+        "starred_url": f"{API}/users/{login}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{API}/users/{login}/subscriptions",
+        "organizations_url": f"{API}/users/{login}/orgs",
+        "repos_url": f"{API}/users/{login}/repos",
+        "events_url": f"{API}/users/{login}/events{{/privacy}}",
+        "received_events_url": f"{API}/users/{login}/received_events",
+        "type": user_type,
+        "site_admin": False,
+    }
+
+
+def repository(
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    owner_login, _, name = full_name.partition("/")
+    url = f"{API}/repos/{full_name}"
+    return {
+        "id": repository_id,
+        "node_id": f"MDEwOlJlcG9zaXRvcnk{repository_id}",
+        "name": name,
+        "full_name": full_name,
+        "private": True,
+        "owner": user(owner_login, 38302899, user_type="Organization"),
+        "html_url": f"{WEB}/{full_name}",
+        "description": None,
+        "fork": False,
+        "url": url,
+        "pulls_url": f"{url}/pulls{{/number}}",
+        "created_at": "2024-05-15T15:19:25Z",
+        "updated_at": "2024-05-15T15:21:14Z",
+        "pushed_at": "2024-05-15T15:20:57Z",
+        "default_branch": "main",
+        "visibility": "private",
+    }
+
+
+def label(name: str) -> dict[str, Any]:
+    return {
+        "id": zlib.crc32(name.encode()),
+        "node_id": "MDU6TGFiZWwxMzYyOTM0Mzg5",
+        "url": f"{API}/repos/{DEFAULT_REPOSITORY_FULL_NAME}/labels/{name}",
+        "name": name,
+        "color": "d73a4a",
+        "default": False,
+        "description": None,
+    }
+
+
+def pull_request_object(
+    *,
+    pr_id: int = 279147437,
+    number: int = 2,
+    title: str = "Update the README with new information.",
+    body: str | None = "This is a pretty simple change that we need to pull into main.",
+    state: str = "open",
+    draft: bool = False,
+    merged: bool = False,
+    created_at: str = DEFAULT_CREATED_AT,
+    updated_at: str | None = None,
+    closed_at: str | None = None,
+    merged_at: str | None = None,
+    additions: int = 1,
+    deletions: int = 1,
+    labels: Sequence[str] = (),
+    head_ref: str = "changes",
+    base_ref: str = "main",
+    author_id: int = DEFAULT_AUTHOR_ID,
+    author_login: str = DEFAULT_AUTHOR_LOGIN,
+    author_type: str = "User",
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    omit: tuple[str, ...] = (),
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The pull_request object of a pull_request event (the full shape)."""
+    url = f"{API}/repos/{repository_full_name}"
+    html = f"{WEB}/{repository_full_name}/pull/{number}"
+    author = user(author_login, author_id, user_type=author_type)
+    repo = repository(repository_id, repository_full_name)
+    head_sha, base_sha = (
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+    )
+    pull_request: dict[str, Any] = {
+        "url": f"{url}/pulls/{number}",
+        "id": pr_id,
+        "node_id": f"MDExOlB1bGxSZXF1ZXN0{pr_id}",
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "issue_url": f"{url}/issues/{number}",
+        "number": number,
+        "state": state,
+        "locked": False,
+        "title": title,
+        "user": author,
+        "body": body,
+        "created_at": created_at,
+        "updated_at": updated_at or merged_at or closed_at or created_at,
+        "closed_at": closed_at,
+        "merged_at": merged_at,
+        "merge_commit_sha": "c4295bd74fb0f4fda03689c3df3f2803b658fd85" if merged else None,
+        "assignee": None,
+        "assignees": [],
+        "requested_reviewers": [],
+        "requested_teams": [],
+        "labels": [label(name) for name in labels],
+        "milestone": None,
+        "draft": draft,
+        "commits_url": f"{url}/pulls/{number}/commits",
+        "review_comments_url": f"{url}/pulls/{number}/comments",
+        "review_comment_url": f"{url}/pulls/comments{{/number}}",
+        "comments_url": f"{url}/issues/{number}/comments",
+        "statuses_url": f"{url}/statuses/{head_sha}",
+        "head": {
+            "label": f"{author_login}:{head_ref}",
+            "ref": head_ref,
+            "sha": head_sha,
+            "user": author,
+            "repo": repo,
+        },
+        "base": {
+            "label": f"{repository_full_name.partition('/')[0]}:{base_ref}",
+            "ref": base_ref,
+            "sha": base_sha,
+            "user": repo["owner"],
+            "repo": repo,
+        },
+        "_links": {
+            "self": {"href": f"{url}/pulls/{number}"},
+            "html": {"href": html},
+            "issue": {"href": f"{url}/issues/{number}"},
+            "comments": {"href": f"{url}/issues/{number}/comments"},
+            "review_comments": {"href": f"{url}/pulls/{number}/comments"},
+            "review_comment": {"href": f"{url}/pulls/comments{{/number}}"},
+            "commits": {"href": f"{url}/pulls/{number}/commits"},
+            "statuses": {"href": f"{url}/statuses/{head_sha}"},
+        },
+        "author_association": "MEMBER",
+        "auto_merge": None,
+        "active_lock_reason": None,
+        "merged": merged,
+        "mergeable": None if state == "open" else True,
+        "rebaseable": None,
+        "mergeable_state": "unknown",
+        "merged_by": author if merged else None,
+        "comments": 0,
+        "review_comments": 0,
+        "maintainer_can_modify": False,
+        "commits": 1,
+        "additions": additions,
+        "deletions": deletions,
+        "changed_files": 1,
+    }
+    pull_request.update(overrides)
+    for key in omit:
+        pull_request.pop(key, None)
+    return pull_request
+
+
+def pull_request_payload(
+    action: str = "opened",
+    *,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    sender_login: str = DEFAULT_AUTHOR_LOGIN,
+    sender_id: int = DEFAULT_AUTHOR_ID,
+    **pull_request_fields: Any,
+) -> dict[str, Any]:
+    """A pull_request event body; pull_request_fields go to pull_request_object."""
+    pull_request = pull_request_object(
+        repository_id=repository_id,
+        repository_full_name=repository_full_name,
+        **pull_request_fields,
+    )
+    payload: dict[str, Any] = {
+        "action": action,
+        "number": pull_request["number"],
+        "pull_request": pull_request,
+    }
+    if action in ("labeled", "unlabeled") and pull_request["labels"]:
+        payload["label"] = pull_request["labels"][-1]
+    if action == "synchronize":
+        payload["before"] = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"
+        payload["after"] = pull_request["head"]["sha"]
+    payload["repository"] = repository(repository_id, repository_full_name)
+    if installation_id is not None:
+        payload["installation"] = {
+            "id": installation_id,
+            "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
+        }
+    payload["sender"] = user(sender_login, sender_id)
+    return payload
+
+
+def review_payload(
+    action: str = "submitted",
+    *,
+    review_id: int = 237895671,
+    state: str = "approved",
+    submitted_at: str | None = "2025-01-01T12:00:00Z",
+    reviewer_id: int = 5346,
+    reviewer_login: str = "octocat",
+    reviewer_type: str = "User",
+    review_body: str | None = None,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    **pull_request_fields: Any,
+) -> dict[str, Any]:
+    """A pull_request_review event body. Its pull request is GitHub's embedded copy:
+    no merged, additions or deletions (pull_request_fields go to pull_request_object;
+    the copy's updated_at defaults to the review's time)."""
+    pull_request_fields.setdefault("updated_at", submitted_at)
+    omit = (*NOT_IN_REVIEW_COPY, *pull_request_fields.pop("omit", ()))
+    pull_request = pull_request_object(
+        repository_id=repository_id,
+        repository_full_name=repository_full_name,
+        omit=omit,
+        **pull_request_fields,
+    )
+    number = pull_request["number"]
+    html = f"{WEB}/{repository_full_name}/pull/{number}#pullrequestreview-{review_id}"
+    review_state = "dismissed" if action == "dismissed" else state
+    reviewer = user(reviewer_login, reviewer_id, user_type=reviewer_type)
+    payload: dict[str, Any] = {
+        "action": action,
+        "review": {
+            "id": review_id,
+            "node_id": f"MDE3OlB1bGxSZXF1ZXN0UmV2aWV3{review_id}",
+            "user": reviewer,
+            "body": review_body,
+            "commit_id": pull_request["head"]["sha"],
+            "submitted_at": submitted_at,
+            "state": review_state,
+            "html_url": html,
+            "pull_request_url": pull_request["url"],
+            "author_association": "MEMBER",
+            "_links": {
+                "html": {"href": html},
+                "pull_request": {"href": pull_request["url"]},
+            },
+        },
+        "pull_request": pull_request,
+        "repository": repository(repository_id, repository_full_name),
+    }
+    if action == "edited":
+        payload["changes"] = {"body": {"from": ""}}
+    if installation_id is not None:
+        payload["installation"] = {
+            "id": installation_id,
+            "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
+        }
+    payload["sender"] = reviewer
+    return payload
+
+
+def rest_pull_request_item(**pull_request_fields: Any) -> dict[str, Any]:
+    """An item of GET /repos/{owner}/{repo}/pulls, as backfill reads it: the
+    list endpoint leaves out merged, additions, deletions and the counts."""
+    omit = (*NOT_IN_REVIEW_COPY, *pull_request_fields.pop("omit", ()))
+    return pull_request_object(omit=omit, **pull_request_fields)
