@@ -133,6 +133,9 @@ class WebhookDelivery(models.Model):
     status_reason = models.CharField(max_length=300, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When a failed delivery is due for its next automatic attempt; null once
+    # retries are exhausted or the error cannot be cured by retrying.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

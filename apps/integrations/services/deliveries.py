@@ -1,0 +1,309 @@
+"""Webhook deliveries: stored once, then claimed and processed in batches.
+
+The webhook view only stores (one ``INSERT … ON CONFLICT DO NOTHING``) and wakes
+the drain; measured on a 2-core machine, an ORM ``create`` plus one Celery
+message per request reached a third of that throughput. Workers claim
+deliveries with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL), so two of them
+never hold the same delivery; SQLite, which has no row locks, serialises writers
+anyway. The sweeper (Celery beat, ``process_pending``) is the safety net for
+wake-ups lost while the broker was down."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from celery import current_app
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from apps.integrations.models import Installation, WebhookDelivery
+from apps.integrations.services.routing import Event, route
+from apps.metrics.services.payloads import PayloadError
+from github_app.deliveries import DeliveryHeaders
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookDelivery.Status
+
+MAX_ATTEMPTS = 5
+FIRST_RETRY_AFTER = timedelta(seconds=30)
+# The sweeper leaves fresher deliveries to the drain their own request woke.
+SWEEP_AFTER = timedelta(minutes=1)
+BATCH_SIZE = 50
+# The view wakes the drain at most once per interval (plus one trailing wake):
+# one drain pass serves every delivery stored before it starts.
+WAKE_INTERVAL_SECONDS = 0.05
+# After a failed publish (broker down), stop trying for a while: each try costs
+# the request a connection timeout, and the sweeper will find the deliveries.
+BROKER_DOWN_PAUSE_SECONDS = 5.0
+ERROR_MAX_LENGTH = 2000
+
+_STORED_FIELDS = (
+    "delivery_id",
+    "event",
+    "action",
+    "hook_id",
+    "installation_id",
+    "repository_full_name",
+    "payload",
+    "received_at",
+    "status",
+    "status_reason",
+    "attempts",
+    "last_error",
+)
+
+
+@cache
+def _insert_sql(vendor: str) -> str:
+    # Same statement on PostgreSQL and SQLite (3.24+); the vendor is the cache
+    # key because the quoting belongs to the connection.
+    meta = WebhookDelivery._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _STORED_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
+    conflict = quote(meta.get_field("delivery_id").column)
+    # Names come from the model, values go in as parameters.
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO NOTHING"
+    )
+
+
+def _text(block: Any, key: str) -> str:
+    value = block.get(key) if isinstance(block, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str, Any]) -> bool:
+    """Store a verified delivery in one statement. False when its delivery id
+    was stored before (GitHub keeps the id when it redelivers): nothing changes.
+
+    ``body`` is the raw body, kept as GitHub signed it."""
+    installation = payload.get("installation")
+    installation_id = installation.get("id") if isinstance(installation, Mapping) else None
+    values = {
+        "delivery_id": headers.delivery_id,
+        "event": headers.event,
+        "action": _text(payload, "action")[:100],
+        "hook_id": headers.hook_id,
+        "installation_id": installation_id if isinstance(installation_id, int) else None,
+        "repository_full_name": _text(payload.get("repository"), "full_name")[:200],
+        "payload": body,
+        "received_at": timezone.now(),
+        "status": Status.RECEIVED,
+        "status_reason": "",
+        "attempts": 0,
+        "last_error": "",
+    }
+    meta = WebhookDelivery._meta
+    params = [meta.get_field(name).get_db_prep_save(values[name], connection) for name in values]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), params)
+        return cursor.rowcount == 1
+
+
+# --- processing -----------------------------------------------------------------
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return FIRST_RETRY_AFTER * (4 ** (attempts - 1))
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, PayloadError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"[:ERROR_MAX_LENGTH]
+
+
+def _team_id_of_installation(installation_id: int | None) -> int | None:
+    if installation_id is None:
+        return None
+    return (
+        Installation.objects.filter(installation_id=installation_id)
+        .values_list("team_id", flat=True)
+        .first()
+    )
+
+
+def _process_locked(delivery: WebhookDelivery) -> None:
+    """Process one claimed delivery inside the caller's transaction. Whatever the
+    route wrote is rolled back with its savepoint if it fails."""
+    delivery.attempts += 1
+    now = timezone.now()
+    try:
+        payload = json.loads(delivery.payload)
+        with transaction.atomic():
+            outcome = route(
+                Event(
+                    name=delivery.event,
+                    action=delivery.action,
+                    payload=payload,
+                    received_at=delivery.received_at,
+                )
+            )
+    except Exception as error:
+        delivery.status = Status.FAILED
+        delivery.status_reason = ""
+        delivery.last_error = _describe(error)
+        delivery.processed_at = None
+        # A malformed payload stays malformed: retrying it would only fail again.
+        retry = not isinstance(error, PayloadError) and delivery.attempts < MAX_ATTEMPTS
+        delivery.next_attempt_at = now + _retry_delay(delivery.attempts) if retry else None
+        logger.warning(
+            "webhook delivery %s (%s) failed on attempt %s: %s",
+            delivery.delivery_id,
+            delivery.event,
+            delivery.attempts,
+            delivery.last_error,
+        )
+        if delivery.next_attempt_at is not None:
+            transaction.on_commit(
+                lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True
+            )
+    else:
+        delivery.status = outcome.status
+        delivery.status_reason = outcome.reason[:300]
+        delivery.last_error = ""
+        delivery.next_attempt_at = None
+        delivery.processed_at = now
+    # Read after routing: an installation event may have just recorded it. Failed
+    # deliveries belong to the team too, so its admins see them and can retry.
+    delivery.team_id = _team_id_of_installation(delivery.installation_id)
+    delivery.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "team",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "processed_at",
+        ]
+    )
+
+
+def _claimable(*, received_before: datetime | None = None) -> QuerySet[WebhookDelivery]:
+    received = Q(status=Status.RECEIVED)
+    if received_before is not None:
+        received &= Q(received_at__lt=received_before)
+    due = Q(status=Status.FAILED, next_attempt_at__lte=timezone.now())
+    return WebhookDelivery.objects.filter(received | due)
+
+
+def _drain(queryset: QuerySet[WebhookDelivery], *, batch_size: int) -> int:
+    handled = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                queryset.select_for_update(skip_locked=True).order_by("received_at", "pk")[
+                    :batch_size
+                ]
+            )
+            for delivery in batch:
+                _process_locked(delivery)
+        handled += len(batch)
+        if len(batch) < batch_size:
+            return handled
+
+
+def drain_deliveries(*, batch_size: int = BATCH_SIZE) -> int:
+    """Process every delivery waiting now (received, or failed and due for a
+    retry), in batches of one transaction each. Returns how many were handled."""
+    return _drain(_claimable(), batch_size=batch_size)
+
+
+def sweep_pending(*, older_than: timedelta = SWEEP_AFTER, batch_size: int = BATCH_SIZE) -> int:
+    """The safety net: deliveries left in received for longer than
+    ``older_than`` (their wake-up was lost), and failed ones due for a retry."""
+    return _drain(_claimable(received_before=timezone.now() - older_than), batch_size=batch_size)
+
+
+def process_delivery(*, pk: int) -> WebhookDelivery:
+    """Process one delivery now, unless it is finished or another worker holds
+    it. Used by replay, where the caller waits for the outcome."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(pk=pk, status__in=[Status.RECEIVED, Status.FAILED])
+            .first()
+        )
+        if delivery is not None:
+            _process_locked(delivery)
+    return WebhookDelivery.objects.get(pk=pk)
+
+
+def retry_delivery(*, delivery: WebhookDelivery) -> bool:
+    """Put a failed delivery back in the queue (someone pressed Retry). False if
+    it is not failed (any more)."""
+    requeued = WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.FAILED).update(
+        status=Status.RECEIVED, next_attempt_at=None
+    )
+    if requeued:
+        transaction.on_commit(wake_drain, robust=True)
+    return bool(requeued)
+
+
+# --- waking the drain -----------------------------------------------------------------
+
+
+def _queue_drain(*, eta: datetime | None = None, countdown: float | None = None) -> None:
+    from apps.integrations.tasks import drain_deliveries as drain_task
+
+    # retry=False: with the broker down, fail at once; the delivery is stored.
+    drain_task.apply_async(eta=eta, countdown=countdown, retry=False)
+
+
+class _DrainWaker:
+    """Wakes the drain at most once per interval, plus one trailing wake that
+    starts after the interval, for deliveries stored during it. Per process: each
+    web worker throttles its own wake-ups."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._window_start = float("-inf")
+        self._trailing_for = float("-inf")
+        self._paused_until = float("-inf")
+
+    def wake(self) -> None:
+        if current_app.conf.task_always_eager:
+            # In-process tasks: the wake-up is the drain itself.
+            _queue_drain()
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now < self._paused_until:
+                return
+            if now >= self._window_start + self._interval:
+                self._window_start, countdown = now, None
+            elif self._trailing_for != self._window_start:
+                self._trailing_for = self._window_start
+                countdown = self._window_start + self._interval - now
+            else:
+                return
+        try:
+            _queue_drain(countdown=countdown)
+        except Exception as error:
+            # Only the type: broker errors may carry its URL, with a password.
+            logger.warning(
+                "could not wake the delivery drain (%s); the sweeper will pick the deliveries up",
+                type(error).__name__,
+            )
+            with self._lock:
+                self._paused_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
+
+
+_waker = _DrainWaker(WAKE_INTERVAL_SECONDS)
+
+
+def wake_drain() -> None:
+    _waker.wake()

@@ -1,0 +1,191 @@
+"""Where each webhook event goes: one table from (event, action) to a handler,
+and one list of events that are recorded but deliberately not processed.
+
+A handler runs inside the delivery's transaction and returns an ``Outcome``;
+any exception it raises fails the delivery and rolls back what it wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.integrations.services import installations
+from apps.metrics.services.pull_requests import process_pull_request_event
+from apps.metrics.services.reviews import process_pull_request_review_event
+
+Status = WebhookDelivery.Status
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str
+    action: str
+    payload: Mapping[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    reason: str = ""
+
+
+PROCESSED = Outcome(Status.PROCESSED)
+
+
+def ignored(reason: str) -> Outcome:
+    return Outcome(Status.IGNORED, reason)
+
+
+Handler = Callable[[Event], Outcome]
+Processor = Callable[..., object]
+
+
+def _id_of(payload: Mapping[str, Any], key: str) -> int | None:
+    block = payload.get(key)
+    if isinstance(block, Mapping) and isinstance(block.get("id"), int):
+        return int(block["id"])
+    return None
+
+
+def _known_installation(event: Event) -> Installation | Outcome:
+    """The installation the event belongs to, or the reason to ignore it."""
+    installation_id = _id_of(event.payload, "installation")
+    if installation_id is None:
+        return ignored("The payload names no installation.")
+    installation = (
+        Installation.objects.select_related("team").filter(installation_id=installation_id).first()
+    )
+    if installation is None:
+        return ignored(f"Installation {installation_id} is not known here.")
+    if installation.deleted_at is not None:
+        return ignored(f"Installation {installation_id} was deleted.")
+    return installation
+
+
+# --- installation -------------------------------------------------------------
+
+
+def _installation_created(event: Event) -> Outcome:
+    installation = installations.installation_upsert(data=event.payload["installation"])
+    installations.repositories_sync(
+        installation=installation, repositories=event.payload.get("repositories") or []
+    )
+    return PROCESSED
+
+
+def _installation_deleted(event: Event) -> Outcome:
+    installation = installations.installation_upsert(data=event.payload["installation"])
+    installations.installation_mark_deleted(installation=installation)
+    return PROCESSED
+
+
+def _installation_suspend(event: Event) -> Outcome:
+    installation = installations.installation_upsert(data=event.payload["installation"])
+    installations.installation_mark_suspended(installation=installation)
+    return PROCESSED
+
+
+def _installation_updated(event: Event) -> Outcome:
+    # unsuspend and new_permissions_accepted: the installation block says it all.
+    installations.installation_upsert(data=event.payload["installation"])
+    return PROCESSED
+
+
+# --- installation_repositories ---------------------------------------------------
+
+
+def _repositories_added(event: Event) -> Outcome:
+    installation = installations.installation_upsert(data=event.payload["installation"])
+    if installation.deleted_at is not None:
+        return ignored(f"Installation {installation.installation_id} was deleted.")
+    installations.repositories_sync(
+        installation=installation, repositories=event.payload.get("repositories_added") or []
+    )
+    return PROCESSED
+
+
+def _repositories_removed(event: Event) -> Outcome:
+    installation = installations.installation_upsert(data=event.payload["installation"])
+    installations.repositories_remove(
+        installation=installation, repositories=event.payload.get("repositories_removed") or []
+    )
+    return PROCESSED
+
+
+# --- pull requests and reviews ------------------------------------------------------
+
+
+def _to_processor(processor: Processor) -> Handler:
+    """Hand the event to a metrics processor, only for a claimed installation and
+    a repository its team tracks and can still reach."""
+
+    def handle(event: Event) -> Outcome:
+        found = _known_installation(event)
+        if isinstance(found, Outcome):
+            return found
+        installation = found
+        repository_block = event.payload.get("repository") or {}
+        repository = Repository.objects.filter(
+            installation=installation, github_id=repository_block.get("id")
+        ).first()
+        team = installation.team
+        name = repository_block.get("full_name") or "The repository"
+        if team is None:
+            return ignored(
+                f"Installation {installation.installation_id} is not claimed by a team yet."
+            )
+        if repository is None or not repository.tracked:
+            return ignored(f"{name} is not tracked by {team.name}.")
+        if not repository.accessible:
+            return ignored(f"{name} was removed from the installation.")
+        processor(team=team, repository=repository, payload=event.payload)
+        return PROCESSED
+
+    return handle
+
+
+ANY_ACTION = None
+
+ROUTES: dict[tuple[str, str | None], Handler] = {
+    ("installation", "created"): _installation_created,
+    ("installation", "deleted"): _installation_deleted,
+    ("installation", "suspend"): _installation_suspend,
+    ("installation", "unsuspend"): _installation_updated,
+    ("installation", "new_permissions_accepted"): _installation_updated,
+    ("installation_repositories", "added"): _repositories_added,
+    ("installation_repositories", "removed"): _repositories_removed,
+    # The processors take every pull request action: each payload carries a full
+    # snapshot, and they keep the newest one.
+    ("pull_request", ANY_ACTION): _to_processor(process_pull_request_event),
+    ("pull_request_review", ANY_ACTION): _to_processor(process_pull_request_review_event),
+}
+
+# Events GitHub may send us that are recorded and deliberately not processed.
+IGNORED_EVENTS: dict[str, str] = {
+    "ping": "A ping only checks that the webhook is reachable.",
+    "installation_target": "Account renames are picked up from the next installation event.",
+    "github_app_authorization": "User authorizations are not tracked.",
+    "pull_request_review_comment": "Review comments are not part of the metrics.",
+    "pull_request_review_thread": "Review threads are not part of the metrics.",
+}
+
+
+def route(event: Event) -> Outcome:
+    installation_id = _id_of(event.payload, "installation")
+    if installation_id is not None:
+        installations.record_event_arrival(
+            installation_id=installation_id,
+            repository_github_id=_id_of(event.payload, "repository"),
+            at=event.received_at,
+        )
+    if event.name in IGNORED_EVENTS:
+        return ignored(IGNORED_EVENTS[event.name])
+    handler = ROUTES.get((event.name, event.action)) or ROUTES.get((event.name, ANY_ACTION))
+    if handler is None:
+        kind = f"{event.name}.{event.action}" if event.action else event.name
+        return ignored(f"No handler for {kind} events.")
+    return handler(event)

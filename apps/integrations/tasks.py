@@ -1,0 +1,15 @@
+"""Celery tasks for the webhook pipeline: thin, they call the delivery services."""
+
+from celery import shared_task
+
+from apps.integrations.services import deliveries
+
+
+@shared_task
+def drain_deliveries() -> int:
+    return deliveries.drain_deliveries()
+
+
+@shared_task
+def sweep_pending_deliveries() -> int:
+    return deliveries.sweep_pending()

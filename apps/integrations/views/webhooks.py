@@ -1,0 +1,65 @@
+"""``POST /webhooks/github/``: the one webhook of every installation.
+
+It verifies, stores and answers; processing happens in the drain task. No GitHub
+call and no metrics work here: GitHub gives up on a delivery after 10 seconds."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from apps.integrations.services.app_config import webhook_secrets
+from apps.integrations.services.deliveries import store_delivery, wake_drain
+from github_app.deliveries import DeliveryHeaderError, parse_delivery_headers
+from github_app.signatures import verify_signature
+
+# GitHub caps webhook payloads at 25 MB. Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+# (2.5 MB) guards request.body, so this view reads the stream itself instead.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+def _plain(status: int, text: str) -> HttpResponse:
+    return HttpResponse(text + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_POST
+def github_webhook(request: HttpRequest) -> HttpResponse:
+    try:
+        declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _plain(400, "bad Content-Length")
+    if declared_length > MAX_BODY_BYTES:
+        return _plain(413, "payload larger than 25 MB")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _plain(413, "payload larger than 25 MB")
+
+    if not verify_signature(
+        body=body,
+        signature_header=request.headers.get("X-Hub-Signature-256"),
+        secrets=webhook_secrets(),
+    ):
+        return _plain(401, "bad or missing signature")
+
+    try:
+        headers = parse_delivery_headers(request.headers)
+    except DeliveryHeaderError as error:
+        return _plain(400, str(error))
+    try:
+        text = body.decode("utf-8")
+        payload = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return _plain(400, "body is not JSON")
+    if not isinstance(payload, dict):
+        return _plain(400, "body is not a JSON object")
+
+    if not store_delivery(headers=headers, body=text, payload=payload):
+        return _plain(200, "already received")
+    # Deliveries are stored first: if the broker is down the sweeper finds them.
+    transaction.on_commit(wake_drain, robust=True)
+    return _plain(202, "accepted")

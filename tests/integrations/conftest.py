@@ -1,0 +1,91 @@
+"""Helpers for posting signed webhook deliveries through the real URL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+
+from apps.integrations.models import Installation, Repository
+from apps.integrations.services.installations import (
+    installation_claim,
+    installation_upsert,
+    repositories_sync,
+)
+from apps.teams.models import Team
+from github_app.signatures import sign
+from tests.payloads.installations import installation_block, repository_stub
+
+WEBHOOK_URL = "/webhooks/github/"
+SECRET = "test-webhook-secret"  # config/test_settings.py
+
+
+def signed_headers(
+    body: bytes, *, event: str, delivery_id: str | None = None, secret: str = SECRET
+) -> dict[str, str]:
+    return {
+        "HTTP_X_HUB_SIGNATURE_256": sign(body=body, secret=secret),
+        "HTTP_X_GITHUB_EVENT": event,
+        "HTTP_X_GITHUB_DELIVERY": delivery_id or str(uuid.uuid4()),
+        "HTTP_X_GITHUB_HOOK_ID": "424242",
+        "HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE": "integration",
+        "HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_ID": "424242",
+    }
+
+
+Deliver = Callable[..., HttpResponse]
+
+
+@pytest.fixture
+def deliver(client: Client, django_capture_on_commit_callbacks: Any) -> Deliver:
+    """POST a payload as GitHub would, signed, and run what the view queues
+    after commit (tasks run in-process in unit tests)."""
+
+    def post(
+        event: str,
+        payload: dict[str, Any],
+        *,
+        delivery_id: str | None = None,
+        lose_wake_up: bool = False,
+    ) -> HttpResponse:
+        """``lose_wake_up``: drop what the view queues, as when the broker is down."""
+        body = json.dumps(payload).encode()
+        with django_capture_on_commit_callbacks(execute=not lose_wake_up):
+            return client.post(
+                WEBHOOK_URL,
+                body,
+                content_type="application/json",
+                **signed_headers(body, event=event, delivery_id=delivery_id),
+            )
+
+    return post
+
+
+def installation_for(*, team: Team | None, installation_id: int, login: str) -> Installation:
+    """An installation as the install flow leaves it: recorded, then claimed by
+    ``team`` (unclaimed when team is None)."""
+    installation = installation_upsert(
+        data=installation_block(installation_id=installation_id, login=login)
+    )
+    if team is None:
+        return installation
+    return installation_claim(installation=installation, team=team, user=None)
+
+
+def repository_for(
+    *, installation: Installation, github_id: int, full_name: str, tracked: bool = True
+) -> Repository:
+    (repository,) = repositories_sync(
+        installation=installation,
+        repositories=[repository_stub(repository_id=github_id, full_name=full_name)],
+    )
+    if tracked:
+        # Tracking belongs to the settings page (another part); tests set it directly.
+        repository.tracked = True
+        repository.save(update_fields=["tracked"])
+    return repository

@@ -1,0 +1,138 @@
+"""Routing: one table from (event, action) to a handler, an ignore list, and
+every delivery ends processed, ignored (why) or failed (the error)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps.integrations.models import Installation, WebhookDelivery
+from apps.integrations.services.deliveries import MAX_ATTEMPTS
+from tests.integrations.conftest import installation_for, repository_for
+from tests.payloads.installations import installation_block, installation_event, ping_event
+
+pytestmark = pytest.mark.django_db
+
+
+def _delivery(delivery_id: str) -> WebhookDelivery:
+    return WebhookDelivery.objects.get(delivery_id=delivery_id)
+
+
+def test_it_ignores_a_ping_with_the_reason(deliver):
+    deliver("ping", ping_event(), delivery_id="ping")
+
+    delivery = _delivery("ping")
+    assert delivery.status == "ignored"
+    assert delivery.status_reason == "A ping only checks that the webhook is reachable."
+    assert delivery.processed_at is not None
+    assert delivery.attempts == 1
+
+
+def test_it_ignores_an_event_it_has_no_route_for(deliver):
+    deliver("push", {"ref": "refs/heads/main", "installation": {"id": 77}}, delivery_id="push")
+
+    assert (_delivery("push").status, _delivery("push").status_reason) == (
+        "ignored",
+        "No handler for push events.",
+    )
+
+
+def test_it_ignores_an_action_it_has_no_route_for(deliver):
+    deliver(
+        "installation",
+        installation_event(action="transferred", installation_id=77),
+        delivery_id="odd",
+    )
+
+    assert _delivery("odd").status_reason == "No handler for installation.transferred events."
+    assert not Installation.objects.exists()
+
+
+def test_it_records_when_the_last_event_of_an_installation_and_a_tracked_repository_arrived(
+    deliver, team
+):
+    installation = installation_for(team=team, installation_id=77, login="acme-org")
+    tracked = repository_for(installation=installation, github_id=501, full_name="acme-org/a")
+    untracked = repository_for(
+        installation=installation, github_id=502, full_name="acme-org/b", tracked=False
+    )
+    comment = {"action": "created", "installation": {"id": 77}}
+
+    deliver("pull_request_review_comment", {**comment, "repository": {"id": 501}}, delivery_id="a")
+    deliver("pull_request_review_comment", {**comment, "repository": {"id": 502}}, delivery_id="b")
+
+    installation.refresh_from_db()
+    tracked.refresh_from_db()
+    untracked.refresh_from_db()
+    assert tracked.last_event_at == _delivery("a").received_at
+    assert installation.last_event_at == _delivery("b").received_at
+    assert untracked.last_event_at is None
+
+
+def test_it_never_moves_last_event_at_back(deliver, team, django_capture_on_commit_callbacks):
+    installation_for(team=team, installation_id=77, login="acme-org")
+    deliver("ping", {"installation": {"id": 77}}, delivery_id="older", lose_wake_up=True)
+    WebhookDelivery.objects.filter(delivery_id="older").update(
+        received_at=timezone.now() - timedelta(minutes=5)
+    )
+    deliver("ping", {"installation": {"id": 77}}, delivery_id="newer")
+    call_command("process_pending")
+
+    assert _delivery("older").status == "ignored"
+    assert Installation.objects.get(installation_id=77).last_event_at == (
+        _delivery("newer").received_at
+    )
+
+
+def test_it_fails_a_delivery_whose_handler_raises_and_keeps_none_of_its_writes(deliver):
+    payload = installation_event(action="created", installation_id=77)
+    # The installation row is written first; the broken repository then raises.
+    payload["repositories"] = [{"id": 501, "name": "no-full-name"}]
+
+    deliver("installation", payload, delivery_id="broken")
+
+    delivery = _delivery("broken")
+    assert delivery.status == "failed"
+    assert delivery.last_error == "KeyError: 'full_name'"
+    assert delivery.attempts == 1
+    assert delivery.next_attempt_at is not None
+    assert delivery.processed_at is None
+    assert not Installation.objects.exists()
+
+
+def test_it_backs_off_between_automatic_retries_and_stops_after_the_last(deliver):
+    deliver(
+        "installation",
+        {"action": "created", "installation": {"account": {"login": "no-id"}}},
+        delivery_id="broken",
+    )
+    delays = []
+    for _ in range(MAX_ATTEMPTS - 1):
+        delivery = _delivery("broken")
+        delays.append(delivery.next_attempt_at - timezone.now())
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        call_command("process_pending")
+
+    delivery = _delivery("broken")
+    assert delivery.status == "failed"
+    assert delivery.attempts == MAX_ATTEMPTS
+    assert delivery.next_attempt_at is None
+    assert all(later > 2 * earlier for earlier, later in itertools.pairwise(delays))
+
+
+def test_it_updates_an_installation_block_without_touching_the_team(deliver, team):
+    installation_for(team=team, installation_id=77, login="acme-org")
+    payload = {
+        "action": "unsuspend",
+        "installation": installation_block(installation_id=77, login="acme-renamed"),
+    }
+
+    deliver("installation", payload, delivery_id="renamed")
+
+    installation = Installation.objects.get(installation_id=77)
+    assert (installation.team, installation.account_login) == (team, "acme-renamed")
+    assert _delivery("renamed").team == team
