@@ -1,0 +1,65 @@
+"""The delivery log: what GitHub sent and what became of it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.integrations import selectors
+from apps.integrations.models import WebhookDelivery
+from apps.integrations.services.deliveries import retry_delivery
+from apps.teams.models import Membership
+from apps.teams.selectors import membership_or_404
+
+
+def _admin_membership(request: HttpRequest, team_slug: str) -> Membership:
+    membership = membership_or_404(user=request.user, team_slug=team_slug)
+    if not membership.is_admin:
+        raise PermissionDenied("Only team admins see the webhook deliveries.")
+    return membership
+
+
+def _render_log(request: HttpRequest, context: dict[str, object]) -> HttpResponse:
+    return render(
+        request,
+        "integrations/deliveries.html",
+        {
+            "statuses": WebhookDelivery.Status.choices,
+            "status": request.GET.get("status", ""),
+            **context,
+        },
+    )
+
+
+@login_required
+def team_deliveries(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = _admin_membership(request, team_slug)
+    team = membership.team
+    deliveries = selectors.team_deliveries(team=team, status=request.GET.get("status"))
+    return _render_log(request, {"team": team, "deliveries": deliveries})
+
+
+@login_required
+@require_POST
+def retry(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    team = _admin_membership(request, team_slug).team
+    delivery = selectors.team_delivery_or_404(team=team, pk=pk)
+    if retry_delivery(delivery=delivery):
+        messages.success(request, f"Delivery {delivery.delivery_id} is queued again.")
+    else:
+        messages.warning(
+            request, f"Delivery {delivery.delivery_id} has not failed: nothing to retry."
+        )
+    return redirect("github_deliveries", team_slug=team.slug)
+
+
+@login_required
+def all_deliveries(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff see every delivery.")
+    deliveries = selectors.all_deliveries(status=request.GET.get("status"))
+    return _render_log(request, {"team": None, "deliveries": deliveries})
