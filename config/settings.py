@@ -148,6 +148,17 @@ GITHUB_APP_CLIENT_ID = os.environ.get("GITHUB_APP_CLIENT_ID", "")
 GITHUB_APP_CLIENT_SECRET = os.environ.get("GITHUB_APP_CLIENT_SECRET", "")
 GITHUB_APP_PRIVATE_KEY = os.environ.get("GITHUB_APP_PRIVATE_KEY", "")
 GITHUB_APP_PRIVATE_KEY_PATH = os.environ.get("GITHUB_APP_PRIVATE_KEY_PATH", "")
+if GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH:
+    # Fail at start-up, not at the first GitHub call; the message never holds the key.
+    from github_app.auth import load_private_key
+    from github_app.errors import PrivateKeyError
+
+    try:
+        GITHUB_APP_PRIVATE_KEY = load_private_key(
+            pem=GITHUB_APP_PRIVATE_KEY, path=GITHUB_APP_PRIVATE_KEY_PATH
+        )
+    except PrivateKeyError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 GITHUB_WEBHOOK_SECRETS = env_list("GITHUB_WEBHOOK_SECRET")
 GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "https://github.com").rstrip("/")
@@ -155,6 +166,8 @@ GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "https://github.com").rstrip("
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 # Key for secrets stored at rest (Fernet). Derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+# Installation tokens are shared through Redis when there is one.
+GITHUB_TOKEN_CACHE_REDIS_URL = REDIS_URL
 
 LOGGING = {
     "version": 1,
@@ -162,5 +175,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO; the manifest's one-time code is in one.
+        "httpx": {"level": "WARNING"},
+    },
 }

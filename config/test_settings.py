@@ -17,3 +17,5 @@ STORAGES = {
 CELERY_TASK_ALWAYS_EAGER = (
     True  # unit tests run tasks in-process; the integration test starts a real worker
 )
+# Tokens cached in process memory, cleared between tests, even when REDIS_URL is set.
+GITHUB_TOKEN_CACHE_REDIS_URL = ""

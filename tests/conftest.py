@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from apps.integrations.services.app_config import forget_stored_app
 from apps.teams.models import Membership, Team
+from github_app.client import forget_cached_tokens
 
 REQUIRE_SERVICES = os.environ.get("TFORMANCE_REQUIRE_SERVICES") == "1"
 
@@ -56,6 +59,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"TFORMANCE_REQUIRE_SERVICES=1 but this test {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _no_github_state_between_tests() -> Iterator[None]:
+    """Installation tokens and the stored GitHub App are cached per process;
+    a test's rollback does not clear them, so every test starts without."""
+    forget_cached_tokens()
+    forget_stored_app()
+    yield
+    forget_cached_tokens()
+    forget_stored_app()
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """githubkit sleeps between retries: record the pauses instead of waiting."""
+    pauses: list[float] = []
+    monkeypatch.setattr("githubkit.core.time.sleep", pauses.append)
+    return pauses
 
 
 @pytest.fixture

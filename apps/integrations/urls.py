@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.integrations.views import deliveries, webhooks
+from apps.integrations.views import manifest as manifest_views
 
 urlpatterns: list = [
     path("webhooks/github/", webhooks.github_webhook, name="github_webhook"),
@@ -15,4 +16,10 @@ urlpatterns: list = [
         name="github_delivery_retry",
     ),
     path("github/deliveries/", deliveries.all_deliveries, name="github_deliveries_all"),
+    path("github/manifest/", manifest_views.github_manifest, name="github_manifest"),
+    path(
+        "github/manifest/callback/",
+        manifest_views.github_manifest_callback,
+        name="github_manifest_callback",
+    ),
 ]
