@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -87,3 +88,14 @@ def team_repository_or_404(*, team: Team, pk: int) -> Repository:
     return get_object_or_404(
         Repository.objects.select_related("installation"), installation__team=team, pk=pk
     )
+
+
+def installation_settings_url(*, installation: Installation) -> str:
+    """The installation's page on GitHub, where its repository access changes."""
+    base = settings.GITHUB_WEB_URL
+    if installation.account_type == "Organization" and installation.account_login:
+        return (
+            f"{base}/organizations/{installation.account_login}"
+            f"/settings/installations/{installation.installation_id}"
+        )
+    return f"{base}/settings/installations/{installation.installation_id}"

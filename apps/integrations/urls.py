@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.integrations.views import deliveries, webhooks
+from apps.integrations.views import deliveries, github_settings, install, webhooks
 from apps.integrations.views import manifest as manifest_views
 
 urlpatterns: list = [
@@ -21,5 +21,29 @@ urlpatterns: list = [
         "github/manifest/callback/",
         manifest_views.github_manifest_callback,
         name="github_manifest_callback",
+    ),
+    path("teams/<slug:team_slug>/github/", github_settings.github_settings, name="github_settings"),
+    path(
+        "teams/<slug:team_slug>/github/install/",
+        github_settings.install,
+        name="github_install",
+    ),
+    path(
+        "teams/<slug:team_slug>/github/installations/<int:pk>/resync/",
+        github_settings.resync,
+        name="github_resync",
+    ),
+    path(
+        "teams/<slug:team_slug>/github/installations/<int:pk>/disconnect/",
+        github_settings.disconnect,
+        name="github_disconnect",
+    ),
+    path(
+        "teams/<slug:team_slug>/github/repositories/<int:pk>/track/",
+        github_settings.track,
+        name="github_repository_track",
+    ),
+    path(
+        "github/install/callback/", install.github_install_callback, name="github_install_callback"
     ),
 ]

@@ -1,0 +1,196 @@
+"""Installing the app and claiming the installation for a team.
+
+GitHub sends the admin back to the setup URL with ``installation_id``,
+``setup_action``, our ``state`` and (the manifest asks for user authorization on
+install) an OAuth ``code``. Anyone can type an ``installation_id`` into that
+URL, so it is never trusted alone: the code is exchanged for a user token, and
+``GET /user/installations`` must list that installation before it is linked to
+the team."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
+
+from apps.integrations.models import Installation
+from apps.integrations.services.flow_state import consume_state, issue_state
+from apps.integrations.services.github_api import (
+    app_install_url,
+    exchange_user_code,
+    user_github,
+)
+from apps.integrations.services.installations import (
+    InstallationClaimError,
+    installation_claim,
+    installation_upsert,
+)
+from apps.integrations.services.repository_access import repositories_resync
+from apps.teams.models import Membership, Team
+from github_app.errors import GitHubError, OAuthCodeRejected
+from github_app.pagination import iter_pages
+
+logger = logging.getLogger(__name__)
+
+STATE_PURPOSE = "install"
+
+
+class InstallRefused(Exception):
+    """The install callback cannot link the installation; ``title`` and
+    ``message`` are for the page, ``status`` its HTTP status."""
+
+    def __init__(self, title: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    installation: Installation
+    team: Team
+    repositories_synced: bool
+
+
+def install_start(*, session: SessionBase, team: Team) -> str:
+    """The GitHub URL that installs the app, carrying a state bound to this
+    session and team."""
+    token = issue_state(session=session, purpose=STATE_PURPOSE, bound_to=str(team.pk))
+    # The team's id rides along in the state so the callback knows which team
+    # to check it against; consume_state still refuses any other session's.
+    return f"{app_install_url()}?state={team.pk}.{token}"
+
+
+def _admin_team(*, user: AbstractBaseUser, team_id: int) -> Team:
+    membership = (
+        Membership.objects.select_related("team")
+        .filter(user=user, team_id=team_id, role=Membership.Role.ADMIN)
+        .first()
+    )
+    if membership is None:
+        raise InstallRefused(
+            "Not a team admin",
+            "Only an admin of the team can connect a GitHub installation to it.",
+            status=403,
+        )
+    return membership.team
+
+
+def _team_from_state(*, session: SessionBase, state: str, user: AbstractBaseUser) -> Team:
+    team_id, _, token = state.partition(".")
+    if not team_id.isdigit() or not consume_state(
+        session=session, purpose=STATE_PURPOSE, state=token, bound_to=team_id
+    ):
+        raise InstallRefused(
+            "This link has expired",
+            "This return from GitHub does not match an install started in this browser, "
+            "or it was already used. Start again from your team's GitHub settings page.",
+        )
+    return _admin_team(user=user, team_id=int(team_id))
+
+
+def _accessible_installation(*, code: str, installation_id: int) -> dict[str, Any]:
+    try:
+        token = exchange_user_code(code=code)
+    except OAuthCodeRejected as exc:
+        raise InstallRefused(
+            "GitHub did not confirm who you are",
+            f"{exc}. Start the install again from your team's GitHub settings page.",
+        ) from None
+    except GitHubError as exc:
+        raise InstallRefused(
+            "GitHub could not be reached", f"{exc}. Try again in a moment.", status=502
+        ) from None
+    try:
+        for item in iter_pages(
+            user_github(token=token), "/user/installations", items_key="installations"
+        ):
+            if item.get("id") == installation_id:
+                return item
+    except GitHubError as exc:
+        raise InstallRefused(
+            "GitHub could not be reached", f"{exc}. Try again in a moment.", status=502
+        ) from None
+    raise InstallRefused(
+        "You cannot access this installation",
+        "Your GitHub account does not have access to that installation of the app, so it "
+        "cannot be connected to this team.",
+        status=403,
+    )
+
+
+def install_complete(
+    *,
+    session: SessionBase,
+    user: AbstractBaseUser,
+    state: str,
+    code: str,
+    installation_id: str,
+) -> InstallResult:
+    """Verify the return from GitHub and link the installation to the team."""
+    team = _team_from_state(session=session, state=state, user=user)
+    if not installation_id.isdigit():
+        raise InstallRefused("No installation", "GitHub did not say which installation was made.")
+    if not code:
+        raise InstallRefused(
+            "GitHub did not confirm who you are",
+            "GitHub sent no authorization code with this install, so we cannot check that "
+            "you can access the installation. Start again from your team's GitHub settings "
+            "page.",
+        )
+    data = _accessible_installation(code=code, installation_id=int(installation_id))
+    # The installation webhook may not have arrived yet: the user's view of the
+    # installation has the same shape, so record it from that.
+    installation = installation_upsert(data=data)
+    try:
+        installation = installation_claim(installation=installation, team=team, user=user)
+    except InstallationClaimError as exc:
+        raise InstallRefused("Installation not available", str(exc), status=409) from None
+    logger.info("installation %s claimed by team %s", installation.installation_id, team.pk)
+    return InstallResult(
+        installation=installation,
+        team=team,
+        repositories_synced=_resync_quietly(installation),
+    )
+
+
+def install_updated(*, user: AbstractBaseUser, installation_id: str) -> InstallResult:
+    """GitHub's redirect after the repositories were changed on GitHub.
+
+    It carries no state of ours, so it only re-syncs an installation that a team
+    this user administers has already claimed; the list comes from the API."""
+    installation = (
+        Installation.objects.select_related("team")
+        .filter(
+            installation_id=int(installation_id) if installation_id.isdigit() else -1,
+            team__memberships__user=user,
+            team__memberships__role=Membership.Role.ADMIN,
+        )
+        .first()
+    )
+    if installation is None or installation.team is None:
+        raise InstallRefused(
+            "Installation not found",
+            "None of the teams you administer has connected this installation.",
+            status=404,
+        )
+    return InstallResult(
+        installation=installation,
+        team=installation.team,
+        repositories_synced=_resync_quietly(installation),
+    )
+
+
+def _resync_quietly(installation: Installation) -> bool:
+    # The claim stands even when the repository list cannot be read right now:
+    # the page offers "Re-sync from GitHub", and webhooks keep it in step.
+    try:
+        repositories_resync(installation=installation)
+    except GitHubError as exc:
+        logger.warning("re-sync of installation %s failed: %s", installation.installation_id, exc)
+        return False
+    return True

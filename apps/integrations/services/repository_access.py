@@ -1,0 +1,66 @@
+"""What a team does with its installation's repositories: re-sync the list
+from GitHub, choose which to track, disconnect the installation."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.integrations.models import Installation, Repository
+from apps.integrations.services.github_api import installation_github
+from apps.integrations.services.installations import repositories_sync
+from github_app.pagination import iter_pages
+
+
+class RepositoryNotTrackable(Exception):
+    """Tracking was refused; the message says why, for the page."""
+
+
+def repositories_resync(*, installation: Installation) -> list[Repository]:
+    """The installation's whole repository list, every page, from
+    ``GET /installation/repositories``; repositories missing from it are marked
+    no longer accessible. Raises GitHubError when GitHub cannot be read."""
+    items = list(
+        iter_pages(
+            installation_github(installation_id=installation.installation_id),
+            "/installation/repositories",
+            items_key="repositories",
+        )
+    )
+    with transaction.atomic():
+        return repositories_sync(installation=installation, repositories=items, complete=True)
+
+
+def repository_set_tracked(*, repository: Repository, tracked: bool) -> Repository:
+    if tracked and repository.tracked:
+        return repository
+    if tracked:
+        installation = repository.installation
+        if installation.deleted_at is not None:
+            raise RepositoryNotTrackable(
+                f"{repository.full_name} cannot be tracked: the app was uninstalled on GitHub."
+            )
+        if installation.suspended_at is not None:
+            raise RepositoryNotTrackable(
+                f"{repository.full_name} cannot be tracked while the installation is "
+                "suspended on GitHub."
+            )
+        if not repository.accessible:
+            raise RepositoryNotTrackable(
+                f"{repository.full_name} cannot be tracked: the installation no longer "
+                "grants access to it. Change repository access on GitHub, then re-sync."
+            )
+    repository.tracked = tracked
+    repository.tracked_at = timezone.now() if tracked else None
+    repository.save(update_fields=["tracked", "tracked_at", "updated_at"])
+    return repository
+
+
+def installation_disconnect(*, installation: Installation) -> Installation:
+    """Unlink the installation from its team. Rows and metrics are kept; its
+    events are stored and ignored from now on, until a team claims it again."""
+    installation.team = None
+    installation.claimed_at = None
+    installation.claimed_by = None
+    installation.save(update_fields=["team", "claimed_at", "claimed_by", "updated_at"])
+    return installation

@@ -1,0 +1,127 @@
+"""A team's GitHub page: its installations, their repositories, what is tracked."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.integrations import selectors
+from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.install_flow import install_start
+from apps.integrations.services.repository_access import (
+    RepositoryNotTrackable,
+    installation_disconnect,
+    repositories_resync,
+    repository_set_tracked,
+)
+from apps.teams.models import Membership
+from apps.teams.selectors import membership_or_404
+from github_app.errors import GitHubError, NotConfigured
+
+
+def _admin_membership(request: HttpRequest, team_slug: str) -> Membership:
+    # A member of another team gets the same 404 as a stranger: no page
+    # confirms that a team, installation or repository exists.
+    membership = membership_or_404(user=request.user, team_slug=team_slug)
+    if not membership.is_admin:
+        messages.error(request, "Only team admins can change the GitHub connection.")
+    return membership
+
+
+def _app_ready() -> bool:
+    try:
+        return bool(github_app_config().slug)
+    except NotConfigured:
+        return False
+
+
+@login_required
+@require_GET
+def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = membership_or_404(user=request.user, team_slug=team_slug)
+    installations = selectors.team_installations(team=membership.team)
+    for installation in installations:
+        installation.github_url = selectors.installation_settings_url(  # type: ignore[attr-defined]
+            installation=installation
+        )
+    return render(
+        request,
+        "integrations/github_settings.html",
+        {
+            "team": membership.team,
+            "membership": membership,
+            "installations": installations,
+            "app_ready": _app_ready(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def install(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = _admin_membership(request, team_slug)
+    if not membership.is_admin:
+        return redirect("github_settings", team_slug=team_slug)
+    try:
+        url = install_start(session=request.session, team=membership.team)
+    except NotConfigured:
+        messages.error(
+            request, "The GitHub App is not set up yet: ask a site operator to create it."
+        )
+        return redirect("github_settings", team_slug=team_slug)
+    return redirect(url)
+
+
+@login_required
+@require_POST
+def resync(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = _admin_membership(request, team_slug)
+    installation = selectors.team_installation_or_404(team=membership.team, pk=pk)
+    if membership.is_admin:
+        try:
+            repositories = repositories_resync(installation=installation)
+        except GitHubError as exc:
+            messages.error(request, f"Re-sync failed: {exc}.")
+        else:
+            messages.success(
+                request,
+                f"Re-synced {installation.account_login}: {len(repositories)} repositories "
+                "granted on GitHub.",
+            )
+    return redirect("github_settings", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def track(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = _admin_membership(request, team_slug)
+    repository = selectors.team_repository_or_404(team=membership.team, pk=pk)
+    if membership.is_admin:
+        tracked = request.POST.get("tracked") == "1"
+        try:
+            repository_set_tracked(repository=repository, tracked=tracked)
+        except RepositoryNotTrackable as exc:
+            messages.error(request, str(exc))
+        else:
+            verb = "Now tracking" if tracked else "Stopped tracking"
+            messages.success(request, f"{verb} {repository.full_name}.")
+    return redirect("github_settings", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def disconnect(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = _admin_membership(request, team_slug)
+    installation = selectors.team_installation_or_404(team=membership.team, pk=pk)
+    if membership.is_admin:
+        installation_disconnect(installation=installation)
+        messages.success(
+            request,
+            f"Disconnected {installation.account_login} from {membership.team.name}. Its data "
+            "is kept and its events are no longer processed. To remove the app from "
+            "GitHub too, uninstall it on the installation's GitHub settings page.",
+        )
+    return redirect("github_settings", team_slug=team_slug)
