@@ -17,6 +17,7 @@ from apps.integrations.services.app_config import github_app_config, webhook_sec
 from apps.integrations.services.encryption import decrypt_secret
 from tests.github_app.conversions import conversion_answer
 from tests.github_app.keys import key_body, private_key_pem
+from tests.integrations.github_apps import stored_app
 
 PAGE = "/github/manifest/"
 CALLBACK = "/github/manifest/callback/"
@@ -74,6 +75,18 @@ def test_it_offers_the_public_base_url(client, operator):
     content = client.get(PAGE).content.decode()
     assert 'value="https://metrics.example.com"' in content
     assert "Prepare the manifest" in content
+
+
+def test_it_shows_which_app_is_in_use(client, operator, settings):
+    stored_app()
+    content = client.get(PAGE).content.decode()
+    assert "tformance (Acme)" in content
+    assert "in use" in content
+
+    settings.GITHUB_APP_ID = "111"
+    content = client.get(PAGE).content.decode()
+    assert "GITHUB_APP_ID is set (111)" in content
+    assert "in use</span>" not in content
 
 
 def test_it_posts_the_filled_manifest_to_the_personal_account(client, operator):
