@@ -262,12 +262,12 @@ def _queue_drain(*, eta: datetime | None = None, countdown: float | None = None)
     drain_task.apply_async(eta=eta, countdown=countdown, retry=False)
 
 
-class _DrainWaker:
+class DrainWaker:
     """Wakes the drain at most once per interval, plus one trailing wake that
     starts after the interval, for deliveries stored during it. Per process: each
     web worker throttles its own wake-ups."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, *, interval: float) -> None:
         self._interval = interval
         self._lock = threading.Lock()
         self._window_start = float("-inf")
@@ -302,7 +302,7 @@ class _DrainWaker:
                 self._paused_until = time.monotonic() + BROKER_DOWN_PAUSE_SECONDS
 
 
-_waker = _DrainWaker(WAKE_INTERVAL_SECONDS)
+_waker = DrainWaker(interval=WAKE_INTERVAL_SECONDS)
 
 
 def wake_drain() -> None:
