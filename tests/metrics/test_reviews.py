@@ -41,7 +41,7 @@ def test_it_records_a_submitted_review_and_the_time_to_first_review(team, reposi
         team,
         repository,
         review_id=1,
-        state="approved",
+        review_state="approved",
         submitted_at="2025-01-01T13:30:00Z",
         reviewer_id=5346,
         reviewer_login="octocat",
@@ -60,15 +60,17 @@ def test_it_records_a_submitted_review_and_the_time_to_first_review(team, reposi
 
 
 def test_it_updates_the_same_review_when_it_is_edited(team, repository, opened):
-    review(team, repository, review_id=1, state="commented")
+    review(team, repository, review_id=1, review_state="commented")
 
-    review(team, repository, action="edited", review_id=1, state="commented", review_body="typo")
+    review(
+        team, repository, action="edited", review_id=1, review_state="commented", review_body="typo"
+    )
 
     assert PRReview.objects.filter(github_id=1).count() == 1
 
 
 def test_it_keeps_a_dismissed_review_with_state_dismissed(team, repository, opened):
-    review(team, repository, review_id=1, state="changes_requested")
+    review(team, repository, review_id=1, review_state="changes_requested")
 
     dismissed = review(team, repository, action="dismissed", review_id=1)
 
@@ -80,10 +82,10 @@ def test_it_keeps_a_dismissed_review_with_state_dismissed(team, repository, open
 def test_it_keeps_a_review_dismissed_when_its_submitted_event_is_redelivered_late(
     team, repository, opened
 ):
-    review(team, repository, review_id=1, state="changes_requested")
+    review(team, repository, review_id=1, review_state="changes_requested")
     review(team, repository, action="dismissed", review_id=1)
 
-    late = review(team, repository, review_id=1, state="changes_requested")
+    late = review(team, repository, review_id=1, review_state="changes_requested")
 
     late.refresh_from_db()
     assert late.state == PRReview.State.DISMISSED
@@ -92,7 +94,7 @@ def test_it_keeps_a_review_dismissed_when_its_submitted_event_is_redelivered_lat
 def test_it_records_a_dismissal_that_arrives_before_the_submission(team, repository, opened):
     review(team, repository, action="dismissed", review_id=1, submitted_at="2025-01-01T12:00:00Z")
 
-    late = review(team, repository, review_id=1, state="approved")
+    late = review(team, repository, review_id=1, review_state="approved")
 
     late.refresh_from_db()
     assert late.state == PRReview.State.DISMISSED
@@ -137,7 +139,7 @@ def test_it_moves_the_first_review_earlier_when_an_earlier_review_arrives_late(
         {"reviewer_id": 98, "reviewer_login": "renovate[bot]"},
         {"reviewer_id": AUTHOR_ID, "reviewer_login": "Codertocat"},
         {"reviewer_id": 7, "action": "dismissed"},
-        {"reviewer_id": 7, "state": "pending", "submitted_at": None},
+        {"reviewer_id": 7, "review_state": "pending", "submitted_at": None},
     ],
     ids=["bot type", "bot login", "author", "dismissed", "pending"],
 )
@@ -223,7 +225,11 @@ def test_it_does_not_let_an_older_review_copy_overwrite_the_pull_request(team, r
     )
 
     review(
-        team, repository, title="Draft title", state="approved", submitted_at="2025-01-01T12:00:00Z"
+        team,
+        repository,
+        title="Draft title",
+        review_state="approved",
+        submitted_at="2025-01-01T12:00:00Z",
     )
 
     pull_request = PullRequest.objects.get()
@@ -243,13 +249,13 @@ def test_it_changes_nothing_when_the_same_review_comes_twice(team, repository, o
 
 
 def test_it_reads_the_rest_apis_upper_case_state(team, repository, opened):
-    saved = review(team, repository, state="APPROVED")
+    saved = review(team, repository, review_state="APPROVED")
 
     assert saved.state == PRReview.State.APPROVED
 
 
 def test_it_records_an_unknown_state_as_a_comment(team, repository, opened):
-    saved = review(team, repository, state="something_new")
+    saved = review(team, repository, review_state="something_new")
 
     assert saved.state == PRReview.State.COMMENTED
 

@@ -2,7 +2,7 @@
 
     pull_request_payload(action="opened", pr_id=1, number=7, installation_id=42,
                          repository_id=100, repository_full_name="acme/api")
-    review_payload(action="submitted", review_id=9, pr_id=1, number=7, state="approved",
+    review_payload(action="submitted", review_id=9, pr_id=1, number=7, review_state="approved",
                    reviewer_id=5, reviewer_login="bob", installation_id=42, ...)
 
 Every argument has a default. Keyword arguments not named in the signature
@@ -263,7 +263,7 @@ def review_payload(
     action: str = "submitted",
     *,
     review_id: int = 237895671,
-    state: str = "approved",
+    review_state: str = "approved",
     submitted_at: str | None = "2025-01-01T12:00:00Z",
     reviewer_id: int = 5346,
     reviewer_login: str = "octocat",
@@ -287,7 +287,7 @@ def review_payload(
     )
     number = pull_request["number"]
     html = f"{WEB}/{repository_full_name}/pull/{number}#pullrequestreview-{review_id}"
-    review_state = "dismissed" if action == "dismissed" else state
+    review_state = "dismissed" if action == "dismissed" else review_state
     reviewer = user(reviewer_login, reviewer_id, user_type=reviewer_type)
     payload: dict[str, Any] = {
         "action": action,

@@ -14,10 +14,10 @@ backfill's REST items) goes through `lock_pull_request` -> `apply_pull_request_s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Q
@@ -43,6 +43,7 @@ OWN_CLOCK_FIELDS = {
     "deletions": "size_snapshot_at",
 }
 _UNTRACKED = {"id", "created_at", "updated_at"}
+T = TypeVar("T")
 
 
 def process_pull_request_event(
@@ -53,19 +54,39 @@ def process_pull_request_event(
     Works for every action, and for backfill ({"action": "backfill", "pull_request":
     <REST item>}). Raises PayloadError when the pull request cannot be identified."""
     snapshot = read_pull_request(payload.get("pull_request"))
-    with transaction.atomic():
-        members = members_for_users(team=team, users=[snapshot.author])
-        locked = lock_pull_request(team=team, snapshot=snapshot)
-        apply_pull_request_snapshot(locked.row, snapshot, repository=repository, members=members)
-        if payload.get("action") == "ready_for_review":
-            _mark_ready_for_review(locked.row, snapshot.updated_at)
-        locked.save()
-    return locked.row
+    ready_for_review = payload.get("action") == "ready_for_review"
+
+    def process() -> PullRequest:
+        with transaction.atomic():
+            members = members_for_users(team=team, users=[snapshot.author])
+            locked = lock_pull_request(team=team, snapshot=snapshot)
+            apply_pull_request_snapshot(
+                locked.row, snapshot, repository=repository, members=members
+            )
+            if ready_for_review:
+                _mark_ready_for_review(locked.row, snapshot.updated_at)
+            locked.save()
+        return locked.row
+
+    return retry_on_concurrent_creation(process)
+
+
+class ConcurrentCreation(Exception):
+    """Another worker created the same pull request first; run the event again."""
+
+
+def retry_on_concurrent_creation(process: Callable[[], T]) -> T:
+    try:
+        return process()
+    except ConcurrentCreation:
+        # The other worker's row is committed now: the second run updates it.
+        return process()
 
 
 @dataclass
 class LockedPullRequest:
-    """A pull request row locked for this event, with its values as loaded."""
+    """A pull request row locked for this event (or a new one, not yet inserted),
+    with its values as loaded."""
 
     row: PullRequest
     created: bool
@@ -81,29 +102,45 @@ class LockedPullRequest:
         row.review_time_hours = _hours_between(row.pr_created_at, row.first_review_at)
         if row.reverts_number is not None and row.reverts_id is None:
             row.reverts = _reverted_pull_request(row)
-        changed = [
-            name for name, value in _tracked_values(row).items() if self.loaded[name] != value
-        ]
-        if changed:
-            row.save(update_fields=[*changed, "updated_at"])
-        if self.created or "repository_id" in changed:
+        if self.created:
+            _insert(row)
+        else:
+            changed = [
+                name for name, value in _tracked_values(row).items() if self.loaded[name] != value
+            ]
+            if changed:
+                row.save(update_fields=[*changed, "updated_at"])
+        if self.created or self.loaded["repository_id"] != row.repository_id:
             _link_reverts_waiting_for(row)
-        self.loaded = _tracked_values(row)
+        self.created, self.loaded = False, _tracked_values(row)
 
 
 def lock_pull_request(*, team: Team, snapshot: PullRequestSnapshot) -> LockedPullRequest:
-    """The team's row for this pull request, locked; created empty if new."""
-    rows = PullRequest.objects.select_for_update()
-    row = rows.filter(team=team, github_id=snapshot.github_id).first()
+    """The team's row for this pull request, locked; a new unsaved one if unknown."""
+    row = (
+        PullRequest.objects.select_for_update()
+        .filter(team=team, github_id=snapshot.github_id)
+        .first()
+    )
     if row is not None:
         return LockedPullRequest(row=row, created=False)
-    # Insert-or-nothing then lock, rather than insert-or-fail: a worker racing
-    # us on the same new pull request waits for our commit instead of failing.
-    PullRequest.objects.bulk_create(
-        [PullRequest(team=team, github_id=snapshot.github_id, number=snapshot.number)],
-        ignore_conflicts=True,
+    return LockedPullRequest(
+        row=PullRequest(team=team, github_id=snapshot.github_id, number=snapshot.number),
+        created=True,
     )
-    return LockedPullRequest(row=rows.get(team=team, github_id=snapshot.github_id), created=True)
+
+
+def _insert(row: PullRequest) -> None:
+    # Insert-or-nothing, so that a race with another worker creating the same
+    # pull request does not abort our transaction; the row read back is ours
+    # if it carries our creation time (to the microsecond), else theirs.
+    PullRequest.objects.bulk_create([row], ignore_conflicts=True)
+    stored = PullRequest.objects.select_for_update().get(
+        team_id=row.team_id, github_id=row.github_id
+    )
+    if stored.created_at != row.created_at:
+        raise ConcurrentCreation
+    row.pk = stored.pk
 
 
 def apply_pull_request_snapshot(

@@ -7,12 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.members import members_for_users
 from apps.metrics.services.payloads import ReviewSnapshot, read_pull_request, read_review
-from apps.metrics.services.pull_requests import apply_pull_request_snapshot, lock_pull_request
+from apps.metrics.services.pull_requests import (
+    apply_pull_request_snapshot,
+    lock_pull_request,
+    retry_on_concurrent_creation,
+)
 from apps.teams.models import Team
 
 # A review only moves forward: pending -> submitted (approved, changes requested,
@@ -33,34 +38,40 @@ def process_pull_request_review_event(
     cannot be identified."""
     review_snapshot = read_review(payload.get("review"))
     pr_snapshot = read_pull_request(payload.get("pull_request"))
-    with transaction.atomic():
-        members = members_for_users(team=team, users=[pr_snapshot.author, review_snapshot.reviewer])
-        locked = lock_pull_request(team=team, snapshot=pr_snapshot)
-        pull_request = locked.row
-        apply_pull_request_snapshot(
-            pull_request, pr_snapshot, repository=repository, members=members
-        )
-        # All of this pull request's reviews (a handful, whatever the team's
-        # size): the one to update is among them, and the first review needs them.
-        reviews = list(
-            PRReview.objects.filter(pull_request=pull_request).select_related("reviewer")
-        )
-        review = next((r for r in reviews if r.github_id == review_snapshot.github_id), None)
-        if review is None:
-            review = PRReview(
-                team=team, pull_request=pull_request, github_id=review_snapshot.github_id
+    dismissed = payload.get("action") == "dismissed"
+
+    def process() -> PRReview:
+        with transaction.atomic():
+            members = members_for_users(
+                team=team, users=[pr_snapshot.author, review_snapshot.reviewer]
             )
-            reviews.append(review)
-        changed = _apply_review(
-            review, review_snapshot, dismissed=payload.get("action") == "dismissed", members=members
-        )
-        pull_request.first_review_at = first_review_at(pull_request, reviews)
-        locked.save()
-        if review.pk is None:
-            review.save()
-        elif changed:
-            review.save(update_fields=[*changed, "updated_at"])
-    return review
+            locked = lock_pull_request(team=team, snapshot=pr_snapshot)
+            pull_request = locked.row
+            apply_pull_request_snapshot(
+                pull_request, pr_snapshot, repository=repository, members=members
+            )
+            # All of this pull request's reviews (a handful, whatever the team's
+            # size): the one to update is among them, and the first review needs them.
+            reviews = [] if locked.created else list(_reviews_of(pull_request))
+            review = next((r for r in reviews if r.github_id == review_snapshot.github_id), None)
+            if review is None:
+                review = PRReview(team=team, github_id=review_snapshot.github_id)
+                reviews.append(review)
+            changed = _apply_review(review, review_snapshot, dismissed=dismissed, members=members)
+            pull_request.first_review_at = first_review_at(pull_request, reviews)
+            locked.save()
+            if review.pk is None:
+                review.pull_request = pull_request
+                review.save()
+            elif changed:
+                review.save(update_fields=[*changed, "updated_at"])
+        return review
+
+    return retry_on_concurrent_creation(process)
+
+
+def _reviews_of(pull_request: PullRequest) -> QuerySet[PRReview]:
+    return PRReview.objects.filter(pull_request=pull_request).select_related("reviewer")
 
 
 def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:

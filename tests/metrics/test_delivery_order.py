@@ -1,0 +1,195 @@
+"""Whatever order GitHub delivers one pull request's events in, and however often
+it repeats them, the rows end up as the in-order feed leaves them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.integrations.models import Repository
+from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services.pull_requests import process_pull_request_event
+from apps.metrics.services.reviews import process_pull_request_review_event
+from apps.teams.models import Team
+from tests.payloads.pull_requests import pull_request_payload, review_payload
+
+OPENED = datetime(2025, 1, 1, 10, tzinfo=UTC)
+AUTHOR = {"author_id": 21031067, "author_login": "Codertocat"}
+REVIEWER_1 = {"reviewer_id": 7, "reviewer_login": "ruth"}
+REVIEWER_2 = {"reviewer_id": 8, "reviewer_login": "sam"}
+BOT = {"reviewer_id": 99, "reviewer_login": "lint[bot]", "reviewer_type": "Bot"}
+SELF = {"reviewer_id": AUTHOR["author_id"], "reviewer_login": AUTHOR["author_login"]}
+
+
+def hours(offset: float) -> str:
+    return (OPENED + timedelta(hours=offset)).isoformat().replace("+00:00", "Z")
+
+
+def pull_request_at(offset: float) -> dict[str, Any]:
+    """The pull request as GitHub would show it `offset` hours after opening."""
+    merged = offset >= 9
+    return {
+        "pr_id": 11,
+        "number": 7,
+        "title": "Fix the login loop" if offset >= 8 else "Fix login loop",
+        "draft": offset < 1 or 1.5 <= offset < 1.75,
+        "additions": 10 if offset < 2 else 20 if offset < 6.5 else 25,
+        "deletions": 1 if offset < 2 else 2,
+        "labels": ["hotfix"] if offset >= 4 else [],
+        "created_at": hours(0),
+        "updated_at": hours(offset),
+        "state": "closed" if merged else "open",
+        "merged": merged,
+        "merged_at": hours(9) if merged else None,
+        "closed_at": hours(9) if merged else None,
+        **AUTHOR,
+    }
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    process: Callable[..., object]
+    payload: dict[str, Any]
+
+
+def pr_event(action: str, offset: float) -> Event:
+    return Event(
+        f"pull_request.{action}@{offset}",
+        process_pull_request_event,
+        pull_request_payload(action, **pull_request_at(offset)),
+    )
+
+
+def review_event(action: str, offset: float, review_id: int, state: str, **who: Any) -> Event:
+    fields = pull_request_at(offset)
+    submitted_at = who.pop("submitted_at", hours(offset))
+    if action == "submitted":
+        # GitHub's submitted event carries no draft flag in its copy of the pull request.
+        fields["omit"] = ("draft",)
+    return Event(
+        f"pull_request_review.{action}#{review_id}@{offset}",
+        process_pull_request_review_event,
+        review_payload(
+            action,
+            review_id=review_id,
+            review_state=state,
+            submitted_at=submitted_at,
+            **who,
+            **fields,
+        ),
+    )
+
+
+LIFE = [
+    pr_event("opened", 0),
+    pr_event("ready_for_review", 1),
+    pr_event("converted_to_draft", 1.5),
+    pr_event("ready_for_review", 1.75),
+    pr_event("synchronize", 2),
+    review_event("submitted", 3, 1, "changes_requested", **REVIEWER_1),
+    pr_event("labeled", 4),
+    review_event("submitted", 5, 2, "commented", **BOT),
+    review_event("submitted", 5.5, 3, "commented", **SELF),
+    review_event("dismissed", 6, 1, "dismissed", submitted_at=hours(3), **REVIEWER_1),
+    pr_event("synchronize", 6.5),
+    review_event("submitted", 7, 4, "approved", **REVIEWER_2),
+    review_event("edited", 7.5, 4, "approved", submitted_at=hours(7), **REVIEWER_2),
+    pr_event("edited", 8),
+    pr_event("closed", 9),
+    # Reviews can still be left after the merge: then the newest snapshot is a
+    # partial copy, and the older full ones must still fill in size and draft.
+    review_event("submitted", 10, 5, "commented", **REVIEWER_1),
+]
+
+
+def feed(team: Team, repository: Repository, order: list[int]) -> dict[str, Any]:
+    """Process the events in this order and return the rows, leaving the database as it was."""
+    with transaction.atomic():
+        for index in order:
+            LIFE[index].process(team=team, repository=repository, payload=LIFE[index].payload)
+        rows = final_rows(team)
+        transaction.set_rollback(True)
+    return rows
+
+
+def final_rows(team: Team) -> dict[str, Any]:
+    pull_request = PullRequest.objects.select_related("author").get(team=team)
+    values = {
+        f.attname: getattr(pull_request, f.attname) for f in PullRequest._meta.concrete_fields
+    }
+    for local in ("id", "team_id", "author_id", "created_at", "updated_at"):
+        values.pop(local)
+    values["author"] = pull_request.author.github_id if pull_request.author else None
+    reviews = sorted(
+        (r.github_id, r.state, r.submitted_at, r.reviewer.github_id if r.reviewer else None)
+        for r in PRReview.objects.filter(team=team).select_related("reviewer")
+    )
+    members = sorted(
+        TeamMember.objects.filter(team=team).values_list("github_id", "login", "is_bot")
+    )
+    return {"pull_request": values, "reviews": reviews, "members": members}
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> list[int]:
+    """Any order of the events, with some of them delivered again anywhere."""
+    order = list(draw(st.permutations(range(len(LIFE)))))
+    repeats = draw(
+        st.lists(
+            st.tuples(st.sampled_from(range(len(LIFE))), st.integers(0, len(LIFE))),
+            max_size=6,
+        )
+    )
+    for index, position in repeats:
+        order.insert(position, index)
+    return order
+
+
+_in_order: dict[str, Any] = {}
+
+
+def in_order_rows(team: Team, repository: Repository) -> dict[str, Any]:
+    if not _in_order:
+        _in_order.update(feed(team, repository, list(range(len(LIFE)))))
+    return _in_order
+
+
+def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
+    rows = feed(team, repository, list(range(len(LIFE))))
+
+    pull_request = rows["pull_request"]
+    assert pull_request["state"] == "merged"
+    assert pull_request["title"] == "Fix the login loop"
+    assert (pull_request["is_draft"], pull_request["is_hotfix"]) == (False, True)
+    assert (pull_request["additions"], pull_request["deletions"]) == (25, 2)
+    assert pull_request["ready_for_review_at"] == OPENED + timedelta(hours=1.75)
+    # Review 1 was dismissed, 2 is a bot's, 3 the author's own: review 4 is the first.
+    assert pull_request["first_review_at"] == OPENED + timedelta(hours=7)
+    assert (pull_request["review_time_hours"], pull_request["cycle_time_hours"]) == (7.0, 9.0)
+    assert [(review[0], review[1]) for review in rows["reviews"]] == [
+        (1, "dismissed"),
+        (2, "commented"),
+        (3, "commented"),
+        (4, "approved"),
+        (5, "commented"),
+    ]
+    assert [member[0] for member in rows["members"]] == [7, 8, 99, 21031067]
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    # The team and repository are created once and never changed; every example
+    # rolls its own rows back.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(order=deliveries())
+def test_it_ends_with_the_same_rows_for_any_delivery_order_and_repetition(team, repository, order):
+    assert feed(team, repository, order) == in_order_rows(team, repository)
