@@ -6,7 +6,8 @@ through the ``*_client`` helpers below), so they all share:
 - the API base URL given by the caller (GitHub.com, Enterprise Server, a fake);
 - installation tokens reused until shortly before they expire, in this process
   or, with a Redis URL, across processes;
-- retries of server errors, and of a brand-new token's 401, and nothing else:
+- retries of server errors on reads, and of a brand-new token's 401, and
+  nothing else:
   a rate limit is raised as ``RateLimited(reset_at)`` for the caller (a Celery
   task) to retry later, instead of githubkit sleeping inside the worker;
 - errors raised as ``github_app.errors.GitHubError`` with secret-free messages.
@@ -70,6 +71,7 @@ TOKEN_REFRESH_MARGIN = timedelta(minutes=5)
 # replicated; one retry after this pause is enough.
 FRESH_TOKEN_RETRY_DELAY = timedelta(seconds=2)
 SERVER_ERROR_RETRY_DELAYS = (timedelta(seconds=1), timedelta(seconds=3))
+_REPEATABLE_METHODS = frozenset({"GET", "HEAD"})
 REDIS_KEY_PREFIX = "tformance:github"
 
 _REFUSED_NEW_CREDENTIAL = "tformance.refused_new_installation_credential"
@@ -166,7 +168,13 @@ def _retry_decision(exc: GitHubException, retry_count: int) -> RetryOption:
     ):
         logger.info("GitHub refused a brand-new installation token; retrying once")
         return RetryOption(True, FRESH_TOKEN_RETRY_DELAY)
-    if status >= 500 and retry_count < len(SERVER_ERROR_RETRY_DELAYS):
+    # Only reads are repeated: the POSTs we make spend a one-time code (manifest
+    # conversion, OAuth exchange) that a second attempt would find used.
+    if (
+        status >= 500
+        and exc.request.method in _REPEATABLE_METHODS
+        and retry_count < len(SERVER_ERROR_RETRY_DELAYS)
+    ):
         delay = SERVER_ERROR_RETRY_DELAYS[retry_count]
         # Method and status only: a URL can hold a one-time code.
         logger.warning(

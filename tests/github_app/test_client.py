@@ -14,6 +14,7 @@ from github_app.client import (
     user_client,
 )
 from github_app.errors import (
+    Forbidden,
     NotFound,
     RateLimited,
     Unauthorized,
@@ -245,7 +246,8 @@ def test_it_stops_after_one_retry_of_a_new_token(github, no_sleep):
 
 
 @pytest.mark.parametrize(
-    ("status", "error"), [(401, Unauthorized), (404, NotFound), (422, ValidationFailed)]
+    ("status", "error"),
+    [(401, Unauthorized), (403, Forbidden), (404, NotFound), (422, ValidationFailed)],
 )
 def test_it_explains_a_refused_token_request_without_secrets(github, status, error):
     github.post(TOKEN_PATH).respond(status, json={"message": "Integration not found"})

@@ -70,8 +70,10 @@ def test_it_refuses_an_answer_without_a_token():
             _exchange()
 
 
-def test_it_reports_github_failing(no_sleep):
+def test_it_reports_github_failing_without_spending_the_code_twice(no_sleep):
     with respx.mock(base_url=WEB) as github:
-        github.post("/login/oauth/access_token").respond(503)
+        route = github.post("/login/oauth/access_token").respond(503)
         with pytest.raises(Unavailable):
             _exchange()
+    assert route.call_count == 1
+    assert no_sleep == []

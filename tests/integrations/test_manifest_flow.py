@@ -207,10 +207,11 @@ def test_it_explains_github_refusing_or_failing(
 ):
     action, _ = _start(client)
     with respx.mock(base_url=API) as github:
-        github.post(CONVERSION).respond(status, json={"message": "Not Found"})
+        conversion = github.post(CONVERSION).respond(status, json={"message": "Not Found"})
         response = client.get(CALLBACK, {"code": CODE, "state": _state(action)})
 
     content = response.content.decode()
+    assert conversion.call_count == 1, "the one-time code is never spent twice"
     assert response.status_code == page_status
     assert says in content
     assert "Traceback" not in content
@@ -231,11 +232,7 @@ def test_no_secret_reaches_the_logs_or_the_pages(client, operator, caplog, no_sl
     pages = []
     action, _ = _start(client)
     with respx.mock(base_url=API) as github:
-        route = github.post(CONVERSION)
-        route.side_effect = [
-            respx.MockResponse(502),
-            respx.MockResponse(201, json=conversion_answer()),
-        ]
+        github.post(CONVERSION).respond(201, json=conversion_answer())
         pages.append(client.get(CALLBACK, {"code": CODE, "state": _state(action)}))
     action, _ = _start(client)
     with respx.mock(base_url=API) as github:
