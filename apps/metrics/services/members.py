@@ -22,7 +22,7 @@ def members_for_users(*, team: Team, users: Iterable[GitHubUser | None]) -> dict
         return {}
     members = {
         member.github_id: member
-        for member in TeamMember.objects.filter(team=team, github_id__in=wanted)
+        for member in TeamMember.objects.filter(team=team, github_id__in=wanted).order_by()
     }
     to_write = [
         TeamMember(team=team, github_id=user.github_id, login=user.login, is_bot=user.is_bot)

@@ -117,12 +117,11 @@ class LockedPullRequest:
 
 def lock_pull_request(*, team: Team, snapshot: PullRequestSnapshot) -> LockedPullRequest:
     """The team's row for this pull request, locked; a new unsaved one if unknown."""
-    row = (
-        PullRequest.objects.select_for_update()
-        .filter(team=team, github_id=snapshot.github_id)
-        .first()
-    )
-    if row is not None:
+    try:
+        row = PullRequest.objects.select_for_update().get(team=team, github_id=snapshot.github_id)
+    except PullRequest.DoesNotExist:
+        pass
+    else:
         return LockedPullRequest(row=row, created=False)
     return LockedPullRequest(
         row=PullRequest(team=team, github_id=snapshot.github_id, number=snapshot.number),
