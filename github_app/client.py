@@ -7,9 +7,9 @@ through the ``*_client`` helpers below), so they all share:
 - installation tokens reused until shortly before they expire, in this process
   or, with a Redis URL, across processes;
 - retries of server errors on reads, and of a brand-new token's 401, and
-  nothing else:
-  a rate limit is raised as ``RateLimited(reset_at)`` for the caller (a Celery
-  task) to retry later, instead of githubkit sleeping inside the worker;
+  nothing else: a rate limit is raised as ``RateLimited(reset_at)`` for the
+  caller (a Celery task) to retry later, instead of githubkit sleeping inside
+  the worker;
 - errors raised as ``github_app.errors.GitHubError`` with secret-free messages.
 """
 
@@ -92,7 +92,8 @@ class AppCredentials:
 class _AppAuthFlow(AppAuth):
     """githubkit's app auth, with our JWT, a wider refresh margin for
     installation tokens, and a mark on a brand-new token's 401 so that the retry
-    policy retries exactly that."""
+    policy retries exactly that. Synchronous only: the project calls GitHub
+    from views and Celery tasks, never from async code."""
 
     def _create_jwt(self) -> str:
         return create_app_jwt(issuer=self.issuer, private_key=self.private_key)
