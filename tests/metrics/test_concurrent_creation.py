@@ -1,0 +1,66 @@
+"""Two workers creating the same pull request at once (PostgreSQL row locking)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, transaction
+
+from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services.pull_requests import process_pull_request_event
+from apps.metrics.services.reviews import process_pull_request_review_event
+from tests.payloads.pull_requests import pull_request_payload, review_payload
+
+
+def wait_until_another_session_waits_for_a_lock() -> None:
+    with connection.cursor() as cursor:
+        for _ in range(1000):
+            # pg_stat_activity is a snapshot per transaction unless cleared.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    pytest.fail("the second worker never waited for the first one's insert")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(team, repository):
+    # Both people are known, so the second worker's first wait is on the pull request.
+    TeamMember.objects.create(team=team, github_id=21031067, login="Codertocat")
+    TeamMember.objects.create(team=team, github_id=5346, login="octocat")
+    opened = pull_request_payload(
+        "opened", pr_id=11, title="First title", updated_at="2025-01-01T10:00:00Z"
+    )
+    reviewed = review_payload(
+        pr_id=11, review_id=1, title="Renamed", submitted_at="2025-01-01T12:00:00Z"
+    )
+    errors: list[BaseException] = []
+
+    def second_worker() -> None:
+        try:
+            process_pull_request_review_event(team=team, repository=repository, payload=reviewed)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=second_worker)
+    with transaction.atomic():
+        process_pull_request_event(team=team, repository=repository, payload=opened)
+        worker.start()
+        wait_until_another_session_waits_for_a_lock()
+    worker.join(timeout=30)
+
+    assert errors == []
+    pull_request = PullRequest.objects.get(team=team, github_id=11)
+    assert pull_request.title == "Renamed"
+    assert pull_request.first_review_at == datetime(2025, 1, 1, 12, tzinfo=UTC)
+    assert PRReview.objects.get().pull_request == pull_request
