@@ -132,7 +132,9 @@ def read_user(value: object) -> GitHubUser | None:
     github_id = value.get("id")
     if not isinstance(github_id, int) or isinstance(github_id, bool):
         return None
-    login = value.get("login") if isinstance(value.get("login"), str) else ""
+    login = value.get("login")
+    if not isinstance(login, str):
+        login = ""
     # Apps act as users of type "Bot"; older payloads only show it in the login.
     is_bot = value.get("type") == "Bot" or login.endswith("[bot]")
     return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)

@@ -23,7 +23,7 @@ from apps.teams.models import Team
 # A review only moves forward: pending -> submitted (approved, changes requested,
 # commented) -> dismissed. A late redelivery of "submitted" after the dismissal
 # must not bring the review back.
-_STATE_RANK = {PRReview.State.PENDING: 0, PRReview.State.DISMISSED: 2}
+_STATE_RANK: dict[str, int] = {PRReview.State.PENDING: 0, PRReview.State.DISMISSED: 2}
 _SUBMITTED_RANK = 1
 _NOT_COUNTED = {PRReview.State.PENDING, PRReview.State.DISMISSED}
 
@@ -100,7 +100,7 @@ def _apply_review(
         "submitted_at": review.submitted_at,
         "reviewer_id": review.reviewer_id,
     }
-    state = PRReview.State.DISMISSED if dismissed else _known_state(snapshot.state)
+    state = str(PRReview.State.DISMISSED) if dismissed else _known_state(snapshot.state)
     if not review.state or _rank(state) >= _rank(review.state):
         review.state = state
     if snapshot.submitted_at is not None:
@@ -113,9 +113,9 @@ def _apply_review(
 def _known_state(state: str | None) -> str:
     # A state this code does not know (a newer GitHub, or none at all) still
     # records the review; it counts as a comment.
-    if state in PRReview.State.values:
+    if state is not None and state in PRReview.State.values:
         return state
-    return PRReview.State.COMMENTED
+    return str(PRReview.State.COMMENTED)
 
 
 def _rank(state: str) -> int:
