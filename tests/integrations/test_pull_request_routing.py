@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.integrations.models import WebhookDelivery
+from apps.integrations.services.deliveries import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
 from tests.integrations.conftest import installation_for, repository_for
@@ -227,3 +228,28 @@ def test_it_processes_a_redelivered_event_once(deliver, acme_repository):
     assert WebhookDelivery.objects.count() == 1
     assert _delivery("once").attempts == 1
     assert PullRequest.objects.count() == 1
+
+
+def test_it_sees_a_repository_removal_made_earlier_in_the_same_batch(deliver, acme_repository):
+    where = {"installation_id": ACME_INSTALLATION, "repository_id": 100}
+    deliver(
+        "pull_request", pull_request_payload(pr_id=1, **where), delivery_id="1", lose_wake_up=True
+    )
+    deliver(
+        "installation_repositories",
+        installation_repositories_event(
+            action="removed",
+            installation_id=ACME_INSTALLATION,
+            removed=[repository_stub(repository_id=100, full_name="acme/api")],
+        ),
+        delivery_id="2",
+        lose_wake_up=True,
+    )
+    deliver(
+        "pull_request", pull_request_payload(pr_id=2, **where), delivery_id="3", lose_wake_up=True
+    )
+
+    assert drain_deliveries() == 3
+
+    assert [_delivery(i).status for i in "123"] == ["processed", "processed", "ignored"]
+    assert list(PullRequest.objects.values_list("github_id", flat=True)) == [1]

@@ -135,17 +135,26 @@ def installation_claim(
     return locked
 
 
-def record_event_arrival(
-    *, installation_id: int, repository_github_id: int | None, at: datetime
+def record_event_arrivals(
+    *,
+    installations: Mapping[int, datetime],
+    repositories: Mapping[tuple[int, int], datetime],
 ) -> None:
-    """Move last_event_at forward on the installation and, if tracked, the
-    repository (never back: retried and swept deliveries arrive out of order)."""
-    earlier = Q(last_event_at__isnull=True) | Q(last_event_at__lt=at)
-    Installation.objects.filter(earlier, installation_id=installation_id).update(last_event_at=at)
-    if repository_github_id is not None:
+    """Move last_event_at forward on installations (by installation id) and
+    tracked repositories (by installation id and repository id); never back, as
+    retried and swept deliveries arrive out of order."""
+    for installation_id, at in installations.items():
+        Installation.objects.filter(_earlier_than(at), installation_id=installation_id).update(
+            last_event_at=at
+        )
+    for (installation_id, github_id), at in repositories.items():
         Repository.objects.filter(
-            earlier,
+            _earlier_than(at),
             installation__installation_id=installation_id,
-            github_id=repository_github_id,
+            github_id=github_id,
             tracked=True,
         ).update(last_event_at=at)
+
+
+def _earlier_than(at: datetime) -> Q:
+    return Q(last_event_at__isnull=True) | Q(last_event_at__lt=at)

@@ -7,7 +7,7 @@ any exception it raises fails the delivery and rolls back what it wrote."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,12 +19,55 @@ from apps.metrics.services.reviews import process_pull_request_review_event
 Status = WebhookDelivery.Status
 
 
+def payload_id(payload: Mapping[str, Any], key: str) -> int | None:
+    """GitHub's id of the payload's ``installation``, ``repository``, … block."""
+    block = payload.get(key)
+    if isinstance(block, Mapping) and isinstance(block.get("id"), int):
+        return int(block["id"])
+    return None
+
+
+class Lookups:
+    """Installations and repositories, read once per batch of deliveries (a batch
+    is mostly one busy installation's events). An installation or
+    installation_repositories event makes ``route`` forget that installation."""
+
+    def __init__(self) -> None:
+        self._installations: dict[int, Installation | None] = {}
+        self._repositories: dict[tuple[int, int], Repository | None] = {}
+
+    def installation(self, installation_id: int) -> Installation | None:
+        if installation_id not in self._installations:
+            self._installations[installation_id] = (
+                Installation.objects.select_related("team")
+                .filter(installation_id=installation_id)
+                .first()
+            )
+        return self._installations[installation_id]
+
+    def repository(self, installation: Installation, github_id: int | None) -> Repository | None:
+        if github_id is None:
+            return None
+        key = (installation.installation_id, github_id)
+        if key not in self._repositories:
+            self._repositories[key] = Repository.objects.filter(
+                installation=installation, github_id=github_id
+            ).first()
+        return self._repositories[key]
+
+    def forget(self, installation_id: int) -> None:
+        self._installations.pop(installation_id, None)
+        for key in [key for key in self._repositories if key[0] == installation_id]:
+            del self._repositories[key]
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     name: str
     action: str
     payload: Mapping[str, Any]
     received_at: datetime
+    lookups: Lookups = field(default_factory=Lookups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +87,12 @@ Handler = Callable[[Event], Outcome]
 Processor = Callable[..., object]
 
 
-def _id_of(payload: Mapping[str, Any], key: str) -> int | None:
-    block = payload.get(key)
-    if isinstance(block, Mapping) and isinstance(block.get("id"), int):
-        return int(block["id"])
-    return None
-
-
 def _known_installation(event: Event) -> Installation | Outcome:
     """The installation the event belongs to, or the reason to ignore it."""
-    installation_id = _id_of(event.payload, "installation")
+    installation_id = payload_id(event.payload, "installation")
     if installation_id is None:
         return ignored("The payload names no installation.")
-    installation = (
-        Installation.objects.select_related("team").filter(installation_id=installation_id).first()
-    )
+    installation = event.lookups.installation(installation_id)
     if installation is None:
         return ignored(f"Installation {installation_id} is not known here.")
     if installation.deleted_at is not None:
@@ -129,9 +163,7 @@ def _to_processor(processor: Processor) -> Handler:
             return found
         installation = found
         repository_block = event.payload.get("repository") or {}
-        repository = Repository.objects.filter(
-            installation=installation, github_id=repository_block.get("id")
-        ).first()
+        repository = event.lookups.repository(installation, payload_id(event.payload, "repository"))
         team = installation.team
         name = repository_block.get("full_name") or "The repository"
         if team is None:
@@ -174,18 +206,21 @@ IGNORED_EVENTS: dict[str, str] = {
 }
 
 
+# Events whose handlers change installations or their repositories.
+CHANGES_INSTALLATIONS = frozenset({"installation", "installation_repositories"})
+
+
 def route(event: Event) -> Outcome:
-    installation_id = _id_of(event.payload, "installation")
-    if installation_id is not None:
-        installations.record_event_arrival(
-            installation_id=installation_id,
-            repository_github_id=_id_of(event.payload, "repository"),
-            at=event.received_at,
-        )
     if event.name in IGNORED_EVENTS:
         return ignored(IGNORED_EVENTS[event.name])
     handler = ROUTES.get((event.name, event.action)) or ROUTES.get((event.name, ANY_ACTION))
     if handler is None:
         kind = f"{event.name}.{event.action}" if event.action else event.name
         return ignored(f"No handler for {kind} events.")
-    return handler(event)
+    try:
+        return handler(event)
+    finally:
+        # Also on failure: what the handler wrote is being rolled back.
+        installation_id = payload_id(event.payload, "installation")
+        if event.name in CHANGES_INSTALLATIONS and installation_id is not None:
+            event.lookups.forget(installation_id)
