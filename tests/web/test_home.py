@@ -18,3 +18,17 @@ def test_it_lists_only_the_users_teams(client, owner, outsider):
 def test_it_serves_the_stylesheet_link(client, owner):
     client.force_login(owner)
     assert b"/static/css/app.css" in client.get("/").content
+
+
+def test_it_links_the_team_pages_from_the_team_page(client, owner):
+    client.force_login(owner)
+    content = client.get("/teams/acme/").content.decode()
+    assert 'href="/teams/acme/github/"' in content
+    assert 'href="/teams/acme/github/deliveries/"' in content
+
+
+def test_it_does_not_link_members_to_the_admin_only_delivery_log(client, member):
+    client.force_login(member)
+    content = client.get("/teams/acme/").content.decode()
+    assert 'href="/teams/acme/github/"' in content
+    assert 'href="/teams/acme/github/deliveries/"' not in content
