@@ -65,6 +65,18 @@ EVENTS: list[tuple[str, Callable[..., object], dict[str, Any]]] = [
             reviewer_login="b",
         ),
     ),
+    (
+        "revert of a pull request not seen yet",
+        process_pull_request_event,
+        pull_request_payload(
+            pr_id=5, number=5, body="Reverts #6", author_id=90006, author_login="c"
+        ),
+    ),
+    (
+        "the reverted pull request after its revert, new author",
+        process_pull_request_event,
+        pull_request_payload(pr_id=6, number=6, author_id=90007, author_login="d"),
+    ),
 ]
 
 
