@@ -198,17 +198,24 @@ def _fields(request: Request) -> tuple[str, bytes, dict[str, str]]:
     return request.delivery_id, request.body, request.headers
 
 
-def run_round(target: str, port: int, requests: list[Request], concurrency: int) -> RoundResult:
+def run_round(
+    target: str, port: int, requests: list[Request], concurrency: int, rate: float | None
+) -> RoundResult:
+    """Closed loop (each of ``concurrency`` clients sends its next request when
+    the last is answered), or open loop at ``rate`` requests per second."""
     result = RoundResult(target=target, elapsed=0.0)
     lock = threading.Lock()
-    queue = iter(requests)
+    queue = enumerate(requests)
+    begin = time.perf_counter()
 
     def worker() -> None:
         while True:
             with lock:
-                request = next(queue, None)
+                index, request = next(queue, (0, None))
             if request is None:
                 return
+            if rate:
+                time.sleep(max(0.0, begin + index / rate - time.perf_counter()))
             started = time.perf_counter()
             # gunicorn's sync workers close every connection: a new one per request.
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -222,12 +229,11 @@ def run_round(target: str, port: int, requests: list[Request], concurrency: int)
                 result.outcomes.append((request, response.status))
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    result.elapsed = time.perf_counter() - started
+    result.elapsed = time.perf_counter() - begin
     return result
 
 
@@ -253,7 +259,11 @@ def leaks(results: list[RoundResult]) -> tuple[int, int]:
     return bad_through, sum(n - 1 for n in accepted.values() if n > 1)
 
 
-def receipt_to_processed(timeout: float) -> tuple[Counter[str], list[float]]:
+def receipt_to_processed(
+    results: list[RoundResult], timeout: float
+) -> tuple[Counter[str], list[float]]:
+    """Statuses and receipt-to-processed times of the measured rounds' deliveries
+    (the warm-up's are left out), once nothing is left waiting."""
     from apps.integrations.models import WebhookDelivery
 
     deadline = time.monotonic() + timeout
@@ -261,10 +271,15 @@ def receipt_to_processed(timeout: float) -> tuple[Counter[str], list[float]]:
         if not WebhookDelivery.objects.filter(status="received").exists():
             break
         time.sleep(0.5)
-    statuses = Counter(WebhookDelivery.objects.values_list("status", flat=True))
+    measured = WebhookDelivery.objects.filter(
+        delivery_id__in={
+            req.delivery_id for r in results for req, _ in r.outcomes if req.kind == "new"
+        }
+    )
+    statuses = Counter(measured.values_list("status", flat=True))
     delays = [
         (processed - received).total_seconds() * 1000
-        for received, processed in WebhookDelivery.objects.filter(status="processed").values_list(
+        for received, processed in measured.filter(status="processed").values_list(
             "received_at", "processed_at"
         )
     ]
@@ -301,6 +316,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per target (alternated)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="send at this many requests per second (open loop) instead of as fast as "
+        "answers come; for the receipt-to-processed time at a load the worker can sustain",
+    )
     parser.add_argument("--duplicate-share", type=float, default=0.05)
     parser.add_argument("--bad-share", type=float, default=0.05)
     parser.add_argument(
@@ -366,18 +387,20 @@ def main() -> None:
             n, duplicate_share=args.duplicate_share, bad_share=args.bad_share, sent=sent, rng=rng
         )
         # Warm both up (imports, connections, caches); not counted.
-        run_round("bare", bare_port, make(200), args.concurrency)
-        run_round("django", django_port, make(200), args.concurrency)
+        run_round("bare", bare_port, make(200), args.concurrency, None)
+        run_round("django", django_port, make(200), args.concurrency, None)
         results: dict[str, list[RoundResult]] = {"bare": [], "django": []}
         for _ in range(args.rounds):
             for target, port in (("bare", bare_port), ("django", django_port)):
                 results[target].append(
-                    run_round(target, port, make(args.requests), args.concurrency)
+                    run_round(target, port, make(args.requests), args.concurrency, args.rate)
                 )
 
         print(
             f"\n{args.rounds} rounds x {args.requests} requests per target, concurrency "
-            f"{args.concurrency}, {args.duplicate_share:.0%} duplicates, {args.bad_share:.0%} bad "
+            f"{args.concurrency}"
+            + (f" sending {args.rate:.0f} req/s" if args.rate else "")
+            + f", {args.duplicate_share:.0%} duplicates, {args.bad_share:.0%} bad "
             f"signatures; gunicorn {args.web_workers} workers each; Celery worker pool "
             f"{args.worker_pool}, concurrency {args.worker_concurrency}; {os.cpu_count()} CPUs\n"
         )
@@ -388,7 +411,9 @@ def main() -> None:
         print(f"bad signatures answered 2xx: {bad_through}")
         print(f"bad signatures stored: {stored_bad_signatures(results['django'])}")
         print(f"duplicates accepted again: {duplicates_through}")
-        statuses, delays = receipt_to_processed(timeout=0 if args.no_worker else 120)
+        statuses, delays = receipt_to_processed(
+            results["django"], timeout=0 if args.no_worker else 120
+        )
         print(f"deliveries by status: {dict(statuses)}")
         if len(delays) >= 2:
             p50, p95, _ = percentiles(delays)

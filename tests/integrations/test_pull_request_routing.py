@@ -230,7 +230,7 @@ def test_it_processes_a_redelivered_event_once(deliver, acme_repository):
     assert PullRequest.objects.count() == 1
 
 
-def test_it_sees_a_repository_removal_made_earlier_in_the_same_batch(deliver, acme_repository):
+def test_it_sees_a_repository_removal_made_earlier_in_the_same_pass(deliver, acme_repository):
     where = {"installation_id": ACME_INSTALLATION, "repository_id": 100}
     deliver(
         "pull_request", pull_request_payload(pr_id=1, **where), delivery_id="1", lose_wake_up=True

@@ -1,11 +1,14 @@
-"""Webhook deliveries: stored once, then claimed and processed in batches.
+"""Webhook deliveries: stored once, then drained by workers.
 
 The webhook view only stores (one ``INSERT … ON CONFLICT DO NOTHING``) and wakes
-the drain; measured on a 2-core machine, an ORM ``create`` plus one Celery
-message per request reached a third of that throughput. Workers claim
-deliveries with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL), so two of them
-never hold the same delivery; SQLite, which has no row locks, serialises writers
-anyway. The sweeper (Celery beat, ``process_pending``) is the safety net for
+the drain, at most once per short interval; measured on a 2-core machine, an ORM
+``create`` plus one Celery message per request reached a third of that
+throughput. The drain claims deliveries with ``SELECT … FOR UPDATE SKIP LOCKED``
+(PostgreSQL), so two workers never hold the same delivery; SQLite, which has no
+row locks, serialises writers anyway. Each delivery is claimed and processed in
+its own transaction: claiming a batch in one transaction made two workers hold
+each other's pull request rows for the whole batch, and deadlock, in the
+benchmark. The sweeper (Celery beat, ``process_pending``) is the safety net for
 wake-ups lost while the broker was down."""
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import json
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import cache
@@ -22,7 +24,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.integrations.models import WebhookDelivery
@@ -39,7 +41,9 @@ MAX_ATTEMPTS = 5
 FIRST_RETRY_AFTER = timedelta(seconds=30)
 # The sweeper leaves fresher deliveries to the drain their own request woke.
 SWEEP_AFTER = timedelta(minutes=1)
-BATCH_SIZE = 50
+# Deliveries per pass of the drain: a pass shares its installation lookups, so
+# changes made elsewhere (a claim, a repository tracked) show within one pass.
+PASS_SIZE = 50
 # The view wakes the drain at most once per interval (plus one trailing wake):
 # one drain pass serves every delivery stored before it starts. Each wake is a
 # Celery message (~3 ms to publish, and a task run on the worker); at 0.05 s the
@@ -134,42 +138,11 @@ def _team_id(installation_id: int | None, lookups: Lookups) -> int | None:
     return installation.team_id if installation else None
 
 
-def _record_failure(delivery: WebhookDelivery, error: Exception, lookups: Lookups) -> None:
-    delivery.attempts += 1
-    delivery.status = Status.FAILED
-    delivery.status_reason = ""
-    delivery.last_error = _describe(error)
-    delivery.processed_at = None
-    # A malformed payload stays malformed: retrying it would only fail again.
-    retry = not isinstance(error, PayloadError) and delivery.attempts < MAX_ATTEMPTS
-    delivery.next_attempt_at = timezone.now() + _retry_delay(delivery.attempts) if retry else None
-    # Failed deliveries belong to the team too, so its admins see them and retry.
-    delivery.team_id = _team_id(delivery.installation_id, lookups)
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "status",
-            "status_reason",
-            "last_error",
-            "processed_at",
-            "next_attempt_at",
-            "team",
-        ]
-    )
-    logger.warning(
-        "webhook delivery %s (%s) failed on attempt %s: %s",
-        delivery.delivery_id,
-        delivery.event,
-        delivery.attempts,
-        delivery.last_error,
-    )
-    if delivery.next_attempt_at is not None:
-        transaction.on_commit(lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True)
-
-
 def _route(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Outcome:
     if not isinstance(payload, Mapping):
         raise ValueError("the stored payload is not a JSON object")
+    # A savepoint: if the route fails, what it wrote goes, and the failure is
+    # still recorded under the lock this transaction holds on the delivery.
     with transaction.atomic():
         return route(
             Event(
@@ -182,100 +155,146 @@ def _route(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Outcome
         )
 
 
-def _process_batch(batch: list[WebhookDelivery]) -> None:
-    """Process claimed deliveries inside the caller's transaction, each in its
-    own savepoint (what a failing route wrote is rolled back with it). Outcomes
-    and last_event_at are written in a few statements per batch."""
-    lookups = Lookups()
-    finished: defaultdict[tuple[str, str, int | None], list[int]] = defaultdict(list)
-    installations_seen: dict[int, datetime] = {}
-    repositories_seen: dict[tuple[int, int], datetime] = {}
-    for delivery in batch:
-        try:
-            payload = json.loads(delivery.payload)
-        except ValueError:
-            payload = None
-        try:
-            outcome = _route(delivery, payload, lookups)
-        except Exception as error:
-            _record_failure(delivery, error, lookups)
-        else:
-            key = (
-                outcome.status,
-                outcome.reason[:300],
-                _team_id(delivery.installation_id, lookups),
+def _process_locked(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> None:
+    """Route a delivery this transaction holds locked and record the outcome."""
+    delivery.attempts += 1
+    try:
+        outcome = _route(delivery, payload, lookups)
+    except Exception as error:
+        delivery.status = Status.FAILED
+        delivery.status_reason = ""
+        delivery.last_error = _describe(error)
+        delivery.processed_at = None
+        # A malformed payload stays malformed: retrying it would only fail again.
+        retry = not isinstance(error, PayloadError) and delivery.attempts < MAX_ATTEMPTS
+        delivery.next_attempt_at = (
+            timezone.now() + _retry_delay(delivery.attempts) if retry else None
+        )
+        logger.warning(
+            "webhook delivery %s (%s) failed on attempt %s: %s",
+            delivery.delivery_id,
+            delivery.event,
+            delivery.attempts,
+            delivery.last_error,
+        )
+        if delivery.next_attempt_at is not None:
+            transaction.on_commit(
+                lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True
             )
-            finished[key].append(delivery.pk)
-        installation_id = delivery.installation_id
+    else:
+        delivery.status = outcome.status
+        delivery.status_reason = outcome.reason[:300]
+        delivery.last_error = ""
+        delivery.next_attempt_at = None
+        delivery.processed_at = timezone.now()
+    # Failed deliveries belong to the team too, so its admins see them and retry.
+    delivery.team_id = _team_id(delivery.installation_id, lookups)
+    delivery.save(
+        update_fields=[
+            "attempts",
+            "status",
+            "status_reason",
+            "last_error",
+            "next_attempt_at",
+            "processed_at",
+            "team",
+        ]
+    )
+
+
+class _Arrivals:
+    """The latest event time per installation and repository seen in a pass,
+    written once at its end (a busy installation would otherwise have its row
+    updated by every delivery)."""
+
+    def __init__(self) -> None:
+        self.installations: dict[int, datetime] = {}
+        self.repositories: dict[tuple[int, int], datetime] = {}
+
+    def add(self, delivery: WebhookDelivery, payload: Any) -> None:
+        installation_id, at = delivery.installation_id, delivery.received_at
         if installation_id is None:
-            continue
-        at = delivery.received_at
-        installations_seen[installation_id] = max(at, installations_seen.get(installation_id, at))
+            return
+        self.installations[installation_id] = max(at, self.installations.get(installation_id, at))
         repository_id = payload_id(payload, "repository") if isinstance(payload, Mapping) else None
         if repository_id is not None:
-            seen = (installation_id, repository_id)
-            repositories_seen[seen] = max(at, repositories_seen.get(seen, at))
-    # Processed when the batch commits, which is when it becomes true for readers.
-    processed_at = timezone.now()
-    for (status, reason, team_id), pks in finished.items():
-        WebhookDelivery.objects.filter(pk__in=pks).update(
-            status=status,
-            status_reason=reason,
-            team_id=team_id,
-            attempts=F("attempts") + 1,
-            last_error="",
-            next_attempt_at=None,
-            processed_at=processed_at,
-        )
-    record_event_arrivals(installations=installations_seen, repositories=repositories_seen)
+            key = (installation_id, repository_id)
+            self.repositories[key] = max(at, self.repositories.get(key, at))
+
+    def record(self) -> None:
+        record_event_arrivals(installations=self.installations, repositories=self.repositories)
 
 
-def _claimable(*, received_before: datetime | None = None) -> QuerySet[WebhookDelivery]:
-    received = Q(status=Status.RECEIVED)
-    if received_before is not None:
-        received &= Q(received_at__lt=received_before)
-    due = Q(status=Status.FAILED, next_attempt_at__lte=timezone.now())
-    return WebhookDelivery.objects.filter(received | due)
-
-
-def _drain(queryset: QuerySet[WebhookDelivery], *, batch_size: int) -> int:
+def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> tuple[int, int]:
+    """Process up to ``limit`` of the oldest waiting deliveries, each claimed and
+    processed in its own transaction: row locks (the delivery's, and the metrics
+    rows its processor touches) are held for one delivery only, so concurrent
+    workers neither wait on each other's batches nor deadlock. The pass reads
+    its candidates in one query, shares its installation lookups, and writes
+    last_event_at once. Returns (candidates, handled)."""
+    candidates = list(queryset.order_by("received_at").values_list("pk", flat=True)[:limit])
+    lookups, arrivals = Lookups(), _Arrivals()
     handled = 0
-    while True:
+    for pk in candidates:
         with transaction.atomic():
-            batch = list(
-                queryset.select_for_update(skip_locked=True).order_by("received_at", "pk")[
-                    :batch_size
-                ]
-            )
-            _process_batch(batch)
-        handled += len(batch)
-        if len(batch) < batch_size:
-            return handled
+            # The lock is the claim; the filter, checked again once it is held,
+            # drops a delivery another worker finished in the meantime.
+            delivery = queryset.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if delivery is None:
+                continue
+            try:
+                payload = json.loads(delivery.payload)
+            except ValueError:
+                payload = None
+            _process_locked(delivery, payload, lookups)
+        arrivals.add(delivery, payload)
+        handled += 1
+    arrivals.record()
+    return len(candidates), handled
 
 
-def drain_deliveries(*, batch_size: int = BATCH_SIZE) -> int:
+def _waiting(*, received_before: datetime | None = None) -> list[QuerySet[WebhookDelivery]]:
+    """What the drain claims from, in order: received deliveries, then failed
+    ones due for a retry. Two queries, not one with OR: each walks the
+    (status, received_at) index and stops at the first unlocked row, where the
+    OR made PostgreSQL sort every waiting row for every claim."""
+    received = WebhookDelivery.objects.filter(status=Status.RECEIVED)
+    if received_before is not None:
+        received = received.filter(received_at__lt=received_before)
+    due = WebhookDelivery.objects.filter(status=Status.FAILED, next_attempt_at__lte=timezone.now())
+    return [received, due]
+
+
+def _drain(querysets: list[QuerySet[WebhookDelivery]], *, pass_size: int) -> int:
+    handled = 0
+    for queryset in querysets:
+        while True:
+            candidates, in_pass = _process_pass(queryset, limit=pass_size)
+            handled += in_pass
+            # A short pass means nothing more is waiting; an empty one, that
+            # another worker holds what is.
+            if candidates < pass_size or in_pass == 0:
+                break
+    return handled
+
+
+def drain_deliveries(*, pass_size: int = PASS_SIZE) -> int:
     """Process every delivery waiting now (received, or failed and due for a
-    retry), in batches of one transaction each. Returns how many were handled."""
-    return _drain(_claimable(), batch_size=batch_size)
+    retry). Returns how many were handled."""
+    return _drain(_waiting(), pass_size=pass_size)
 
 
-def sweep_pending(*, older_than: timedelta = SWEEP_AFTER, batch_size: int = BATCH_SIZE) -> int:
+def sweep_pending(*, older_than: timedelta = SWEEP_AFTER, pass_size: int = PASS_SIZE) -> int:
     """The safety net: deliveries left in received for longer than
     ``older_than`` (their wake-up was lost), and failed ones due for a retry."""
-    return _drain(_claimable(received_before=timezone.now() - older_than), batch_size=batch_size)
+    return _drain(_waiting(received_before=timezone.now() - older_than), pass_size=pass_size)
 
 
 def process_delivery(*, pk: int) -> WebhookDelivery:
     """Process one delivery now, unless it is finished or another worker holds
     it. Used by replay, where the caller waits for the outcome."""
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(pk=pk, status__in=[Status.RECEIVED, Status.FAILED])
-            .first()
-        )
-        if delivery is not None:
-            _process_batch([delivery])
+    waiting = WebhookDelivery.objects.filter(pk=pk, status__in=[Status.RECEIVED, Status.FAILED])
+    _process_pass(waiting, limit=1)
     return WebhookDelivery.objects.get(pk=pk)
 
 
