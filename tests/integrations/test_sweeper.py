@@ -81,41 +81,47 @@ def test_it_runs_the_sweeper_every_minute_on_celery_beat():
     assert entry["schedule"] == 60.0
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_it_never_lets_two_workers_hold_the_same_delivery():
-    # Stored without a wake-up: outside a test transaction, on_commit runs at once.
+def _store_without_wake_up(delivery_id: str) -> None:
+    # Outside a test transaction on_commit runs at once: store through the service.
     payload = ping_event()
     store_delivery(
         headers=parse_delivery_headers(
-            {"X-GitHub-Delivery": "contended", "X-GitHub-Event": "ping"}
+            {"X-GitHub-Delivery": delivery_id, "X-GitHub-Event": "ping"}
         ),
         body=json.dumps(payload),
         payload=payload,
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_never_lets_two_workers_hold_the_same_delivery():
+    _store_without_wake_up("held")
+    _store_without_wake_up("free")
     locked = threading.Event()
     release = threading.Event()
 
-    def first_worker() -> None:
+    def other_worker() -> None:
         try:
             with transaction.atomic():
-                WebhookDelivery.objects.select_for_update().get(delivery_id="contended")
+                WebhookDelivery.objects.select_for_update().get(delivery_id="held")
                 locked.set()
                 release.wait(timeout=10)
         finally:
             connection.close()
 
-    holder = threading.Thread(target=first_worker)
+    holder = threading.Thread(target=other_worker)
     holder.start()
     try:
         assert locked.wait(timeout=10)
         handled_while_held = drain_deliveries()
-        status_while_held = WebhookDelivery.objects.get(delivery_id="contended").status
+        statuses_while_held = dict(WebhookDelivery.objects.values_list("delivery_id", "status"))
     finally:
         release.set()
         holder.join()
     handled_after = drain_deliveries()
 
-    assert (handled_while_held, status_while_held) == (0, "received")
+    assert handled_while_held == 1
+    assert statuses_while_held == {"held": "received", "free": "ignored"}
     assert handled_after == 1
-    assert WebhookDelivery.objects.get(delivery_id="contended").status == "ignored"
+    assert WebhookDelivery.objects.get(delivery_id="held").status == "ignored"
