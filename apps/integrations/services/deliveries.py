@@ -96,14 +96,12 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
     was stored before (GitHub keeps the id when it redelivers): nothing changes.
 
     ``body`` is the raw body, kept as GitHub signed it."""
-    installation = payload.get("installation")
-    installation_id = installation.get("id") if isinstance(installation, Mapping) else None
     values = {
         "delivery_id": headers.delivery_id,
         "event": headers.event,
         "action": _text(payload, "action")[:100],
         "hook_id": headers.hook_id,
-        "installation_id": installation_id if isinstance(installation_id, int) else None,
+        "installation_id": payload_id(payload, "installation"),
         "repository_full_name": _text(payload.get("repository"), "full_name")[:200],
         "payload": body,
         "received_at": timezone.now(),
@@ -113,7 +111,9 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
         "last_error": "",
     }
     meta = WebhookDelivery._meta
-    params = [meta.get_field(name).get_db_prep_save(values[name], connection) for name in values]
+    params = [
+        meta.get_field(name).get_db_prep_save(values[name], connection) for name in _STORED_FIELDS
+    ]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor), params)
         return cursor.rowcount == 1
@@ -255,9 +255,9 @@ def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> tuple[i
 
 def _waiting(*, received_before: datetime | None = None) -> list[QuerySet[WebhookDelivery]]:
     """What the drain claims from, in order: received deliveries, then failed
-    ones due for a retry. Two queries, not one with OR: each walks the
-    (status, received_at) index and stops at the first unlocked row, where the
-    OR made PostgreSQL sort every waiting row for every claim."""
+    ones due for a retry. Two querysets, not one with OR: each reads the
+    (status, received_at) index in order and stops after a pass's worth, where
+    the OR made PostgreSQL read and sort every waiting row."""
     received = WebhookDelivery.objects.filter(status=Status.RECEIVED)
     if received_before is not None:
         received = received.filter(received_at__lt=received_before)
