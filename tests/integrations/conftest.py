@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 from django.http import HttpResponse
@@ -36,6 +38,16 @@ def signed_headers(
         "HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE": "integration",
         "HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_ID": "424242",
     }
+
+
+def own_redis_database(number: int) -> str:
+    """REDIS_URL's server with a database of the test's own, emptied first, so
+    messages of other runs or tests never mix in."""
+    import redis
+
+    url = urlunparse(urlparse(os.environ["REDIS_URL"])._replace(path=f"/{number}"))
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 Deliver = Callable[..., HttpResponse]

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import httpx
 import pytest
@@ -25,7 +24,12 @@ from django.db import connection
 from apps.integrations.models import WebhookDelivery
 from apps.metrics.models import PRReview, PullRequest
 from github_app.signatures import sign
-from tests.integrations.conftest import SECRET, installation_for, repository_for
+from tests.integrations.conftest import (
+    SECRET,
+    installation_for,
+    own_redis_database,
+    repository_for,
+)
 from tests.payloads.installations import installation_repositories_event, repository_stub
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
@@ -47,17 +51,6 @@ def _database_url() -> str:
     db = settings.DATABASES["default"]
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _redis_url() -> str:
-    parsed = urlparse(os.environ["REDIS_URL"])
-    return urlunparse(parsed._replace(path=f"/{REDIS_DB}"))
-
-
-def _flush_redis(url: str) -> None:
-    import redis
-
-    redis.Redis.from_url(url).flushdb()
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -120,8 +113,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def live(transactional_db: None, tmp_path: Path) -> Iterator[Live]:
-    redis_url = _redis_url()
-    _flush_redis(redis_url)
+    redis_url = own_redis_database(REDIS_DB)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.services.deliveries import DrainWaker
 from config.celery import app
+from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event
 
 REDIS_DB = 12
@@ -43,10 +42,8 @@ def broker_down() -> Iterator[None]:
 def broker_queue() -> Iterator[object]:
     import redis
 
-    parsed = urlparse(os.environ["REDIS_URL"])
-    url = urlunparse(parsed._replace(path=f"/{REDIS_DB}"))
+    url = own_redis_database(REDIS_DB)
     client = redis.Redis.from_url(url)
-    client.flushdb()
     saved = _use_broker(url)
     yield client
     app.conf.update(saved)
