@@ -66,6 +66,7 @@ def test_it_shows_a_team_admin_the_teams_deliveries_only(client, owner, routed):
     assert shown == {"ours"}
     assert b"installation_repositories.added" in response.content
     assert b"Processed" in response.content
+    assert b'href="/teams/acme/github/deliveries/">Webhook deliveries</a>' in response.content
 
 
 def test_it_filters_the_log_by_status(client, owner, routed, failed):

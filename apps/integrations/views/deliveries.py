@@ -40,7 +40,7 @@ def team_deliveries(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = _admin_membership(request, team_slug)
     team = membership.team
     deliveries = selectors.team_deliveries(team=team, status=request.GET.get("status"))
-    return _render_log(request, {"team": team, "deliveries": deliveries})
+    return _render_log(request, {"team": team, "membership": membership, "deliveries": deliveries})
 
 
 @login_required
