@@ -48,7 +48,9 @@ class PullRequest(models.Model):
     )
     github_id = models.BigIntegerField()
     number = models.PositiveIntegerField()
-    title = models.CharField(max_length=1000, blank=True)
+    # Text, not varchar: GitHub Enterprise titles and nested branch names can be
+    # longer than any fixed limit, and a too-long value must not fail a delivery.
+    title = models.TextField(blank=True)
     author = models.ForeignKey(
         TeamMember,
         null=True,
@@ -83,8 +85,8 @@ class PullRequest(models.Model):
     reverts_number = models.PositiveIntegerField(null=True, blank=True)
     reverts_repository_full_name = models.CharField(max_length=200, blank=True)
     labels = models.JSONField(default=list, blank=True)
-    head_branch = models.CharField(max_length=255, blank=True)
-    base_branch = models.CharField(max_length=255, blank=True)
+    head_branch = models.TextField(blank=True)
+    base_branch = models.TextField(blank=True)
     html_url = models.URLField(max_length=500, blank=True)
     # GitHub's updated_at of the snapshots the draft flag and the size came from.
     # The copy of a pull request embedded in review events (and REST list items)

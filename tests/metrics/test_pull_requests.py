@@ -551,3 +551,14 @@ def _row(pull_request: PullRequest) -> dict[str, Any]:
     for volatile in ("created_at", "updated_at"):
         values.pop(volatile)
     return values
+
+
+def test_it_keeps_a_very_long_title_and_branch_whole(team, repository):
+    title = "Refactor " * 250
+    branch = "/".join(["team", *(f"topic-{i}" for i in range(60))])
+    payload = pull_request_payload(pr_id=77, number=77, title=title, head_ref=branch)
+
+    pull_request = process(team, repository, payload)
+
+    assert pull_request.title == title
+    assert pull_request.head_branch == branch
