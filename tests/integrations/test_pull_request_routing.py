@@ -253,3 +253,21 @@ def test_it_sees_a_repository_removal_made_earlier_in_the_same_pass(deliver, acm
 
     assert [_delivery(i).status for i in "123"] == ["processed", "processed", "ignored"]
     assert list(PullRequest.objects.values_list("github_id", flat=True)) == [1]
+
+
+def test_it_rolls_back_what_a_processor_wrote_before_it_failed(deliver, acme_repository):
+    # The author is written first; the pull request row then breaks a database
+    # constraint (numbers are never negative; SQLite's insert-or-ignore skips
+    # the row, PostgreSQL raises). Nothing of the delivery may remain.
+    payload = pull_request_payload(
+        installation_id=ACME_INSTALLATION, repository_id=100, repository_full_name="acme/api"
+    )
+    payload["pull_request"]["number"] = -5
+
+    deliver("pull_request", payload, delivery_id="half-way")
+
+    delivery = _delivery("half-way")
+    assert delivery.status == "failed"
+    assert delivery.last_error
+    assert not PullRequest.objects.exists()
+    assert not TeamMember.objects.exists()
