@@ -293,6 +293,19 @@ def stored_bad_signatures(results: list[RoundResult]) -> int:
     return WebhookDelivery.objects.filter(delivery_id__in=bad_ids).count()
 
 
+def accepted_not_stored(results: list[RoundResult]) -> int:
+    """Deliveries the webhook answered 202 that are not in the database: lost."""
+    from apps.integrations.models import WebhookDelivery
+
+    accepted = {req.delivery_id for r in results for req, status in r.outcomes if status == 202}
+    stored = set(
+        WebhookDelivery.objects.filter(delivery_id__in=accepted).values_list(
+            "delivery_id", flat=True
+        )
+    )
+    return len(accepted - stored)
+
+
 def summary(name: str, results: list[RoundResult]) -> dict[str, float]:
     latencies = [ms for r in results for ms in r.latencies_ms]
     p50, p95, p99 = percentiles(latencies)
@@ -382,18 +395,29 @@ def main() -> None:
         wait_for_http(django_port, processes)
         wait_for_http(bare_port, processes)
         rng = random.Random(args.seed)
-        sent: list[Request] = []
-        make = lambda n: build_requests(  # noqa: E731
-            n, duplicate_share=args.duplicate_share, bad_share=args.bad_share, sent=sent, rng=rng
-        )
+        # Each target repeats only what it was itself sent, so a "duplicate" is
+        # one for the server that receives it.
+        sent: dict[str, list[Request]] = {"bare": [], "django": []}
+
+        def make(target: str, n: int) -> list[Request]:
+            return build_requests(
+                n,
+                duplicate_share=args.duplicate_share,
+                bad_share=args.bad_share,
+                sent=sent[target],
+                rng=rng,
+            )
+
         # Warm both up (imports, connections, caches); not counted.
-        run_round("bare", bare_port, make(200), args.concurrency, None)
-        run_round("django", django_port, make(200), args.concurrency, None)
+        run_round("bare", bare_port, make("bare", 200), args.concurrency, None)
+        run_round("django", django_port, make("django", 200), args.concurrency, None)
         results: dict[str, list[RoundResult]] = {"bare": [], "django": []}
         for _ in range(args.rounds):
             for target, port in (("bare", bare_port), ("django", django_port)):
                 results[target].append(
-                    run_round(target, port, make(args.requests), args.concurrency, args.rate)
+                    run_round(
+                        target, port, make(target, args.requests), args.concurrency, args.rate
+                    )
                 )
 
         print(
@@ -411,6 +435,7 @@ def main() -> None:
         print(f"bad signatures answered 2xx: {bad_through}")
         print(f"bad signatures stored: {stored_bad_signatures(results['django'])}")
         print(f"duplicates accepted again: {duplicates_through}")
+        print(f"answered 202 but not stored: {accepted_not_stored(results['django'])}")
         statuses, delays = receipt_to_processed(
             results["django"], timeout=0 if args.no_worker else 120
         )
