@@ -60,8 +60,8 @@ def repository_status(*, repository: Repository, installation: Installation) -> 
 
 
 def team_installations(*, team: Team) -> list[Installation]:
-    """The team's installations, each with ``repository_rows``: (repository,
-    status) pairs, accessible repositories first."""
+    """The team's installations, each with ``repository_rows`` ((repository,
+    status) pairs, accessible repositories first) and ``github_url``."""
     installations = list(
         Installation.objects.filter(team=team)
         .prefetch_related(
@@ -77,6 +77,9 @@ def team_installations(*, team: Team) -> list[Installation]:
             (repo, repository_status(repository=repo, installation=installation))
             for repo in installation.repositories.all()
         ]
+        installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
+            installation=installation
+        )
     return installations
 
 

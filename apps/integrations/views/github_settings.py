@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +20,7 @@ from apps.integrations.services.repository_access import (
     repositories_resync,
     repository_set_tracked,
 )
-from apps.teams.models import Membership
+from apps.teams.models import Membership, Team
 from apps.teams.selectors import membership_or_404
 from github_app.errors import GitHubError, NotConfigured
 
@@ -29,6 +32,24 @@ def _admin_membership(request: HttpRequest, team_slug: str) -> Membership:
     if not membership.is_admin:
         messages.error(request, "Only team admins can change the GitHub connection.")
     return membership
+
+
+AdminAction = Callable[[HttpRequest, Team, int], None]
+
+
+def _admin_action(action: AdminAction) -> Callable[[HttpRequest, str, int], HttpResponse]:
+    """A POST that only team admins may make, answered by the settings page."""
+
+    @login_required
+    @require_POST
+    @functools.wraps(action)
+    def view(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+        membership = _admin_membership(request, team_slug)
+        if membership.is_admin:
+            action(request, membership.team, pk)
+        return redirect("github_settings", team_slug=team_slug)
+
+    return view
 
 
 def _app_ready() -> bool:
@@ -43,10 +64,6 @@ def _app_ready() -> bool:
 def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = membership_or_404(user=request.user, team_slug=team_slug)
     installations = selectors.team_installations(team=membership.team)
-    for installation in installations:
-        installation.github_url = selectors.installation_settings_url(  # type: ignore[attr-defined]
-            installation=installation
-        )
     return render(
         request,
         "integrations/github_settings.html",
@@ -75,53 +92,41 @@ def install(request: HttpRequest, team_slug: str) -> HttpResponse:
     return redirect(url)
 
 
-@login_required
-@require_POST
-def resync(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
-    membership = _admin_membership(request, team_slug)
-    installation = selectors.team_installation_or_404(team=membership.team, pk=pk)
-    if membership.is_admin:
-        try:
-            repositories = repositories_resync(installation=installation)
-        except GitHubError as exc:
-            messages.error(request, f"Re-sync failed: {exc}.")
-        else:
-            messages.success(
-                request,
-                f"Re-synced {installation.account_login}: {len(repositories)} repositories "
-                "granted on GitHub.",
-            )
-    return redirect("github_settings", team_slug=team_slug)
-
-
-@login_required
-@require_POST
-def track(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
-    membership = _admin_membership(request, team_slug)
-    repository = selectors.team_repository_or_404(team=membership.team, pk=pk)
-    if membership.is_admin:
-        tracked = request.POST.get("tracked") == "1"
-        try:
-            repository_set_tracked(repository=repository, tracked=tracked)
-        except RepositoryNotTrackable as exc:
-            messages.error(request, str(exc))
-        else:
-            verb = "Now tracking" if tracked else "Stopped tracking"
-            messages.success(request, f"{verb} {repository.full_name}.")
-    return redirect("github_settings", team_slug=team_slug)
-
-
-@login_required
-@require_POST
-def disconnect(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
-    membership = _admin_membership(request, team_slug)
-    installation = selectors.team_installation_or_404(team=membership.team, pk=pk)
-    if membership.is_admin:
-        installation_disconnect(installation=installation)
+@_admin_action
+def resync(request: HttpRequest, team: Team, pk: int) -> None:
+    installation = selectors.team_installation_or_404(team=team, pk=pk)
+    try:
+        repositories = repositories_resync(installation=installation)
+    except GitHubError as exc:
+        messages.error(request, f"Re-sync failed: {exc}.")
+    else:
         messages.success(
             request,
-            f"Disconnected {installation.account_login} from {membership.team.name}. Its data "
-            "is kept and its events are no longer processed. To remove the app from "
-            "GitHub too, uninstall it on the installation's GitHub settings page.",
+            f"Re-synced {installation.account_login}: {len(repositories)} repositories "
+            "granted on GitHub.",
         )
-    return redirect("github_settings", team_slug=team_slug)
+
+
+@_admin_action
+def track(request: HttpRequest, team: Team, pk: int) -> None:
+    repository = selectors.team_repository_or_404(team=team, pk=pk)
+    tracked = request.POST.get("tracked") == "1"
+    try:
+        repository_set_tracked(repository=repository, tracked=tracked)
+    except RepositoryNotTrackable as exc:
+        messages.error(request, str(exc))
+    else:
+        verb = "Now tracking" if tracked else "Stopped tracking"
+        messages.success(request, f"{verb} {repository.full_name}.")
+
+
+@_admin_action
+def disconnect(request: HttpRequest, team: Team, pk: int) -> None:
+    installation = selectors.team_installation_or_404(team=team, pk=pk)
+    installation_disconnect(installation=installation)
+    messages.success(
+        request,
+        f"Disconnected {installation.account_login} from {team.name}. Its data is kept and "
+        "its events are no longer processed. To remove the app from GitHub too, uninstall "
+        "it on the installation's GitHub settings page.",
+    )
