@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.integrations.models import WebhookDelivery
+from apps.integrations.models import Installation, WebhookDelivery
 from apps.teams.models import Team
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_repositories_event, ping_event
@@ -174,3 +174,15 @@ def test_it_never_shows_payloads_in_the_log(client, owner, team, deliver):
     client.force_login(owner)
 
     assert b"secretish" not in client.get(TEAM_LOG).content
+
+
+def test_it_refuses_to_retry_once_the_installation_left_the_team(client, owner, team, failed):
+    rivals = Team.objects.create(name="Rivals", slug="rivals")
+    Installation.objects.filter(installation_id=77).update(team=rivals)
+    client.force_login(owner)
+
+    response = client.post(f"{TEAM_LOG}{failed.pk}/retry/", follow=True)
+
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.team) == ("failed", 1, team)
+    assert b"no longer connected to this team" in response.content

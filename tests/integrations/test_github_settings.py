@@ -230,3 +230,14 @@ def test_it_explains_a_missing_app_to_staff(client, owner, settings):
     response = page(client)
     assert b"not set up yet" in response.content
     assert b"/github/manifest/" in response.content
+
+
+def test_it_leaves_nothing_tracked_for_the_next_team_after_a_disconnect(
+    client, owner, installation, repository
+):
+    client.force_login(owner)
+    track(client, repository)
+    client.post(f"/teams/acme/github/installations/{installation.pk}/disconnect/")
+
+    repository.refresh_from_db()
+    assert not repository.tracked and repository.tracked_at is None

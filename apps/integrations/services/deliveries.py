@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.integrations.models import WebhookDelivery
+from apps.integrations.models import Installation, WebhookDelivery
 from apps.integrations.services.installations import record_event_arrivals
 from apps.integrations.services.routing import Event, Lookups, Outcome, payload_id, route
 from apps.metrics.services.payloads import PayloadError
@@ -298,15 +298,30 @@ def process_delivery(*, pk: int) -> WebhookDelivery:
     return WebhookDelivery.objects.get(pk=pk)
 
 
-def retry_delivery(*, delivery: WebhookDelivery) -> bool:
-    """Put a failed delivery back in the queue (someone pressed Retry). False if
-    it is not failed (any more)."""
+class RetryRefused(Exception):
+    """The delivery cannot be retried; the message says why, for the page."""
+
+
+def retry_delivery(*, delivery: WebhookDelivery) -> None:
+    """Put a failed delivery back in the queue (a team admin pressed Retry).
+
+    Only while its installation is still connected to the delivery's team: once
+    disconnected (or claimed by another team), a retry would route the event to
+    whoever holds the installation now."""
+    still_connected = Installation.objects.filter(
+        installation_id=delivery.installation_id, team_id=delivery.team_id
+    ).exists()
+    if delivery.team_id is None or not still_connected:
+        raise RetryRefused(
+            f"Delivery {delivery.delivery_id} was not retried: its installation is no "
+            "longer connected to this team."
+        )
     requeued = WebhookDelivery.objects.filter(pk=delivery.pk, status=Status.FAILED).update(
         status=Status.RECEIVED, next_attempt_at=None
     )
-    if requeued:
-        transaction.on_commit(wake_drain, robust=True)
-    return bool(requeued)
+    if not requeued:
+        raise RetryRefused(f"Delivery {delivery.delivery_id} has not failed: nothing to retry.")
+    transaction.on_commit(wake_drain, robust=True)
 
 
 # --- waking the drain -----------------------------------------------------------------

@@ -56,11 +56,18 @@ def repository_set_tracked(*, repository: Repository, tracked: bool) -> Reposito
     return repository
 
 
+@transaction.atomic
 def installation_disconnect(*, installation: Installation) -> Installation:
     """Unlink the installation from its team. Rows and metrics are kept; its
-    events are stored and ignored from now on, until a team claims it again."""
+    events are stored and ignored from now on, until a team claims it again.
+
+    Tracking choices were the team's: they go too, so a team that claims the
+    installation later starts from nothing tracked, not from another team's picks."""
     installation.team = None
     installation.claimed_at = None
     installation.claimed_by = None
     installation.save(update_fields=["team", "claimed_at", "claimed_by", "updated_at"])
+    installation.repositories.filter(tracked=True).update(
+        tracked=False, tracked_at=None, updated_at=timezone.now()
+    )
     return installation

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from apps.integrations import selectors
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import retry_delivery
+from apps.integrations.services.deliveries import RetryRefused, retry_delivery
 from apps.teams.models import Membership
 from apps.teams.selectors import membership_or_404
 
@@ -48,12 +48,12 @@ def team_deliveries(request: HttpRequest, team_slug: str) -> HttpResponse:
 def retry(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
     team = _admin_membership(request, team_slug).team
     delivery = selectors.team_delivery_or_404(team=team, pk=pk)
-    if retry_delivery(delivery=delivery):
-        messages.success(request, f"Delivery {delivery.delivery_id} is queued again.")
+    try:
+        retry_delivery(delivery=delivery)
+    except RetryRefused as refusal:
+        messages.warning(request, str(refusal))
     else:
-        messages.warning(
-            request, f"Delivery {delivery.delivery_id} has not failed: nothing to retry."
-        )
+        messages.success(request, f"Delivery {delivery.delivery_id} is queued again.")
     return redirect("github_deliveries", team_slug=team.slug)
 
 
