@@ -95,3 +95,22 @@ def store_created_app(*, created: CreatedApp, user: AbstractBaseUser | None) -> 
         },
     )
     return app
+
+
+class NoStoredApp(Exception):
+    """There is no app created from the manifest to change."""
+
+
+def stored_app_replace_webhook_secret(*, secret: str) -> GitHubApp:
+    """Store a new webhook secret for the app created from the manifest: the old
+    one is no longer accepted once this commits (the last step of a rotation)."""
+    secret = secret.strip()
+    if len(secret) < 16:
+        raise ValueError("a webhook secret must be at least 16 characters")
+    app = GitHubApp.objects.order_by("-created_at").first()
+    if app is None:
+        raise NoStoredApp("no GitHub App was created from the manifest")
+    app.webhook_secret_encrypted = encrypt_secret(secret)
+    # save() (not update()) so the cached copy of the stored app is dropped.
+    app.save(update_fields=["webhook_secret_encrypted"])
+    return app
