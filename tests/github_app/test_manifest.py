@@ -19,7 +19,11 @@ MANIFEST = json.loads((Path(__file__).parents[2] / "app-manifest.json").read_tex
 
 
 def test_the_manifest_asks_for_the_least_the_metrics_need():
-    assert MANIFEST["default_permissions"] == {"metadata": "read", "pull_requests": "read"}
+    assert MANIFEST["default_permissions"] == {
+        "members": "read",
+        "metadata": "read",
+        "pull_requests": "read",
+    }
     assert set(MANIFEST["default_events"]) == {"pull_request", "pull_request_review"}
     assert MANIFEST["request_oauth_on_install"] is True
     assert MANIFEST["public"] is False

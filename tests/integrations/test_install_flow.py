@@ -11,6 +11,7 @@ import respx
 from django.test import Client
 
 from apps.integrations.models import Installation, Repository
+from apps.metrics.models import TeamMember
 from apps.teams.models import Membership, Team
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
@@ -20,6 +21,7 @@ API = "https://api.github.com"
 WEB = "https://github.com"
 INSTALLATION_ID = 7001
 CALLBACK = "/github/install/callback/"
+INSTALLER = {"id": 5001, "login": "octo-admin", "type": "User"}
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +59,11 @@ def fake_github(
             ],
         },
     )
+    github.get(f"{API}/user").respond(200, json=INSTALLER)
+    for i in user_installations:
+        github.get(f"{API}/user/memberships/orgs/org-{i}").respond(
+            200, json={"state": "active", "role": "admin", "user": INSTALLER}
+        )
     github.post(f"{API}/app/installations/{INSTALLATION_ID}/access_tokens").respond(
         201,
         json={
@@ -350,3 +357,90 @@ def test_it_explains_when_the_app_is_not_set_up(client, owner, settings):
     client.force_login(owner)
     response = client.post("/teams/acme/github/install/", follow=True)
     assert b"not set up yet" in response.content
+
+
+def test_it_refuses_a_collaborator_who_is_not_an_owner_of_the_organisation(client, owner, github):
+    # GitHub lists an organisation's installation to anyone with access to one
+    # of its repositories; only an owner may connect it.
+    fake_github(github)
+    github.get(f"{API}/user/memberships/orgs/org-{INSTALLATION_ID}").respond(
+        200, json={"state": "active", "role": "member", "user": INSTALLER}
+    )
+    client.force_login(owner)
+
+    response = come_back(client, state=start_install(client))
+
+    assert response.status_code == 403
+    assert b"Only an owner can connect this installation" in response.content
+    assert not Installation.objects.exists()
+
+
+def test_it_refuses_an_outside_collaborator_of_the_organisation(client, owner, github):
+    fake_github(github)
+    github.get(f"{API}/user/memberships/orgs/org-{INSTALLATION_ID}").respond(
+        404, json={"message": "Not Found"}
+    )
+    client.force_login(owner)
+
+    response = come_back(client, state=start_install(client))
+
+    assert response.status_code == 403
+    assert not Installation.objects.exists()
+
+
+def test_it_refuses_a_pending_owner_invitation(client, owner, github):
+    fake_github(github)
+    github.get(f"{API}/user/memberships/orgs/org-{INSTALLATION_ID}").respond(
+        200, json={"state": "pending", "role": "admin", "user": INSTALLER}
+    )
+    client.force_login(owner)
+
+    assert come_back(client, state=start_install(client)).status_code == 403
+    assert not Installation.objects.exists()
+
+
+def personal_installation(owner_id: int) -> dict:
+    block = installation_block(installation_id=INSTALLATION_ID, login="octo-admin")
+    block["account"].update({"id": owner_id, "login": "octo-admin", "type": "User"})
+    block["target_type"] = "User"
+    return block
+
+
+def test_it_lets_a_user_connect_their_own_personal_installation(client, owner, github):
+    fake_github(github)
+    github.get(f"{API}/user/installations").respond(
+        200, json={"total_count": 1, "installations": [personal_installation(INSTALLER["id"])]}
+    )
+    client.force_login(owner)
+
+    response = come_back(client, state=start_install(client))
+
+    assert response.status_code == 302
+    assert Installation.objects.get(installation_id=INSTALLATION_ID).account_type == "User"
+
+
+def test_it_refuses_someone_elses_personal_installation(client, owner, github):
+    fake_github(github)
+    github.get(f"{API}/user/installations").respond(
+        200, json={"total_count": 1, "installations": [personal_installation(999)]}
+    )
+    client.force_login(owner)
+
+    response = come_back(client, state=start_install(client))
+
+    assert response.status_code == 403
+    assert not Installation.objects.exists()
+
+
+def test_it_matches_the_installers_github_identity_to_their_account(client, owner, team, github):
+    placeholder = TeamMember.objects.create(
+        team=team, github_id=INSTALLER["id"], login="octo-admin"
+    )
+    fake_github(github)
+    client.force_login(owner)
+
+    come_back(client, state=start_install(client))
+
+    placeholder.refresh_from_db()
+    assert placeholder.user == owner
+    assert TeamMember.objects.filter(team=team, github_id=INSTALLER["id"]).count() == 1

@@ -95,7 +95,11 @@ def test_it_posts_the_filled_manifest_to_the_personal_account(client, operator):
     assert action.startswith("https://github.com/settings/apps/new?state=")
     assert manifest["hook_attributes"]["url"] == "https://metrics.example.com/webhooks/github/"
     assert manifest["redirect_url"] == "https://metrics.example.com/github/manifest/callback/"
-    assert manifest["default_permissions"] == {"metadata": "read", "pull_requests": "read"}
+    assert manifest["default_permissions"] == {
+        "members": "read",
+        "metadata": "read",
+        "pull_requests": "read",
+    }
 
 
 def test_it_posts_the_manifest_to_an_organisation(client, operator):

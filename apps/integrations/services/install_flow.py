@@ -29,8 +29,10 @@ from apps.integrations.services.installations import (
     installation_upsert,
 )
 from apps.integrations.services.repository_access import repositories_resync
+from apps.metrics.services.members import link_member_to_user
 from apps.teams.models import Membership, Team
-from github_app.errors import GitHubError, OAuthCodeRejected
+from github_app.client import GitHubClient
+from github_app.errors import Forbidden, GitHubError, NotFound, OAuthCodeRejected
 from github_app.pagination import iter_pages
 
 logger = logging.getLogger(__name__)
@@ -93,7 +95,30 @@ def _team_from_state(*, session: SessionBase, state: str, user: AbstractBaseUser
     return _admin_team(user=user, team_id=int(team_id))
 
 
-def _accessible_installation(*, code: str, installation_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Installer:
+    """The GitHub user who came back from the install, and the installation they
+    have authority over."""
+
+    github_id: int
+    login: str
+    installation: dict[str, Any]
+
+
+def _refuse_unreachable(exc: GitHubError) -> InstallRefused:
+    return InstallRefused(
+        "GitHub could not be reached", f"{exc}. Try again in a moment.", status=502
+    )
+
+
+def _verified_installer(*, code: str, installation_id: int) -> _Installer:
+    """The code's user, if they can access the installation and have authority
+    over its account.
+
+    Seeing an installation is not enough: ``GET /user/installations`` also lists
+    an organisation's installation to any collaborator on one of its
+    repositories. So a personal account's installation must be the user's own,
+    and an organisation's needs the user to be one of its owners."""
     try:
         token = exchange_user_code(code=code)
     except OAuthCodeRejected as exc:
@@ -102,25 +127,51 @@ def _accessible_installation(*, code: str, installation_id: int) -> dict[str, An
             f"{exc}. Start the install again from your team's GitHub settings page.",
         ) from None
     except GitHubError as exc:
-        raise InstallRefused(
-            "GitHub could not be reached", f"{exc}. Try again in a moment.", status=502
-        ) from None
+        raise _refuse_unreachable(exc) from None
+    github = user_github(token=token)
     try:
-        for item in iter_pages(
-            user_github(token=token), "/user/installations", items_key="installations"
-        ):
-            if item.get("id") == installation_id:
-                return item
+        installation = next(
+            (
+                item
+                for item in iter_pages(github, "/user/installations", items_key="installations")
+                if item.get("id") == installation_id
+            ),
+            None,
+        )
+        if installation is None:
+            raise InstallRefused(
+                "You cannot access this installation",
+                "Your GitHub account does not have access to that installation of the app, so "
+                "it cannot be connected to this team.",
+                status=403,
+            )
+        me = github.request("GET", "/user").json()
+        account = installation.get("account") or {}
+        if account.get("type") == "Organization":
+            authority = _is_organisation_owner(github, str(account.get("login", "")))
+        else:
+            authority = account.get("id") == me.get("id")
     except GitHubError as exc:
+        raise _refuse_unreachable(exc) from None
+    if not authority:
         raise InstallRefused(
-            "GitHub could not be reached", f"{exc}. Try again in a moment.", status=502
-        ) from None
-    raise InstallRefused(
-        "You cannot access this installation",
-        "Your GitHub account does not have access to that installation of the app, so it "
-        "cannot be connected to this team.",
-        status=403,
-    )
+            "Only an owner can connect this installation",
+            f"Connecting {account.get('login', 'this account')}'s installation takes an owner "
+            "of that account on GitHub. Ask an owner to press \u201cInstall on GitHub\u201d "
+            "from this team's page.",
+            status=403,
+        )
+    return _Installer(github_id=int(me["id"]), login=str(me["login"]), installation=installation)
+
+
+def _is_organisation_owner(github: GitHubClient[Any], organisation: str) -> bool:
+    if not organisation:
+        return False
+    try:
+        membership = github.request("GET", f"/user/memberships/orgs/{organisation}").json()
+    except (NotFound, Forbidden):
+        return False
+    return membership.get("state") == "active" and membership.get("role") == "admin"
 
 
 def install_complete(
@@ -142,14 +193,17 @@ def install_complete(
             "you can access the installation. Start again from your team's GitHub settings "
             "page.",
         )
-    data = _accessible_installation(code=code, installation_id=int(installation_id))
+    installer = _verified_installer(code=code, installation_id=int(installation_id))
     # The installation webhook may not have arrived yet: the user's view of the
     # installation has the same shape, so record it from that.
-    installation = installation_upsert(data=data)
+    installation = installation_upsert(data=installer.installation)
     try:
         installation = installation_claim(installation=installation, team=team, user=user)
     except InstallationClaimError as exc:
         raise InstallRefused("Installation not available", str(exc), status=409) from None
+    # Now we know this account's GitHub identity: its pull requests and reviews
+    # (placeholder member until now) belong to it.
+    link_member_to_user(team=team, github_id=installer.github_id, login=installer.login, user=user)
     logger.info("installation %s claimed by team %s", installation.installation_id, team.pk)
     return InstallResult(
         installation=installation,
