@@ -186,5 +186,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request URL at INFO; the manifest's one-time code is in one.
         "httpx": {"level": "WARNING"},
+        # runserver's access log prints whole URLs, and GitHub's callbacks carry
+        # one-time codes in theirs (?code=...).
+        "django.server": {"level": "WARNING"},
     },
 }

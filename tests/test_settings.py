@@ -59,3 +59,9 @@ def test_it_lists_every_model_in_the_admin(client):
         "metrics/prreview/",
     ]:
         assert f"/admin/{path}" in content, path
+
+
+def test_it_keeps_callback_urls_with_one_time_codes_out_of_the_access_log():
+    import logging
+
+    assert not logging.getLogger("django.server").isEnabledFor(logging.INFO)
