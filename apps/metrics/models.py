@@ -19,6 +19,10 @@ class TeamMember(models.Model):
         related_name="team_members",
     )
     is_bot = models.BooleanField(default=False)
+    # When GitHub showed the user as `login` (the snapshot's updated_at), so that a
+    # late older event cannot bring back a name the user has since changed. Null
+    # until a dated snapshot names them (an undated event, or a linked account).
+    login_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -33,9 +33,13 @@ def wait_until_another_session_waits_for_a_lock() -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(team, repository):
-    # Both people are known, so the second worker's first wait is on the pull request.
-    TeamMember.objects.create(team=team, github_id=21031067, login="Codertocat")
-    TeamMember.objects.create(team=team, github_id=5346, login="octocat")
+    # Both people are known, as seen after these events (so neither worker writes
+    # them): the second worker's first wait is on the pull request.
+    seen_later = datetime(2025, 1, 2, tzinfo=UTC)
+    TeamMember.objects.create(
+        team=team, github_id=21031067, login="Codertocat", login_seen_at=seen_later
+    )
+    TeamMember.objects.create(team=team, github_id=5346, login="octocat", login_seen_at=seen_later)
     opened = pull_request_payload(
         "opened", pr_id=11, title="First title", updated_at="2025-01-01T10:00:00Z"
     )

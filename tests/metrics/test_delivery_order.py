@@ -20,15 +20,21 @@ from apps.teams.models import Team
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 OPENED = datetime(2025, 1, 1, 10, tzinfo=UTC)
-AUTHOR = {"author_id": 21031067, "author_login": "Codertocat"}
+AUTHOR_ID = 21031067
+# The author renames their GitHub account while the pull request is open: every
+# event from then on shows the new login.
+AUTHOR_RENAMED_AT = 5.25
 REVIEWER_1 = {"reviewer_id": 7, "reviewer_login": "ruth"}
 REVIEWER_2 = {"reviewer_id": 8, "reviewer_login": "sam"}
 BOT = {"reviewer_id": 99, "reviewer_login": "lint[bot]", "reviewer_type": "Bot"}
-SELF = {"reviewer_id": AUTHOR["author_id"], "reviewer_login": AUTHOR["author_login"]}
 
 
 def hours(offset: float) -> str:
     return (OPENED + timedelta(hours=offset)).isoformat().replace("+00:00", "Z")
+
+
+def author_login_at(offset: float) -> str:
+    return "Codertocat" if offset < AUTHOR_RENAMED_AT else "Octocoder"
 
 
 def pull_request_at(offset: float) -> dict[str, Any]:
@@ -48,7 +54,8 @@ def pull_request_at(offset: float) -> dict[str, Any]:
         "merged": merged,
         "merged_at": hours(9) if merged else None,
         "closed_at": hours(9) if merged else None,
-        **AUTHOR,
+        "author_id": AUTHOR_ID,
+        "author_login": author_login_at(offset),
     }
 
 
@@ -96,7 +103,9 @@ LIFE = [
     review_event("submitted", 3, 1, "changes_requested", **REVIEWER_1),
     pr_event("labeled", 4),
     review_event("submitted", 5, 2, "commented", **BOT),
-    review_event("submitted", 5.5, 3, "commented", **SELF),
+    review_event(
+        "submitted", 5.5, 3, "commented", reviewer_id=AUTHOR_ID, reviewer_login=author_login_at(5.5)
+    ),
     review_event("dismissed", 6, 1, "dismissed", submitted_at=hours(3), **REVIEWER_1),
     pr_event("synchronize", 6.5),
     review_event("submitted", 7, 4, "approved", **REVIEWER_2),
@@ -180,7 +189,12 @@ def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
         (4, "approved"),
         (5, "commented"),
     ]
-    assert [member[0] for member in rows["members"]] == [7, 8, 99, 21031067]
+    assert rows["members"] == [
+        (7, "ruth", False),
+        (8, "sam", False),
+        (99, "lint[bot]", True),
+        (AUTHOR_ID, "Octocoder", False),
+    ]
 
 
 @settings(

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib.auth import get_user_model
 
 from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.members import link_member_to_user
 from apps.metrics.services.pull_requests import process_pull_request_event
-from tests.payloads.pull_requests import pull_request_payload
+from apps.metrics.services.reviews import process_pull_request_review_event
+from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 
 def open_pull_request(team, **fields) -> PullRequest:  # type: ignore[no-untyped-def]
@@ -31,6 +34,75 @@ def test_it_updates_the_member_when_the_login_is_renamed(team):
     assert member.login == "dana-renamed"
     assert TeamMember.objects.filter(team=team).count() == 1
     assert member.authored_pull_requests.count() == 2
+
+
+def author_event(team, action: str, login: str, updated_at: str) -> None:  # type: ignore[no-untyped-def]
+    process_pull_request_event(
+        team=team,
+        repository=None,
+        payload=pull_request_payload(
+            action, author_id=501, author_login=login, updated_at=updated_at
+        ),
+    )
+
+
+def test_it_keeps_a_renamed_login_when_an_older_event_arrives_after_the_rename(team):
+    author_event(team, "edited", "renamed", updated_at="2025-01-02T10:00:00Z")
+
+    author_event(team, "opened", "oldname", updated_at="2025-01-01T10:00:00Z")
+
+    member = TeamMember.objects.get(team=team, github_id=501)
+    assert member.login == "renamed"
+    assert member.login_seen_at == datetime(2025, 1, 2, 10, tzinfo=UTC)
+
+
+def test_it_keeps_a_renamed_reviewer_login_when_an_older_review_arrives_late(team):
+    def review(review_id: int, login: str, submitted_at: str) -> None:
+        process_pull_request_review_event(
+            team=team,
+            repository=None,
+            payload=review_payload(
+                review_id=review_id,
+                reviewer_id=601,
+                reviewer_login=login,
+                submitted_at=submitted_at,
+            ),
+        )
+
+    review(2, "renamed", submitted_at="2025-01-02T10:00:00Z")
+
+    review(1, "oldname", submitted_at="2025-01-01T12:00:00Z")
+
+    assert TeamMember.objects.get(team=team, github_id=601).login == "renamed"
+
+
+def test_it_keeps_a_login_renamed_back_when_the_middle_name_arrives_last(team):
+    author_event(team, "opened", "dana", updated_at="2025-01-01T10:00:00Z")
+    author_event(team, "edited", "dana", updated_at="2025-01-03T10:00:00Z")
+
+    author_event(team, "synchronize", "dana-renamed", updated_at="2025-01-02T10:00:00Z")
+
+    assert TeamMember.objects.get(team=team, github_id=501).login == "dana"
+
+
+def test_it_lets_an_undated_event_name_a_new_member_but_not_rename_a_dated_one(team):
+    def undated_event(pr_id: int, login: str) -> None:
+        payload = pull_request_payload(
+            pr_id=pr_id, author_id=501, author_login=login, omit=("updated_at",)
+        )
+        process_pull_request_event(team=team, repository=None, payload=payload)
+
+    def login() -> str:
+        return TeamMember.objects.get(team=team, github_id=501).login
+
+    undated_event(1, "placeholder")
+    logins = [login()]
+    author_event(team, "edited", "dana", updated_at="2025-01-02T10:00:00Z")
+    logins.append(login())
+    undated_event(2, "stale")
+    logins.append(login())
+
+    assert logins == ["placeholder", "dana", "dana"]
 
 
 def test_it_flags_a_bot_author(team):

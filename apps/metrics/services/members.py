@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 
 from apps.metrics.models import TeamMember
-from apps.metrics.services.payloads import GitHubUser
+from apps.metrics.services.payloads import GitHubUser, is_not_older
 from apps.teams.models import Team
 
 
-def members_for_users(*, team: Team, users: Iterable[GitHubUser | None]) -> dict[int, TeamMember]:
+def members_for_users(
+    *, team: Team, users: Iterable[GitHubUser | None], seen_at: datetime | None
+) -> dict[int, TeamMember]:
     """The team's member for each GitHub user, by GitHub id.
 
-    Unknown users become placeholder members (login kept, no account); a renamed
-    login or a changed bot flag is written back. One query when nothing changed,
-    two otherwise, whatever the team's size."""
+    `seen_at` is when the payload showed these users (its snapshot's time; None if
+    it has none). Unknown users become placeholder members (login kept, no account).
+    A known member takes the login and bot flag of a snapshot no older than the one
+    it has them from, so a late older event cannot undo a rename. One query when
+    nothing changed, two otherwise, whatever the team's size."""
     wanted = {user.github_id: user for user in users if user is not None}
     if not wanted:
         return {}
@@ -25,27 +30,51 @@ def members_for_users(*, team: Team, users: Iterable[GitHubUser | None]) -> dict
         for member in TeamMember.objects.filter(team=team, github_id__in=wanted).order_by()
     }
     to_write = [
-        TeamMember(team=team, github_id=user.github_id, login=user.login, is_bot=user.is_bot)
-        for github_id, user in wanted.items()
-        if github_id not in members
-        or (members[github_id].login, members[github_id].is_bot) != (user.login, user.is_bot)
+        TeamMember(
+            team=team,
+            github_id=github_id,
+            login=user.login,
+            is_bot=user.is_bot,
+            login_seen_at=seen_at,
+        )
+        # By GitHub id, so that two workers writing the same members take their
+        # row locks in the same order and cannot deadlock.
+        for github_id, user in sorted(wanted.items())
+        if github_id not in members or _snapshot_updates_member(members[github_id], user, seen_at)
     ]
     if to_write:
         # One upsert for new and changed members; it also settles a race with
         # another worker creating the same member (unique team + github_id).
+        # Two workers applying different logins at once (a rename racing an older
+        # event) are not ordered here: the next newer event sets the login right.
         written = TeamMember.objects.bulk_create(
             to_write,
             update_conflicts=True,
             unique_fields=["team", "github_id"],
-            update_fields=["login", "is_bot", "updated_at"],
+            update_fields=["login", "is_bot", "login_seen_at", "updated_at"],
         )
         for member in written:
             previous = members.get(member.github_id)
             if previous is not None:
                 previous.login, previous.is_bot = member.login, member.is_bot
+                previous.login_seen_at = member.login_seen_at
             else:
                 members[member.github_id] = member
     return members
+
+
+def _snapshot_updates_member(
+    member: TeamMember, user: GitHubUser, seen_at: datetime | None
+) -> bool:
+    """Whether this snapshot of the user should replace what the member holds.
+
+    Its time is recorded even when the login is unchanged: a user renamed and
+    renamed back must not take the middle name from a late event."""
+    return is_not_older(seen_at, member.login_seen_at) and (
+        member.login,
+        member.is_bot,
+        member.login_seen_at,
+    ) != (user.login, user.is_bot, seen_at)
 
 
 def link_member_to_user(

@@ -140,6 +140,17 @@ def read_user(value: object) -> GitHubUser | None:
     return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)
 
 
+def is_not_older(incoming: datetime | None, stored: datetime | None) -> bool:
+    """Whether a snapshot taken at `incoming` may overwrite what one taken at `stored` wrote.
+
+    An undated snapshot only fills what no dated one has written yet."""
+    # Equal times are applied: GitHub's updated_at has one-second resolution,
+    # and snapshots from the same second are as new as each other.
+    if stored is None:
+        return True
+    return incoming is not None and incoming >= stored
+
+
 def revert_reference(*, title: str, head_branch: str, body: str) -> RevertReference | None:
     """What the pull request says it reverts, by number; the body wins over the branch."""
     if match := REVERTS_IN_BODY.search(body):

@@ -29,6 +29,7 @@ from apps.metrics.services.payloads import (
     PullRequestSnapshot,
     RevertReference,
     is_hotfix,
+    is_not_older,
     is_revert_title,
     read_pull_request,
     revert_reference,
@@ -58,7 +59,9 @@ def process_pull_request_event(
 
     def process() -> PullRequest:
         with transaction.atomic():
-            members = members_for_users(team=team, users=[snapshot.author])
+            members = members_for_users(
+                team=team, users=[snapshot.author], seen_at=snapshot.updated_at
+            )
             locked = lock_pull_request(team=team, snapshot=snapshot)
             apply_pull_request_snapshot(
                 locked.row, snapshot, repository=repository, members=members
@@ -153,12 +156,12 @@ def apply_pull_request_snapshot(
     if repository is not None:
         row.repository = repository
     row.number = snapshot.number
-    newer = _not_older(snapshot.updated_at, row.pr_updated_at)
+    newer = is_not_older(snapshot.updated_at, row.pr_updated_at)
     for name, value in snapshot.fields.items():
         clock = OWN_CLOCK_FIELDS.get(name)
         if clock is None and newer:
             setattr(row, name, value)
-        elif clock is not None and _not_older(snapshot.updated_at, getattr(row, clock)):
+        elif clock is not None and is_not_older(snapshot.updated_at, getattr(row, clock)):
             setattr(row, name, value)
             setattr(row, clock, snapshot.updated_at or getattr(row, clock))
     if not newer:
@@ -218,14 +221,6 @@ def _link_reverts_waiting_for(row: PullRequest) -> None:
     PullRequest.objects.filter(
         team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
     ).filter(same_repository | named).exclude(pk=row.pk).update(reverts=row)
-
-
-def _not_older(incoming: datetime | None, stored: datetime | None) -> bool:
-    # Equal times are applied: GitHub's updated_at has one-second resolution,
-    # and snapshots from the same second are as new as each other.
-    if stored is None:
-        return True
-    return incoming is not None and incoming >= stored
 
 
 def _hours_between(start: datetime | None, end: datetime | None) -> float | None:

@@ -39,11 +39,18 @@ def process_pull_request_review_event(
     review_snapshot = read_review(payload.get("review"))
     pr_snapshot = read_pull_request(payload.get("pull_request"))
     dismissed = payload.get("action") == "dismissed"
+    # The payload was made after both its pull request's last update and the
+    # review's submission (an edit or a dismissal comes later than the submission):
+    # the later of the two is the best known time of the users it shows.
+    known_times = (pr_snapshot.updated_at, review_snapshot.submitted_at)
+    seen_at = max((moment for moment in known_times if moment is not None), default=None)
 
     def process() -> PRReview:
         with transaction.atomic():
             members = members_for_users(
-                team=team, users=[pr_snapshot.author, review_snapshot.reviewer]
+                team=team,
+                users=[pr_snapshot.author, review_snapshot.reviewer],
+                seen_at=seen_at,
             )
             locked = lock_pull_request(team=team, snapshot=pr_snapshot)
             pull_request = locked.row
