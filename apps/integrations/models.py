@@ -60,6 +60,11 @@ class Installation(models.Model):
     )
     suspended_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # When GitHub told us the state recorded above (account, selection,
+    # permissions, events, suspension, deletion): the receipt time of the
+    # delivery that last changed it, or the time of a read from the API. Older
+    # events than this change nothing (see services/installations.py).
+    state_changed_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -87,6 +92,9 @@ class Repository(models.Model):
     tracked_at = models.DateTimeField(null=True, blank=True)
     # False once the installation no longer grants access (removed on GitHub).
     accessible = models.BooleanField(default=True)
+    # When GitHub told us ``accessible`` (receipt time of the delivery, or the
+    # time of a read from the API); older events than this leave it alone.
+    access_changed_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

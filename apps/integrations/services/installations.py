@@ -36,84 +36,155 @@ def _timestamp(value: Any) -> datetime | None:
     return parse_datetime(str(value))
 
 
-def installation_upsert(*, data: Mapping[str, Any]) -> Installation:
-    """Create or update the installation from GitHub's installation object.
+# Ordering. GitHub does not deliver events in order, and our own retries run a
+# failed delivery again up to 32 minutes later, so every change below carries
+# ``at``: when GitHub told us, i.e. the receipt time of the webhook delivery (a
+# retried or replayed delivery keeps its own), or None for a read from the REST
+# API, which is the current state and so counts as "now". A change older than
+# the one recorded is dropped. GitHub's own ``installation.updated_at`` is not
+# used as the clock: an unsuspend carries the same updated_at as the suspend
+# before it, adding or removing repositories leaves it alone, it has one-second
+# resolution, and it arrives as Unix seconds or ISO text depending on the event.
 
-    Leaves the claim (team) and deletion alone: those belong to the install flow
-    and to ``installation_mark_deleted``."""
+
+def _is_current(recorded: datetime | None, at: datetime) -> bool:
+    # Equal is current: the same delivery processed again (a retry after a
+    # rollback, a replay) must apply the same way.
+    return recorded is None or recorded <= at
+
+
+def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     account = data.get("account") or {}
-    installation, _ = Installation.objects.update_or_create(
-        installation_id=int(data["id"]),
-        defaults={
-            "account_login": account.get("login", ""),
-            "account_id": account.get("id"),
-            "account_type": account.get("type", ""),
-            "repository_selection": data.get("repository_selection") or "",
-            "permissions": dict(data.get("permissions") or {}),
-            "events": list(data.get("events") or []),
-            "suspended_at": _timestamp(data.get("suspended_at")),
-        },
+    return {
+        "account_login": account.get("login", ""),
+        "account_id": account.get("id"),
+        "account_type": account.get("type", ""),
+        "repository_selection": data.get("repository_selection") or "",
+        "permissions": dict(data.get("permissions") or {}),
+        "events": list(data.get("events") or []),
+        "suspended_at": _timestamp(data.get("suspended_at")),
+    }
+
+
+@transaction.atomic
+def installation_upsert(*, data: Mapping[str, Any], at: datetime | None = None) -> Installation:
+    """Record GitHub's installation object as it was at ``at`` (the delivery's
+    receipt time; None for a REST read, which is current).
+
+    A snapshot older than the recorded one changes nothing, and nothing changes a
+    deleted installation: GitHub never reuses an installation id, so any event
+    processed after the deletion is a late one. Leaves the claim (team) and
+    deletion alone: those belong to the install flow and to
+    ``installation_mark_deleted``."""
+    at = at or timezone.now()
+    fields = _installation_fields(data)
+    # Locked: two workers holding events of one installation compare their
+    # times one after the other.
+    installation, created = Installation.objects.select_for_update().get_or_create(
+        installation_id=int(data["id"]), defaults={**fields, "state_changed_at": at}
     )
+    if created or installation.deleted_at is not None:
+        return installation
+    if not _is_current(installation.state_changed_at, at):
+        return installation
+    for name, value in fields.items():
+        setattr(installation, name, value)
+    installation.state_changed_at = at
+    installation.save(update_fields=[*fields, "state_changed_at", "updated_at"])
     return installation
 
 
-def installation_mark_deleted(*, installation: Installation) -> Installation:
+def installation_mark_deleted(
+    *, installation: Installation, at: datetime | None = None
+) -> Installation:
     """The app was uninstalled: stop processing its events and mark every
-    repository inaccessible. Rows stay, for the record."""
-    installation.deleted_at = timezone.now()
-    installation.save(update_fields=["deleted_at", "updated_at"])
+    repository inaccessible. Rows stay, for the record.
+
+    Final whatever the order it is processed in (nothing follows a deletion, see
+    ``installation_upsert``); the first deletion recorded is kept."""
+    if installation.deleted_at is not None:
+        return installation
+    at = at or timezone.now()
+    installation.deleted_at = at
+    installation.state_changed_at = max(at, installation.state_changed_at or at)
+    installation.save(update_fields=["deleted_at", "state_changed_at", "updated_at"])
     installation.repositories.update(accessible=False, updated_at=timezone.now())
     return installation
 
 
-def installation_mark_suspended(*, installation: Installation) -> Installation:
-    """For a suspend event whose installation block lacks ``suspended_at``."""
-    if installation.suspended_at is None:
-        installation.suspended_at = timezone.now()
-        installation.save(update_fields=["suspended_at", "updated_at"])
-    return installation
+def _record_access(
+    *, installation: Installation, item: Mapping[str, Any], accessible: bool, at: datetime
+) -> Repository:
+    """Record one repository of GitHub's list as (in)accessible at ``at``. Its
+    name and privacy come from the same listing, so an older listing changes
+    none of them."""
+    fields = {
+        "full_name": item["full_name"],
+        "private": bool(item.get("private", False)),
+        "accessible": accessible,
+        "access_changed_at": at,
+    }
+    repository, created = Repository.objects.select_for_update().get_or_create(
+        installation=installation, github_id=int(item["id"]), defaults=fields
+    )
+    if not created and _is_current(repository.access_changed_at, at):
+        for name, value in fields.items():
+            setattr(repository, name, value)
+        repository.save(update_fields=[*fields, "updated_at"])
+    return repository
 
 
+@transaction.atomic
 def repositories_sync(
     *,
     installation: Installation,
     repositories: Iterable[Mapping[str, Any]],
     complete: bool = False,
+    at: datetime | None = None,
 ) -> list[Repository]:
-    """Record the repositories the installation can reach, by GitHub id.
+    """Record the repositories the installation can reach, by GitHub id, as of
+    ``at`` (None: a list read from the API now); a repository whose access
+    changed later than ``at`` is left as it is.
 
     ``complete=True`` means ``repositories`` is the installation's whole list
     (a re-sync from the API): any other repository of the installation is then
-    marked inaccessible. Tracking choices are kept either way."""
-    synced = []
-    for item in repositories:
-        repository, _ = Repository.objects.update_or_create(
-            installation=installation,
-            github_id=int(item["id"]),
-            defaults={
-                "full_name": item["full_name"],
-                "private": bool(item.get("private", False)),
-                "accessible": True,
-            },
-        )
-        synced.append(repository)
+    marked inaccessible. Tracking choices are kept either way. A deleted
+    installation's repositories stay as the deletion left them."""
+    if installation.deleted_at is not None:
+        return []
+    at = at or timezone.now()
+    synced = [
+        _record_access(installation=installation, item=item, accessible=True, at=at)
+        for item in repositories
+    ]
     if complete:
-        installation.repositories.exclude(pk__in=[r.pk for r in synced]).update(
-            accessible=False, updated_at=timezone.now()
-        )
+        installation.repositories.exclude(pk__in=[r.pk for r in synced]).filter(
+            Q(access_changed_at__isnull=True) | Q(access_changed_at__lte=at)
+        ).update(accessible=False, access_changed_at=at, updated_at=timezone.now())
     return synced
 
 
+@transaction.atomic
 def repositories_remove(
-    *, installation: Installation, repositories: Iterable[Mapping[str, Any]]
-) -> int:
-    """The installation lost access to these repositories: keep them (and the
-    metrics that point at them), marked inaccessible, so they are no longer
-    processed. Returns how many known repositories were marked."""
-    github_ids = [int(item["id"]) for item in repositories]
-    return installation.repositories.filter(github_id__in=github_ids).update(
-        accessible=False, updated_at=timezone.now()
-    )
+    *,
+    installation: Installation,
+    repositories: Iterable[Mapping[str, Any]],
+    at: datetime | None = None,
+) -> list[Repository]:
+    """The installation lost access to these repositories at ``at``: keep them
+    (and the metrics that point at them), marked inaccessible, so they are no
+    longer processed.
+
+    One not recorded yet is recorded, inaccessible: the ``added`` event that
+    preceded the removal may still be waiting for a retry, and must find the
+    newer removal when it comes."""
+    if installation.deleted_at is not None:
+        return []
+    at = at or timezone.now()
+    return [
+        _record_access(installation=installation, item=item, accessible=False, at=at)
+        for item in repositories
+    ]
 
 
 @transaction.atomic

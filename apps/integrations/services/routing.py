@@ -101,51 +101,83 @@ def _known_installation(event: Event) -> Installation | Outcome:
 
 
 # --- installation -------------------------------------------------------------
+# Each handler records the payload's installation block as of the delivery's
+# receipt time: an event older than the state recorded changes nothing (see
+# services/installations.py), so out-of-order and retried deliveries cannot undo
+# newer ones.
+
+
+def _recorded_installation(
+    event: Event, *, block: Mapping[str, Any] | None = None
+) -> Installation | Outcome:
+    """Record the event's installation block (or ``block``, a corrected copy);
+    a deleted installation's events are ignored (deletion is final: GitHub
+    never reuses an installation id)."""
+    installation = installations.installation_upsert(
+        data=block or event.payload["installation"], at=event.received_at
+    )
+    if installation.deleted_at is not None:
+        return ignored(f"Installation {installation.installation_id} was deleted.")
+    return installation
 
 
 def _installation_created(event: Event) -> Outcome:
-    installation = installations.installation_upsert(data=event.payload["installation"])
+    installation = _recorded_installation(event)
+    if isinstance(installation, Outcome):
+        return installation
     installations.repositories_sync(
-        installation=installation, repositories=event.payload.get("repositories") or []
+        installation=installation,
+        repositories=event.payload.get("repositories") or [],
+        at=event.received_at,
     )
     return PROCESSED
 
 
 def _installation_deleted(event: Event) -> Outcome:
-    installation = installations.installation_upsert(data=event.payload["installation"])
-    installations.installation_mark_deleted(installation=installation)
+    installation = installations.installation_upsert(
+        data=event.payload["installation"], at=event.received_at
+    )
+    installations.installation_mark_deleted(installation=installation, at=event.received_at)
     return PROCESSED
 
 
 def _installation_suspend(event: Event) -> Outcome:
-    installation = installations.installation_upsert(data=event.payload["installation"])
-    installations.installation_mark_suspended(installation=installation)
-    return PROCESSED
+    # Some suspend payloads carry no suspended_at; the event itself says when.
+    block = dict(event.payload["installation"])
+    block["suspended_at"] = block.get("suspended_at") or event.received_at.isoformat()
+    installation = _recorded_installation(event, block=block)
+    return installation if isinstance(installation, Outcome) else PROCESSED
 
 
 def _installation_updated(event: Event) -> Outcome:
     # unsuspend and new_permissions_accepted: the installation block says it all.
-    installations.installation_upsert(data=event.payload["installation"])
-    return PROCESSED
+    installation = _recorded_installation(event)
+    return installation if isinstance(installation, Outcome) else PROCESSED
 
 
 # --- installation_repositories ---------------------------------------------------
 
 
 def _repositories_added(event: Event) -> Outcome:
-    installation = installations.installation_upsert(data=event.payload["installation"])
-    if installation.deleted_at is not None:
-        return ignored(f"Installation {installation.installation_id} was deleted.")
+    installation = _recorded_installation(event)
+    if isinstance(installation, Outcome):
+        return installation
     installations.repositories_sync(
-        installation=installation, repositories=event.payload.get("repositories_added") or []
+        installation=installation,
+        repositories=event.payload.get("repositories_added") or [],
+        at=event.received_at,
     )
     return PROCESSED
 
 
 def _repositories_removed(event: Event) -> Outcome:
-    installation = installations.installation_upsert(data=event.payload["installation"])
+    installation = _recorded_installation(event)
+    if isinstance(installation, Outcome):
+        return installation
     installations.repositories_remove(
-        installation=installation, repositories=event.payload.get("repositories_removed") or []
+        installation=installation,
+        repositories=event.payload.get("repositories_removed") or [],
+        at=event.received_at,
     )
     return PROCESSED
 
