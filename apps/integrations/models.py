@@ -132,6 +132,9 @@ class WebhookDelivery(models.Model):
         related_name="webhook_deliveries",
     )
     repository_full_name = models.CharField(max_length=200, blank=True)
+    # GitHub's id of the payload's repository: names change, and tracking a
+    # repository re-queues its ignored deliveries by this id.
+    repository_github_id = models.BigIntegerField(null=True, blank=True)
     # The raw request body, as GitHub signed it. Kept as text: storing it costs
     # less than a JSON column on the hot path, and the signature stays checkable.
     payload = models.TextField()

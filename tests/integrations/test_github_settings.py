@@ -241,3 +241,38 @@ def test_it_leaves_nothing_tracked_for_the_next_team_after_a_disconnect(
 
     repository.refresh_from_db()
     assert not repository.tracked and repository.tracked_at is None
+
+
+def test_it_processes_the_kept_events_of_a_repository_once_it_is_tracked(
+    client, owner, installation, repository, deliver, django_capture_on_commit_callbacks
+):
+    from apps.integrations.models import WebhookDelivery
+    from apps.metrics.models import PullRequest
+    from tests.payloads.pull_requests import pull_request_payload, review_payload
+
+    common = {
+        "installation_id": INSTALLATION_ID,
+        "repository_id": repository.github_id,
+        "repository_full_name": repository.full_name,
+    }
+    deliver("pull_request", pull_request_payload(pr_id=5, number=5, **common), delivery_id="pr")
+    deliver("pull_request_review", review_payload(pr_id=5, number=5, **common), delivery_id="rv")
+    other = pull_request_payload(
+        pr_id=6,
+        number=6,
+        installation_id=INSTALLATION_ID,
+        repository_id=99,
+        repository_full_name="acme-org/other",
+    )
+    deliver("pull_request", other, delivery_id="elsewhere")
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"ignored"}
+
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        track(client, repository)
+
+    statuses = dict(WebhookDelivery.objects.values_list("delivery_id", "status"))
+    assert statuses == {"pr": "processed", "rv": "processed", "elsewhere": "ignored"}
+    pull_request = PullRequest.objects.get(github_id=5)
+    assert pull_request.repository == repository
+    assert pull_request.reviews.count() == 1

@@ -61,6 +61,7 @@ _STORED_FIELDS = (
     "hook_id",
     "installation_id",
     "repository_full_name",
+    "repository_github_id",
     "payload",
     "received_at",
     "status",
@@ -103,6 +104,7 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
         "hook_id": headers.hook_id,
         "installation_id": payload_id(payload, "installation"),
         "repository_full_name": _text(payload.get("repository"), "full_name")[:200],
+        "repository_github_id": payload_id(payload, "repository"),
         "payload": body,
         "received_at": timezone.now(),
         "status": Status.RECEIVED,
@@ -322,6 +324,26 @@ def retry_delivery(*, delivery: WebhookDelivery) -> None:
     if not requeued:
         raise RetryRefused(f"Delivery {delivery.delivery_id} has not failed: nothing to retry.")
     transaction.on_commit(wake_drain, robust=True)
+
+
+# Events whose deliveries a newly tracked repository takes back.
+REPOSITORY_EVENTS = ("pull_request", "pull_request_review")
+
+
+def requeue_ignored_deliveries(*, installation_id: int, repository_github_id: int) -> int:
+    """Put a repository's ignored pull request and review deliveries back in the
+    queue (it has just been tracked): they were kept for this. The processors
+    take events in any order, so old ones go through as well as new. Returns how
+    many were queued."""
+    requeued = WebhookDelivery.objects.filter(
+        status=Status.IGNORED,
+        installation_id=installation_id,
+        repository_github_id=repository_github_id,
+        event__in=REPOSITORY_EVENTS,
+    ).update(status=Status.RECEIVED, status_reason="", processed_at=None)
+    if requeued:
+        transaction.on_commit(wake_drain, robust=True)
+    return requeued
 
 
 # --- waking the drain -----------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.integrations.models import Installation, Repository
+from apps.integrations.services.deliveries import requeue_ignored_deliveries
 from apps.integrations.services.github_api import installation_github
 from apps.integrations.services.installations import repositories_sync
 from github_app.pagination import iter_pages
@@ -20,6 +21,9 @@ def repositories_resync(*, installation: Installation) -> list[Repository]:
     """The installation's whole repository list, every page, from
     ``GET /installation/repositories``; repositories missing from it are marked
     no longer accessible. Raises GitHubError when GitHub cannot be read."""
+    # An event received while the pages are read is newer than the list: the
+    # list counts as of when reading began.
+    read_started = timezone.now()
     items = list(
         iter_pages(
             installation_github(installation_id=installation.installation_id),
@@ -28,7 +32,9 @@ def repositories_resync(*, installation: Installation) -> list[Repository]:
         )
     )
     with transaction.atomic():
-        return repositories_sync(installation=installation, repositories=items, complete=True)
+        return repositories_sync(
+            installation=installation, repositories=items, complete=True, at=read_started
+        )
 
 
 def repository_set_tracked(*, repository: Repository, tracked: bool) -> Repository:
@@ -50,9 +56,15 @@ def repository_set_tracked(*, repository: Repository, tracked: bool) -> Reposito
                 f"{repository.full_name} cannot be tracked: the installation no longer "
                 "grants access to it. Change repository access on GitHub, then re-sync."
             )
-    repository.tracked = tracked
-    repository.tracked_at = timezone.now() if tracked else None
-    repository.save(update_fields=["tracked", "tracked_at", "updated_at"])
+    with transaction.atomic():
+        repository.tracked = tracked
+        repository.tracked_at = timezone.now() if tracked else None
+        repository.save(update_fields=["tracked", "tracked_at", "updated_at"])
+        if tracked:
+            requeue_ignored_deliveries(
+                installation_id=repository.installation.installation_id,
+                repository_github_id=repository.github_id,
+            )
     return repository
 
 
