@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from githubkit import (
     AppAuthStrategy,
     AppInstallationAuthStrategy,
@@ -36,6 +37,7 @@ from githubkit import (
 from githubkit.auth._url import require_app_auth, require_basic_auth, require_bypass
 from githubkit.auth.app import AppAuth
 from githubkit.cache import BaseCacheStrategy, MemCacheStrategy, RedisCacheStrategy
+from githubkit.cache.redis import RedisCache
 from githubkit.exception import (
     AuthCredentialError,
     GitHubException,
@@ -258,15 +260,52 @@ class GitHubClient(GitHub[A]):
 _MEMORY_TOKEN_CACHE = MemCacheStrategy()
 
 
+class _EncryptedRedisCache(RedisCache):
+    """Tokens are secrets: in Redis they are kept encrypted."""
+
+    def __init__(self, client: Redis, prefix: str | None, cipher: Fernet | MultiFernet) -> None:
+        super().__init__(client, prefix)
+        self._cipher = cipher
+
+    def get(self, key: str) -> str | None:
+        value = super().get(key)
+        if value is None:
+            return None
+        try:
+            return self._cipher.decrypt(value.encode()).decode()
+        except InvalidToken:
+            # Written under another key (rotated): a fresh token is fetched.
+            return None
+
+    def set(self, key: str, value: str, ex: timedelta) -> None:
+        super().set(key, self._cipher.encrypt(value.encode()).decode(), ex)
+
+
+class _EncryptedRedisCacheStrategy(RedisCacheStrategy):
+    def __init__(self, client: Redis, prefix: str, cipher: Fernet | MultiFernet) -> None:
+        super().__init__(client, prefix)
+        self._cipher = cipher
+
+    def get_cache_storage(self) -> RedisCache:
+        return _EncryptedRedisCache(self.client, self.prefix, self._cipher)
+
+
 @functools.cache
-def _redis_token_cache(redis_url: str) -> RedisCacheStrategy:
-    return RedisCacheStrategy(Redis.from_url(redis_url), prefix=REDIS_KEY_PREFIX)
+def _redis_token_cache(redis_url: str, cipher: Fernet | MultiFernet) -> RedisCacheStrategy:
+    return _EncryptedRedisCacheStrategy(Redis.from_url(redis_url), REDIS_KEY_PREFIX, cipher)
 
 
-def token_cache(*, redis_url: str = "") -> BaseCacheStrategy:
+def token_cache(
+    *, redis_url: str = "", cipher: Fernet | MultiFernet | None = None
+) -> BaseCacheStrategy:
     """Where installation tokens and app JWTs are kept: Redis (shared by every
-    process) when a URL is given, this process's memory otherwise."""
-    return _redis_token_cache(redis_url) if redis_url else _MEMORY_TOKEN_CACHE
+    process, encrypted with ``cipher``) when a URL is given, this process's
+    memory otherwise."""
+    if not redis_url:
+        return _MEMORY_TOKEN_CACHE
+    if cipher is None:
+        raise NotConfigured("a Redis token cache needs a cipher to encrypt the tokens")
+    return _redis_token_cache(redis_url, cipher)
 
 
 def forget_cached_tokens() -> None:

@@ -5,6 +5,7 @@ import httpx
 import jwt
 import pytest
 import respx
+from cryptography.fernet import Fernet
 
 from github_app.client import (
     AppCredentials,
@@ -15,6 +16,7 @@ from github_app.client import (
 )
 from github_app.errors import (
     Forbidden,
+    NotConfigured,
     NotFound,
     RateLimited,
     Unauthorized,
@@ -291,7 +293,7 @@ def test_it_keeps_secrets_out_of_the_credentials_repr():
 def test_it_shares_tokens_through_redis(redis_url):
     import redis
 
-    cache = token_cache(redis_url=redis_url)
+    cache = token_cache(redis_url=redis_url, cipher=Fernet(Fernet.generate_key()))
     with respx.mock(base_url=API) as router:
         tokens = router.post(TOKEN_PATH).respond(201, json=_token_answer("ghs_shared"))
         router.get(REPOS_PATH).mock(return_value=_repos())
@@ -305,3 +307,10 @@ def test_it_shares_tokens_through_redis(redis_url):
     keys = redis.Redis.from_url(redis_url).keys("tformance:github:*installation:42*")
     assert len(keys) == 1
     assert 0 < redis.Redis.from_url(redis_url).ttl(keys[0]) <= 55 * 60
+    # Tokens are secrets: Redis holds them encrypted.
+    assert b"ghs_shared" not in redis.Redis.from_url(redis_url).get(keys[0])
+
+
+def test_it_needs_a_cipher_for_a_redis_token_cache():
+    with pytest.raises(NotConfigured, match="cipher"):
+        token_cache(redis_url="redis://127.0.0.1:6379/11")

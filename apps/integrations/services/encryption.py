@@ -42,6 +42,12 @@ def _current() -> MultiFernet:
     return _fernet(settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY)
 
 
+def cipher() -> MultiFernet:
+    """The cipher of secrets at rest, for stores outside the database too (the
+    Redis token cache)."""
+    return _current()
+
+
 def encrypt_secret(value: str) -> str:
     return _current().encrypt(value.encode()).decode()
 

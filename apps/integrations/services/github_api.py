@@ -11,6 +11,7 @@ from githubkit import TokenAuthStrategy
 from githubkit.cache import BaseCacheStrategy
 
 from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.encryption import cipher
 from github_app.client import (
     AppStrategy,
     GitHubClient,
@@ -77,4 +78,4 @@ def app_install_url() -> str:
 
 
 def _token_cache() -> BaseCacheStrategy:
-    return token_cache(redis_url=settings.GITHUB_TOKEN_CACHE_REDIS_URL)
+    return token_cache(redis_url=settings.GITHUB_TOKEN_CACHE_REDIS_URL, cipher=cipher())
