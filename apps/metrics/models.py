@@ -23,6 +23,9 @@ class TeamMember(models.Model):
     # late older event cannot bring back a name the user has since changed. Null
     # until a dated snapshot names them (an undated event, or a linked account).
     login_seen_at = models.DateTimeField(null=True, blank=True)
+    # When the delivery that showed `login` was received, which orders snapshots
+    # from the same second; null for a REST read or an undated event.
+    login_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -66,6 +69,10 @@ class PullRequest(models.Model):
     is_draft = models.BooleanField(default=False)
     pr_created_at = models.DateTimeField(null=True, blank=True)
     pr_updated_at = models.DateTimeField(null=True, blank=True)
+    # When GitHub's delivery of the snapshot in pr_updated_at was received: it
+    # orders snapshots from the same second (updated_at has one-second resolution).
+    # Null when that snapshot was a REST read, which has no delivery.
+    pr_received_at = models.DateTimeField(null=True, blank=True)
     ready_for_review_at = models.DateTimeField(null=True, blank=True)
     first_review_at = models.DateTimeField(null=True, blank=True)
     merged_at = models.DateTimeField(null=True, blank=True)
@@ -92,12 +99,15 @@ class PullRequest(models.Model):
     head_branch = models.TextField(blank=True)
     base_branch = models.TextField(blank=True)
     html_url = models.URLField(max_length=500, blank=True)
-    # GitHub's updated_at of the snapshots the draft flag and the size came from.
-    # The copy of a pull request embedded in review events (and REST list items)
-    # lacks some of them, so they keep their own clock: an older full snapshot
-    # may still fill them in after a newer partial one.
+    # GitHub's updated_at (and receipt time, as for pr_received_at) of the
+    # snapshots the draft flag and the size came from. The copy of a pull request
+    # embedded in review events (and REST list items) lacks some of them, so they
+    # keep their own clock: an older full snapshot may still fill them in after a
+    # newer partial one.
     draft_snapshot_at = models.DateTimeField(null=True, blank=True)
+    draft_received_at = models.DateTimeField(null=True, blank=True)
     size_snapshot_at = models.DateTimeField(null=True, blank=True)
+    size_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

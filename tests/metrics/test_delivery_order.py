@@ -1,8 +1,14 @@
 """Whatever order GitHub delivers one pull request's events in, and however often
-it repeats them, the rows end up as the in-order feed leaves them."""
+it repeats them, the rows end up as the in-order feed leaves them.
+
+GitHub's updated_at has one-second resolution, so some events share it (opened and
+a label, converted_to_draft and ready_for_review, a review and a bot's label); each
+event carries the receipt time of its delivery, in the order GitHub sent them, and
+a repeated delivery keeps its own."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,25 +18,36 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.integrations.models import Repository
+from apps.integrations.models import Repository, WebhookDelivery
+from apps.integrations.services.deliveries import process_delivery
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.pull_requests import process_pull_request_event
 from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
+from tests.integrations.conftest import WEBHOOK_URL, signed_headers
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 OPENED = datetime(2025, 1, 1, 10, tzinfo=UTC)
+# A fraction of a second, in hours: GitHub dates both snapshots with the same second.
+SAME_SECOND = 0.0001
+# GitHub sends each event a little after it happens, in the order they happen.
+DELIVERY_DELAY = timedelta(seconds=2)
 AUTHOR_ID = 21031067
-# The author renames their GitHub account while the pull request is open: every
-# event from then on shows the new login.
-AUTHOR_RENAMED_AT = 5.25
+# The author renames their GitHub account between a review and a bot's label in
+# the same second: every event from then on shows the new login.
+AUTHOR_RENAMED_AT = 10 + SAME_SECOND / 2
 REVIEWER_1 = {"reviewer_id": 7, "reviewer_login": "ruth"}
 REVIEWER_2 = {"reviewer_id": 8, "reviewer_login": "sam"}
 BOT = {"reviewer_id": 99, "reviewer_login": "lint[bot]", "reviewer_type": "Bot"}
 
 
+def moment(offset: float) -> datetime:
+    return OPENED + timedelta(hours=offset)
+
+
 def hours(offset: float) -> str:
-    return (OPENED + timedelta(hours=offset)).isoformat().replace("+00:00", "Z")
+    """GitHub's time of `offset`, to the second."""
+    return moment(offset).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def author_login_at(offset: float) -> str:
@@ -44,10 +61,18 @@ def pull_request_at(offset: float) -> dict[str, Any]:
         "pr_id": 11,
         "number": 7,
         "title": "Fix the login loop" if offset >= 8 else "Fix login loop",
-        "draft": offset < 1 or 1.5 <= offset < 1.75,
+        "draft": offset < 1 or 1.5 <= offset < 1.5 + SAME_SECOND,
         "additions": 10 if offset < 2 else 20 if offset < 6.5 else 25,
         "deletions": 1 if offset < 2 else 2,
-        "labels": ["hotfix"] if offset >= 4 else [],
+        "labels": [
+            name
+            for name, since in (
+                ("triage", SAME_SECOND),
+                ("hotfix", 4),
+                ("reviewed", 10 + SAME_SECOND),
+            )
+            if offset >= since
+        ],
         "created_at": hours(0),
         "updated_at": hours(offset),
         "state": "closed" if merged else "open",
@@ -64,6 +89,7 @@ class Event:
     name: str
     process: Callable[..., object]
     payload: dict[str, Any]
+    received_at: datetime
 
 
 def pr_event(action: str, offset: float) -> Event:
@@ -71,6 +97,7 @@ def pr_event(action: str, offset: float) -> Event:
         f"pull_request.{action}@{offset}",
         process_pull_request_event,
         pull_request_payload(action, **pull_request_at(offset)),
+        moment(offset) + DELIVERY_DELAY,
     )
 
 
@@ -91,14 +118,16 @@ def review_event(action: str, offset: float, review_id: int, state: str, **who: 
             **who,
             **fields,
         ),
+        moment(offset) + DELIVERY_DELAY,
     )
 
 
 LIFE = [
     pr_event("opened", 0),
+    pr_event("labeled", SAME_SECOND),
     pr_event("ready_for_review", 1),
     pr_event("converted_to_draft", 1.5),
-    pr_event("ready_for_review", 1.75),
+    pr_event("ready_for_review", 1.5 + SAME_SECOND),
     pr_event("synchronize", 2),
     review_event("submitted", 3, 1, "changes_requested", **REVIEWER_1),
     pr_event("labeled", 4),
@@ -115,6 +144,8 @@ LIFE = [
     # Reviews can still be left after the merge: then the newest snapshot is a
     # partial copy, and the older full ones must still fill in size and draft.
     review_event("submitted", 10, 5, "commented", **REVIEWER_1),
+    # A bot labels the reviewed pull request in the same second: the newest snapshot.
+    pr_event("labeled", 10 + SAME_SECOND),
 ]
 
 
@@ -122,7 +153,13 @@ def feed(team: Team, repository: Repository, order: list[int]) -> dict[str, Any]
     """Process the events in this order and return the rows, leaving the database as it was."""
     with transaction.atomic():
         for index in order:
-            LIFE[index].process(team=team, repository=repository, payload=LIFE[index].payload)
+            event = LIFE[index]
+            event.process(
+                team=team,
+                repository=repository,
+                payload=event.payload,
+                received_at=event.received_at,
+            )
         rows = final_rows(team)
         transaction.set_rollback(True)
     return rows
@@ -177,8 +214,9 @@ def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
     assert pull_request["state"] == "merged"
     assert pull_request["title"] == "Fix the login loop"
     assert (pull_request["is_draft"], pull_request["is_hotfix"]) == (False, True)
+    assert pull_request["labels"] == ["triage", "hotfix", "reviewed"]
     assert (pull_request["additions"], pull_request["deletions"]) == (25, 2)
-    assert pull_request["ready_for_review_at"] == OPENED + timedelta(hours=1.75)
+    assert pull_request["ready_for_review_at"] == OPENED + timedelta(hours=1.5)
     # Review 1 was dismissed, 2 is a bot's, 3 the author's own: review 4 is the first.
     assert pull_request["first_review_at"] == OPENED + timedelta(hours=7)
     assert (pull_request["review_time_hours"], pull_request["cycle_time_hours"]) == (7.0, 9.0)
@@ -207,3 +245,29 @@ def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
 @given(order=deliveries())
 def test_it_ends_with_the_same_rows_for_any_delivery_order_and_repetition(team, repository, order):
     assert feed(team, repository, order) == in_order_rows(team, repository)
+
+
+def test_it_orders_webhook_deliveries_from_the_same_second_by_their_receipt(
+    client, team, repository
+):
+    # The webhook stores each delivery with its receipt time; processed later in
+    # the opposite order, the later-received snapshot still wins.
+    same_second = hours(0)
+    deliveries = [
+        ("opened", pull_request_payload("opened", labels=[], updated_at=same_second)),
+        ("labeled", pull_request_payload("labeled", labels=["hotfix"], updated_at=same_second)),
+    ]
+    for delivery_id, payload in deliveries:
+        body = json.dumps(payload).encode()
+        client.post(
+            WEBHOOK_URL,
+            body,
+            content_type="application/json",
+            **signed_headers(body, event="pull_request", delivery_id=delivery_id),
+        )
+
+    for delivery_id in ("labeled", "opened"):
+        process_delivery(pk=WebhookDelivery.objects.get(delivery_id=delivery_id).pk)
+
+    pull_request = PullRequest.objects.get(team=team)
+    assert (pull_request.labels, pull_request.is_hotfix) == (["hotfix"], True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from django.contrib.auth import get_user_model
 
 from apps.metrics.models import PullRequest, TeamMember
@@ -36,13 +37,16 @@ def test_it_updates_the_member_when_the_login_is_renamed(team):
     assert member.authored_pull_requests.count() == 2
 
 
-def author_event(team, action: str, login: str, updated_at: str) -> None:  # type: ignore[no-untyped-def]
+def author_event(  # type: ignore[no-untyped-def]
+    team, action: str, login: str, updated_at: str, received_at: datetime | None = None
+) -> None:
     process_pull_request_event(
         team=team,
         repository=None,
         payload=pull_request_payload(
             action, author_id=501, author_login=login, updated_at=updated_at
         ),
+        received_at=received_at,
     )
 
 
@@ -83,6 +87,19 @@ def test_it_keeps_a_login_renamed_back_when_the_middle_name_arrives_last(team):
     author_event(team, "synchronize", "dana-renamed", updated_at="2025-01-02T10:00:00Z")
 
     assert TeamMember.objects.get(team=team, github_id=501).login == "dana"
+
+
+@pytest.mark.parametrize("reversed_order", [False, True], ids=["in order", "reversed"])
+def test_it_keeps_the_login_of_the_later_delivery_from_the_same_second(team, reversed_order):
+    same_second = "2025-01-01T10:00:00Z"
+    events = [
+        ("opened", "dana", datetime(2025, 1, 1, 10, 0, 1, tzinfo=UTC)),
+        ("edited", "dana-renamed", datetime(2025, 1, 1, 10, 0, 1, 500000, tzinfo=UTC)),
+    ]
+    for action, login, received_at in reversed(events) if reversed_order else events:
+        author_event(team, action, login, updated_at=same_second, received_at=received_at)
+
+    assert TeamMember.objects.get(team=team, github_id=501).login == "dana-renamed"
 
 
 def test_it_lets_an_undated_event_name_a_new_member_but_not_rename_a_dated_one(team):

@@ -9,11 +9,13 @@ from apps.integrations.models import Repository
 from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.payloads import PayloadError
 from apps.metrics.services.pull_requests import process_pull_request_event
+from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
 from tests.payloads.pull_requests import (
     pull_request_object,
     pull_request_payload,
     rest_pull_request_item,
+    review_payload,
 )
 
 
@@ -411,6 +413,100 @@ def test_it_keeps_newer_fields_when_an_older_snapshot_arrives_late(team, reposit
     assert pull_request.is_draft is False
     assert pull_request.labels == ["ready"]
     assert pull_request.pr_updated_at == at("2025-01-03T09:00:00")
+
+
+SAME_SECOND = "2025-01-01T10:00:00Z"
+BOTH_ORDERS = pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["in order", "reversed"])
+
+
+Delivery = tuple[dict[str, Any], str | None]
+
+
+def deliver(
+    team: Team, repository: Repository, deliveries: list[Delivery], order: tuple[int, ...]
+) -> PullRequest:
+    """Process the (payload, receipt time) deliveries in this order; no receipt
+    time for a REST read."""
+    for index in order:
+        payload, received_at = deliveries[index]
+        process_pull_request_event(
+            team=team,
+            repository=repository,
+            payload=payload,
+            received_at=at(received_at) if received_at else None,
+        )
+    return PullRequest.objects.get(team=team)
+
+
+@BOTH_ORDERS
+def test_it_keeps_the_label_added_in_the_second_the_pull_request_was_opened(
+    team, repository, order
+):
+    deliveries = [
+        (pull_request_payload("opened", labels=[], updated_at=SAME_SECOND), "2025-01-01T10:00:01"),
+        (
+            pull_request_payload("labeled", labels=["hotfix"], updated_at=SAME_SECOND),
+            "2025-01-01T10:00:01.400000",
+        ),
+    ]
+
+    pull_request = deliver(team, repository, deliveries, order)
+
+    assert (pull_request.labels, pull_request.is_hotfix) == (["hotfix"], True)
+
+
+def draft_then_ready_in_one_second() -> list[Delivery]:
+    return [
+        (
+            pull_request_payload("converted_to_draft", draft=True, updated_at=SAME_SECOND),
+            "2025-01-01T10:00:01",
+        ),
+        (
+            pull_request_payload("ready_for_review", draft=False, updated_at=SAME_SECOND),
+            "2025-01-01T10:00:01.200000",
+        ),
+    ]
+
+
+@BOTH_ORDERS
+def test_it_keeps_ready_for_review_made_in_the_second_it_was_converted_to_draft(
+    team, repository, order
+):
+    pull_request = deliver(team, repository, draft_then_ready_in_one_second(), order)
+
+    assert pull_request.is_draft is False
+    assert pull_request.ready_for_review_at == at("2025-01-01T10:00:00")
+
+
+@BOTH_ORDERS
+def test_it_orders_draft_changes_from_one_second_after_a_newer_review_copy(team, repository, order):
+    # The review's copy of the pull request has no draft flag: only the draft
+    # flag's own clock orders the two late events.
+    review = review_payload(submitted_at="2025-01-01T11:00:00Z", omit=("draft",))
+    process_pull_request_review_event(
+        team=team, repository=repository, payload=review, received_at=at("2025-01-01T11:00:01")
+    )
+
+    pull_request = deliver(team, repository, draft_then_ready_in_one_second(), order)
+
+    assert pull_request.is_draft is False
+    assert pull_request.pr_updated_at == at("2025-01-01T11:00:00")
+
+
+@BOTH_ORDERS
+def test_it_takes_a_rest_read_as_newer_than_a_delivery_from_the_same_second(
+    team, repository, order
+):
+    # A REST read is the state when it was read: it saw everything of its updated_at.
+    rest_item = rest_pull_request_item(labels=["hotfix"], updated_at=SAME_SECOND)
+    deliveries: list[Delivery] = [
+        (pull_request_payload("opened", labels=[], updated_at=SAME_SECOND), "2025-01-01T10:00:01"),
+        ({"action": "backfill", "pull_request": rest_item}, None),
+    ]
+
+    pull_request = deliver(team, repository, deliveries, order)
+
+    assert (pull_request.labels, pull_request.is_hotfix) == (["hotfix"], True)
 
 
 def test_it_changes_nothing_when_the_same_event_comes_twice(team, repository):

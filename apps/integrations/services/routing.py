@@ -206,7 +206,9 @@ def _to_processor(processor: Processor) -> Handler:
             return ignored(f"{name} is not tracked by {team.name}.")
         if not repository.accessible:
             return ignored(f"{name} was removed from the installation.")
-        processor(team=team, repository=repository, payload=event.payload)
+        processor(
+            team=team, repository=repository, payload=event.payload, received_at=event.received_at
+        )
         return PROCESSED
 
     return handle

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 
 from apps.metrics.models import TeamMember
-from apps.metrics.services.payloads import GitHubUser, is_not_older
+from apps.metrics.services.payloads import GitHubUser, SnapshotTime, is_not_older
 from apps.teams.models import Team
 
 
 def members_for_users(
-    *, team: Team, users: Iterable[GitHubUser | None], seen_at: datetime | None
+    *, team: Team, users: Iterable[GitHubUser | None], seen: SnapshotTime
 ) -> dict[int, TeamMember]:
     """The team's member for each GitHub user, by GitHub id.
 
-    `seen_at` is when the payload showed these users (its snapshot's time; None if
-    it has none). Unknown users become placeholder members (login kept, no account).
-    A known member takes the login and bot flag of a snapshot no older than the one
-    it has them from, so a late older event cannot undo a rename. One query when
+    `seen` is when the payload showed these users (its snapshot's time, None if it
+    has none, and its delivery's receipt time). Unknown users become placeholder
+    members (login kept, no account). A known member takes the login and bot flag
+    of a snapshot no older than the one it has them from (`is_not_older`), so a
+    late older event cannot undo a rename. One query when
     nothing changed, two otherwise, whatever the team's size."""
     wanted = {user.github_id: user for user in users if user is not None}
     if not wanted:
@@ -35,12 +35,13 @@ def members_for_users(
             github_id=github_id,
             login=user.login,
             is_bot=user.is_bot,
-            login_seen_at=seen_at,
+            login_seen_at=seen.updated_at,
+            login_received_at=seen.received_at,
         )
         # By GitHub id, so that two workers writing the same members take their
         # row locks in the same order and cannot deadlock.
         for github_id, user in sorted(wanted.items())
-        if github_id not in members or _snapshot_updates_member(members[github_id], user, seen_at)
+        if github_id not in members or _snapshot_updates_member(members[github_id], user, seen)
     ]
     if to_write:
         # One upsert for new and changed members; it also settles a race with
@@ -51,30 +52,30 @@ def members_for_users(
             to_write,
             update_conflicts=True,
             unique_fields=["team", "github_id"],
-            update_fields=["login", "is_bot", "login_seen_at", "updated_at"],
+            update_fields=["login", "is_bot", "login_seen_at", "login_received_at", "updated_at"],
         )
         for member in written:
             previous = members.get(member.github_id)
             if previous is not None:
                 previous.login, previous.is_bot = member.login, member.is_bot
                 previous.login_seen_at = member.login_seen_at
+                previous.login_received_at = member.login_received_at
             else:
                 members[member.github_id] = member
     return members
 
 
-def _snapshot_updates_member(
-    member: TeamMember, user: GitHubUser, seen_at: datetime | None
-) -> bool:
+def _snapshot_updates_member(member: TeamMember, user: GitHubUser, seen: SnapshotTime) -> bool:
     """Whether this snapshot of the user should replace what the member holds.
 
     Its time is recorded even when the login is unchanged: a user renamed and
     renamed back must not take the middle name from a late event."""
-    return is_not_older(seen_at, member.login_seen_at) and (
+    stored = SnapshotTime(member.login_seen_at, member.login_received_at)
+    return is_not_older(seen, stored) and (
         member.login,
         member.is_bot,
-        member.login_seen_at,
-    ) != (user.login, user.is_bot, seen_at)
+        stored,
+    ) != (user.login, user.is_bot, seen)
 
 
 def link_member_to_user(

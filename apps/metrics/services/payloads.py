@@ -140,15 +140,34 @@ def read_user(value: object) -> GitHubUser | None:
     return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)
 
 
-def is_not_older(incoming: datetime | None, stored: datetime | None) -> bool:
+@dataclass(frozen=True)
+class SnapshotTime:
+    """When a snapshot showed what it shows: GitHub's `updated_at`, and when GitHub's
+    delivery of it was received (None for a read of the REST API, which has no delivery)."""
+
+    updated_at: datetime | None
+    received_at: datetime | None = None
+
+
+def is_not_older(incoming: SnapshotTime, stored: SnapshotTime) -> bool:
     """Whether a snapshot taken at `incoming` may overwrite what one taken at `stored` wrote.
 
     An undated snapshot only fills what no dated one has written yet."""
-    # Equal times are applied: GitHub's updated_at has one-second resolution,
-    # and snapshots from the same second are as new as each other.
-    if stored is None:
+    if stored.updated_at is None:
         return True
-    return incoming is not None and incoming >= stored
+    if incoming.updated_at is None:
+        return False
+    if incoming.updated_at != stored.updated_at:
+        return incoming.updated_at > stored.updated_at
+    # GitHub's updated_at has one-second resolution, so snapshots often share it
+    # (opened + labeled, converted_to_draft + ready_for_review). GitHub sends a
+    # repository's events in the order they happen, so the later-received delivery
+    # is the later snapshot (the same delivery again is applied again: no change).
+    # A REST read has no receipt time: it is the current state as of the read,
+    # so nothing delivered with the same updated_at is newer than it.
+    if incoming.received_at is None:
+        return True
+    return stored.received_at is not None and incoming.received_at >= stored.received_at
 
 
 def revert_reference(*, title: str, head_branch: str, body: str) -> RevertReference | None:

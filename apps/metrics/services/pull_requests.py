@@ -6,8 +6,9 @@ backfill's REST items) goes through `lock_pull_request` -> `apply_pull_request_s
 
 - the row is locked (SELECT ... FOR UPDATE) for the whole event, so concurrent
   workers on the same pull request apply their events one after the other;
-- a snapshot older than the stored one (GitHub's `updated_at`) changes nothing,
-  except fields the stored snapshots never carried (see `OWN_CLOCK_FIELDS`);
+- a snapshot older than the stored one (GitHub's `updated_at`, then the receipt
+  time of its delivery: see `is_not_older`) changes nothing, except fields the
+  stored snapshots never carried (see `OWN_CLOCK_FIELDS`);
 - everything derived (state, durations, revert and hotfix flags) is computed from
   the resulting row, never accumulated, so repeats and reorderings converge.
 """
@@ -28,6 +29,7 @@ from apps.metrics.services.members import members_for_users
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
     RevertReference,
+    SnapshotTime,
     is_hotfix,
     is_not_older,
     is_revert_title,
@@ -36,35 +38,60 @@ from apps.metrics.services.payloads import (
 )
 from apps.teams.models import Team
 
+
+@dataclass(frozen=True)
+class SnapshotClock:
+    """The PullRequest fields holding the time of the snapshot some fields came from."""
+
+    updated_at: str
+    received_at: str
+
+    def read(self, row: PullRequest) -> SnapshotTime:
+        return SnapshotTime(getattr(row, self.updated_at), getattr(row, self.received_at))
+
+    def advance(self, row: PullRequest, time: SnapshotTime) -> None:
+        # An undated snapshot may fill fields in, but cannot date them.
+        if time.updated_at is not None:
+            setattr(row, self.updated_at, time.updated_at)
+            setattr(row, self.received_at, time.received_at)
+
+
+SNAPSHOT_CLOCK = SnapshotClock("pr_updated_at", "pr_received_at")
+_SIZE_CLOCK = SnapshotClock("size_snapshot_at", "size_received_at")
 # Fields that partial copies (review events, REST list items) may lack, each with
-# the PullRequest field holding the updated_at of the snapshot it last came from.
+# the clock of the snapshot it last came from.
 OWN_CLOCK_FIELDS = {
-    "is_draft": "draft_snapshot_at",
-    "additions": "size_snapshot_at",
-    "deletions": "size_snapshot_at",
+    "is_draft": SnapshotClock("draft_snapshot_at", "draft_received_at"),
+    "additions": _SIZE_CLOCK,
+    "deletions": _SIZE_CLOCK,
 }
 _UNTRACKED = {"id", "created_at", "updated_at"}
 T = TypeVar("T")
 
 
 def process_pull_request_event(
-    *, team: Team, repository: Repository | None, payload: Mapping[str, Any]
+    *,
+    team: Team,
+    repository: Repository | None,
+    payload: Mapping[str, Any],
+    received_at: datetime | None = None,
 ) -> PullRequest:
     """Create or update the team's pull request from a pull_request event.
 
     Works for every action, and for backfill ({"action": "backfill", "pull_request":
-    <REST item>}). Raises PayloadError when the pull request cannot be identified."""
+    <REST item>}). `received_at` is when GitHub's delivery of the event was received
+    (None for a REST read). Raises PayloadError when the pull request cannot be
+    identified."""
     snapshot = read_pull_request(payload.get("pull_request"))
+    time = SnapshotTime(snapshot.updated_at, received_at)
     ready_for_review = payload.get("action") == "ready_for_review"
 
     def process() -> PullRequest:
         with transaction.atomic():
-            members = members_for_users(
-                team=team, users=[snapshot.author], seen_at=snapshot.updated_at
-            )
+            members = members_for_users(team=team, users=[snapshot.author], seen=time)
             locked = lock_pull_request(team=team, snapshot=snapshot)
             apply_pull_request_snapshot(
-                locked.row, snapshot, repository=repository, members=members
+                locked.row, snapshot, time=time, repository=repository, members=members
             )
             if ready_for_review:
                 _mark_ready_for_review(locked.row, snapshot.updated_at)
@@ -149,27 +176,28 @@ def apply_pull_request_snapshot(
     row: PullRequest,
     snapshot: PullRequestSnapshot,
     *,
+    time: SnapshotTime,
     repository: Repository | None,
     members: Mapping[int, TeamMember],
 ) -> None:
-    """Bring the row up to date with the snapshot, in memory, by the ordering rules."""
+    """Bring the row up to date with the snapshot taken at `time`, in memory, by the
+    ordering rules."""
     if repository is not None:
         row.repository = repository
     row.number = snapshot.number
-    newer = is_not_older(snapshot.updated_at, row.pr_updated_at)
+    newer = is_not_older(time, SNAPSHOT_CLOCK.read(row))
     for name, value in snapshot.fields.items():
         clock = OWN_CLOCK_FIELDS.get(name)
         if clock is None and newer:
             setattr(row, name, value)
-        elif clock is not None and is_not_older(snapshot.updated_at, getattr(row, clock)):
+        elif clock is not None and is_not_older(time, clock.read(row)):
             setattr(row, name, value)
-            setattr(row, clock, snapshot.updated_at or getattr(row, clock))
+            clock.advance(row, time)
     if not newer:
         return
     if snapshot.author is not None:
         row.author = members[snapshot.author.github_id]
-    if snapshot.updated_at is not None:
-        row.pr_updated_at = snapshot.updated_at
+    SNAPSHOT_CLOCK.advance(row, time)
     row.is_hotfix = is_hotfix(title=row.title, labels=row.labels, head_branch=row.head_branch)
     _refresh_revert(row, body=snapshot.body)
 

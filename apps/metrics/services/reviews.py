@@ -12,7 +12,12 @@ from django.db.models import QuerySet
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.members import members_for_users
-from apps.metrics.services.payloads import ReviewSnapshot, read_pull_request, read_review
+from apps.metrics.services.payloads import (
+    ReviewSnapshot,
+    SnapshotTime,
+    read_pull_request,
+    read_review,
+)
 from apps.metrics.services.pull_requests import (
     apply_pull_request_snapshot,
     lock_pull_request,
@@ -29,13 +34,18 @@ _NOT_COUNTED = {PRReview.State.PENDING, PRReview.State.DISMISSED}
 
 
 def process_pull_request_review_event(
-    *, team: Team, repository: Repository | None, payload: Mapping[str, Any]
+    *,
+    team: Team,
+    repository: Repository | None,
+    payload: Mapping[str, Any],
+    received_at: datetime | None = None,
 ) -> PRReview:
     """Create or update the review (submitted, edited, dismissed) and its pull request.
 
     A review that arrives before its pull request creates it from the review's
-    embedded copy. Raises PayloadError when the review or the pull request
-    cannot be identified."""
+    embedded copy. `received_at` is when GitHub's delivery of the event was
+    received (None for a REST read). Raises PayloadError when the review or the
+    pull request cannot be identified."""
     review_snapshot = read_review(payload.get("review"))
     pr_snapshot = read_pull_request(payload.get("pull_request"))
     dismissed = payload.get("action") == "dismissed"
@@ -44,18 +54,19 @@ def process_pull_request_review_event(
     # the later of the two is the best known time of the users it shows.
     known_times = (pr_snapshot.updated_at, review_snapshot.submitted_at)
     seen_at = max((moment for moment in known_times if moment is not None), default=None)
+    pr_time = SnapshotTime(pr_snapshot.updated_at, received_at)
 
     def process() -> PRReview:
         with transaction.atomic():
             members = members_for_users(
                 team=team,
                 users=[pr_snapshot.author, review_snapshot.reviewer],
-                seen_at=seen_at,
+                seen=SnapshotTime(seen_at, received_at),
             )
             locked = lock_pull_request(team=team, snapshot=pr_snapshot)
             pull_request = locked.row
             apply_pull_request_snapshot(
-                pull_request, pr_snapshot, repository=repository, members=members
+                pull_request, pr_snapshot, time=pr_time, repository=repository, members=members
             )
             # All of this pull request's reviews (a handful, whatever the team's
             # size): the one to update is among them, and the first review needs them.
