@@ -69,9 +69,9 @@ def exchange_user_code(*, code: str, redirect_uri: str = "") -> str:
     )
 
 
-def app_install_url() -> str:
-    """Where an organisation admin installs the app."""
-    slug = github_app_config().slug
+def app_install_url(*, slug: str = "") -> str:
+    """Where an organisation admin installs the app (``slug``'s, or the app in use)."""
+    slug = slug or github_app_config().slug
     if not slug:
         raise NotConfigured("the GitHub App's slug is not set (GITHUB_APP_SLUG)")
     return f"{settings.GITHUB_WEB_URL}/apps/{slug}/installations/new"

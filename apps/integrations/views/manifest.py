@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.integrations.models import GitHubApp
+from apps.integrations.services.github_api import app_install_url
 from apps.integrations.services.manifest import (
     ManifestStateRefused,
     complete_manifest_flow,
@@ -104,7 +105,7 @@ def github_manifest_callback(request: HttpRequest) -> HttpResponse:
         "integrations/github_manifest_done.html",
         {
             "app": app,
-            "install_url": f"{settings.GITHUB_WEB_URL}/apps/{app.slug}/installations/new",
+            "install_url": app_install_url(slug=app.slug),
             "environment_app_id": settings.GITHUB_APP_ID,
         },
     )

@@ -19,10 +19,3 @@ def team_create(*, name: str, creator: AbstractBaseUser) -> Team:
     team = Team.objects.create(name=name.strip(), slug=_unique_slug(name))
     Membership.objects.create(user=creator, team=team, role=Membership.Role.ADMIN)
     return team
-
-
-def membership_add(*, team: Team, user: AbstractBaseUser, role: str) -> Membership:
-    membership, _ = Membership.objects.update_or_create(
-        team=team, user=user, defaults={"role": role}
-    )
-    return membership
