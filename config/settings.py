@@ -87,7 +87,13 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+        # Off by default: the check is a round trip (SELECT 1) at the start of
+        # every request, which cost the webhook a fifth of its throughput in
+        # bench/webhook_load.py. The webhook instead reconnects and stores once
+        # more when its connection turns out dropped (services/deliveries.py);
+        # another page that finds it dropped fails once, and the next request
+        # has a new connection.
+        conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS"),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

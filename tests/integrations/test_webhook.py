@@ -200,3 +200,40 @@ def test_it_needs_no_csrf_token(db):
     response = _post(csrf_client, body, **signed_headers(body, event="ping"))
 
     assert response.status_code == 202
+
+
+def _drop_connection_from_the_server_side() -> None:
+    """What a database restart does to a persistent connection."""
+    import psycopg
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "earlier_delivery",
+    [False, True],
+    ids=["first statement reads the secrets", "first statement stores the delivery"],
+)
+def test_it_stores_a_delivery_arriving_on_a_connection_the_database_dropped(
+    client, earlier_delivery
+):
+    if earlier_delivery:
+        # Caches the secrets: the next request's first statement is the insert.
+        body = json.dumps(ping_event()).encode()
+        _post(client, body, **signed_headers(body, event="ping", delivery_id="before"))
+    body = json.dumps(ping_event()).encode()
+    _drop_connection_from_the_server_side()
+
+    response = _post(client, body, **signed_headers(body, event="ping", delivery_id="after"))
+
+    assert response.status_code == 202
+    assert WebhookDelivery.objects.filter(delivery_id="after").exists()

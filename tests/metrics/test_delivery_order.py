@@ -21,8 +21,12 @@ from hypothesis import strategies as st
 from apps.integrations.models import Repository, WebhookDelivery
 from apps.integrations.services.deliveries import process_delivery
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
+from apps.metrics.services.batches import Change, apply_changes
+from apps.metrics.services.pull_requests import (
+    process_pull_request_event,
+    read_pull_request_change,
+)
+from apps.metrics.services.reviews import process_pull_request_review_event, read_review_change
 from apps.teams.models import Team
 from tests.integrations.conftest import WEBHOOK_URL, signed_headers
 from tests.payloads.pull_requests import pull_request_payload, review_payload
@@ -88,6 +92,8 @@ def pull_request_at(offset: float) -> dict[str, Any]:
 class Event:
     name: str
     process: Callable[..., object]
+    # The processor's reader, for applying several events together.
+    read: Callable[..., Change]
     payload: dict[str, Any]
     received_at: datetime
 
@@ -96,6 +102,7 @@ def pr_event(action: str, offset: float) -> Event:
     return Event(
         f"pull_request.{action}@{offset}",
         process_pull_request_event,
+        read_pull_request_change,
         pull_request_payload(action, **pull_request_at(offset)),
         moment(offset) + DELIVERY_DELAY,
     )
@@ -110,6 +117,7 @@ def review_event(action: str, offset: float, review_id: int, state: str, **who: 
     return Event(
         f"pull_request_review.{action}#{review_id}@{offset}",
         process_pull_request_review_event,
+        read_review_change,
         review_payload(
             action,
             review_id=review_id,
@@ -165,6 +173,30 @@ def feed(team: Team, repository: Repository, order: list[int]) -> dict[str, Any]
     return rows
 
 
+def feed_in_batches(
+    team: Team, repository: Repository, order: list[int], sizes: list[int]
+) -> dict[str, Any]:
+    """As `feed`, applying the events in batches of these sizes (the rest in a last one)."""
+    changes = [
+        LIFE[index].read(
+            team=team,
+            repository=repository,
+            payload=LIFE[index].payload,
+            received_at=LIFE[index].received_at,
+        )
+        for index in order
+    ]
+    with transaction.atomic():
+        start = 0
+        for size in [*sizes, len(changes)]:
+            if start < len(changes):
+                apply_changes(changes[start : start + size])
+            start += size
+        rows = final_rows(team)
+        transaction.set_rollback(True)
+    return rows
+
+
 def final_rows(team: Team) -> dict[str, Any]:
     pull_request = PullRequest.objects.select_related("author").get(team=team)
     values = {
@@ -198,13 +230,15 @@ def deliveries(draw: st.DrawFn) -> list[int]:
     return order
 
 
-_in_order: dict[str, Any] = {}
+_in_order: dict[tuple[int, int], dict[str, Any]] = {}
 
 
 def in_order_rows(team: Team, repository: Repository) -> dict[str, Any]:
-    if not _in_order:
-        _in_order.update(feed(team, repository, list(range(len(LIFE)))))
-    return _in_order
+    # Once per test: hypothesis runs every example of a test with the same rows.
+    key = (team.pk, repository.pk)
+    if key not in _in_order:
+        _in_order[key] = feed(team, repository, list(range(len(LIFE))))
+    return _in_order[key]
 
 
 def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
@@ -245,6 +279,20 @@ def test_it_computes_the_metrics_of_the_in_order_feed(team, repository):
 @given(order=deliveries())
 def test_it_ends_with_the_same_rows_for_any_delivery_order_and_repetition(team, repository, order):
     assert feed(team, repository, order) == in_order_rows(team, repository)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(order=deliveries(), sizes=st.lists(st.integers(1, len(LIFE)), max_size=8))
+def test_it_ends_with_the_same_rows_when_events_are_applied_in_batches(
+    team, repository, order, sizes
+):
+    # The webhook drain applies many deliveries at once: a batch must leave the
+    # rows as its events one at a time would.
+    assert feed_in_batches(team, repository, order, sizes) == in_order_rows(team, repository)
 
 
 def test_it_orders_webhook_deliveries_from_the_same_second_by_their_receipt(

@@ -27,9 +27,19 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.common.bulk import update_rows
 from apps.integrations.models import Installation, WebhookDelivery
 from apps.integrations.services.installations import record_event_arrivals
-from apps.integrations.services.routing import Event, Lookups, Outcome, payload_id, route
+from apps.integrations.services.routing import (
+    PROCESSED,
+    Event,
+    Lookups,
+    Outcome,
+    payload_id,
+    prepare,
+    route,
+)
+from apps.metrics.services.batches import Change, apply_changes
 from apps.metrics.services.payloads import PayloadError
 from github_app.deliveries import DeliveryHeaders
 
@@ -116,6 +126,10 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
     params = [
         meta.get_field(name).get_db_prep_save(values[name], connection) for name in _STORED_FIELDS
     ]
+    return _insert(params)
+
+
+def _insert(params: list[Any]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection.vendor), params)
         return cursor.rowcount == 1
@@ -157,6 +171,14 @@ def _route(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Outcome
         )
 
 
+def _record_outcome(delivery: WebhookDelivery, outcome: Outcome, *, at: datetime) -> None:
+    delivery.status = outcome.status
+    delivery.status_reason = outcome.reason[:300]
+    delivery.last_error = ""
+    delivery.next_attempt_at = None
+    delivery.processed_at = at
+
+
 def _process_locked(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> None:
     """Route a delivery this transaction holds locked and record the outcome."""
     delivery.attempts += 1
@@ -184,24 +206,10 @@ def _process_locked(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -
                 lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True
             )
     else:
-        delivery.status = outcome.status
-        delivery.status_reason = outcome.reason[:300]
-        delivery.last_error = ""
-        delivery.next_attempt_at = None
-        delivery.processed_at = timezone.now()
+        _record_outcome(delivery, outcome, at=timezone.now())
     # Failed deliveries belong to the team too, so its admins see them and retry.
     delivery.team_id = _team_id(delivery.installation_id, lookups)
-    delivery.save(
-        update_fields=[
-            "attempts",
-            "status",
-            "status_reason",
-            "last_error",
-            "next_attempt_at",
-            "processed_at",
-            "team",
-        ]
-    )
+    delivery.save(update_fields=_OUTCOME_FIELDS)
 
 
 class _Arrivals:
@@ -228,14 +236,109 @@ class _Arrivals:
 
 
 def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> tuple[int, int]:
-    """Process up to ``limit`` of the oldest waiting deliveries, each claimed and
-    processed in its own transaction: row locks (the delivery's, and the metrics
-    rows its processor touches) are held for one delivery only, so concurrent
-    workers neither wait on each other's batches nor deadlock. The pass reads
-    its candidates in one query, shares its installation lookups, and writes
-    last_event_at once. Returns (candidates, handled)."""
+    """Process up to ``limit`` of the oldest waiting deliveries: together when
+    possible (`_process_together`), else one at a time. The pass reads its
+    candidates in one query and writes last_event_at once. Returns (candidates,
+    handled)."""
     candidates = list(queryset.order_by("received_at").values_list("pk", flat=True)[:limit])
-    lookups, arrivals = Lookups(), _Arrivals()
+    arrivals = _Arrivals()
+    if len(candidates) > 1:
+        try:
+            handled = _process_together(queryset, candidates, arrivals)
+        except Exception as error:
+            # Nothing of the pass was kept: each delivery is tried alone, so one
+            # that fails fails by itself (a deadlock between two workers' batches
+            # also ends here).
+            logger.warning(
+                "processing %s deliveries together failed (%s); processing them one at a time",
+                len(candidates),
+                _describe(error),
+            )
+            arrivals = _Arrivals()
+            handled = _process_one_at_a_time(queryset, candidates, arrivals)
+    else:
+        handled = _process_one_at_a_time(queryset, candidates, arrivals)
+    arrivals.record()
+    return len(candidates), handled
+
+
+_OUTCOME_FIELDS = [
+    "attempts",
+    "status",
+    "status_reason",
+    "last_error",
+    "next_attempt_at",
+    "processed_at",
+    "team",
+]
+
+
+def _process_together(
+    queryset: QuerySet[WebhookDelivery], candidates: list[int], arrivals: _Arrivals
+) -> int:
+    """Claim the candidates in one transaction and apply their pull request and
+    review changes together (`apply_changes`: a few statements for the whole
+    pass, where one at a time costs several per delivery). Any other delivery
+    (installation events, which later deliveries are routed by; a payload that
+    cannot be read) is routed alone, in its turn, in its own savepoint. Raises if
+    the changes cannot be applied together; then nothing of the pass is kept."""
+    lookups = Lookups()
+    with transaction.atomic():
+        # The locks are the claim: another worker skips these deliveries, and
+        # ones it finished in the meantime no longer match the queryset.
+        claimed = list(
+            queryset.select_for_update(skip_locked=True)
+            .filter(pk__in=candidates)
+            .order_by("received_at", "pk")
+        )
+        applied: list[tuple[WebhookDelivery, Change]] = []
+        decided: list[tuple[WebhookDelivery, Outcome]] = []
+        for delivery in claimed:
+            payload = _parse(delivery.payload)
+            arrivals.add(delivery, payload)
+            prepared = _prepare(delivery, payload, lookups)
+            if prepared is None:
+                _process_locked(delivery, payload, lookups)
+            elif isinstance(prepared, Outcome):
+                decided.append((delivery, prepared))
+            else:
+                applied.append((delivery, prepared))
+        apply_changes([change for _, change in applied])
+        finished = [*((delivery, PROCESSED) for delivery, _ in applied), *decided]
+        now = timezone.now()
+        for delivery, outcome in finished:
+            delivery.attempts += 1
+            _record_outcome(delivery, outcome, at=now)
+            delivery.team_id = _team_id(delivery.installation_id, lookups)
+        update_rows(model=WebhookDelivery, rows=[d for d, _ in finished], fields=_OUTCOME_FIELDS)
+    return len(claimed)
+
+
+def _prepare(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Change | Outcome | None:
+    """What `routing.prepare` makes of the delivery; None to route it alone."""
+    if not isinstance(payload, Mapping):
+        return None
+    event = Event(
+        name=delivery.event,
+        action=delivery.action,
+        payload=payload,
+        received_at=delivery.received_at,
+        lookups=lookups,
+    )
+    try:
+        return prepare(event)
+    except PayloadError:
+        # Routed alone, it fails with this error, by itself.
+        return None
+
+
+def _process_one_at_a_time(
+    queryset: QuerySet[WebhookDelivery], candidates: list[int], arrivals: _Arrivals
+) -> int:
+    """Each delivery claimed and processed in its own transaction: row locks (the
+    delivery's, and the metrics rows its processor touches) are held for one
+    delivery only."""
+    lookups = Lookups()
     handled = 0
     for pk in candidates:
         with transaction.atomic():
@@ -244,15 +347,18 @@ def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> tuple[i
             delivery = queryset.select_for_update(skip_locked=True).filter(pk=pk).first()
             if delivery is None:
                 continue
-            try:
-                payload = json.loads(delivery.payload)
-            except ValueError:
-                payload = None
+            payload = _parse(delivery.payload)
             _process_locked(delivery, payload, lookups)
         arrivals.add(delivery, payload)
         handled += 1
-    arrivals.record()
-    return len(candidates), handled
+    return handled
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _waiting(*, received_before: datetime | None = None) -> list[QuerySet[WebhookDelivery]]:

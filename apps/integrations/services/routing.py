@@ -13,8 +13,9 @@ from typing import Any
 
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.integrations.services import installations
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
+from apps.metrics.services.batches import Change, apply_changes
+from apps.metrics.services.pull_requests import read_pull_request_change
+from apps.metrics.services.reviews import read_review_change
 
 Status = WebhookDelivery.Status
 
@@ -84,7 +85,8 @@ def ignored(reason: str) -> Outcome:
 
 
 Handler = Callable[[Event], Outcome]
-Processor = Callable[..., object]
+# A processor's reader: read_pull_request_change, read_review_change.
+Reader = Callable[..., Change]
 
 
 def _known_installation(event: Event) -> Installation | Outcome:
@@ -185,11 +187,17 @@ def _repositories_removed(event: Event) -> Outcome:
 # --- pull requests and reviews ------------------------------------------------------
 
 
-def _to_processor(processor: Processor) -> Handler:
-    """Hand the event to a metrics processor, only for a claimed installation and
-    a repository its team tracks and can still reach."""
+@dataclass(frozen=True)
+class ToProcessor:
+    """Hands an event to a metrics processor (its reader, then `apply_changes`),
+    only for a claimed installation and a repository its team tracks and can
+    still reach. The drain calls `prepare` for many deliveries and applies their
+    changes together."""
 
-    def handle(event: Event) -> Outcome:
+    read: Reader
+
+    def prepare(self, event: Event) -> Change | Outcome:
+        """The event's change, or why it is ignored. Raises PayloadError."""
         found = _known_installation(event)
         if isinstance(found, Outcome):
             return found
@@ -206,12 +214,16 @@ def _to_processor(processor: Processor) -> Handler:
             return ignored(f"{name} is not tracked by {team.name}.")
         if not repository.accessible:
             return ignored(f"{name} was removed from the installation.")
-        processor(
+        return self.read(
             team=team, repository=repository, payload=event.payload, received_at=event.received_at
         )
-        return PROCESSED
 
-    return handle
+    def __call__(self, event: Event) -> Outcome:
+        prepared = self.prepare(event)
+        if isinstance(prepared, Outcome):
+            return prepared
+        apply_changes([prepared])
+        return PROCESSED
 
 
 ANY_ACTION = None
@@ -226,8 +238,8 @@ ROUTES: dict[tuple[str, str | None], Handler] = {
     ("installation_repositories", "removed"): _repositories_removed,
     # The processors take every pull request action: each payload carries a full
     # snapshot, and they keep the newest one.
-    ("pull_request", ANY_ACTION): _to_processor(process_pull_request_event),
-    ("pull_request_review", ANY_ACTION): _to_processor(process_pull_request_review_event),
+    ("pull_request", ANY_ACTION): ToProcessor(read_pull_request_change),
+    ("pull_request_review", ANY_ACTION): ToProcessor(read_review_change),
 }
 
 # Events GitHub may send us that are recorded and deliberately not processed.
@@ -244,13 +256,20 @@ IGNORED_EVENTS: dict[str, str] = {
 CHANGES_INSTALLATIONS = frozenset({"installation", "installation_repositories"})
 
 
-def route(event: Event) -> Outcome:
+def _handler(event: Event) -> Handler | Outcome:
     if event.name in IGNORED_EVENTS:
         return ignored(IGNORED_EVENTS[event.name])
     handler = ROUTES.get((event.name, event.action)) or ROUTES.get((event.name, ANY_ACTION))
     if handler is None:
         kind = f"{event.name}.{event.action}" if event.action else event.name
         return ignored(f"No handler for {kind} events.")
+    return handler
+
+
+def route(event: Event) -> Outcome:
+    handler = _handler(event)
+    if isinstance(handler, Outcome):
+        return handler
     try:
         return handler(event)
     finally:
@@ -258,3 +277,17 @@ def route(event: Event) -> Outcome:
         installation_id = payload_id(event.payload, "installation")
         if event.name in CHANGES_INSTALLATIONS and installation_id is not None:
             event.lookups.forget(installation_id)
+
+
+def prepare(event: Event) -> Change | Outcome | None:
+    """For applying many deliveries together: a pull request or review event's
+    change (or why the event is ignored), read without writing anything; None
+    for an event that must be routed alone, in its turn (it changes installations
+    or repositories, which the events after it are routed by). Raises what the
+    processors' readers raise (PayloadError)."""
+    handler = _handler(event)
+    if isinstance(handler, Outcome):
+        return handler
+    if isinstance(handler, ToProcessor):
+        return handler.prepare(event)
+    return None

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.common.connections import once_more_if_dropped
 from apps.integrations.services.app_config import webhook_secrets
 from apps.integrations.services.deliveries import store_delivery, wake_drain
 from github_app.deliveries import DeliveryHeaderError, parse_delivery_headers
@@ -42,7 +43,7 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
     if not verify_signature(
         body=body,
         signature_header=request.headers.get("X-Hub-Signature-256"),
-        secrets=webhook_secrets(),
+        secrets=once_more_if_dropped(webhook_secrets),
     ):
         return _plain(401, "bad or missing signature")
 
@@ -58,7 +59,10 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
     if not isinstance(payload, dict):
         return _plain(400, "body is not a JSON object")
 
-    if not store_delivery(headers=headers, body=text, payload=payload):
+    stored = once_more_if_dropped(
+        lambda: store_delivery(headers=headers, body=text, payload=payload)
+    )
+    if not stored:
         return _plain(200, "already received")
     # Deliveries are stored first: if the broker is down the sweeper finds them.
     transaction.on_commit(wake_drain, robust=True)

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-from django.db import transaction
-from django.db.models import QuerySet
+from typing import Any, ClassVar, cast
 
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.members import members_for_users
+from apps.metrics.services.batches import Batch, apply_changes
+from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
+    PullRequestSnapshot,
     ReviewSnapshot,
     SnapshotTime,
     read_pull_request,
     read_review,
 )
-from apps.metrics.services.pull_requests import (
-    apply_pull_request_snapshot,
-    lock_pull_request,
-    retry_on_concurrent_creation,
-)
+from apps.metrics.services.pull_requests import apply_pull_request_snapshot
 from apps.teams.models import Team
 
 # A review only moves forward: pending -> submitted (approved, changes requested,
@@ -33,6 +29,80 @@ _SUBMITTED_RANK = 1
 _NOT_COUNTED = {PRReview.State.PENDING, PRReview.State.DISMISSED}
 
 
+@dataclass(frozen=True)
+class ReviewChange:
+    """What a pull_request_review event says about a review and its pull request."""
+
+    team: Team
+    repository: Repository | None
+    pull_request: PullRequestSnapshot
+    # When the embedded pull request was shown (its updated_at, the delivery's receipt).
+    pull_request_time: SnapshotTime
+    review: ReviewSnapshot
+    dismissed: bool
+    # When the users it shows were seen (see read_review_change).
+    seen: SnapshotTime
+    wants_reviews: ClassVar[bool] = True
+
+    def sightings(self) -> list[Sighting]:
+        users = (self.pull_request.author, self.review.reviewer)
+        return [(user, self.seen) for user in users if user is not None]
+
+    def apply(self, batch: Batch) -> PRReview:
+        members = batch.members(self.team)
+        pull_request = batch.pull_request(self.team, self.pull_request)
+        apply_pull_request_snapshot(
+            pull_request,
+            self.pull_request,
+            time=self.pull_request_time,
+            repository=self.repository,
+            members=members,
+        )
+        # All of this pull request's reviews (a handful, whatever the team's size):
+        # the one to update is among them, and the first review needs them.
+        reviews = batch.reviews(self.team, self.pull_request)
+        review = next((r for r in reviews if r.github_id == self.review.github_id), None)
+        if review is None:
+            review = PRReview(
+                team=self.team, github_id=self.review.github_id, pull_request=pull_request
+            )
+            reviews.append(review)
+        changed = _apply_review(review, self.review, dismissed=self.dismissed, members=members)
+        batch.review_changed(review, changed)
+        pull_request.first_review_at = first_review_at(pull_request, reviews)
+        return review
+
+
+def read_review_change(
+    *,
+    team: Team,
+    repository: Repository | None,
+    payload: Mapping[str, Any],
+    received_at: datetime | None = None,
+) -> ReviewChange:
+    """Read a pull_request_review event (submitted, edited, dismissed). A review
+    that arrives before its pull request creates it from the review's embedded
+    copy. `received_at` is when GitHub's delivery of the event was received (None
+    for a REST read). Raises PayloadError when the review or the pull request
+    cannot be identified."""
+    review = read_review(payload.get("review"))
+    pull_request = read_pull_request(payload.get("pull_request"))
+    # The payload was made after both its pull request's last update and the
+    # review's submission (an edit or a dismissal comes later than the submission):
+    # the later of the two is the best known time of the users it shows.
+    known_times = (pull_request.updated_at, review.submitted_at)
+    seen_at = max((moment for moment in known_times if moment is not None), default=None)
+    return ReviewChange(
+        team=team,
+        repository=repository,
+        pull_request=pull_request,
+        pull_request_time=SnapshotTime(pull_request.updated_at, received_at),
+        review=review,
+        dismissed=payload.get("action") == "dismissed",
+        seen=SnapshotTime(seen_at, received_at),
+    )
+
+
 def process_pull_request_review_event(
     *,
     team: Team,
@@ -40,56 +110,12 @@ def process_pull_request_review_event(
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> PRReview:
-    """Create or update the review (submitted, edited, dismissed) and its pull request.
-
-    A review that arrives before its pull request creates it from the review's
-    embedded copy. `received_at` is when GitHub's delivery of the event was
-    received (None for a REST read). Raises PayloadError when the review or the
-    pull request cannot be identified."""
-    review_snapshot = read_review(payload.get("review"))
-    pr_snapshot = read_pull_request(payload.get("pull_request"))
-    dismissed = payload.get("action") == "dismissed"
-    # The payload was made after both its pull request's last update and the
-    # review's submission (an edit or a dismissal comes later than the submission):
-    # the later of the two is the best known time of the users it shows.
-    known_times = (pr_snapshot.updated_at, review_snapshot.submitted_at)
-    seen_at = max((moment for moment in known_times if moment is not None), default=None)
-    pr_time = SnapshotTime(pr_snapshot.updated_at, received_at)
-
-    def process() -> PRReview:
-        with transaction.atomic():
-            members = members_for_users(
-                team=team,
-                users=[pr_snapshot.author, review_snapshot.reviewer],
-                seen=SnapshotTime(seen_at, received_at),
-            )
-            locked = lock_pull_request(team=team, snapshot=pr_snapshot)
-            pull_request = locked.row
-            apply_pull_request_snapshot(
-                pull_request, pr_snapshot, time=pr_time, repository=repository, members=members
-            )
-            # All of this pull request's reviews (a handful, whatever the team's
-            # size): the one to update is among them, and the first review needs them.
-            reviews = [] if locked.created else list(_reviews_of(pull_request))
-            review = next((r for r in reviews if r.github_id == review_snapshot.github_id), None)
-            if review is None:
-                review = PRReview(team=team, github_id=review_snapshot.github_id)
-                reviews.append(review)
-            changed = _apply_review(review, review_snapshot, dismissed=dismissed, members=members)
-            pull_request.first_review_at = first_review_at(pull_request, reviews)
-            locked.save()
-            if review.pk is None:
-                review.pull_request = pull_request
-                review.save()
-            elif changed:
-                review.save(update_fields=[*changed, "updated_at"])
-        return review
-
-    return retry_on_concurrent_creation(process)
-
-
-def _reviews_of(pull_request: PullRequest) -> QuerySet[PRReview]:
-    return PRReview.objects.filter(pull_request=pull_request).select_related("reviewer")
+    """Create or update the review and its pull request from one
+    pull_request_review event (see `read_review_change`)."""
+    change = read_review_change(
+        team=team, repository=repository, payload=payload, received_at=received_at
+    )
+    return cast(PRReview, apply_changes([change])[0])
 
 
 def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:

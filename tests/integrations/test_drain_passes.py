@@ -1,0 +1,110 @@
+"""The drain applies a pass of deliveries together, and falls back to one at a
+time so that a delivery that cannot be applied fails alone."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.integrations.models import WebhookDelivery
+from apps.integrations.services.deliveries import drain_deliveries
+from apps.metrics.models import PRReview, PullRequest, TeamMember
+from tests.integrations.conftest import installation_for, repository_for
+from tests.payloads.pull_requests import pull_request_payload, review_payload
+
+pytestmark = pytest.mark.django_db
+
+INSTALLATION = 42
+WHERE = {"installation_id": INSTALLATION, "repository_id": 100, "repository_full_name": "acme/api"}
+
+
+@pytest.fixture
+def repository(team):
+    installation = installation_for(team=team, installation_id=INSTALLATION, login="acme")
+    return repository_for(installation=installation, github_id=100, full_name="acme/api")
+
+
+@pytest.fixture
+def store(deliver):
+    """Store a delivery and leave it waiting, as when many arrive during one pass."""
+
+    def post(event, payload, delivery_id):
+        response = deliver(event, payload, delivery_id=delivery_id, lose_wake_up=True)
+        assert response.status_code == 202
+
+    return post
+
+
+def _statuses(*delivery_ids: str) -> list[str]:
+    return [WebhookDelivery.objects.get(delivery_id=d).status for d in delivery_ids]
+
+
+def test_it_applies_a_pass_of_deliveries_in_a_handful_of_queries(store, repository):
+    for number in range(1, 21):
+        author = {"author_id": 1000 + number, "author_login": f"dev{number}"}
+        store(
+            "pull_request",
+            pull_request_payload(pr_id=number, number=number, **author, **WHERE),
+            f"pr-{number}",
+        )
+        store(
+            "pull_request_review",
+            review_payload(pr_id=number, number=number, review_id=number, **author, **WHERE),
+            f"review-{number}",
+        )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert drain_deliveries() == 40
+
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"processed"}
+    assert (PullRequest.objects.count(), PRReview.objects.count()) == (20, 20)
+    # One at a time, these 40 deliveries cost over 300 queries.
+    assert len(queries) <= 25, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+
+def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository):
+    store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
+    broken = pull_request_payload(
+        pr_id=2, number=2, author_id=777, author_login="broken-author", **WHERE
+    )
+    # Numbers are never negative: the database refuses the row (PostgreSQL raises,
+    # SQLite's insert-or-ignore skips it), after the author was written.
+    broken["pull_request"]["number"] = -5
+    store("pull_request", broken, "broken")
+    store("pull_request", pull_request_payload(pr_id=3, number=3, **WHERE), "good-3")
+
+    assert drain_deliveries() == 3
+
+    assert _statuses("good-1", "broken", "good-3") == ["processed", "failed", "processed"]
+    failed = WebhookDelivery.objects.get(delivery_id="broken")
+    assert failed.last_error
+    assert failed.next_attempt_at is not None  # a database error may pass: retried
+    assert sorted(PullRequest.objects.values_list("github_id", flat=True)) == [1, 3]
+    assert not TeamMember.objects.filter(github_id=777).exists()
+
+
+def test_it_fails_a_malformed_delivery_alone_and_applies_the_rest_together(store, repository):
+    store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
+    malformed = pull_request_payload(pr_id=2, number=2, **WHERE)
+    del malformed["pull_request"]["id"]
+    store("pull_request", malformed, "malformed")
+    store("pull_request", pull_request_payload(pr_id=3, number=3, **WHERE), "good-3")
+
+    assert drain_deliveries() == 3
+
+    assert _statuses("good-1", "malformed", "good-3") == ["processed", "failed", "processed"]
+    failed = WebhookDelivery.objects.get(delivery_id="malformed")
+    assert (failed.last_error, failed.next_attempt_at) == ("pull_request.id is missing", None)
+    assert sorted(PullRequest.objects.values_list("github_id", flat=True)) == [1, 3]
+
+
+def test_it_records_each_delivery_of_a_pass_with_its_team_and_attempt(store, team, repository):
+    store("pull_request", pull_request_payload(pr_id=1, **WHERE), "a")
+    store("pull_request", pull_request_payload("synchronize", pr_id=1, **WHERE), "b")
+
+    drain_deliveries()
+
+    for delivery in WebhookDelivery.objects.all():
+        assert (delivery.status, delivery.team, delivery.attempts) == ("processed", team, 1)
+        assert delivery.processed_at is not None
