@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.integrations.models import WebhookDelivery
+from apps.integrations.services import deliveries
 from apps.integrations.services.deliveries import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from tests.integrations.conftest import installation_for, repository_for
@@ -108,3 +109,19 @@ def test_it_records_each_delivery_of_a_pass_with_its_team_and_attempt(store, tea
     for delivery in WebhookDelivery.objects.all():
         assert (delivery.status, delivery.team, delivery.attempts) == ("processed", team, 1)
         assert delivery.processed_at is not None
+
+
+def test_it_holds_at_most_a_budget_of_bodies_in_memory_at_once(store, repository, monkeypatch):
+    for number in (1, 2, 3):
+        store(
+            "pull_request", pull_request_payload(pr_id=number, number=number, **WHERE), f"{number}"
+        )
+    one_body = len(WebhookDelivery.objects.get(delivery_id="1").payload.encode())
+    monkeypatch.setattr(deliveries, "PASS_PAYLOAD_BYTES", one_body * 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert drain_deliveries() == 3
+
+    body_reads = [q for q in queries.captured_queries if '"payload" FROM' in q["sql"]]
+    assert len(body_reads) == 2  # two bodies, then the third
+    assert _statuses("1", "2", "3") == ["processed"] * 3

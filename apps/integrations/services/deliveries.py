@@ -3,13 +3,17 @@
 The webhook view only stores (one ``INSERT … ON CONFLICT DO NOTHING``) and wakes
 the drain, at most once per short interval; measured on a 2-core machine, an ORM
 ``create`` plus one Celery message per request reached a third of that
-throughput. The drain claims deliveries with ``SELECT … FOR UPDATE SKIP LOCKED``
-(PostgreSQL), so two workers never hold the same delivery; SQLite, which has no
-row locks, serialises writers anyway. Each delivery is claimed and processed in
-its own transaction: claiming a batch in one transaction made two workers hold
-each other's pull request rows for the whole batch, and deadlock, in the
-benchmark. The sweeper (Celery beat, ``process_pending``) is the safety net for
-wake-ups lost while the broker was down."""
+throughput. The drain claims a pass of deliveries with ``SELECT … FOR UPDATE
+SKIP LOCKED`` (PostgreSQL), so two workers never hold the same delivery; SQLite,
+which has no row locks, serialises writers anyway. A pass applies its pull
+request and review events together, in one transaction, through the processors'
+one write path (``apps.metrics.services.batches``): one delivery at a time cost
+nine statements each and kept one worker at a tenth of what the web side
+accepts. Its rows are locked in one order, so two workers' passes wait rather
+than deadlock; if a pass fails anyway, each of its deliveries is processed
+alone, so one that cannot be processed fails by itself. The sweeper (Celery
+beat, ``process_pending``) is the safety net for wake-ups lost while the broker
+was down."""
 
 from __future__ import annotations
 
@@ -17,14 +21,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from celery import current_app
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Func, IntegerField, QuerySet
 from django.utils import timezone
 
 from apps.common.bulk import update_rows
@@ -51,9 +55,13 @@ MAX_ATTEMPTS = 5
 FIRST_RETRY_AFTER = timedelta(seconds=30)
 # The sweeper leaves fresher deliveries to the drain their own request woke.
 SWEEP_AFTER = timedelta(minutes=1)
-# Deliveries per pass of the drain: a pass shares its installation lookups, so
-# changes made elsewhere (a claim, a repository tracked) show within one pass.
-PASS_SIZE = 50
+# Deliveries per pass of the drain. A pass costs a dozen statements whatever its
+# size (bench/bench_drain.py: 0.7 ms a delivery in passes of 25, 0.3 in passes of
+# 200) and shares its installation lookups, so changes made elsewhere (a claim, a
+# repository tracked) show from the next pass.
+PASS_SIZE = 200
+# The bodies a pass holds in memory at once, at most (and one body, whatever its size).
+PASS_PAYLOAD_BYTES = 16 * 1024 * 1024
 # The view wakes the drain at most once per interval (plus one trailing wake):
 # one drain pass serves every delivery stored before it starts. Each wake is a
 # Celery message (~3 ms to publish, and a task run on the worker); at 0.05 s the
@@ -235,31 +243,28 @@ class _Arrivals:
         record_event_arrivals(installations=self.installations, repositories=self.repositories)
 
 
-def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> tuple[int, int]:
-    """Process up to ``limit`` of the oldest waiting deliveries: together when
-    possible (`_process_together`), else one at a time. The pass reads its
-    candidates in one query and writes last_event_at once. Returns (candidates,
-    handled)."""
-    candidates = list(queryset.order_by("received_at").values_list("pk", flat=True)[:limit])
+def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> int:
+    """Claim and process up to ``limit`` of the oldest waiting deliveries,
+    together (`_process_together`); if that fails, nothing of it was kept and
+    each is processed alone, so one that fails fails by itself (a deadlock
+    between two workers' passes also ends there). Writes last_event_at once.
+    Returns how many were claimed."""
     arrivals = _Arrivals()
-    if len(candidates) > 1:
-        try:
-            handled = _process_together(queryset, candidates, arrivals)
-        except Exception as error:
-            # Nothing of the pass was kept: each delivery is tried alone, so one
-            # that fails fails by itself (a deadlock between two workers' batches
-            # also ends here).
-            logger.warning(
-                "processing %s deliveries together failed (%s); processing them one at a time",
-                len(candidates),
-                _describe(error),
-            )
-            arrivals = _Arrivals()
-            handled = _process_one_at_a_time(queryset, candidates, arrivals)
-    else:
-        handled = _process_one_at_a_time(queryset, candidates, arrivals)
+    claimed: list[int] = []
+    try:
+        _process_together(queryset, limit=limit, claimed=claimed, arrivals=arrivals)
+    except Exception as error:
+        if not claimed:
+            raise
+        logger.warning(
+            "processing %s deliveries together failed (%s); processing them one at a time",
+            len(claimed),
+            _describe(error),
+        )
+        arrivals = _Arrivals()
+        _process_one_at_a_time(queryset, claimed, arrivals)
     arrivals.record()
-    return len(candidates), handled
+    return len(claimed)
 
 
 _OUTCOME_FIELDS = [
@@ -274,28 +279,32 @@ _OUTCOME_FIELDS = [
 
 
 def _process_together(
-    queryset: QuerySet[WebhookDelivery], candidates: list[int], arrivals: _Arrivals
-) -> int:
-    """Claim the candidates in one transaction and apply their pull request and
-    review changes together (`apply_changes`: a few statements for the whole
-    pass, where one at a time costs several per delivery). Any other delivery
-    (installation events, which later deliveries are routed by; a payload that
-    cannot be read) is routed alone, in its turn, in its own savepoint. Raises if
-    the changes cannot be applied together; then nothing of the pass is kept."""
+    queryset: QuerySet[WebhookDelivery], *, limit: int, claimed: list[int], arrivals: _Arrivals
+) -> None:
+    """Claim up to ``limit`` deliveries in one transaction (their ids go in
+    ``claimed``) and apply their pull request and review changes together
+    (`apply_changes`: a few statements for the whole pass, where one at a time
+    costs several per delivery). Any other delivery (installation events, which
+    later deliveries are routed by; a payload that cannot be read) is routed
+    alone, in its turn, in its own savepoint. Raises if the changes cannot be
+    applied together; then nothing of the pass is kept."""
     lookups = Lookups()
     with transaction.atomic():
         # The locks are the claim: another worker skips these deliveries, and
-        # ones it finished in the meantime no longer match the queryset.
-        claimed = list(
+        # PostgreSQL checks the filter again on one another worker just finished.
+        deliveries = list(
             queryset.select_for_update(skip_locked=True)
-            .filter(pk__in=candidates)
-            .order_by("received_at", "pk")
+            .defer("payload")
+            .annotate(payload_bytes=_OctetLength("payload"))
+            .order_by("received_at", "pk")[:limit]
         )
+        claimed.extend(delivery.pk for delivery in deliveries)
         applied: list[tuple[WebhookDelivery, Change]] = []
         decided: list[tuple[WebhookDelivery, Outcome]] = []
-        for delivery in claimed:
-            payload = _parse(delivery.payload)
+        for delivery, text in _with_payloads(deliveries):
+            payload = _parse(text)
             arrivals.add(delivery, payload)
+            # What is kept of a payload past this point is what its change read.
             prepared = _prepare(delivery, payload, lookups)
             if prepared is None:
                 _process_locked(delivery, payload, lookups)
@@ -311,7 +320,40 @@ def _process_together(
             _record_outcome(delivery, outcome, at=now)
             delivery.team_id = _team_id(delivery.installation_id, lookups)
         update_rows(model=WebhookDelivery, rows=[d for d, _ in finished], fields=_OUTCOME_FIELDS)
-    return len(claimed)
+
+
+class _OctetLength(Func):
+    # Read from the stored value's header on PostgreSQL, without decompressing it.
+    function = "OCTET_LENGTH"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # SQLite has octet_length() only from 3.43.
+        return self.as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))")
+
+
+def _with_payloads(deliveries: list[WebhookDelivery]) -> Iterator[tuple[WebhookDelivery, str]]:
+    """Each delivery with its stored body, read in groups of at most
+    PASS_PAYLOAD_BYTES (a group holds one delivery at least): bodies can be up to
+    25 MB, and a pass's worth of them must not exhaust the worker's memory."""
+    group: list[WebhookDelivery] = []
+    size = 0
+    for delivery in [*deliveries, None]:
+        full = delivery is None or (
+            bool(group) and size + delivery.payload_bytes > PASS_PAYLOAD_BYTES
+        )
+        if full and group:
+            bodies = dict(
+                WebhookDelivery.objects.filter(pk__in=[d.pk for d in group]).values_list(
+                    "pk", "payload"
+                )
+            )
+            for member in group:
+                yield member, bodies[member.pk]
+            group, size = [], 0
+        if delivery is not None:
+            group.append(delivery)
+            size += delivery.payload_bytes
 
 
 def _prepare(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Change | Outcome | None:
@@ -334,12 +376,11 @@ def _prepare(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Chang
 
 def _process_one_at_a_time(
     queryset: QuerySet[WebhookDelivery], candidates: list[int], arrivals: _Arrivals
-) -> int:
+) -> None:
     """Each delivery claimed and processed in its own transaction: row locks (the
     delivery's, and the metrics rows its processor touches) are held for one
     delivery only."""
     lookups = Lookups()
-    handled = 0
     for pk in candidates:
         with transaction.atomic():
             # The lock is the claim; the filter, checked again once it is held,
@@ -350,8 +391,6 @@ def _process_one_at_a_time(
             payload = _parse(delivery.payload)
             _process_locked(delivery, payload, lookups)
         arrivals.add(delivery, payload)
-        handled += 1
-    return handled
 
 
 def _parse(text: str) -> Any:
@@ -363,9 +402,9 @@ def _parse(text: str) -> Any:
 
 def _waiting(*, received_before: datetime | None = None) -> list[QuerySet[WebhookDelivery]]:
     """What the drain claims from, in order: received deliveries, then failed
-    ones due for a retry. Two querysets, not one with OR: each reads the
-    (status, received_at) index in order and stops after a pass's worth, where
-    the OR made PostgreSQL read and sort every waiting row."""
+    ones due for a retry. Two querysets, not one with OR: each reads its partial
+    index (see WebhookDelivery.Meta) in order and stops after a pass's worth,
+    where the OR made PostgreSQL read and sort every waiting row."""
     received = WebhookDelivery.objects.filter(status=Status.RECEIVED)
     if received_before is not None:
         received = received.filter(received_at__lt=received_before)
@@ -377,11 +416,11 @@ def _drain(querysets: list[QuerySet[WebhookDelivery]], *, pass_size: int) -> int
     handled = 0
     for queryset in querysets:
         while True:
-            candidates, in_pass = _process_pass(queryset, limit=pass_size)
-            handled += in_pass
-            # A short pass means nothing more is waiting; an empty one, that
-            # another worker holds what is.
-            if candidates < pass_size or in_pass == 0:
+            claimed = _process_pass(queryset, limit=pass_size)
+            handled += claimed
+            # A short pass means nothing more is waiting, or that another
+            # worker holds the rest.
+            if claimed < pass_size:
                 break
     return handled
 
@@ -402,7 +441,9 @@ def process_delivery(*, pk: int) -> WebhookDelivery:
     """Process one delivery now, unless it is finished or another worker holds
     it. Used by replay, where the caller waits for the outcome."""
     waiting = WebhookDelivery.objects.filter(pk=pk, status__in=[Status.RECEIVED, Status.FAILED])
-    _process_pass(waiting, limit=1)
+    arrivals = _Arrivals()
+    _process_one_at_a_time(waiting, [pk], arrivals)
+    arrivals.record()
     return WebhookDelivery.objects.get(pk=pk)
 
 
