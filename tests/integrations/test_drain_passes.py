@@ -64,7 +64,7 @@ def test_it_applies_a_pass_of_deliveries_in_a_handful_of_queries(store, reposito
     assert len(queries) <= 25, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
-def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository):
+def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository, caplog):
     store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
     broken = pull_request_payload(
         pr_id=2, number=2, author_id=777, author_login="broken-author", **WHERE
@@ -78,6 +78,7 @@ def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository):
     assert drain_deliveries() == 3
 
     assert _statuses("good-1", "broken", "good-3") == ["processed", "failed", "processed"]
+    assert "processing them one at a time" in caplog.text
     failed = WebhookDelivery.objects.get(delivery_id="broken")
     assert failed.last_error
     assert failed.next_attempt_at is not None  # a database error may pass: retried
@@ -85,7 +86,9 @@ def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository):
     assert not TeamMember.objects.filter(github_id=777).exists()
 
 
-def test_it_fails_a_malformed_delivery_alone_and_applies_the_rest_together(store, repository):
+def test_it_fails_a_malformed_delivery_alone_and_applies_the_rest_together(
+    store, repository, caplog
+):
     store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
     malformed = pull_request_payload(pr_id=2, number=2, **WHERE)
     del malformed["pull_request"]["id"]
@@ -98,6 +101,7 @@ def test_it_fails_a_malformed_delivery_alone_and_applies_the_rest_together(store
     failed = WebhookDelivery.objects.get(delivery_id="malformed")
     assert (failed.last_error, failed.next_attempt_at) == ("pull_request.id is missing", None)
     assert sorted(PullRequest.objects.values_list("github_id", flat=True)) == [1, 3]
+    assert "one at a time" not in caplog.text  # the pass itself did not fail
 
 
 def test_it_records_each_delivery_of_a_pass_with_its_team_and_attempt(store, team, repository):

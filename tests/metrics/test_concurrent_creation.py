@@ -68,3 +68,57 @@ def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(te
     assert pull_request.title == "Renamed"
     assert pull_request.first_review_at == datetime(2025, 1, 1, 12, tzinfo=UTC)
     assert PRReview.objects.get().pull_request == pull_request
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_link_a_revert_that_stopped_naming_the_new_pull_request_meanwhile(
+    team, repository
+):
+    def revert_event(body: str, hour: int) -> dict:
+        return pull_request_payload(
+            pr_id=600,
+            number=6,
+            title='Revert "x"',
+            body=body,
+            updated_at=f"2025-01-01T{hour}:00:00Z",
+        )
+
+    # The revert names #5, not stored yet: it waits for it.
+    process_pull_request_event(
+        team=team, repository=repository, payload=revert_event("Reverts #5", 10)
+    )
+    errors: list[BaseException] = []
+
+    def first_worker_creates_5() -> None:
+        try:
+            process_pull_request_event(
+                team=team,
+                repository=repository,
+                # Another author: the first worker's wait is on the revert's row.
+                payload=pull_request_payload(
+                    pr_id=500,
+                    number=5,
+                    updated_at="2025-01-01T11:00:00Z",
+                    author_id=9001,
+                    author_login="other",
+                ),
+            )
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=first_worker_creates_5)
+    with transaction.atomic():
+        # Meanwhile a newer edit of the revert names #7 instead (not committed yet).
+        process_pull_request_event(
+            team=team, repository=repository, payload=revert_event("Reverts #7", 12)
+        )
+        worker.start()
+        wait_until_another_session_waits_for_a_lock()
+    worker.join(timeout=30)
+
+    assert errors == []
+    revert = PullRequest.objects.get(github_id=600)
+    assert (revert.reverts_number, revert.reverts) == (7, None)

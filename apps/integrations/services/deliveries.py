@@ -162,21 +162,28 @@ def _team_id(installation_id: int | None, lookups: Lookups) -> int | None:
     return installation.team_id if installation else None
 
 
-def _route(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Outcome:
+class _Unreadable(ValueError):
+    pass
+
+
+def _event(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Event:
     if not isinstance(payload, Mapping):
-        raise ValueError("the stored payload is not a JSON object")
+        raise _Unreadable("the stored payload is not a JSON object")
+    return Event(
+        name=delivery.event,
+        action=delivery.action,
+        payload=payload,
+        received_at=delivery.received_at,
+        lookups=lookups,
+    )
+
+
+def _route(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Outcome:
+    event = _event(delivery, payload, lookups)
     # A savepoint: if the route fails, what it wrote goes, and the failure is
     # still recorded under the lock this transaction holds on the delivery.
     with transaction.atomic():
-        return route(
-            Event(
-                name=delivery.event,
-                action=delivery.action,
-                payload=payload,
-                received_at=delivery.received_at,
-                lookups=lookups,
-            )
-        )
+        return route(event)
 
 
 def _record_outcome(delivery: WebhookDelivery, outcome: Outcome, *, at: datetime) -> None:
@@ -187,32 +194,32 @@ def _record_outcome(delivery: WebhookDelivery, outcome: Outcome, *, at: datetime
     delivery.processed_at = at
 
 
+def _record_failure(delivery: WebhookDelivery, error: Exception) -> None:
+    delivery.status = Status.FAILED
+    delivery.status_reason = ""
+    delivery.last_error = _describe(error)
+    delivery.processed_at = None
+    # A malformed payload stays malformed: retrying it would only fail again.
+    retry = not isinstance(error, PayloadError) and delivery.attempts < MAX_ATTEMPTS
+    delivery.next_attempt_at = timezone.now() + _retry_delay(delivery.attempts) if retry else None
+    logger.warning(
+        "webhook delivery %s (%s) failed on attempt %s: %s",
+        delivery.delivery_id,
+        delivery.event,
+        delivery.attempts,
+        delivery.last_error,
+    )
+    if delivery.next_attempt_at is not None:
+        transaction.on_commit(lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True)
+
+
 def _process_locked(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> None:
     """Route a delivery this transaction holds locked and record the outcome."""
     delivery.attempts += 1
     try:
         outcome = _route(delivery, payload, lookups)
     except Exception as error:
-        delivery.status = Status.FAILED
-        delivery.status_reason = ""
-        delivery.last_error = _describe(error)
-        delivery.processed_at = None
-        # A malformed payload stays malformed: retrying it would only fail again.
-        retry = not isinstance(error, PayloadError) and delivery.attempts < MAX_ATTEMPTS
-        delivery.next_attempt_at = (
-            timezone.now() + _retry_delay(delivery.attempts) if retry else None
-        )
-        logger.warning(
-            "webhook delivery %s (%s) failed on attempt %s: %s",
-            delivery.delivery_id,
-            delivery.event,
-            delivery.attempts,
-            delivery.last_error,
-        )
-        if delivery.next_attempt_at is not None:
-            transaction.on_commit(
-                lambda at=delivery.next_attempt_at: _queue_drain(eta=at), robust=True
-            )
+        _record_failure(delivery, error)
     else:
         _record_outcome(delivery, outcome, at=timezone.now())
     # Failed deliveries belong to the team too, so its admins see them and retry.
@@ -284,10 +291,10 @@ def _process_together(
     """Claim up to ``limit`` deliveries in one transaction (their ids go in
     ``claimed``) and apply their pull request and review changes together
     (`apply_changes`: a few statements for the whole pass, where one at a time
-    costs several per delivery). Any other delivery (installation events, which
-    later deliveries are routed by; a payload that cannot be read) is routed
-    alone, in its turn, in its own savepoint. Raises if the changes cannot be
-    applied together; then nothing of the pass is kept."""
+    costs several per delivery). An installation event (which later deliveries
+    are routed by) is routed alone, in its turn, in a savepoint; a payload that
+    cannot be read fails by itself. Raises if the pass cannot be done together;
+    then nothing of it is kept."""
     lookups = Lookups()
     with transaction.atomic():
         # The locks are the claim: another worker skips these deliveries, and
@@ -300,24 +307,34 @@ def _process_together(
         )
         claimed.extend(delivery.pk for delivery in deliveries)
         applied: list[tuple[WebhookDelivery, Change]] = []
-        decided: list[tuple[WebhookDelivery, Outcome]] = []
+        finished: list[tuple[WebhookDelivery, Outcome | Exception]] = []
         for delivery, text in _with_payloads(deliveries):
             payload = _parse(text)
             arrivals.add(delivery, payload)
             # What is kept of a payload past this point is what its change read.
-            prepared = _prepare(delivery, payload, lookups)
+            try:
+                prepared = _prepare(delivery, payload, lookups)
+            except (PayloadError, _Unreadable) as error:
+                finished.append((delivery, error))
+                continue
             if prepared is None:
-                _process_locked(delivery, payload, lookups)
-            elif isinstance(prepared, Outcome):
-                decided.append((delivery, prepared))
+                # In its turn, in a savepoint; if it fails (a deadlock on the
+                # installation's row, say), the pass does, and it is tried alone.
+                prepared = _route(delivery, payload, lookups)
+            if isinstance(prepared, Outcome):
+                finished.append((delivery, prepared))
             else:
                 applied.append((delivery, prepared))
         apply_changes([change for _, change in applied])
-        finished = [*((delivery, PROCESSED) for delivery, _ in applied), *decided]
+        finished.extend((delivery, PROCESSED) for delivery, _ in applied)
         now = timezone.now()
-        for delivery, outcome in finished:
+        for delivery, result in finished:
             delivery.attempts += 1
-            _record_outcome(delivery, outcome, at=now)
+            if isinstance(result, Outcome):
+                _record_outcome(delivery, result, at=now)
+            else:
+                _record_failure(delivery, result)
+            # Failed deliveries belong to the team too, so its admins see them and retry.
             delivery.team_id = _team_id(delivery.installation_id, lookups)
         update_rows(model=WebhookDelivery, rows=[d for d, _ in finished], fields=_OUTCOME_FIELDS)
 
@@ -357,21 +374,10 @@ def _with_payloads(deliveries: list[WebhookDelivery]) -> Iterator[tuple[WebhookD
 
 
 def _prepare(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Change | Outcome | None:
-    """What `routing.prepare` makes of the delivery; None to route it alone."""
-    if not isinstance(payload, Mapping):
-        return None
-    event = Event(
-        name=delivery.event,
-        action=delivery.action,
-        payload=payload,
-        received_at=delivery.received_at,
-        lookups=lookups,
-    )
-    try:
-        return prepare(event)
-    except PayloadError:
-        # Routed alone, it fails with this error, by itself.
-        return None
+    """What `routing.prepare` makes of the delivery; None to route it alone.
+    Raises PayloadError for a payload the processors cannot read, _Unreadable
+    for one that is not a JSON object."""
+    return prepare(_event(delivery, payload, lookups))
 
 
 def _process_one_at_a_time(

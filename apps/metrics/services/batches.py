@@ -6,10 +6,12 @@ those rows in memory, in order, then writes what changed: a handful of
 statements per batch instead of several per event. One event is a batch of one,
 so the processors, the webhook drain, replay and backfill all write through here.
 
-Rows are locked in one order (each team's members by GitHub id, then each team's
-pull requests by GitHub id, teams by id), so two workers' batches wait for each
-other rather than deadlock; a pull request new to both is the exception, settled
-by `ConcurrentCreation`.
+Rows are locked in one order (each team's pull requests by GitHub id, teams by
+id, then the members the batch writes, by team and GitHub id), so two workers'
+batches wait for each other rather than deadlock. Two exceptions: a pull request
+new to both (settled by `ConcurrentCreation`), and the reverts a new pull request
+links, whose rows are locked out of that order; a deadlock there fails the batch,
+and the webhook drain then processes its deliveries one at a time.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import transaction
+from django.db.models import Q
 
 from apps.common.bulk import update_rows
+from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.members import Sighting, members_for_sightings
+from apps.metrics.services.members import (
+    Sighting,
+    apply_sighting,
+    load_members,
+    save_members,
+)
 from apps.metrics.services.payloads import PullRequestSnapshot
 from apps.teams.models import Team
 
@@ -35,6 +44,9 @@ class Change(Protocol):
 
     @property
     def team(self) -> Team: ...
+
+    @property
+    def repository(self) -> Repository | None: ...
 
     @property
     def pull_request(self) -> PullRequestSnapshot: ...
@@ -55,22 +67,32 @@ class PullRequestNotStored(Exception):
     pass
 
 
+class _OneAtATime(Exception):
+    """The batch holds what only applying its changes one at a time gets right."""
+
+
 def apply_changes(changes: Sequence[Change]) -> list[object]:
     """Apply the changes in order, in one transaction (a savepoint inside the
     caller's); the row or review each one made or updated, in order."""
 
-    def apply_once() -> list[object]:
+    def apply_once(batch_of: Sequence[Change]) -> list[object]:
         with transaction.atomic():
-            batch = Batch.load(changes)
-            results = [change.apply(batch) for change in changes]
+            batch = Batch.load(batch_of)
+            results = [change.apply(batch) for change in batch_of]
             batch.save()
         return results
 
+    def apply(batch_of: Sequence[Change]) -> list[object]:
+        try:
+            return apply_once(batch_of)
+        except ConcurrentCreation:
+            # The other worker's rows are committed now: the second run updates them.
+            return apply_once(batch_of)
+
     try:
-        return apply_once()
-    except ConcurrentCreation:
-        # The other worker's rows are committed now: the second run updates them.
-        return apply_once()
+        return apply(changes)
+    except _OneAtATime:
+        return [result for change in changes for result in apply([change])]
 
 
 @dataclass
@@ -82,28 +104,34 @@ class _TrackedPullRequest:
 
 
 class Batch:
-    """The rows a batch of changes reads and writes, loaded once and saved once."""
+    """The rows a batch of changes reads and writes, loaded once and saved once.
+
+    Changes are applied in order to these rows in memory, members included, so
+    each change sees what the ones before it did, as it would one at a time."""
 
     def __init__(self) -> None:
         self._members: dict[int, dict[int, TeamMember]] = {}
+        self._changed_members: dict[tuple[int, int], TeamMember] = {}
         self._pull_requests: dict[tuple[int, int], _TrackedPullRequest] = {}
         self._reviews: dict[tuple[int, int], list[PRReview]] = {}
-        self._changed_reviews: dict[int, tuple[PRReview, set[str]]] = {}
+        self._loaded_reviews: dict[int, dict[str, Any]] = {}
 
     @classmethod
     def load(cls, changes: Sequence[Change]) -> Batch:
         batch = cls()
         teams = sorted({change.team.pk: change.team for change in changes}.items())
         for team_id, team in teams:
-            batch._members[team_id] = members_for_sightings(
-                team=team,
-                sightings=[s for c in changes if c.team.pk == team_id for s in c.sightings()],
-            )
-        for team_id, team in teams:
             snapshots = {
                 c.pull_request.github_id: c.pull_request for c in changes if c.team.pk == team_id
             }
             batch._lock_pull_requests(team, snapshots)
+        for team_id, team in teams:
+            batch._load_members(team, [c for c in changes if c.team.pk == team_id])
+        if len(changes) > 1 and batch._moves_between_repositories(changes):
+            # Which pull request a revert names, and which reverts wait for a pull
+            # request, depend on where it is at each change: rare enough to leave
+            # to one change at a time.
+            raise _OneAtATime
         batch._load_reviews(changes)
         return batch
 
@@ -120,6 +148,22 @@ class Batch:
             row = PullRequest(team=team, github_id=github_id, number=snapshots[github_id].number)
             self._track(row, created=True)
 
+    def _load_members(self, team: Team, changes: list[Change]) -> None:
+        """The members the changes show. People new to the team are stored now, as
+        their first sighting shows them (as one change at a time would), so that
+        rows point at them, and compare them, by member id."""
+        first_sightings: dict[int, Sighting] = {}
+        for change in changes:
+            for user, seen in change.sightings():
+                first_sightings.setdefault(user.github_id, (user, seen))
+        members = self._members[team.pk] = load_members(team=team, github_ids=first_sightings)
+        new = []
+        for github_id, (user, seen) in first_sightings.items():
+            if github_id not in members:
+                apply_sighting(members, team=team, user=user, seen=seen)
+                new.append(members[github_id])
+        save_members(new)
+
     def _track(self, row: PullRequest, *, created: bool) -> None:
         self._pull_requests[(row.team_id, row.github_id)] = _TrackedPullRequest(
             row=row,
@@ -128,22 +172,42 @@ class Batch:
             loaded_repository_id=row.repository_id,
         )
 
+    def _moves_between_repositories(self, changes: Sequence[Change]) -> bool:
+        repositories: dict[tuple[int, int], set[int | None]] = {}
+        for change in changes:
+            if change.repository is not None:
+                key = (change.team.pk, change.pull_request.github_id)
+                tracked = self._pull_requests[key]
+                start = set() if tracked.created else {tracked.loaded_repository_id}
+                repositories.setdefault(key, start).add(change.repository.pk)
+        return any(len(seen) > 1 for seen in repositories.values())
+
     def _load_reviews(self, changes: Sequence[Change]) -> None:
         wanted = {(c.team.pk, c.pull_request.github_id) for c in changes if c.wants_reviews}
         by_pk: dict[int, list[PRReview]] = {}
         for key in wanted:
             tracked = self._pull_requests[key]
             self._reviews[key] = [] if tracked.created else by_pk.setdefault(tracked.row.pk, [])
-        if by_pk:
-            for review in PRReview.objects.filter(pull_request_id__in=by_pk).select_related(
-                "reviewer"
-            ):
-                by_pk[review.pull_request_id].append(review)
+        if not by_pk:
+            return
+        # One object per person: a sighting applied in memory (a login, the bot
+        # flag) shows on the reviews of the pull requests it reviewed too.
+        members = {member.pk: member for team in self._members.values() for member in team.values()}
+        for review in PRReview.objects.filter(pull_request_id__in=by_pk).select_related("reviewer"):
+            if review.reviewer_id in members:
+                review.reviewer = members[review.reviewer_id]
+            by_pk[review.pull_request_id].append(review)
+            self._loaded_reviews[review.pk] = _review_values(review)
 
     # --- what changes read and update ------------------------------------------
 
-    def members(self, team: Team) -> dict[int, TeamMember]:
-        return self._members[team.pk]
+    def members(self, team: Team, sightings: list[Sighting]) -> dict[int, TeamMember]:
+        """The team's members, once these sightings (the change's own) are applied."""
+        members = self._members[team.pk]
+        for user, seen in sightings:
+            if apply_sighting(members, team=team, user=user, seen=seen):
+                self._changed_members[(team.pk, user.github_id)] = members[user.github_id]
+        return members
 
     def pull_request(self, team: Team, snapshot: PullRequestSnapshot) -> PullRequest:
         """The team's row for this pull request: locked, or new and not yet inserted."""
@@ -153,14 +217,10 @@ class Batch:
         """The pull request's reviews; a review added to the list is inserted on save."""
         return self._reviews[(team.pk, snapshot.github_id)]
 
-    def review_changed(self, review: PRReview, fields: list[str]) -> None:
-        if review.pk is not None and fields:
-            _, changed = self._changed_reviews.setdefault(id(review), (review, set()))
-            changed.update(fields)
-
     # --- writing -------------------------------------------------------------------
 
     def save(self) -> None:
+        save_members(self._changed_members.values())
         tracked = [self._pull_requests[key] for key in sorted(self._pull_requests)]
         for item in tracked:
             row = item.row
@@ -179,27 +239,42 @@ class Batch:
             for item in tracked
             if item.created or item.loaded_repository_id != item.row.repository_id
         ]
-        for revert in _link_reverts_waiting_for(arrived):
-            # Also a revert in this same batch: its row here must say so too.
-            in_batch = self._pull_requests.get((revert.team_id, revert.github_id))
-            if in_batch is not None:
-                in_batch.row.reverts = revert.reverts
-        for item in tracked:
-            item.created, item.loaded = False, _tracked_values(item.row)
-            item.loaded_repository_id = item.row.repository_id
+        if _link_reverts_waiting_for(arrived):
+            self._refresh_waiting_reverts()
         self._save_reviews()
 
+    def _refresh_waiting_reverts(self) -> None:
+        """Reverts of this batch left waiting may have just been linked to a pull
+        request that arrived in it: the rows this batch returns say so too."""
+        waiting = {
+            item.row.pk: item.row
+            for item in self._pull_requests.values()
+            if item.row.reverts_number is not None and item.row.reverts_id is None
+        }
+        if not waiting:
+            return
+        for pk, reverts_id in PullRequest.objects.filter(pk__in=waiting).values_list(
+            "pk", "reverts_id"
+        ):
+            waiting[pk].reverts_id = reverts_id
+
     def _save_reviews(self) -> None:
-        new = [
-            review for reviews in self._reviews.values() for review in reviews if review.pk is None
-        ]
+        reviews = [review for reviews in self._reviews.values() for review in reviews]
+        new = [review for review in reviews if review.pk is None]
         if new:
             PRReview.objects.bulk_create(new)
-        changed = [review for review, _ in self._changed_reviews.values()]
-        if changed:
-            fields = set().union(*(names for _, names in self._changed_reviews.values()))
-            update_rows(model=PRReview, rows=changed, fields=fields)
-        self._changed_reviews.clear()
+        changed, fields = [], set()
+        for review in reviews:
+            loaded = self._loaded_reviews.get(review.pk) if review.pk is not None else None
+            if loaded is None:
+                continue
+            names = {
+                name for name, value in _review_values(review).items() if loaded[name] != value
+            }
+            if names:
+                changed.append(review)
+                fields |= names
+        update_rows(model=PRReview, rows=changed, fields=fields)
 
 
 def _insert(rows: list[PullRequest]) -> None:
@@ -232,8 +307,7 @@ def _update_changed(tracked: list[_TrackedPullRequest]) -> None:
         if names:
             changed_rows.append(item.row)
             fields |= names
-    if changed_rows:
-        update_rows(model=PullRequest, rows=changed_rows, fields=fields)
+    update_rows(model=PullRequest, rows=changed_rows, fields=fields)
 
 
 def _reverted_pull_request(row: PullRequest) -> PullRequest | None:
@@ -251,37 +325,39 @@ def _reverted_pull_request(row: PullRequest) -> PullRequest | None:
     return candidates.exclude(pk=row.pk).first()
 
 
-def _link_reverts_waiting_for(rows: list[PullRequest]) -> list[PullRequest]:
+def _link_reverts_waiting_for(arrived: list[PullRequest]) -> bool:
     """Link the reverts that arrived before the pull requests they revert (rows
-    new, or moved to another repository): one read per team, usually finding
-    none. Returns the reverts linked."""
-    targets = [row for row in rows if row.repository_id is not None]
-    linked: list[PullRequest] = []
-    for team_id in sorted({row.team_id for row in targets}):
-        team_targets = [row for row in targets if row.team_id == team_id]
-        waiting = PullRequest.objects.filter(
-            team_id=team_id,
-            reverts__isnull=True,
-            reverts_number__in={row.number for row in team_targets},
-        ).order_by("pk")
-        for revert in waiting:
-            target = next((row for row in team_targets if _names(revert, row)), None)
-            if target is not None:
-                revert.reverts = target
-                linked.append(revert)
-    update_rows(model=PullRequest, rows=linked, fields=["reverts"])
-    return linked
+    new, or moved to another repository). Whether any was linked.
 
-
-def _names(revert: PullRequest, target: PullRequest) -> bool:
-    """Whether what ``revert`` says it reverts is ``target``."""
-    if revert.pk == target.pk or revert.reverts_number != target.number:
+    One read finds the numbers reverts wait for (usually none); each pull request
+    waited for is then linked by an UPDATE whose conditions are its own, so
+    PostgreSQL checks them again on a revert another worker changed while this
+    one waited for its lock."""
+    targets = [row for row in arrived if row.repository_id is not None]
+    if not targets:
         return False
-    if revert.reverts_repository_full_name:
-        # As the reverted pull request's lookup: repository names ignore case.
-        named = revert.reverts_repository_full_name.upper()
-        return named == target.repository.full_name.upper()
-    return revert.repository_id == target.repository_id
+    waited_for = set(
+        PullRequest.objects.filter(
+            team_id__in={row.team_id for row in targets},
+            reverts_number__in={row.number for row in targets},
+            reverts__isnull=True,
+        ).values_list("team_id", "reverts_number")
+    )
+    linked = 0
+    for row in targets:
+        if (row.team_id, row.number) not in waited_for:
+            continue
+        same_repository = Q(reverts_repository_full_name="", repository_id=row.repository_id)
+        named = Q(reverts_repository_full_name__iexact=row.repository.full_name)
+        linked += (
+            PullRequest.objects.filter(
+                team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
+            )
+            .filter(same_repository | named)
+            .exclude(pk=row.pk)
+            .update(reverts=row)
+        )
+    return linked > 0
 
 
 def _hours_between(start: Any, end: Any) -> float | None:
@@ -295,4 +371,12 @@ def _tracked_values(row: PullRequest) -> dict[str, Any]:
         f.attname: getattr(row, f.attname)
         for f in PullRequest._meta.concrete_fields
         if f.name not in _UNTRACKED
+    }
+
+
+def _review_values(review: PRReview) -> dict[str, Any]:
+    return {
+        "state": review.state,
+        "submitted_at": review.submitted_at,
+        "reviewer_id": review.reviewer_id,
     }

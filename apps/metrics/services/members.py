@@ -14,51 +14,62 @@ from apps.teams.models import Team
 Sighting = tuple[GitHubUser, SnapshotTime]
 
 
-def members_for_sightings(*, team: Team, sightings: Iterable[Sighting]) -> dict[int, TeamMember]:
-    """The team's member for each GitHub user sighted, by GitHub id.
-
-    ``sightings`` come in the order their events are applied. Unknown users become
-    placeholder members (login kept, no account). A member takes the login and bot
-    flag of each sighting no older than the one it has them from (`is_not_older`),
-    so a late older event cannot undo a rename; folding a batch's sightings in
-    memory leaves each member as applying its events one by one would. One query
-    when nothing changed, two otherwise, whatever the team's size or the batch's."""
-    ordered = list(sightings)
-    if not ordered:
+def load_members(*, team: Team, github_ids: Iterable[int]) -> dict[int, TeamMember]:
+    """The team's members with these GitHub ids, by GitHub id: one query, whatever
+    the team's size."""
+    wanted = set(github_ids)
+    if not wanted:
         return {}
-    members = {
+    return {
         member.github_id: member
-        for member in TeamMember.objects.filter(
-            team=team, github_id__in={user.github_id for user, _ in ordered}
-        ).order_by()
+        for member in TeamMember.objects.filter(team=team, github_id__in=wanted).order_by()
     }
-    changed: set[int] = set()
-    for user, seen in ordered:
-        member = members.get(user.github_id)
-        if member is None:
-            member = members[user.github_id] = TeamMember(team=team, github_id=user.github_id)
-        elif not _snapshot_updates_member(member, user, seen):
-            continue
-        member.login, member.is_bot = user.login, user.is_bot
-        member.login_seen_at, member.login_received_at = seen.updated_at, seen.received_at
-        changed.add(user.github_id)
-    if changed:
-        # One upsert for new and changed members, by GitHub id so that two
-        # workers writing the same members take their row locks in the same order
-        # and cannot deadlock; it also settles a race with another worker creating
-        # the same member (unique team + github_id). Two workers applying
-        # different logins at once (a rename racing an older event) are not
-        # ordered here: the next newer event sets the login right.
-        written = TeamMember.objects.bulk_create(
-            [_unsaved_copy(members[github_id]) for github_id in sorted(changed)],
-            update_conflicts=True,
-            unique_fields=["team", "github_id"],
-            update_fields=["login", "is_bot", "login_seen_at", "login_received_at", "updated_at"],
-        )
-        for copy in written:
-            if members[copy.github_id].pk is None:
-                members[copy.github_id] = copy
-    return members
+
+
+def apply_sighting(
+    members: dict[int, TeamMember], *, team: Team, user: GitHubUser, seen: SnapshotTime
+) -> bool:
+    """Bring the member ``user`` is up to date with this sighting, in memory (an
+    unknown user becomes a placeholder member: login kept, no account). Whether
+    it changed, and so must be saved.
+
+    A member takes the login and bot flag of a sighting no older than the one it
+    has them from (`is_not_older`), so a late older event cannot undo a rename."""
+    member = members.get(user.github_id)
+    if member is None:
+        member = members[user.github_id] = TeamMember(team=team, github_id=user.github_id)
+    elif not _snapshot_updates_member(member, user, seen):
+        return False
+    member.login, member.is_bot = user.login, user.is_bot
+    member.login_seen_at, member.login_received_at = seen.updated_at, seen.received_at
+    return True
+
+
+def save_members(members: Iterable[TeamMember]) -> None:
+    """Write new and changed members in one upsert; a new one gets its primary key.
+
+    By team and GitHub id, so that two workers writing the same members take their
+    row locks in the same order and cannot deadlock; the upsert also settles a
+    race with another worker creating the same member (unique team + github_id).
+    Two workers applying different logins at once (a rename racing an older
+    event) are not ordered here: the next newer event sets the login right."""
+    ordered = sorted(members, key=lambda member: (member.team_id, member.github_id))
+    if not ordered:
+        return
+    written = TeamMember.objects.bulk_create(
+        [_unsaved_copy(member) for member in ordered],
+        update_conflicts=True,
+        unique_fields=["team", "github_id"],
+        update_fields=["login", "is_bot", "login_seen_at", "login_received_at", "updated_at"],
+    )
+    for member, copy in zip(ordered, written, strict=True):
+        if member.pk is None:
+            # The rows that point at this member hold this very object.
+            member.pk, member.created_at, member.updated_at = (
+                copy.pk,
+                copy.created_at,
+                copy.updated_at,
+            )
 
 
 def _unsaved_copy(member: TeamMember) -> TeamMember:

@@ -87,7 +87,7 @@ class PullRequestChange:
             self.pull_request,
             time=self.time,
             repository=self.repository,
-            members=batch.members(self.team),
+            members=batch.members(self.team, self.sightings()),
         )
         if self.ready_for_review:
             _mark_ready_for_review(row, self.pull_request.updated_at)

@@ -49,7 +49,7 @@ class ReviewChange:
         return [(user, self.seen) for user in users if user is not None]
 
     def apply(self, batch: Batch) -> PRReview:
-        members = batch.members(self.team)
+        members = batch.members(self.team, self.sightings())
         pull_request = batch.pull_request(self.team, self.pull_request)
         apply_pull_request_snapshot(
             pull_request,
@@ -67,8 +67,7 @@ class ReviewChange:
                 team=self.team, github_id=self.review.github_id, pull_request=pull_request
             )
             reviews.append(review)
-        changed = _apply_review(review, self.review, dismissed=self.dismissed, members=members)
-        batch.review_changed(review, changed)
+        _apply_review(review, self.review, dismissed=self.dismissed, members=members)
         pull_request.first_review_at = first_review_at(pull_request, reviews)
         return review
 
@@ -137,13 +136,8 @@ def _apply_review(
     *,
     dismissed: bool,
     members: Mapping[int, TeamMember],
-) -> list[str]:
-    """Update the review in memory; the names of the fields that changed."""
-    loaded = {
-        "state": review.state,
-        "submitted_at": review.submitted_at,
-        "reviewer_id": review.reviewer_id,
-    }
+) -> None:
+    """Update the review in memory (the batch writes what changed)."""
     state = str(PRReview.State.DISMISSED) if dismissed else _known_state(snapshot.state)
     if not review.state or _rank(state) >= _rank(review.state):
         review.state = state
@@ -151,7 +145,6 @@ def _apply_review(
         review.submitted_at = snapshot.submitted_at
     if snapshot.reviewer is not None:
         review.reviewer = members[snapshot.reviewer.github_id]
-    return [name for name, value in loaded.items() if getattr(review, name) != value]
 
 
 def _known_state(state: str | None) -> str:
