@@ -64,7 +64,8 @@ class ConcurrentCreation(Exception):
 
 
 class PullRequestNotStored(Exception):
-    pass
+    """The database skipped a new pull request's row (SQLite's insert-or-ignore
+    does so for a row that breaks a constraint)."""
 
 
 class _OneAtATime(Exception):
@@ -125,13 +126,13 @@ class Batch:
                 c.pull_request.github_id: c.pull_request for c in changes if c.team.pk == team_id
             }
             batch._lock_pull_requests(team, snapshots)
-        for team_id, team in teams:
-            batch._load_members(team, [c for c in changes if c.team.pk == team_id])
         if len(changes) > 1 and batch._moves_between_repositories(changes):
             # Which pull request a revert names, and which reverts wait for a pull
             # request, depend on where it is at each change: rare enough to leave
             # to one change at a time.
             raise _OneAtATime
+        for team_id, team in teams:
+            batch._load_members(team, [c for c in changes if c.team.pk == team_id])
         batch._load_reviews(changes)
         return batch
 
