@@ -72,6 +72,16 @@ WAKE_INTERVAL_SECONDS = 0.2
 # the request up to the connection timeout, and the sweeper finds the deliveries.
 BROKER_DOWN_PAUSE_SECONDS = 5.0
 ERROR_MAX_LENGTH = 2000
+# What processing a delivery writes on it.
+_OUTCOME_FIELDS = [
+    "attempts",
+    "status",
+    "status_reason",
+    "last_error",
+    "next_attempt_at",
+    "processed_at",
+    "team",
+]
 
 _STORED_FIELDS = (
     "delivery_id",
@@ -269,17 +279,6 @@ def _process_pass(queryset: QuerySet[WebhookDelivery], *, limit: int) -> int:
         _process_one_at_a_time(queryset, claimed, arrivals)
     arrivals.record()
     return len(claimed)
-
-
-_OUTCOME_FIELDS = [
-    "attempts",
-    "status",
-    "status_reason",
-    "last_error",
-    "next_attempt_at",
-    "processed_at",
-    "team",
-]
 
 
 def _process_together(

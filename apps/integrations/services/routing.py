@@ -123,16 +123,23 @@ def _recorded_installation(
     return installation
 
 
-def _installation_created(event: Event) -> Outcome:
-    installation = _recorded_installation(event)
-    if isinstance(installation, Outcome):
-        return installation
-    installations.repositories_sync(
-        installation=installation,
-        repositories=event.payload.get("repositories") or [],
-        at=event.received_at,
-    )
-    return PROCESSED
+def _repositories_synced(key: str) -> Handler:
+    """Record the installation, then the repositories its payload lists under
+    ``key`` (``installation.created`` lists them all, ``installation_repositories.
+    added`` the new ones)."""
+
+    def handle(event: Event) -> Outcome:
+        installation = _recorded_installation(event)
+        if isinstance(installation, Outcome):
+            return installation
+        installations.repositories_sync(
+            installation=installation,
+            repositories=event.payload.get(key) or [],
+            at=event.received_at,
+        )
+        return PROCESSED
+
+    return handle
 
 
 def _installation_deleted(event: Event) -> Outcome:
@@ -158,18 +165,6 @@ def _installation_updated(event: Event) -> Outcome:
 
 
 # --- installation_repositories ---------------------------------------------------
-
-
-def _repositories_added(event: Event) -> Outcome:
-    installation = _recorded_installation(event)
-    if isinstance(installation, Outcome):
-        return installation
-    installations.repositories_sync(
-        installation=installation,
-        repositories=event.payload.get("repositories_added") or [],
-        at=event.received_at,
-    )
-    return PROCESSED
 
 
 def _repositories_removed(event: Event) -> Outcome:
@@ -229,12 +224,12 @@ class ToProcessor:
 ANY_ACTION = None
 
 ROUTES: dict[tuple[str, str | None], Handler] = {
-    ("installation", "created"): _installation_created,
+    ("installation", "created"): _repositories_synced("repositories"),
     ("installation", "deleted"): _installation_deleted,
     ("installation", "suspend"): _installation_suspend,
     ("installation", "unsuspend"): _installation_updated,
     ("installation", "new_permissions_accepted"): _installation_updated,
-    ("installation_repositories", "added"): _repositories_added,
+    ("installation_repositories", "added"): _repositories_synced("repositories_added"),
     ("installation_repositories", "removed"): _repositories_removed,
     # The processors take every pull request action: each payload carries a full
     # snapshot, and they keep the newest one.
