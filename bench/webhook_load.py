@@ -10,7 +10,7 @@ through (must be 0), and the time from receipt to processed. Stops everything
 it started.
 
     .venv/bin/python -m bench.webhook_load
-    .venv/bin/python -m bench.webhook_load --rounds 5 --requests 3000 --concurrency 8
+    .venv/bin/python -m bench.webhook_load --rounds 7 --requests 3000 --concurrency 8
 
 It uses its own PostgreSQL database (created and migrated if missing; its
 webhook and metrics tables are emptied at the start of each run) and its own Redis
@@ -332,7 +332,7 @@ def summary(name: str, results: list[RoundResult]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per target (alternated)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per target (alternated)")
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
@@ -445,6 +445,13 @@ def main() -> None:
         bare = summary("bare", results["bare"])
         real = summary("webhook", results["django"])
         print(f"\nratio webhook / bare: {real['throughput'] / bare['throughput']:.2f}")
+        # Each webhook round against the bare round just before it: how much of
+        # the ratio is the machine's noise.
+        pairs = [
+            webhook.throughput / floor.throughput
+            for floor, webhook in zip(results["bare"], results["django"], strict=True)
+        ]
+        print("ratio of each pair of rounds: " + ", ".join(f"{r:.2f}" for r in pairs))
         bad_through, duplicates_through = leaks(results["django"])
         print(f"bad signatures answered 2xx: {bad_through}")
         print(f"bad signatures stored: {stored_bad_signatures(results['django'])}")

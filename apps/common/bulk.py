@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Field,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+# Fields whose values the database drivers take as they are (str, int, bool,
+# float, None). Field.get_db_prep_save on every value of every row cost a
+# quarter of what draining a webhook delivery costs; the other fields (dates,
+# which SQLite stores as text; JSON) still go through it.
+_AS_IS = (BooleanField, CharField, FloatField, IntegerField, TextField)
+
+
+def _taken_as_is(field: Field[Any, Any]) -> bool:
+    if isinstance(field, ForeignKey):
+        return isinstance(field.target_field, IntegerField)
+    return isinstance(field, _AS_IS) and not getattr(field, "auto_now", False)
+
+
+def _preparer(field: Field[Any, Any]) -> Callable[[Model], Any]:
+    if _taken_as_is(field):
+        attname = field.attname
+        return lambda row: getattr(row, attname)
+    return lambda row: field.get_db_prep_save(field.pre_save(row, False), connection)
 
 
 def update_rows(*, model: type[Model], rows: Sequence[Model], fields: Iterable[str]) -> None:
@@ -28,11 +57,7 @@ def update_rows(*, model: type[Model], rows: Sequence[Model], fields: Iterable[s
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in columns)
     # Names come from the model, values go in as parameters.
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-    params = []
-    for row in rows:
-        values = [
-            field.get_db_prep_save(field.pre_save(row, False), connection) for field in columns
-        ]
-        params.append([*values, row.pk])
+    preparers = [_preparer(field) for field in columns]
+    params = [[*(prepare(row) for prepare in preparers), row.pk] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)

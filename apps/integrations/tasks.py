@@ -6,8 +6,8 @@ from apps.integrations.services import deliveries
 
 
 @shared_task
-def drain_deliveries() -> int:
-    return deliveries.drain_deliveries()
+def drain_deliveries(woken_for: float | None = None) -> int:
+    return deliveries.drain_deliveries(woken_for=woken_for)
 
 
 @shared_task

@@ -1,15 +1,18 @@
-"""Waking the drain: cheap for the view, harmless when the broker is down."""
+"""Waking the drain: cheap for the view, harmless when the broker is down, one
+pass per interval however many web processes ask."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import DrainWaker
+from apps.integrations.services.deliveries import DrainWaker, drain_deliveries
 from config.celery import app
 from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event
@@ -64,15 +67,102 @@ def test_it_answers_202_and_keeps_the_delivery_when_the_broker_is_down(
     assert "127.0.0.1:1" not in caplog.text
 
 
-@pytest.mark.redis
-def test_it_sends_at_most_one_wake_up_and_one_trailing_one_per_interval(broker_queue):
-    waker = DrainWaker(interval=3600)
+class Clock:
+    """The time a waker reads, set by the test."""
 
-    for _ in range(10):
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _wake_at(waker: DrainWaker, clock: Clock, *times: float) -> None:
+    for now in times:
+        clock.now = now
         waker.wake()
 
-    messages = [json.loads(raw) for raw in broker_queue.lrange("celery", 0, -1)]
-    assert [m["headers"]["task"] for m in messages] == [
-        "apps.integrations.tasks.drain_deliveries"
-    ] * 2
-    assert [m["headers"]["eta"] is None for m in messages].count(True) == 1
+
+def _sent(queue) -> list[tuple[float, bool]]:
+    """(woken_for, whether it has an eta) of each wake-up message, oldest first."""
+    sent = []
+    for raw in reversed(queue.lrange("celery", 0, -1)):
+        message = json.loads(raw)
+        assert message["headers"]["task"] == "apps.integrations.tasks.drain_deliveries"
+        _, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        sent.append((kwargs["woken_for"], message["headers"]["eta"] is not None))
+    return sent
+
+
+@pytest.mark.redis
+def test_it_wakes_at_once_after_a_quiet_interval(broker_queue):
+    clock = Clock(1000.03)
+    waker = DrainWaker(interval=0.1, clock=clock)
+
+    waker.wake()
+
+    assert _sent(broker_queue) == [(1000.03, False)]
+
+
+@pytest.mark.redis
+def test_it_then_wakes_once_at_the_next_tick_of_the_interval(broker_queue):
+    clock = Clock(1000.03)
+    waker = DrainWaker(interval=0.1, clock=clock)
+    waker.wake()
+
+    _wake_at(waker, clock, 1000.05, 1000.07, 1000.09, 1000.11, 1000.11)
+
+    sent = _sent(broker_queue)
+    assert [eta for _, eta in sent] == [False, True, True]
+    assert [woken_for for woken_for, _ in sent] == pytest.approx([1000.03, 1000.1, 1000.2])
+
+
+@pytest.mark.redis
+def test_it_wakes_every_web_process_for_the_same_instants(broker_queue):
+    """So the drain tells apart their wake-ups for one instant (each process
+    has its own waker)."""
+    clock = Clock(1000.00)
+    first, second = DrainWaker(interval=0.1, clock=clock), DrainWaker(interval=0.1, clock=clock)
+    _wake_at(first, clock, 1000.00)
+    _wake_at(second, clock, 1000.02)
+    broker_queue.delete("celery")
+
+    _wake_at(first, clock, 1000.04)
+    _wake_at(second, clock, 1000.06)
+
+    assert [woken_for for woken_for, _ in _sent(broker_queue)] == pytest.approx([1000.1, 1000.1])
+
+
+@pytest.mark.redis
+def test_it_still_wakes_after_the_clock_is_set_back(broker_queue):
+    clock = Clock(1000.00)
+    waker = DrainWaker(interval=0.1, clock=clock)
+    _wake_at(waker, clock, 1000.00, 1000.01)
+    broker_queue.delete("celery")
+
+    _wake_at(waker, clock, 400.0)
+
+    assert len(_sent(broker_queue)) == 1
+
+
+@pytest.mark.django_db
+def test_it_drains_for_a_wake_up_due_after_the_last_drain_started(deliver):
+    deliver("ping", ping_event(), delivery_id="first", lose_wake_up=True)
+
+    assert drain_deliveries(woken_for=time.time()) == 1
+    assert WebhookDelivery.objects.get(delivery_id="first").status == "ignored"
+
+
+@pytest.mark.django_db
+def test_it_skips_a_wake_up_that_a_drain_started_since_has_served(deliver):
+    """A drain that started after a wake-up was due saw every delivery stored
+    before it: the same wake-up from the other web processes finds nothing."""
+    due = time.time()
+    deliver("ping", ping_event(), delivery_id="first", lose_wake_up=True)
+    drain_deliveries(woken_for=due)
+    deliver("ping", ping_event(), delivery_id="second", lose_wake_up=True)
+
+    assert drain_deliveries(woken_for=due) == 0
+
+    assert WebhookDelivery.objects.get(delivery_id="second").status == "received"
+    assert drain_deliveries(woken_for=time.time()) == 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -367,12 +368,13 @@ def _hours_between(start: Any, end: Any) -> float | None:
     return float((end - start).total_seconds() / 3600)
 
 
+@cache
+def _tracked_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in PullRequest._meta.concrete_fields if f.name not in _UNTRACKED)
+
+
 def _tracked_values(row: PullRequest) -> dict[str, Any]:
-    return {
-        f.attname: getattr(row, f.attname)
-        for f in PullRequest._meta.concrete_fields
-        if f.name not in _UNTRACKED
-    }
+    return {attname: getattr(row, attname) for attname in _tracked_attnames()}
 
 
 def _review_values(review: PRReview) -> dict[str, Any]:
