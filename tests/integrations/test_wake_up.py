@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from apps.integrations.models import WebhookDelivery
+from apps.integrations.services import deliveries
 from apps.integrations.services.deliveries import DrainWaker, drain_deliveries
+from apps.integrations.tasks import drain_deliveries as drain_task
 from config.celery import app
 from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event
@@ -145,6 +147,26 @@ def test_it_still_wakes_after_the_clock_is_set_back(broker_queue):
     assert len(_sent(broker_queue)) == 1
 
 
+@pytest.mark.redis
+def test_it_pauses_five_seconds_after_the_broker_was_down_whatever_the_clock_says(
+    broker_queue,
+):
+    clock, monotonic = Clock(1000.0), Clock(50.0)
+    waker = DrainWaker(interval=0.1, clock=clock, monotonic=monotonic)
+    queue_url = app.conf.broker_url
+    _use_broker("redis://127.0.0.1:1/0")
+    waker.wake()
+    _use_broker(queue_url)
+
+    clock.now, monotonic.now = 900.0, 54.0
+    waker.wake()
+    assert _sent(broker_queue) == []
+
+    clock.now, monotonic.now = 901.0, 55.5
+    waker.wake()
+    assert len(_sent(broker_queue)) == 1
+
+
 @pytest.mark.django_db
 def test_it_drains_for_a_wake_up_due_after_the_last_drain_started(deliver):
     deliver("ping", ping_event(), delivery_id="first", lose_wake_up=True)
@@ -166,3 +188,29 @@ def test_it_skips_a_wake_up_that_a_drain_started_since_has_served(deliver):
 
     assert WebhookDelivery.objects.get(delivery_id="second").status == "received"
     assert drain_deliveries(woken_for=time.time()) == 1
+
+
+@pytest.mark.django_db
+def test_it_drains_when_the_last_drain_started_after_now(deliver, monkeypatch):
+    """The clock was set back since that drain: when it started says nothing."""
+    monkeypatch.setattr(deliveries._runs, "last_started", time.time() + 3600)
+    deliver("ping", ping_event(), delivery_id="after-the-step", lose_wake_up=True)
+
+    assert drain_deliveries(woken_for=time.time()) == 1
+
+
+@pytest.mark.django_db
+def test_it_drains_for_a_redelivered_wake_up(deliver):
+    """Its worker died mid-drain, holding deliveries that drains started since
+    skipped (they were locked)."""
+    due = time.time()
+    drain_deliveries(woken_for=due)
+    deliver("ping", ping_event(), delivery_id="held-by-the-dead-drain", lose_wake_up=True)
+
+    drain_task.push_request(delivery_info={"redelivered": True})
+    try:
+        handled = drain_task.run(woken_for=due)
+    finally:
+        drain_task.pop_request()
+
+    assert handled == 1

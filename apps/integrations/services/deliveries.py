@@ -452,12 +452,17 @@ def drain_deliveries(*, woken_for: float | None = None, pass_size: int = PASS_SI
     this one does nothing: each web process sends its own wake-up for the same
     instant (`DrainWaker`). That time comes from a web server's clock and is
     compared with this one's: were this clock ahead by d, a delivery stored less
-    than d after a drain started could be left to the sweeper (a minute)."""
+    than d after a drain started could be left to the sweeper (a minute). So
+    are deliveries that a drain held locked when it raised (the database gone,
+    say): drains started since then skipped them."""
     started = time.time()
-    if woken_for is not None and woken_for <= _runs.last_started:
+    # last_started after now: the clock was set back since; it proves nothing.
+    if woken_for is not None and woken_for <= _runs.last_started <= started:
         return 0
     handled = _drain(_waiting(), pass_size=pass_size)
-    _runs.last_started = max(_runs.last_started, started)
+    # The start of the drain that finished last: with threads, an earlier one
+    # may finish later, and then fewer wake-ups are skipped, never more.
+    _runs.last_started = started
     return handled
 
 
@@ -546,9 +551,16 @@ class DrainWaker:
     a third as large, and a pass costs some 7 ms of the worker's time whatever
     its size."""
 
-    def __init__(self, *, interval: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._interval = interval
         self._clock = clock
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._due = float("-inf")
         self._paused_until = float("-inf")
@@ -560,7 +572,7 @@ class DrainWaker:
             return
         now = self._clock()
         with self._lock:
-            if now < self._paused_until:
+            if self._monotonic() < self._paused_until:
                 return
             # A wake-up due within the interval finds this delivery (stored
             # before it). Further ahead than that, the clock was set back.
@@ -581,7 +593,9 @@ class DrainWaker:
                 type(error).__name__,
             )
             with self._lock:
-                self._paused_until = self._clock() + BROKER_DOWN_PAUSE_SECONDS
+                # On the monotonic clock: a pause must not grow when the
+                # clock is set back.
+                self._paused_until = self._monotonic() + BROKER_DOWN_PAUSE_SECONDS
 
 
 _waker = DrainWaker(interval=WAKE_INTERVAL_SECONDS)
