@@ -548,8 +548,8 @@ class DrainWaker:
     clock. Every web process picks the same instants, so the drain tells their
     wake-ups for one instant from a later one (`drain_deliveries`): under load,
     one pass per interval. Each process waking on its own schedule made passes
-    a third as large, and a pass costs some 7 ms of the worker's time whatever
-    its size."""
+    half as large, and a pass costs some 7 ms of the worker's time whatever its
+    size."""
 
     def __init__(
         self,
