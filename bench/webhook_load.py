@@ -265,6 +265,16 @@ def leaks(results: list[RoundResult]) -> tuple[int, int]:
     return bad_through, sum(n - 1 for n in accepted.values() if n > 1)
 
 
+def wait_until_drained(timeout: float) -> None:
+    from apps.integrations.models import WebhookDelivery
+
+    deadline = time.monotonic() + timeout
+    while WebhookDelivery.objects.filter(status="received").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"deliveries still waiting after {timeout:.0f} s; see the worker log")
+        time.sleep(0.02)
+
+
 def receipt_to_processed(
     results: list[RoundResult], timeout: float
 ) -> tuple[Counter[str], list[float]]:
@@ -427,6 +437,10 @@ def main() -> None:
         results: dict[str, list[RoundResult]] = {"bare": [], "django": []}
         for _ in range(args.rounds):
             for target, port in (("bare", bare_port), ("django", django_port)):
+                if not args.no_worker:
+                    # The worker finishing the last webhook round would take
+                    # CPU from this round: each starts on a quiet machine.
+                    wait_until_drained(timeout=30)
                 results[target].append(
                     run_round(
                         target, port, make(target, args.requests), args.concurrency, args.rate
