@@ -64,6 +64,17 @@ def test_it_applies_a_pass_of_deliveries_in_a_handful_of_queries(store, reposito
     assert len(queries) <= 25, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
+def test_it_only_looks_when_nothing_is_waiting(repository):
+    with CaptureQueriesContext(connection) as queries:
+        assert drain_deliveries() == 0
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    # A claim for received deliveries and one for retries that are due, each in
+    # its own transaction (a savepoint inside the test's), and nothing else.
+    assert [s for s in statements if s not in ("SAVEPOINT", "RELEASE")] == ["SELECT", "SELECT"]
+    assert statements.count("SAVEPOINT") == 2, statements
+
+
 def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository, caplog):
     store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
     broken = pull_request_payload(

@@ -306,6 +306,8 @@ def _process_together(
             .annotate(payload_bytes=_OctetLength("payload"))
             .order_by("received_at", "pk")[:limit]
         )
+        if not deliveries:
+            return
         claimed.extend(delivery.pk for delivery in deliveries)
         applied: list[tuple[WebhookDelivery, Change]] = []
         finished: list[tuple[WebhookDelivery, Outcome | Exception]] = []
