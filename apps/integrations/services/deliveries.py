@@ -69,7 +69,7 @@ PASS_PAYLOAD_BYTES = 16 * 1024 * 1024
 # Celery message (~3 ms to publish, and a task run on the worker); at 0.05 s the
 # wake-ups alone cost a fifth of the webhook's throughput in the benchmark, and
 # the interval adds to the time from receipt to processed (p95 about 125 ms at
-# full load in bench/webhook_load.py; 235 ms at 0.2 s).
+# full load in bench/webhook_load.py; about 230 ms at 0.2 s).
 WAKE_INTERVAL_SECONDS = 0.1
 # After a failed publish (broker down), stop trying for a while: each try can cost
 # the request up to the connection timeout, and the sweeper finds the deliveries.
