@@ -265,14 +265,16 @@ def leaks(results: list[RoundResult]) -> tuple[int, int]:
     return bad_through, sum(n - 1 for n in accepted.values() if n > 1)
 
 
-def wait_until_drained(timeout: float) -> None:
+def drained(timeout: float) -> bool:
+    """Whether no delivery is left waiting, within ``timeout`` seconds."""
     from apps.integrations.models import WebhookDelivery
 
     deadline = time.monotonic() + timeout
     while WebhookDelivery.objects.filter(status="received").exists():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"deliveries still waiting after {timeout:.0f} s; see the worker log")
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)
+    return True
 
 
 def receipt_to_processed(
@@ -282,11 +284,7 @@ def receipt_to_processed(
     (the warm-up's are left out), once nothing is left waiting."""
     from apps.integrations.models import WebhookDelivery
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not WebhookDelivery.objects.filter(status="received").exists():
-            break
-        time.sleep(0.5)
+    drained(timeout)
     measured = WebhookDelivery.objects.filter(
         delivery_id__in={
             req.delivery_id for r in results for req, _ in r.outcomes if req.kind == "new"
@@ -437,10 +435,10 @@ def main() -> None:
         results: dict[str, list[RoundResult]] = {"bare": [], "django": []}
         for _ in range(args.rounds):
             for target, port in (("bare", bare_port), ("django", django_port)):
-                if not args.no_worker:
-                    # The worker finishing the last webhook round would take
-                    # CPU from this round: each starts on a quiet machine.
-                    wait_until_drained(timeout=30)
+                # The worker finishing the last webhook round would take CPU
+                # from this round: each starts on a quiet machine.
+                if not args.no_worker and not drained(timeout=30):
+                    raise SystemExit("deliveries still waiting after 30 s; see the worker log")
                 results[target].append(
                     run_round(
                         target, port, make(target, args.requests), args.concurrency, args.rate
