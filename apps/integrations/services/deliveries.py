@@ -18,7 +18,6 @@ was down."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -34,6 +33,7 @@ from django.db.models import Func, IntegerField, QuerySet
 from django.utils import timezone
 
 from apps.common.bulk import update_rows
+from apps.common.connections import cursor_binding_on_server
 from apps.integrations.models import Installation, WebhookDelivery
 from apps.integrations.services.installations import record_event_arrivals
 from apps.integrations.services.routing import (
@@ -47,7 +47,7 @@ from apps.integrations.services.routing import (
 )
 from apps.metrics.services.batches import Change, apply_changes
 from apps.metrics.services.payloads import PayloadError
-from github_app.deliveries import DeliveryHeaders
+from github_app.deliveries import DeliveryHeaders, parse_body
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
         "attempts": 0,
         "last_error": "",
     }
-    with connection.cursor() as cursor:
+    # The body goes as a parameter of its own, not quoted into the statement.
+    with cursor_binding_on_server() as cursor:
         cursor.execute(_insert_sql(connection.vendor), [values[name] for name in _STORED_FIELDS])
         return cursor.rowcount == 1
 
@@ -404,7 +405,7 @@ def _process_one_at_a_time(
 
 def _parse(text: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_body(text)
     except ValueError:
         return None
 

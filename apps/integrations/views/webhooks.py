@@ -5,8 +5,6 @@ call and no metrics work here: GitHub gives up on a delivery after 10 seconds.""
 
 from __future__ import annotations
 
-import json
-
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +13,7 @@ from django.views.decorators.http import require_POST
 from apps.common.connections import once_more_if_dropped
 from apps.integrations.services.app_config import webhook_secrets
 from apps.integrations.services.deliveries import store_delivery, wake_drain
-from github_app.deliveries import DeliveryHeaderError, parse_delivery_headers
+from github_app.deliveries import DeliveryHeaderError, parse_body, parse_delivery_headers
 from github_app.signatures import verify_signature
 
 # GitHub caps webhook payloads at 25 MB. Django's DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -52,12 +50,13 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
     except DeliveryHeaderError as error:
         return _plain(400, str(error))
     try:
-        text = body.decode("utf-8")
-        payload = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+        payload = parse_body(body)
+    except ValueError:
         return _plain(400, "body is not JSON")
     if not isinstance(payload, dict):
         return _plain(400, "body is not a JSON object")
+    # Valid UTF-8: the JSON parser checked it.
+    text = body.decode("utf-8")
 
     stored = once_more_if_dropped(
         lambda: store_delivery(headers=headers, body=text, payload=payload)

@@ -1,4 +1,3 @@
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -7,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.services.deliveries import process_delivery, store_delivery
-from github_app.deliveries import DeliveryHeaders
+from github_app.deliveries import DeliveryHeaders, parse_body
 
 
 class Command(BaseCommand):
@@ -26,7 +25,7 @@ class Command(BaseCommand):
         for path in options["paths"]:
             try:
                 body = path.read_text(encoding="utf-8")
-                payload = json.loads(body)
+                payload = parse_body(body)
             except (OSError, ValueError) as error:
                 raise CommandError(f"{path}: cannot read a JSON payload ({error})") from error
             if not isinstance(payload, dict):
