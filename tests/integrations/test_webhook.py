@@ -206,6 +206,20 @@ def test_it_needs_no_csrf_token(db):
     assert response.status_code == 202
 
 
+def test_it_answers_before_the_middleware_of_pages(client):
+    body = json.dumps(ping_event()).encode()
+
+    webhook = _post(client, body, **signed_headers(body, event="ping"))
+    page = client.get("/login/")
+
+    # Headers the pages' middleware sets on every response it sees.
+    assert "X-Frame-Options" in page.headers
+    assert "X-Content-Type-Options" in page.headers
+    assert webhook.status_code == 202
+    assert "X-Frame-Options" not in webhook.headers
+    assert "X-Content-Type-Options" not in webhook.headers
+
+
 def _drop_connection_from_the_server_side() -> None:
     """What a database restart does to a persistent connection."""
     import psycopg
