@@ -43,8 +43,8 @@ def cursor_binding_on_server() -> Iterator[CursorWrapper]:
     Django's PostgreSQL cursors bind parameters on the client by default: each
     value is quoted into the statement, which PostgreSQL then reads character by
     character. For a webhook body of 20 KB that reading cost PostgreSQL about
-    100 µs per insert, half its work on the insert (measured with psycopg on these
-    machines). Not made the default for every cursor: in a drain pass, whose
+    110 µs per insert, a third of its work on the insert (measured with psycopg
+    on these machines). Not made the default for every cursor: in a drain pass, whose
     statements carry small values, it cost slightly more than it saved. Elsewhere
     (SQLite, or server-side binding set in the database OPTIONS) an ordinary
     cursor."""
