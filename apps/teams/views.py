@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from apps.teams.forms import TeamForm
-from apps.teams.selectors import membership_or_404
+from apps.teams.access import team_member
 from apps.teams.services.teams import team_create
 
 
@@ -34,7 +34,7 @@ def team_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
-    membership = membership_or_404(user=request.user, team_slug=team_slug)
+    membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team
     members = team.memberships.select_related("user").order_by("user__username")
     return render(

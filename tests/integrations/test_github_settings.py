@@ -95,10 +95,10 @@ def test_it_shows_members_the_page_without_controls(client, member, repository):
 def test_it_does_not_let_a_member_change_tracking(client, member, repository):
     client.force_login(member)
     response = track(client, repository)
-    assert response.status_code == 302
+    assert response.status_code == 403
+    assert b"Only team admins can change the GitHub connection." in response.content
     repository.refresh_from_db()
     assert not repository.tracked
-    assert b"Only team admins" in client.get(response["Location"]).content
 
 
 def test_it_answers_404_for_another_teams_page(client, outsider, repository):
@@ -217,7 +217,8 @@ def test_it_disconnects_an_installation_and_keeps_its_data(client, owner, instal
 
 def test_it_does_not_let_a_member_disconnect(client, member, installation):
     client.force_login(member)
-    client.post(f"/teams/acme/github/installations/{installation.pk}/disconnect/")
+    response = client.post(f"/teams/acme/github/installations/{installation.pk}/disconnect/")
+    assert response.status_code == 403
     installation.refresh_from_db()
     assert installation.team is not None
 
@@ -276,3 +277,11 @@ def test_it_processes_the_kept_events_of_a_repository_once_it_is_tracked(
     pull_request = PullRequest.objects.get(github_id=5)
     assert pull_request.repository == repository
     assert pull_request.reviews.count() == 1
+
+
+def test_it_refuses_a_member_the_install_with_the_styled_403_page(client, member, installation):
+    client.force_login(member)
+    response = client.post("/teams/acme/github/install/")
+    assert response.status_code == 403
+    assert b"You can't do that here" in response.content
+    assert b"Only team admins can change the GitHub connection." in response.content

@@ -12,15 +12,14 @@ from django.views.decorators.http import require_POST
 from apps.integrations import selectors
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.services.deliveries import RetryRefused, retry_delivery
+from apps.teams.access import team_admin
 from apps.teams.models import Membership
-from apps.teams.selectors import membership_or_404
+
+ADMINS_ONLY = "Only team admins see the webhook deliveries."
 
 
 def _admin_membership(request: HttpRequest, team_slug: str) -> Membership:
-    membership = membership_or_404(user=request.user, team_slug=team_slug)
-    if not membership.is_admin:
-        raise PermissionDenied("Only team admins see the webhook deliveries.")
-    return membership
+    return team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
 
 
 def _render_log(request: HttpRequest, context: dict[str, object]) -> HttpResponse:

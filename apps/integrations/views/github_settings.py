@@ -20,18 +20,12 @@ from apps.integrations.services.repository_access import (
     repositories_resync,
     repository_set_tracked,
 )
-from apps.teams.models import Membership, Team
-from apps.teams.selectors import membership_or_404
+from apps.teams.access import team_admin, team_member
+from apps.teams.models import Team
 from github_app.errors import GitHubError, NotConfigured
 
 
-def _admin_membership(request: HttpRequest, team_slug: str) -> Membership:
-    # A member of another team gets the same 404 as a stranger: no page
-    # confirms that a team, installation or repository exists.
-    membership = membership_or_404(user=request.user, team_slug=team_slug)
-    if not membership.is_admin:
-        messages.error(request, "Only team admins can change the GitHub connection.")
-    return membership
+ADMINS_ONLY = "Only team admins can change the GitHub connection."
 
 
 AdminAction = Callable[[HttpRequest, Team, int], None]
@@ -44,9 +38,8 @@ def _admin_action(action: AdminAction) -> Callable[[HttpRequest, str, int], Http
     @require_POST
     @functools.wraps(action)
     def view(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
-        membership = _admin_membership(request, team_slug)
-        if membership.is_admin:
-            action(request, membership.team, pk)
+        membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+        action(request, membership.team, pk)
         return redirect("github_settings", team_slug=team_slug)
 
     return view
@@ -62,7 +55,7 @@ def _app_ready() -> bool:
 @login_required
 @require_GET
 def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
-    membership = membership_or_404(user=request.user, team_slug=team_slug)
+    membership = team_member(user=request.user, team_slug=team_slug)
     installations = selectors.team_installations(team=membership.team)
     return render(
         request,
@@ -79,9 +72,7 @@ def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def install(request: HttpRequest, team_slug: str) -> HttpResponse:
-    membership = _admin_membership(request, team_slug)
-    if not membership.is_admin:
-        return redirect("github_settings", team_slug=team_slug)
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
     try:
         url = install_start(session=request.session, team=membership.team)
     except NotConfigured:
