@@ -5,8 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from apps.teams.forms import TeamForm
 from apps.teams.access import team_member
+from apps.teams.forms import TeamForm
 from apps.teams.services.teams import team_create
 
 

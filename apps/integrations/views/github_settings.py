@@ -24,7 +24,6 @@ from apps.teams.access import team_admin, team_member
 from apps.teams.models import Team
 from github_app.errors import GitHubError, NotConfigured
 
-
 ADMINS_ONLY = "Only team admins can change the GitHub connection."
 
 
