@@ -39,7 +39,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from apps.integrations.services.deliveries import drain_deliveries, store_delivery
+    from apps.integrations.pipeline.drain import drain_deliveries
+    from apps.integrations.pipeline.store import store_delivery
     from github_app.deliveries import parse_delivery_headers
 
     prepare_data()

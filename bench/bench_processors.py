@@ -193,8 +193,17 @@ def lives(*, team_size: int, first_pr: int, count: int) -> list[Event]:
 
 
 def life(*, pr_id: int, author: int, reviewers: tuple[int, int]) -> list[Event]:
-    from apps.metrics.services.pull_requests import process_pull_request_event
-    from apps.metrics.services.reviews import process_pull_request_review_event
+    from apps.metrics.services.processors import MetricsEvent, events_apply
+
+    def apply(name: str) -> Callable[..., object]:
+        def one(*, team: Any, repository: Any, payload: dict[str, Any]) -> object:
+            event = MetricsEvent(team=team, repository=repository, name=name, payload=payload)
+            return events_apply(events=[event])[0]
+
+        return one
+
+    process_pull_request_event = apply("pull_request")
+    process_pull_request_review_event = apply("pull_request_review")
     from tests.payloads.pull_requests import pull_request_payload, review_payload
 
     pr = {

@@ -4,13 +4,14 @@ time so that a delivery that cannot be applied fails alone."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services import deliveries
-from apps.integrations.services.deliveries import drain_deliveries
+from apps.integrations.pipeline import drain
+from apps.integrations.pipeline.drain import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services import pull_requests
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
@@ -75,26 +76,76 @@ def test_it_only_looks_when_nothing_is_waiting(repository):
     assert statements.count("SAVEPOINT") == 2, statements
 
 
-def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository, caplog):
+def test_it_fails_only_the_delivery_that_breaks_a_pass(store, repository, caplog, monkeypatch):
     store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
     broken = pull_request_payload(
         pr_id=2, number=2, author_id=777, author_login="broken-author", **WHERE
     )
-    # Numbers are never negative: the database refuses the row (PostgreSQL raises,
-    # SQLite's insert-or-ignore skips it), after the author was written.
-    broken["pull_request"]["number"] = -5
     store("pull_request", broken, "broken")
     store("pull_request", pull_request_payload(pr_id=3, number=3, **WHERE), "good-3")
+    apply_snapshot = pull_requests.apply_pull_request_snapshot
+
+    def database_fails_on_pull_request_2(row, snapshot, **fields):
+        # An error that cannot be pinned on one delivery until it is tried alone.
+        if snapshot.github_id == 2:
+            raise OperationalError("deadlock detected")
+        return apply_snapshot(row, snapshot, **fields)
+
+    monkeypatch.setattr(
+        pull_requests, "apply_pull_request_snapshot", database_fails_on_pull_request_2
+    )
 
     assert drain_deliveries() == 3
 
     assert _statuses("good-1", "broken", "good-3") == ["processed", "failed", "processed"]
     assert "processing them one at a time" in caplog.text
     failed = WebhookDelivery.objects.get(delivery_id="broken")
-    assert failed.last_error
+    assert failed.last_error == "OperationalError: deadlock detected"
     assert failed.next_attempt_at is not None  # a database error may pass: retried
     assert sorted(PullRequest.objects.values_list("github_id", flat=True)) == [1, 3]
     assert not TeamMember.objects.filter(github_id=777).exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("number", -5, "pull_request.number is out of range (1 to 2147483647)"),
+        ("number", 2**31, "pull_request.number is out of range (1 to 2147483647)"),
+        ("id", 2**63, "pull_request.id is out of range (1 to 9223372036854775807)"),
+        ("id", "12", "pull_request.id is not an integer"),
+        ("number", True, "pull_request.number is not an integer"),
+    ],
+)
+def test_it_fails_a_delivery_with_a_value_out_of_range_at_once_without_slowing_its_pass(
+    store, repository, caplog, field, value, reason
+):
+    store("pull_request", pull_request_payload(pr_id=1, number=1, **WHERE), "good-1")
+    bad = pull_request_payload(pr_id=2, number=2, **WHERE)
+    bad["pull_request"][field] = value
+    store("pull_request", bad, "bad")
+    store("pull_request", pull_request_payload(pr_id=3, number=3, **WHERE), "good-3")
+
+    assert drain_deliveries() == 3
+
+    assert _statuses("good-1", "bad", "good-3") == ["processed", "failed", "processed"]
+    failed = WebhookDelivery.objects.get(delivery_id="bad")
+    assert (failed.last_error, failed.next_attempt_at, failed.attempts) == (reason, None, 1)
+    assert "one at a time" not in caplog.text
+
+
+def test_it_keeps_text_with_a_nul_character_without_it(store, repository):
+    payload = pull_request_payload(pr_id=1, number=1, **WHERE)
+    payload["pull_request"]["title"] = "Fix\x00 the\x00 build"
+    payload["pull_request"]["user"]["login"] = "mal\x00lory"
+    payload["pull_request"]["head"]["ref"] = "hot\x00fix"
+    store("pull_request", payload, "nul")
+
+    drain_deliveries()
+
+    assert _statuses("nul") == ["processed"]
+    pull_request = PullRequest.objects.select_related("author").get()
+    assert (pull_request.title, pull_request.author.login) == ("Fix the build", "mallory")
+    assert pull_request.head_branch == "hotfix" and pull_request.is_hotfix
 
 
 def test_it_fails_a_malformed_delivery_alone_and_applies_the_rest_together(
@@ -132,7 +183,7 @@ def test_it_holds_at_most_a_budget_of_bodies_in_memory_at_once(store, repository
             "pull_request", pull_request_payload(pr_id=number, number=number, **WHERE), f"{number}"
         )
     one_body = len(WebhookDelivery.objects.get(delivery_id="1").payload.encode())
-    monkeypatch.setattr(deliveries, "PASS_PAYLOAD_BYTES", one_body * 2)
+    monkeypatch.setattr(drain, "PASS_PAYLOAD_BYTES", one_body * 2)
 
     with CaptureQueriesContext(connection) as queries:
         assert drain_deliveries() == 3

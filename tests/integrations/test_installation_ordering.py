@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from apps.integrations.models import Installation, Repository, WebhookDelivery
-from apps.integrations.services.deliveries import process_delivery
+from apps.integrations.pipeline.drain import process_delivery
 from apps.integrations.services.installations import installation_upsert, repositories_sync
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import drain_deliveries
+from apps.integrations.pipeline.drain import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
 from tests.integrations.conftest import installation_for, repository_for

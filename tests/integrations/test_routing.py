@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from apps.integrations.models import Installation, WebhookDelivery
-from apps.integrations.services.deliveries import MAX_ATTEMPTS
+from apps.integrations.pipeline.outcomes import MAX_ATTEMPTS
+from apps.integrations.services import installations
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_block, installation_event, ping_event
 
@@ -99,15 +101,34 @@ def test_it_fails_a_delivery_whose_handler_raises_and_keeps_none_of_its_writes(d
     assert delivery.status == "failed"
     assert delivery.last_error == "KeyError: 'full_name'"
     assert delivery.attempts == 1
-    assert delivery.next_attempt_at is not None
+    # The same payload would fail the same way: not retried.
+    assert delivery.next_attempt_at is None
     assert delivery.processed_at is None
     assert not Installation.objects.exists()
 
 
-def test_it_backs_off_between_automatic_retries_and_stops_after_the_last(deliver):
+def test_it_retries_a_delivery_whose_handler_hits_an_error_that_may_pass(deliver, monkeypatch):
+    def database_away(**_: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(installations, "installation_upsert", database_away)
+
+    deliver("installation", installation_event(action="created", installation_id=77))
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "failed"
+    assert delivery.last_error.startswith("OperationalError: server closed")
+    assert delivery.next_attempt_at is not None
+
+
+def test_it_backs_off_between_automatic_retries_and_stops_after_the_last(deliver, monkeypatch):
+    def database_away(**_: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(installations, "installation_upsert", database_away)
     deliver(
         "installation",
-        {"action": "created", "installation": {"account": {"login": "no-id"}}},
+        installation_event(action="created", installation_id=77),
         delivery_id="broken",
     )
     delays = []

@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import drain_deliveries, store_delivery
+from apps.integrations.pipeline.drain import drain_deliveries
+from apps.integrations.pipeline.store import store_delivery
 from config.celery import app
 from github_app.deliveries import parse_delivery_headers
 from tests.payloads.installations import installation_event, ping_event

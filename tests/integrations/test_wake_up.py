@@ -12,9 +12,11 @@ from collections.abc import Iterator
 import pytest
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services import deliveries
-from apps.integrations.services.deliveries import DrainWaker, drain_deliveries
+from apps.integrations.pipeline import drain
+from apps.integrations.pipeline.drain import drain_deliveries
+from apps.integrations.pipeline.wake import DrainWaker
 from apps.integrations.tasks import drain_deliveries as drain_task
+from apps.integrations.tasks import send_drain
 from config.celery import app
 from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event
@@ -60,7 +62,7 @@ def broker_queue() -> Iterator[object]:
 def test_it_answers_202_and_keeps_the_delivery_when_the_broker_is_down(
     deliver, broker_down, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="apps.integrations.services.deliveries"):
+    with caplog.at_level(logging.WARNING, logger="apps.integrations.pipeline.wake"):
         response = deliver("ping", ping_event(), delivery_id="kept")
 
     assert response.status_code == 202
@@ -99,7 +101,7 @@ def _sent(queue) -> list[tuple[float, bool]]:
 @pytest.mark.redis
 def test_it_wakes_at_once_after_a_quiet_interval(broker_queue):
     clock = Clock(1000.03)
-    waker = DrainWaker(interval=0.1, clock=clock)
+    waker = DrainWaker(send=send_drain, interval=0.1, clock=clock)
 
     waker.wake()
 
@@ -109,7 +111,7 @@ def test_it_wakes_at_once_after_a_quiet_interval(broker_queue):
 @pytest.mark.redis
 def test_it_then_wakes_once_at_the_next_tick_of_the_interval(broker_queue):
     clock = Clock(1000.03)
-    waker = DrainWaker(interval=0.1, clock=clock)
+    waker = DrainWaker(send=send_drain, interval=0.1, clock=clock)
     waker.wake()
 
     _wake_at(waker, clock, 1000.05, 1000.07, 1000.09, 1000.11, 1000.11)
@@ -124,7 +126,10 @@ def test_it_wakes_every_web_process_for_the_same_instants(broker_queue):
     """So the drain tells apart their wake-ups for one instant (each process
     has its own waker)."""
     clock = Clock(1000.00)
-    first, second = DrainWaker(interval=0.1, clock=clock), DrainWaker(interval=0.1, clock=clock)
+    first, second = (
+        DrainWaker(send=send_drain, interval=0.1, clock=clock),
+        DrainWaker(send=send_drain, interval=0.1, clock=clock),
+    )
     _wake_at(first, clock, 1000.00)
     _wake_at(second, clock, 1000.02)
     broker_queue.delete("celery")
@@ -138,7 +143,7 @@ def test_it_wakes_every_web_process_for_the_same_instants(broker_queue):
 @pytest.mark.redis
 def test_it_still_wakes_after_the_clock_is_set_back(broker_queue):
     clock = Clock(1000.00)
-    waker = DrainWaker(interval=0.1, clock=clock)
+    waker = DrainWaker(send=send_drain, interval=0.1, clock=clock)
     _wake_at(waker, clock, 1000.00, 1000.01)
     broker_queue.delete("celery")
 
@@ -152,7 +157,7 @@ def test_it_pauses_five_seconds_after_the_broker_was_down_whatever_the_clock_say
     broker_queue,
 ):
     clock, monotonic = Clock(1000.0), Clock(50.0)
-    waker = DrainWaker(interval=0.1, clock=clock, monotonic=monotonic)
+    waker = DrainWaker(send=send_drain, interval=0.1, clock=clock, monotonic=monotonic)
     queue_url = app.conf.broker_url
     _use_broker("redis://127.0.0.1:1/0")
     waker.wake()
@@ -193,7 +198,7 @@ def test_it_skips_a_wake_up_that_a_drain_started_since_has_served(deliver):
 @pytest.mark.django_db
 def test_it_drains_when_the_last_drain_started_after_now(deliver, monkeypatch):
     """The clock was set back since that drain: when it started says nothing."""
-    monkeypatch.setattr(deliveries._runs, "last_started", time.time() + 3600)
+    monkeypatch.setattr(drain._runs, "last_started", time.time() + 3600)
     deliver("ping", ping_event(), delivery_id="after-the-step", lose_wake_up=True)
 
     assert drain_deliveries(woken_for=time.time()) == 1

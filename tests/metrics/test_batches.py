@@ -12,10 +12,9 @@ from django.db import transaction
 
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.batches import Change, apply_changes
-from apps.metrics.services.pull_requests import read_pull_request_change
-from apps.metrics.services.reviews import read_review_change
+from apps.metrics.services.processors import MetricsEvent
 from apps.teams.models import Team
+from tests.metrics.events import apply_events, metrics_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
@@ -36,27 +35,31 @@ def at(day: int) -> datetime:
     return datetime(2025, 1, day, tzinfo=UTC)
 
 
-def pr_change(team: Team, repository: Repository, day: int, **fields: Any) -> Change:
+def pr_change(team: Team, repository: Repository, day: int, **fields: Any) -> MetricsEvent:
     payload = pull_request_payload(
         repository_id=repository.github_id,
         repository_full_name=repository.full_name,
         updated_at=at(day).isoformat().replace("+00:00", "Z"),
         **fields,
     )
-    return read_pull_request_change(
-        team=team, repository=repository, payload=payload, received_at=at(day)
+    return metrics_event(
+        "pull_request", team=team, repository=repository, payload=payload, received_at=at(day)
     )
 
 
-def review_change(team: Team, repository: Repository, day: int, **fields: Any) -> Change:
+def review_change(team: Team, repository: Repository, day: int, **fields: Any) -> MetricsEvent:
     payload = review_payload(
         repository_id=repository.github_id,
         repository_full_name=repository.full_name,
         updated_at=at(day).isoformat().replace("+00:00", "Z"),
         **fields,
     )
-    return read_review_change(
-        team=team, repository=repository, payload=payload, received_at=at(day)
+    return metrics_event(
+        "pull_request_review",
+        team=team,
+        repository=repository,
+        payload=payload,
+        received_at=at(day),
     )
 
 
@@ -74,15 +77,15 @@ def rows() -> dict[str, Any]:
     return {"pull_requests": pull_requests, "reviews": reviews, "members": members}
 
 
-def applied(changes: list[Change], *, together: bool) -> dict[str, Any]:
+def applied(changes: list[MetricsEvent], *, together: bool) -> dict[str, Any]:
     """The rows after applying the changes, leaving the database as it was."""
     try:
         with transaction.atomic():
             if together:
-                apply_changes(changes)
+                apply_events(changes)
             else:
                 for change in changes:
-                    apply_changes([change])
+                    apply_events([change])
             result = rows()
             raise _Rollback
     except _Rollback:
@@ -92,7 +95,7 @@ def applied(changes: list[Change], *, together: bool) -> dict[str, Any]:
 def test_it_names_a_reverted_pull_request_where_it_is_after_a_move_in_the_same_batch(
     team, repository, other_repository
 ):
-    apply_changes([pr_change(team, repository, 1, pr_id=500, number=5)])
+    apply_events([pr_change(team, repository, 1, pr_id=500, number=5)])
     changes = [
         # #5 moves to the other repository, then a revert in the first names "#5".
         pr_change(team, other_repository, 2, pr_id=500, number=5),
@@ -108,8 +111,8 @@ def test_it_names_a_reverted_pull_request_where_it_is_after_a_move_in_the_same_b
 def test_it_links_a_waiting_revert_to_a_pull_request_that_moves_there_and_back(
     team, repository, other_repository
 ):
-    apply_changes([pr_change(team, repository, 1, pr_id=500, number=5)])
-    apply_changes([pr_change(team, other_repository, 1, pr_id=600, number=6, body="Reverts #5")])
+    apply_events([pr_change(team, repository, 1, pr_id=500, number=5)])
+    apply_events([pr_change(team, other_repository, 1, pr_id=600, number=6, body="Reverts #5")])
     changes = [
         pr_change(team, other_repository, 2, pr_id=500, number=5),
         pr_change(team, repository, 3, pr_id=500, number=5),
@@ -124,7 +127,7 @@ def test_it_links_a_waiting_revert_to_a_pull_request_that_moves_there_and_back(
 def test_it_counts_reviews_by_what_earlier_changes_in_the_batch_showed_of_their_reviewer(
     team, repository
 ):
-    apply_changes(
+    apply_events(
         [
             review_change(
                 team,

@@ -10,8 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 
@@ -50,7 +49,7 @@ def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(te
 
     def second_worker() -> None:
         try:
-            process_pull_request_review_event(team=team, repository=repository, payload=reviewed)
+            apply_review_event(team=team, repository=repository, payload=reviewed)
         except BaseException as error:  # reported by the assertion below
             errors.append(error)
         finally:
@@ -58,7 +57,7 @@ def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(te
 
     worker = threading.Thread(target=second_worker)
     with transaction.atomic():
-        process_pull_request_event(team=team, repository=repository, payload=opened)
+        apply_pull_request_event(team=team, repository=repository, payload=opened)
         worker.start()
         wait_until_another_session_waits_for_a_lock()
     worker.join(timeout=30)
@@ -85,14 +84,14 @@ def test_it_does_not_link_a_revert_that_stopped_naming_the_new_pull_request_mean
         )
 
     # The revert names #5, not stored yet: it waits for it.
-    process_pull_request_event(
+    apply_pull_request_event(
         team=team, repository=repository, payload=revert_event("Reverts #5", 10)
     )
     errors: list[BaseException] = []
 
     def first_worker_creates_5() -> None:
         try:
-            process_pull_request_event(
+            apply_pull_request_event(
                 team=team,
                 repository=repository,
                 # Another author: the first worker's wait is on the revert's row.
@@ -112,7 +111,7 @@ def test_it_does_not_link_a_revert_that_stopped_naming_the_new_pull_request_mean
     worker = threading.Thread(target=first_worker_creates_5)
     with transaction.atomic():
         # Meanwhile a newer edit of the revert names #7 instead (not committed yet).
-        process_pull_request_event(
+        apply_pull_request_event(
             team=team, repository=repository, payload=revert_event("Reverts #7", 12)
         )
         worker.start()

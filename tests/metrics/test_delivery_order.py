@@ -9,7 +9,6 @@ a repeated delivery keeps its own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,16 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apps.integrations.models import Repository, WebhookDelivery
-from apps.integrations.services.deliveries import process_delivery
+from apps.integrations.pipeline.drain import process_delivery
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.batches import Change, apply_changes
-from apps.metrics.services.pull_requests import (
-    process_pull_request_event,
-    read_pull_request_change,
-)
-from apps.metrics.services.reviews import process_pull_request_review_event, read_review_change
+from apps.metrics.services.processors import MetricsEvent
 from apps.teams.models import Team
 from tests.integrations.conftest import WEBHOOK_URL, signed_headers
+from tests.metrics.events import apply_events, metrics_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 OPENED = datetime(2025, 1, 1, 10, tzinfo=UTC)
@@ -91,18 +86,25 @@ def pull_request_at(offset: float) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Event:
     name: str
-    process: Callable[..., object]
-    # The processor's reader, for applying several events together.
-    read: Callable[..., Change]
+    # GitHub's event name: pull_request or pull_request_review.
+    event: str
     payload: dict[str, Any]
     received_at: datetime
+
+    def for_metrics(self, team: Team, repository: Repository) -> MetricsEvent:
+        return metrics_event(
+            self.event,
+            team=team,
+            repository=repository,
+            payload=self.payload,
+            received_at=self.received_at,
+        )
 
 
 def pr_event(action: str, offset: float) -> Event:
     return Event(
         f"pull_request.{action}@{offset}",
-        process_pull_request_event,
-        read_pull_request_change,
+        "pull_request",
         pull_request_payload(action, **pull_request_at(offset)),
         moment(offset) + DELIVERY_DELAY,
     )
@@ -116,8 +118,7 @@ def review_event(action: str, offset: float, review_id: int, state: str, **who: 
         fields["omit"] = ("draft",)
     return Event(
         f"pull_request_review.{action}#{review_id}@{offset}",
-        process_pull_request_review_event,
-        read_review_change,
+        "pull_request_review",
         review_payload(
             action,
             review_id=review_id,
@@ -161,13 +162,7 @@ def feed(team: Team, repository: Repository, order: list[int]) -> dict[str, Any]
     """Process the events in this order and return the rows, leaving the database as it was."""
     with transaction.atomic():
         for index in order:
-            event = LIFE[index]
-            event.process(
-                team=team,
-                repository=repository,
-                payload=event.payload,
-                received_at=event.received_at,
-            )
+            apply_events([LIFE[index].for_metrics(team, repository)])
         rows = final_rows(team)
         transaction.set_rollback(True)
     return rows
@@ -177,20 +172,12 @@ def feed_in_batches(
     team: Team, repository: Repository, order: list[int], sizes: list[int]
 ) -> dict[str, Any]:
     """As `feed`, applying the events in batches of these sizes (the rest in a last one)."""
-    changes = [
-        LIFE[index].read(
-            team=team,
-            repository=repository,
-            payload=LIFE[index].payload,
-            received_at=LIFE[index].received_at,
-        )
-        for index in order
-    ]
+    changes = [LIFE[index].for_metrics(team, repository) for index in order]
     with transaction.atomic():
         start = 0
         for size in [*sizes, len(changes)]:
             if start < len(changes):
-                apply_changes(changes[start : start + size])
+                apply_events(changes[start : start + size])
             start += size
         rows = final_rows(team)
         transaction.set_rollback(True)

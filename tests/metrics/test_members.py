@@ -7,13 +7,12 @@ from django.contrib.auth import get_user_model
 
 from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.members import link_member_to_user
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 
 def open_pull_request(team, **fields) -> PullRequest:  # type: ignore[no-untyped-def]
-    return process_pull_request_event(
+    return apply_pull_request_event(
         team=team, repository=None, payload=pull_request_payload("opened", **fields)
     )
 
@@ -40,7 +39,7 @@ def test_it_updates_the_member_when_the_login_is_renamed(team):
 def author_event(  # type: ignore[no-untyped-def]
     team, action: str, login: str, updated_at: str, received_at: datetime | None = None
 ) -> None:
-    process_pull_request_event(
+    apply_pull_request_event(
         team=team,
         repository=None,
         payload=pull_request_payload(
@@ -62,7 +61,7 @@ def test_it_keeps_a_renamed_login_when_an_older_event_arrives_after_the_rename(t
 
 def test_it_keeps_a_renamed_reviewer_login_when_an_older_review_arrives_late(team):
     def review(review_id: int, login: str, submitted_at: str) -> None:
-        process_pull_request_review_event(
+        apply_review_event(
             team=team,
             repository=None,
             payload=review_payload(
@@ -107,7 +106,7 @@ def test_it_lets_an_undated_event_name_a_new_member_but_not_rename_a_dated_one(t
         payload = pull_request_payload(
             pr_id=pr_id, author_id=501, author_login=login, omit=("updated_at",)
         )
-        process_pull_request_event(team=team, repository=None, payload=payload)
+        apply_pull_request_event(team=team, repository=None, payload=payload)
 
     def login() -> str:
         return TeamMember.objects.get(team=team, github_id=501).login

@@ -8,9 +8,8 @@ import pytest
 from apps.integrations.models import Repository
 from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.payloads import PayloadError
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import (
     pull_request_object,
     pull_request_payload,
@@ -24,7 +23,7 @@ def at(text: str) -> datetime:
 
 
 def process(team: Team, repository: Repository | None, payload: dict[str, Any]) -> PullRequest:
-    process_pull_request_event(team=team, repository=repository, payload=payload)
+    apply_pull_request_event(team=team, repository=repository, payload=payload)
     return PullRequest.objects.get(team=team, github_id=payload["pull_request"]["id"])
 
 
@@ -45,7 +44,7 @@ def test_it_creates_the_pull_request_from_an_opened_event(team, repository):
         author_login="dana",
     )
 
-    pull_request = process_pull_request_event(team=team, repository=repository, payload=payload)
+    pull_request = apply_pull_request_event(team=team, repository=repository, payload=payload)
 
     pull_request.refresh_from_db()
     assert pull_request.team == team
@@ -429,7 +428,7 @@ def deliver(
     time for a REST read."""
     for index in order:
         payload, received_at = deliveries[index]
-        process_pull_request_event(
+        apply_pull_request_event(
             team=team,
             repository=repository,
             payload=payload,
@@ -483,7 +482,7 @@ def test_it_orders_draft_changes_from_one_second_after_a_newer_review_copy(team,
     # The review's copy of the pull request has no draft flag: only the draft
     # flag's own clock orders the two late events.
     review = review_payload(submitted_at="2025-01-01T11:00:00Z", omit=("draft",))
-    process_pull_request_review_event(
+    apply_review_event(
         team=team, repository=repository, payload=review, received_at=at("2025-01-01T11:00:01")
     )
 
@@ -622,7 +621,7 @@ def test_it_ignores_malformed_optional_fields(team, repository):
 )
 def test_it_rejects_a_payload_without_the_pull_requests_identity(team, payload, reason):
     with pytest.raises(PayloadError) as error:
-        process_pull_request_event(team=team, repository=None, payload=payload)
+        apply_pull_request_event(team=team, repository=None, payload=payload)
 
     assert str(error.value) == reason
     assert not PullRequest.objects.exists()

@@ -12,9 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 MAX_QUERIES = 10
@@ -24,36 +23,36 @@ NEW_REVIEWER = {"reviewer_id": 90002, "reviewer_login": "fresh-eyes"}
 EVENTS: list[tuple[str, Callable[..., object], dict[str, Any]]] = [
     (
         "new pull request, new author",
-        process_pull_request_event,
+        apply_pull_request_event,
         pull_request_payload(pr_id=1, number=1, **NEW_AUTHOR),
     ),
     (
         "update",
-        process_pull_request_event,
+        apply_pull_request_event,
         pull_request_payload(
             "synchronize", pr_id=1, number=1, updated_at="2025-01-01T11:00:00Z", **NEW_AUTHOR
         ),
     ),
     (
         "new revert, new author",
-        process_pull_request_event,
+        apply_pull_request_event,
         pull_request_payload(
             pr_id=2, number=2, body="Reverts #1", author_id=90003, author_login="r"
         ),
     ),
     (
         "review, new reviewer",
-        process_pull_request_review_event,
+        apply_review_event,
         review_payload(pr_id=1, number=1, review_id=1, **NEW_AUTHOR, **NEW_REVIEWER),
     ),
     (
         "dismissal",
-        process_pull_request_review_event,
+        apply_review_event,
         review_payload("dismissed", pr_id=1, number=1, review_id=1, **NEW_AUTHOR, **NEW_REVIEWER),
     ),
     (
         "review before its revert pull request, everyone new",
-        process_pull_request_review_event,
+        apply_review_event,
         review_payload(
             pr_id=3,
             number=3,
@@ -67,14 +66,14 @@ EVENTS: list[tuple[str, Callable[..., object], dict[str, Any]]] = [
     ),
     (
         "revert of a pull request not seen yet",
-        process_pull_request_event,
+        apply_pull_request_event,
         pull_request_payload(
             pr_id=5, number=5, body="Reverts #6", author_id=90006, author_login="c"
         ),
     ),
     (
         "the reverted pull request after its revert, new author",
-        process_pull_request_event,
+        apply_pull_request_event,
         pull_request_payload(pr_id=6, number=6, author_id=90007, author_login="d"),
     ),
 ]

@@ -8,9 +8,8 @@ import pytest
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.payloads import PayloadError
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 AUTHOR_ID = 21031067
@@ -23,13 +22,13 @@ def at(text: str) -> datetime:
 def review(team: Team, repository: Repository | None, **fields: Any) -> PRReview:
     action = fields.pop("action", "submitted")
     payload = review_payload(action, **fields)
-    return process_pull_request_review_event(team=team, repository=repository, payload=payload)
+    return apply_review_event(team=team, repository=repository, payload=payload)
 
 
 @pytest.fixture
 def opened(team, repository) -> PullRequest:
     """A pull request opened 2025-01-01T10:00Z by the default author."""
-    return process_pull_request_event(
+    return apply_pull_request_event(
         team=team,
         repository=repository,
         payload=pull_request_payload("opened", created_at="2025-01-01T10:00:00Z"),
@@ -191,7 +190,7 @@ def test_it_fills_in_a_pull_request_created_by_a_review_when_its_older_event_arr
     # Like GitHub's submitted event, this copy does not say whether it is a draft.
     review(team, repository, pr_id=11, submitted_at="2025-01-01T12:00:00Z", omit=("draft",))
 
-    process_pull_request_event(
+    apply_pull_request_event(
         team=team,
         repository=repository,
         payload=pull_request_payload(
@@ -212,7 +211,7 @@ def test_it_fills_in_a_pull_request_created_by_a_review_when_its_older_event_arr
 
 
 def test_it_does_not_let_an_older_review_copy_overwrite_the_pull_request(team, repository):
-    process_pull_request_event(
+    apply_pull_request_event(
         team=team,
         repository=repository,
         payload=pull_request_payload(
@@ -264,7 +263,7 @@ def test_it_counts_a_review_by_a_deleted_user(team, repository, opened):
     payload = review_payload(submitted_at="2025-01-01T11:00:00Z")
     payload["review"]["user"] = None
 
-    saved = process_pull_request_review_event(team=team, repository=repository, payload=payload)
+    saved = apply_review_event(team=team, repository=repository, payload=payload)
 
     assert saved.reviewer is None
     opened.refresh_from_db()
@@ -288,7 +287,7 @@ def test_it_rejects_a_review_payload_without_identities(team, remove, reason):
         del payload[remove[0]][remove[1]]
 
     with pytest.raises(PayloadError) as error:
-        process_pull_request_review_event(team=team, repository=None, payload=payload)
+        apply_review_event(team=team, repository=None, payload=payload)
 
     assert str(error.value) == reason
     assert not PRReview.objects.exists()

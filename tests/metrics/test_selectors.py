@@ -5,16 +5,15 @@ from apps.metrics.selectors import (
     pull_requests_for_team,
     reviews_for_pull_request,
 )
-from apps.metrics.services.pull_requests import process_pull_request_event
-from apps.metrics.services.reviews import process_pull_request_review_event
 from apps.teams.models import Team
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 
 def test_it_reads_only_the_teams_rows(team, outsider):
     other_team = Team.objects.get(slug="other")
     for owner_team in (team, other_team):
-        process_pull_request_review_event(
+        apply_review_event(
             team=owner_team, repository=None, payload=review_payload(pr_id=11, review_id=1)
         )
 
@@ -27,13 +26,13 @@ def test_it_reads_only_the_teams_rows(team, outsider):
 
 def test_it_lists_pull_requests_newest_first_and_reviews_in_submission_order(team):
     for pr_id, created in ((1, "2025-01-01T10:00:00Z"), (2, "2025-01-03T10:00:00Z")):
-        process_pull_request_event(
+        apply_pull_request_event(
             team=team,
             repository=None,
             payload=pull_request_payload(pr_id=pr_id, number=pr_id, created_at=created),
         )
     for review_id, submitted in ((8, "2025-01-04T10:00:00Z"), (9, "2025-01-02T10:00:00Z")):
-        process_pull_request_review_event(
+        apply_review_event(
             team=team,
             repository=None,
             payload=review_payload(pr_id=1, number=1, review_id=review_id, submitted_at=submitted),

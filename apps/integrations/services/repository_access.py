@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.integrations.models import Installation, Repository
-from apps.integrations.services.deliveries import requeue_ignored_deliveries
+from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
 from apps.integrations.services.github_api import installation_github
 from apps.integrations.services.installations import repositories_sync
 from github_app.pagination import iter_pages

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from apps.integrations import selectors
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import RetryRefused, retry_delivery
+from apps.integrations.pipeline.requeue import RetryRefused, retry_delivery
 from apps.teams.access import team_admin
 from apps.teams.models import Membership
 

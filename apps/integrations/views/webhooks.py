@@ -11,8 +11,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.common.connections import once_more_if_dropped
+from apps.integrations.pipeline.store import store_delivery
 from apps.integrations.services.app_config import webhook_secrets
-from apps.integrations.services.deliveries import store_delivery, wake_drain
+from apps.integrations.tasks import wake_drain
 from github_app.deliveries import DeliveryHeaderError, parse_body, parse_delivery_headers
 from github_app.signatures import verify_signature
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import transaction
 from django.db.models import Q
 
 from apps.common.bulk import update_rows
-from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.members import (
     Sighting,
@@ -35,6 +34,10 @@ from apps.metrics.services.members import (
 )
 from apps.metrics.services.payloads import PullRequestSnapshot
 from apps.teams.models import Team
+
+if TYPE_CHECKING:
+    # Annotations only: apps.metrics never imports apps.integrations at run time.
+    from apps.integrations.models import Repository
 
 _UNTRACKED = {"id", "created_at", "updated_at"}
 

@@ -22,12 +22,31 @@ HOTFIX = "hotfix"
 # GitHub's revert button titles the pull request `Revert "<title>"`, names its
 # branch `revert-<number>-<head branch>` and writes `Reverts owner/repo#<number>`.
 REVERT_TITLE_PREFIX = 'Revert "'
-REVERT_BRANCH = re.compile(r"^revert-(\d+)-")
-REVERTS_IN_BODY = re.compile(r"\breverts\s+([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE)
+REVERT_BRANCH = re.compile(r"^revert-(\d+)-", re.ASCII)
+REVERTS_IN_BODY = re.compile(r"\breverts\s+([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE | re.ASCII)
+
+
+# GitHub's ids fit PostgreSQL's bigint, and numbers and line counts its integer:
+# a value outside these can only be a broken or hostile payload.
+MAX_ID = 2**63 - 1
+MAX_NUMBER = 2**31 - 1
+# Column lengths of the rows these values go to (longer ones are cut, not refused).
+MAX_LOGIN = 100
+MAX_URL = 500
+MAX_FULL_NAME = 200
 
 
 class PayloadError(ValueError):
     """A required field is missing or malformed; str(error) is the reason."""
+
+
+def clean_text(value: str, *, limit: int | None = None) -> str:
+    """Text as the database can hold it: PostgreSQL refuses NUL characters in
+    text, so they go (GitHub never sends one in a name or title; only a broken
+    or hostile payload does), and a value longer than its column is cut."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value if limit is None else value[:limit]
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,7 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
     data = _require_mapping(value, path)
     fields: dict[str, Any] = {}
     if isinstance(data.get("title"), str):
-        fields["title"] = data["title"]
+        fields["title"] = clean_text(data["title"])
     if "draft" in data and isinstance(data["draft"], bool):
         fields["is_draft"] = data["draft"]
     for key, field in (
@@ -97,18 +116,18 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
     base_ref = _branch(data.get("base"))
     if base_ref is not None:
         fields["base_branch"] = base_ref
-    if isinstance(data.get("html_url"), str):
-        fields["html_url"] = data["html_url"]
+    if isinstance(data.get("html_url"), str) and len(data["html_url"]) <= MAX_URL:
+        fields["html_url"] = clean_text(data["html_url"])
 
     body = data.get("body", _ABSENT)
     updated_at = _datetime_or_absent(data.get("updated_at"))
     return PullRequestSnapshot(
         github_id=_require_int(data, "id", path),
-        number=_require_int(data, "number", path),
+        number=_require_int(data, "number", path, maximum=MAX_NUMBER),
         updated_at=updated_at if isinstance(updated_at, datetime) else None,
         fields=fields,
         author=read_user(data.get("user")),
-        body=None if body is _ABSENT else (body if isinstance(body, str) else ""),
+        body=None if body is _ABSENT else (clean_text(body) if isinstance(body, str) else ""),
     )
 
 
@@ -130,11 +149,10 @@ def read_user(value: object) -> GitHubUser | None:
     if not isinstance(value, Mapping):
         return None
     github_id = value.get("id")
-    if not isinstance(github_id, int) or isinstance(github_id, bool):
+    if not _is_id(github_id):
         return None
     login = value.get("login")
-    if not isinstance(login, str):
-        login = ""
+    login = clean_text(login, limit=MAX_LOGIN) if isinstance(login, str) else ""
     # Apps act as users of type "Bot"; older payloads only show it in the login.
     is_bot = value.get("type") == "Bot" or login.endswith("[bot]")
     return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)
@@ -172,13 +190,18 @@ def is_not_older(incoming: SnapshotTime, stored: SnapshotTime) -> bool:
 
 def revert_reference(*, title: str, head_branch: str, body: str) -> RevertReference | None:
     """What the pull request says it reverts, by number; the body wins over the branch."""
-    if match := REVERTS_IN_BODY.search(body):
-        return RevertReference(
-            number=int(match.group(2)), repository_full_name=match.group(1) or ""
-        )
-    if match := REVERT_BRANCH.match(head_branch):
+    if (match := REVERTS_IN_BODY.search(body)) and _is_number(match.group(2)):
+        full_name = match.group(1) or ""
+        if len(full_name) <= MAX_FULL_NAME:
+            return RevertReference(number=int(match.group(2)), repository_full_name=full_name)
+    if (match := REVERT_BRANCH.match(head_branch)) and _is_number(match.group(1)):
         return RevertReference(number=int(match.group(1)))
     return None
+
+
+def _is_number(digits: str) -> bool:
+    # The patterns match ASCII digits only (re.ASCII), but not their count.
+    return len(digits) <= 10 and 0 < int(digits) <= MAX_NUMBER
 
 
 def is_revert_title(title: str) -> bool:
@@ -205,12 +228,18 @@ def _require_mapping(value: object, path: str) -> Mapping[str, Any]:
     return value
 
 
-def _require_int(data: Mapping[str, Any], key: str, path: str) -> int:
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def _require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = MAX_ID) -> int:
     value = data.get(key)
     if value is None:
         raise PayloadError(f"{path}.{key} is missing")
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f"{path}.{key} is not an integer")
+    if not 0 < value <= maximum:
+        raise PayloadError(f"{path}.{key} is out of range (1 to {maximum})")
     return value
 
 
@@ -218,13 +247,15 @@ def _datetime_or_absent(value: object) -> Any:
     """An aware datetime, None for null, or _ABSENT for anything unreadable."""
     if value is None:
         return None
-    if not isinstance(value, str):
+    # GitHub's times are ASCII ISO 8601 of a few dozen characters.
+    if not isinstance(value, str) or not value.isascii() or len(value) > 40:
         return _ABSENT
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # In UTC: an offset at the ends of the calendar cannot be stored.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return _ABSENT
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _state(data: Mapping[str, Any]) -> str | None:
@@ -242,17 +273,17 @@ def _state(data: Mapping[str, Any]) -> str | None:
 
 
 def _count(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_NUMBER:
         return None
     return value
 
 
 def _label_names(labels: list[Any]) -> list[str]:
     names = (label.get("name") for label in labels if isinstance(label, Mapping))
-    return [name for name in names if isinstance(name, str)]
+    return [clean_text(name) for name in names if isinstance(name, str)]
 
 
 def _branch(value: object) -> str | None:
     if isinstance(value, Mapping) and isinstance(value.get("ref"), str):
-        return str(value["ref"])
+        return clean_text(value["ref"])
     return None

@@ -18,11 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from apps.integrations.models import Repository
 from apps.metrics.models import PullRequest, TeamMember
-from apps.metrics.services.batches import Batch, apply_changes
+from apps.metrics.services.batches import Batch
 from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
@@ -35,6 +34,10 @@ from apps.metrics.services.payloads import (
     revert_reference,
 )
 from apps.teams.models import Team
+
+if TYPE_CHECKING:
+    # Annotations only: apps.metrics never imports apps.integrations at run time.
+    from apps.integrations.models import Repository
 
 
 @dataclass(frozen=True)
@@ -113,21 +116,6 @@ def read_pull_request_change(
         time=SnapshotTime(snapshot.updated_at, received_at),
         ready_for_review=payload.get("action") == "ready_for_review",
     )
-
-
-def process_pull_request_event(
-    *,
-    team: Team,
-    repository: Repository | None,
-    payload: Mapping[str, Any],
-    received_at: datetime | None = None,
-) -> PullRequest:
-    """Create or update the team's pull request from one pull_request event (see
-    `read_pull_request_change`)."""
-    change = read_pull_request_change(
-        team=team, repository=repository, payload=payload, received_at=received_at
-    )
-    return cast(PullRequest, apply_changes([change])[0])
 
 
 def apply_pull_request_snapshot(

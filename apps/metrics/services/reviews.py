@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from apps.metrics.services.batches import Batch, apply_changes
+from apps.metrics.services.batches import Batch
 from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
@@ -20,6 +19,10 @@ from apps.metrics.services.payloads import (
 )
 from apps.metrics.services.pull_requests import apply_pull_request_snapshot
 from apps.teams.models import Team
+
+if TYPE_CHECKING:
+    # Annotations only: apps.metrics never imports apps.integrations at run time.
+    from apps.integrations.models import Repository
 
 # A review only moves forward: pending -> submitted (approved, changes requested,
 # commented) -> dismissed. A late redelivery of "submitted" after the dismissal
@@ -100,21 +103,6 @@ def read_review_change(
         dismissed=payload.get("action") == "dismissed",
         seen=SnapshotTime(seen_at, received_at),
     )
-
-
-def process_pull_request_review_event(
-    *,
-    team: Team,
-    repository: Repository | None,
-    payload: Mapping[str, Any],
-    received_at: datetime | None = None,
-) -> PRReview:
-    """Create or update the review and its pull request from one
-    pull_request_review event (see `read_review_change`)."""
-    change = read_review_change(
-        team=team, repository=repository, payload=payload, received_at=received_at
-    )
-    return cast(PRReview, apply_changes([change])[0])
 
 
 def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:

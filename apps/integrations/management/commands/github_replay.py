@@ -5,7 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.services.deliveries import process_delivery, store_delivery
+from apps.integrations.pipeline.drain import process_delivery
+from apps.integrations.pipeline.store import store_delivery
 from github_app.deliveries import DeliveryHeaders, parse_body
 
 

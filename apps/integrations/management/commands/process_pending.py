@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.integrations.services.deliveries import SWEEP_AFTER, sweep_pending
+from apps.integrations.pipeline.drain import SWEEP_AFTER, sweep_pending
 
 
 class Command(BaseCommand):

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.integrations.models import Installation, WebhookDelivery
+from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
+from apps.integrations.pipeline.lookups import Lookups
 from apps.integrations.services import installations
-from apps.metrics.services.batches import Change, apply_changes
-from apps.metrics.services.pull_requests import read_pull_request_change
-from apps.metrics.services.reviews import read_review_change
+from apps.metrics.services.payloads import MAX_ID, PayloadError
+from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source, events_apply
 
 Status = WebhookDelivery.Status
 
@@ -23,43 +24,11 @@ Status = WebhookDelivery.Status
 def payload_id(payload: Mapping[str, Any], key: str) -> int | None:
     """GitHub's id of the payload's ``installation``, ``repository``, … block."""
     block = payload.get(key)
-    if isinstance(block, Mapping) and isinstance(block.get("id"), int):
-        return int(block["id"])
+    value = block.get("id") if isinstance(block, Mapping) else None
+    # A bool is an int to Python; an id past bigint is no id of GitHub's.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
     return None
-
-
-class Lookups:
-    """Installations and repositories, read once per batch of deliveries (a batch
-    is mostly one busy installation's events). An installation or
-    installation_repositories event makes ``route`` forget that installation."""
-
-    def __init__(self) -> None:
-        self._installations: dict[int, Installation | None] = {}
-        self._repositories: dict[tuple[int, int], Repository | None] = {}
-
-    def installation(self, installation_id: int) -> Installation | None:
-        if installation_id not in self._installations:
-            self._installations[installation_id] = (
-                Installation.objects.select_related("team")
-                .filter(installation_id=installation_id)
-                .first()
-            )
-        return self._installations[installation_id]
-
-    def repository(self, installation: Installation, github_id: int | None) -> Repository | None:
-        if github_id is None:
-            return None
-        key = (installation.installation_id, github_id)
-        if key not in self._repositories:
-            self._repositories[key] = Repository.objects.filter(
-                installation=installation, github_id=github_id
-            ).first()
-        return self._repositories[key]
-
-    def forget(self, installation_id: int) -> None:
-        self._installations.pop(installation_id, None)
-        for key in [key for key in self._repositories if key[0] == installation_id]:
-            del self._repositories[key]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +38,7 @@ class Event:
     payload: Mapping[str, Any]
     received_at: datetime
     lookups: Lookups = field(default_factory=Lookups)
+    source: Source = Source.WEBHOOK
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +55,6 @@ def ignored(reason: str) -> Outcome:
 
 
 Handler = Callable[[Event], Outcome]
-# A processor's reader: read_pull_request_change, read_review_change.
-Reader = Callable[..., Change]
-
-
-def _known_installation(event: Event) -> Installation | Outcome:
-    """The installation the event belongs to, or the reason to ignore it."""
-    installation_id = payload_id(event.payload, "installation")
-    if installation_id is None:
-        return ignored("The payload names no installation.")
-    installation = event.lookups.installation(installation_id)
-    if installation is None:
-        return ignored(f"Installation {installation_id} is not known here.")
-    if installation.deleted_at is not None:
-        return ignored(f"Installation {installation_id} was deleted.")
-    return installation
 
 
 # --- installation -------------------------------------------------------------
@@ -182,44 +137,44 @@ def _repositories_removed(event: Event) -> Outcome:
 # --- pull requests and reviews ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ToProcessor:
-    """Hands an event to a metrics processor (its reader, then `apply_changes`),
-    only for a claimed installation and a repository its team tracks and can
-    still reach. The drain calls `prepare` for many deliveries and applies their
-    changes together."""
+class ToMetrics:
+    """Hands a pull request or review event to the metrics' one entry
+    (`events_apply`), only for a repository its team may process
+    (`repository_eligibility`). The drain calls `prepare` for many deliveries
+    and applies their events together."""
 
-    read: Reader
-
-    def prepare(self, event: Event) -> Change | Outcome:
-        """The event's change, or why it is ignored. Raises PayloadError."""
-        found = _known_installation(event)
-        if isinstance(found, Outcome):
-            return found
-        installation = found
-        repository_block = event.payload.get("repository") or {}
-        repository = event.lookups.repository(installation, payload_id(event.payload, "repository"))
-        team = installation.team
-        name = repository_block.get("full_name") or "The repository"
-        if team is None:
-            return ignored(
-                f"Installation {installation.installation_id} is not claimed by a team yet."
-            )
-        if repository is None or not repository.tracked:
-            return ignored(f"{name} is not tracked by {team.name}.")
-        if not repository.accessible:
-            return ignored(f"{name} was removed from the installation.")
-        return self.read(
-            team=team, repository=repository, payload=event.payload, received_at=event.received_at
+    def prepare(self, event: Event) -> MetricsEvent | Outcome:
+        """The event for the metrics, or why it is ignored."""
+        repository_block = event.payload.get("repository")
+        name = repository_block.get("full_name") if isinstance(repository_block, Mapping) else ""
+        eligibility = repository_eligibility(
+            installation_id=payload_id(event.payload, "installation"),
+            repository_github_id=payload_id(event.payload, "repository"),
+            repository_name=name if isinstance(name, str) else "",
+            lookups=event.lookups,
+        )
+        if isinstance(eligibility, Ineligible):
+            return ignored(eligibility.reason)
+        return MetricsEvent(
+            team=eligibility.team,
+            repository=eligibility.repository,
+            name=event.name,
+            payload=event.payload,
+            received_at=event.received_at,
+            source=event.source,
         )
 
     def __call__(self, event: Event) -> Outcome:
         prepared = self.prepare(event)
         if isinstance(prepared, Outcome):
             return prepared
-        apply_changes([prepared])
+        [result] = events_apply(events=[prepared])
+        if not result.ok:
+            raise PayloadError(result.error)
         return PROCESSED
 
+
+TO_METRICS = ToMetrics()
 
 ANY_ACTION = None
 
@@ -231,10 +186,9 @@ ROUTES: dict[tuple[str, str | None], Handler] = {
     ("installation", "new_permissions_accepted"): _installation_updated,
     ("installation_repositories", "added"): _repositories_synced("repositories_added"),
     ("installation_repositories", "removed"): _repositories_removed,
-    # The processors take every pull request action: each payload carries a full
-    # snapshot, and they keep the newest one.
-    ("pull_request", ANY_ACTION): ToProcessor(read_pull_request_change),
-    ("pull_request_review", ANY_ACTION): ToProcessor(read_review_change),
+    # The processors take every action of their events: each payload carries a
+    # full snapshot, and they keep the newest one.
+    **{(name, ANY_ACTION): TO_METRICS for name in sorted(EVENT_NAMES)},
 }
 
 # Events GitHub may send us that are recorded and deliberately not processed.
@@ -247,8 +201,12 @@ IGNORED_EVENTS: dict[str, str] = {
 }
 
 
-# Events whose handlers change installations or their repositories.
-CHANGES_INSTALLATIONS = frozenset({"installation", "installation_repositories"})
+# Derived from the table: the events that go to the metrics (scoped to one
+# repository, kept when ignored so that tracking it later takes them back), and
+# the ones whose handlers change installations or their repositories, which the
+# events after them are routed by.
+REPOSITORY_EVENTS = frozenset(name for (name, _), h in ROUTES.items() if h is TO_METRICS)
+CHANGES_INSTALLATIONS = frozenset(name for (name, _), h in ROUTES.items() if h is not TO_METRICS)
 
 
 def _handler(event: Event) -> Handler | Outcome:
@@ -274,15 +232,14 @@ def route(event: Event) -> Outcome:
             event.lookups.forget(installation_id)
 
 
-def prepare(event: Event) -> Change | Outcome | None:
-    """For applying many deliveries together: a pull request or review event's
-    change (or why the event is ignored), read without writing anything; None
+def prepare(event: Event) -> MetricsEvent | Outcome | None:
+    """For applying many deliveries together: a pull request or review event for
+    the metrics (or why the event is ignored), without writing anything; None
     for an event that must be routed alone, in its turn (it changes installations
-    or repositories, which the events after it are routed by). Raises what the
-    processors' readers raise (PayloadError)."""
+    or repositories, which the events after it are routed by)."""
     handler = _handler(event)
     if isinstance(handler, Outcome):
         return handler
-    if isinstance(handler, ToProcessor):
+    if isinstance(handler, ToMetrics):
         return handler.prepare(event)
     return None

@@ -1,0 +1,87 @@
+"""A verified delivery, stored once, in one statement.
+
+The webhook view only stores (one ``INSERT … ON CONFLICT DO NOTHING``) and wakes
+the drain: measured on a 2-core machine, an ORM ``create`` plus one Celery
+message per request reached a third of that throughput. Recovered deliveries
+(GitHub's delivery log) and replayed ones are stored by the same function, keyed
+by the same delivery id, so each is stored once whichever way it came."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from apps.common.connections import cursor_binding_on_server
+from apps.integrations.models import WebhookDelivery
+from apps.integrations.pipeline.routing import payload_id
+from github_app.deliveries import DeliveryHeaders
+
+_STORED_FIELDS = (
+    "delivery_id",
+    "event",
+    "action",
+    "hook_id",
+    "installation_id",
+    "repository_full_name",
+    "repository_github_id",
+    "payload",
+    "received_at",
+    "status",
+    "status_reason",
+    "attempts",
+    "last_error",
+)
+
+
+@cache
+def _insert_sql(vendor: str) -> str:
+    # Same statement on PostgreSQL and SQLite (3.24+); the vendor is the cache
+    # key because the quoting belongs to the connection.
+    meta = WebhookDelivery._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _STORED_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
+    conflict = quote(meta.get_field("delivery_id").column)
+    # Names come from the model, values go in as parameters.
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO NOTHING"
+    )
+
+
+def _text(block: Any, key: str) -> str:
+    value = block.get(key) if isinstance(block, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str, Any]) -> bool:
+    """Store a verified delivery in one statement. False when its delivery id
+    was stored before (GitHub keeps the id when it redelivers): nothing changes.
+
+    ``body`` is the raw body, kept as GitHub signed it."""
+    values = {
+        "delivery_id": headers.delivery_id,
+        "event": headers.event,
+        "action": _text(payload, "action")[:100],
+        "hook_id": headers.hook_id,
+        "installation_id": payload_id(payload, "installation"),
+        "repository_full_name": _text(payload.get("repository"), "full_name")[:200],
+        "repository_github_id": payload_id(payload, "repository"),
+        "payload": body,
+        # The one value the database may need converted (SQLite stores text);
+        # the others are str and int already. Field.get_db_prep_save for all
+        # thirteen was a twentieth of the request's time.
+        "received_at": connection.ops.adapt_datetimefield_value(timezone.now()),
+        "status": WebhookDelivery.Status.RECEIVED.value,
+        "status_reason": "",
+        "attempts": 0,
+        "last_error": "",
+    }
+    # The body goes as a parameter of its own, not quoted into the statement.
+    with cursor_binding_on_server() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), [values[name] for name in _STORED_FIELDS])
+        return cursor.rowcount == 1

@@ -1,0 +1,113 @@
+"""The one entry into the metrics: events in, rows out.
+
+Every source of pull request and review events comes through `events_apply`:
+the webhook drain, `github_replay`, the history backfill (GraphQL pages turned
+into webhook-shaped payloads by one adapter), deliveries recovered from GitHub's
+delivery log (stored and drained like the rest) and the demo (signed deliveries
+posted to the real endpoint). So the rules that make the numbers right (order,
+idempotency, bots, reverts) are the same for all of them.
+
+An event is what a GitHub webhook of that name carries: its payload (or one
+shaped like it), and when its delivery was received (None for a read of
+GitHub's API, which is the state as of the read). Adding a kind of event is
+adding its reader to `READERS`; the drain's routing table and the tests derive
+their lists from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from apps.metrics.services.batches import Change, apply_changes
+from apps.metrics.services.payloads import PayloadError
+from apps.metrics.services.pull_requests import read_pull_request_change
+from apps.metrics.services.reviews import read_review_change
+from apps.teams.models import Team
+
+if TYPE_CHECKING:
+    # Only for the annotations: apps.metrics never imports apps.integrations at run time.
+    from apps.integrations.models import Repository
+
+
+class Source(StrEnum):
+    """Where an event came from."""
+
+    WEBHOOK = "webhook"
+    RECOVERY = "recovery"
+    REPLAY = "replay"
+    HISTORY = "history"
+    DEMO = "demo"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsEvent:
+    """One pull request or review event for one team's metrics."""
+
+    team: Team
+    repository: Repository | None
+    name: str
+    payload: Mapping[str, Any]
+    # When GitHub's delivery of it was received; None for a read of GitHub's API.
+    received_at: datetime | None = None
+    source: Source = Source.WEBHOOK
+
+
+Reader = Callable[..., Change]
+
+# GitHub event name -> the reader that turns its payload into a change of rows.
+READERS: dict[str, Reader] = {
+    "pull_request": read_pull_request_change,
+    "pull_request_review": read_review_change,
+}
+EVENT_NAMES = frozenset(READERS)
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What became of one event: the row it made or updated, or why it could not
+    be read (a payload that can never be processed; it changed nothing)."""
+
+    row: object | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def event_read(event: MetricsEvent) -> Change:
+    """The change the event makes, read without writing anything. Raises
+    PayloadError for a payload that cannot be read (or an event with no processor)."""
+    reader = READERS.get(event.name)
+    if reader is None:
+        raise PayloadError(f"no processor for {event.name} events")
+    return reader(
+        team=event.team,
+        repository=event.repository,
+        payload=event.payload,
+        received_at=event.received_at,
+    )
+
+
+def events_apply(*, events: Sequence[MetricsEvent]) -> list[EventResult]:
+    """Apply the events in order, in one transaction (a savepoint inside the
+    caller's), and say what became of each. An event whose payload cannot be read
+    gets its reason and changes nothing; the others are applied all the same.
+
+    Other errors (the database's) propagate: nothing of the call is kept, and the
+    caller may try again, or one event at a time."""
+    changes: list[Change] = []
+    results: list[EventResult | None] = []
+    for event in events:
+        try:
+            changes.append(event_read(event))
+        except PayloadError as error:
+            results.append(EventResult(error=str(error)))
+        else:
+            results.append(None)
+    rows = iter(apply_changes(changes) if changes else [])
+    return [result if result is not None else EventResult(row=next(rows)) for result in results]
