@@ -22,10 +22,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import transaction
-from django.db.models import Q
 
 from apps.common.bulk import update_rows
 from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services.formulas import pull_request_derive
 from apps.metrics.services.members import (
     Sighting,
     apply_sighting,
@@ -33,6 +33,7 @@ from apps.metrics.services.members import (
     save_members,
 )
 from apps.metrics.services.payloads import PullRequestSnapshot
+from apps.metrics.services.reverts import reverted_pull_request, reverts_link_waiting
 from apps.teams.models import Team
 
 if TYPE_CHECKING:
@@ -229,10 +230,9 @@ class Batch:
         tracked = [self._pull_requests[key] for key in sorted(self._pull_requests)]
         for item in tracked:
             row = item.row
-            row.cycle_time_hours = _hours_between(row.pr_created_at, row.merged_at)
-            row.review_time_hours = _hours_between(row.pr_created_at, row.first_review_at)
+            pull_request_derive(row)
             if row.reverts_number is not None and row.reverts_id is None:
-                row.reverts = _reverted_pull_request(row)
+                row.reverts = reverted_pull_request(row)
         created = [item for item in tracked if item.created]
         if created:
             _insert([item.row for item in created])
@@ -244,7 +244,7 @@ class Batch:
             for item in tracked
             if item.created or item.loaded_repository_id != item.row.repository_id
         ]
-        if _link_reverts_waiting_for(arrived):
+        if reverts_link_waiting(arrived):
             self._refresh_waiting_reverts()
         self._save_reviews()
 
@@ -313,62 +313,6 @@ def _update_changed(tracked: list[_TrackedPullRequest]) -> None:
             changed_rows.append(item.row)
             fields |= names
     update_rows(model=PullRequest, rows=changed_rows, fields=fields)
-
-
-def _reverted_pull_request(row: PullRequest) -> PullRequest | None:
-    """The pull request this revert names, if the team has it (by number, never by title)."""
-    candidates = PullRequest.objects.filter(team_id=row.team_id, number=row.reverts_number)
-    if row.reverts_repository_full_name:
-        candidates = candidates.filter(
-            repository__full_name__iexact=row.reverts_repository_full_name
-        )
-    elif row.repository_id is not None:
-        candidates = candidates.filter(repository_id=row.repository_id)
-    else:
-        # Numbers repeat across repositories: without one, a link would be a guess.
-        return None
-    return candidates.exclude(pk=row.pk).first()
-
-
-def _link_reverts_waiting_for(arrived: list[PullRequest]) -> bool:
-    """Link the reverts that arrived before the pull requests they revert (rows
-    new, or moved to another repository). Whether any was linked.
-
-    One read finds the numbers reverts wait for (usually none); each pull request
-    waited for is then linked by an UPDATE whose conditions are its own, so
-    PostgreSQL checks them again on a revert another worker changed while this
-    one waited for its lock."""
-    targets = [row for row in arrived if row.repository_id is not None]
-    if not targets:
-        return False
-    waited_for = set(
-        PullRequest.objects.filter(
-            team_id__in={row.team_id for row in targets},
-            reverts_number__in={row.number for row in targets},
-            reverts__isnull=True,
-        ).values_list("team_id", "reverts_number")
-    )
-    linked = 0
-    for row in targets:
-        if (row.team_id, row.number) not in waited_for:
-            continue
-        same_repository = Q(reverts_repository_full_name="", repository_id=row.repository_id)
-        named = Q(reverts_repository_full_name__iexact=row.repository.full_name)
-        linked += (
-            PullRequest.objects.filter(
-                team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
-            )
-            .filter(same_repository | named)
-            .exclude(pk=row.pk)
-            .update(reverts=row)
-        )
-    return linked > 0
-
-
-def _hours_between(start: Any, end: Any) -> float | None:
-    if start is None or end is None:
-        return None
-    return float((end - start).total_seconds() / 3600)
 
 
 @cache

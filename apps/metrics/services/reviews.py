@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import PRReview, TeamMember
 from apps.metrics.services.batches import Batch
+from apps.metrics.services.formulas import first_review_at
 from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # must not bring the review back.
 _STATE_RANK: dict[str, int] = {PRReview.State.PENDING: 0, PRReview.State.DISMISSED: 2}
 _SUBMITTED_RANK = 1
-_NOT_COUNTED = {PRReview.State.PENDING, PRReview.State.DISMISSED}
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,6 @@ def read_review_change(
         dismissed=payload.get("action") == "dismissed",
         seen=SnapshotTime(seen_at, received_at),
     )
-
-
-def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:
-    """The earliest submitted, not dismissed review by a human other than the author."""
-    times = [
-        review.submitted_at
-        for review in reviews
-        if review.submitted_at is not None
-        and review.state not in _NOT_COUNTED
-        and not (review.reviewer is not None and review.reviewer.is_bot)
-        and (pull_request.author_id is None or review.reviewer_id != pull_request.author_id)
-    ]
-    return min(times, default=None)
 
 
 def _apply_review(
