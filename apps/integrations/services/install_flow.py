@@ -31,9 +31,8 @@ from apps.integrations.services.installations import (
 from apps.integrations.services.repository_access import repositories_resync
 from apps.metrics.services.members import link_member_to_user
 from apps.teams.models import Membership, Team
-from github_app.client import GitHubClient
-from github_app.errors import Forbidden, GitHubError, NotFound, OAuthCodeRejected
-from github_app.pagination import iter_pages
+from github_app import api
+from github_app.errors import GitHubError, OAuthCodeRejected
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +130,7 @@ def _verified_installer(*, code: str, installation_id: int) -> _Installer:
     github = user_github(token=token)
     try:
         installation = next(
-            (
-                item
-                for item in iter_pages(github, "/user/installations", items_key="installations")
-                if item.get("id") == installation_id
-            ),
+            (item for item in api.user_installations(github) if item.get("id") == installation_id),
             None,
         )
         if installation is None:
@@ -145,12 +140,14 @@ def _verified_installer(*, code: str, installation_id: int) -> _Installer:
                 "it cannot be connected to this team.",
                 status=403,
             )
-        me = github.request("GET", "/user").json()
+        me = api.authenticated_user(github)
         account = installation.get("account") or {}
         if account.get("type") == "Organization":
-            authority = _is_organisation_owner(github, str(account.get("login", "")))
+            authority = api.is_organisation_owner(
+                github, organisation=str(account.get("login", ""))
+            )
         else:
-            authority = account.get("id") == me.get("id")
+            authority = account.get("id") == me.github_id
     except GitHubError as exc:
         raise _refuse_unreachable(exc) from None
     if not authority:
@@ -161,17 +158,7 @@ def _verified_installer(*, code: str, installation_id: int) -> _Installer:
             "from this team's page.",
             status=403,
         )
-    return _Installer(github_id=int(me["id"]), login=str(me["login"]), installation=installation)
-
-
-def _is_organisation_owner(github: GitHubClient[Any], organisation: str) -> bool:
-    if not organisation:
-        return False
-    try:
-        membership = github.request("GET", f"/user/memberships/orgs/{organisation}").json()
-    except (NotFound, Forbidden):
-        return False
-    return membership.get("state") == "active" and membership.get("role") == "admin"
+    return _Installer(github_id=me.github_id, login=me.login, installation=installation)
 
 
 def install_complete(

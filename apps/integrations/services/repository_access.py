@@ -10,7 +10,7 @@ from apps.integrations.models import Installation, Repository
 from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
 from apps.integrations.services.github_api import installation_github
 from apps.integrations.services.installations import repositories_sync
-from github_app.pagination import iter_pages
+from github_app import api
 
 
 class RepositoryNotTrackable(Exception):
@@ -24,12 +24,8 @@ def repositories_resync(*, installation: Installation) -> list[Repository]:
     # An event received while the pages are read is newer than the list: the
     # list counts as of when reading began.
     read_started = timezone.now()
-    items = list(
-        iter_pages(
-            installation_github(installation_id=installation.installation_id),
-            "/installation/repositories",
-            items_key="repositories",
-        )
+    items = api.installation_repositories(
+        installation_github(installation_id=installation.installation_id)
     )
     with transaction.atomic():
         return repositories_sync(

@@ -1,0 +1,65 @@
+"""Every REST endpoint tformance calls, as typed functions.
+
+Each takes a client built by `github_app.client` (acting as the app, an
+installation or a user) and returns plain values; GitHub's errors arrive already
+mapped to `github_app.errors` by the client. Items that are stored as GitHub
+sent them (installation and repository blocks, read by the same code as the
+webhooks' copies) stay mappings, read tolerantly; what the callers decide on is
+checked here. GraphQL and the app's delivery log sit beside this module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from githubkit import GitHub
+
+from github_app.errors import Forbidden, GitHubError, NotFound
+from github_app.pagination import iter_pages
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedUser:
+    github_id: int
+    login: str
+
+
+def user_installations(github: GitHub[Any]) -> list[dict[str, Any]]:
+    """``GET /user/installations``, every page: the installations of the app
+    that the user's token can access (as GitHub's installation blocks)."""
+    return list(iter_pages(github, "/user/installations", items_key="installations"))
+
+
+def authenticated_user(github: GitHub[Any]) -> AuthenticatedUser:
+    """``GET /user``: who the user's token belongs to."""
+    body = github.request("GET", "/user").json()
+    github_id = body.get("id") if isinstance(body, Mapping) else None
+    login = body.get("login") if isinstance(body, Mapping) else None
+    if not isinstance(github_id, int) or isinstance(github_id, bool) or not isinstance(login, str):
+        raise GitHubError("GitHub's answer to GET /user has no user id and login")
+    return AuthenticatedUser(github_id=github_id, login=login)
+
+
+def is_organisation_owner(github: GitHub[Any], *, organisation: str) -> bool:
+    """``GET /user/memberships/orgs/{org}``: whether the user is an active owner
+    (role admin) of the organisation. Needs the app's ``Members: read``
+    permission; without it GitHub answers 403, which reads as not an owner."""
+    if not organisation:
+        return False
+    try:
+        body = github.request(
+            "GET", f"/user/memberships/orgs/{quote(organisation, safe='')}"
+        ).json()
+    except (NotFound, Forbidden):
+        return False
+    if not isinstance(body, Mapping):
+        return False
+    return body.get("state") == "active" and body.get("role") == "admin"
+
+
+def installation_repositories(github: GitHub[Any]) -> list[dict[str, Any]]:
+    """``GET /installation/repositories``, every page: the repositories the
+    installation's token can reach (as GitHub's repository blocks)."""
+    return list(iter_pages(github, "/installation/repositories", items_key="repositories"))
