@@ -92,7 +92,7 @@ DATABASES = {
         # Off by default: the check is a round trip (SELECT 1) at the start of
         # every request, which cost the webhook a fifth of its throughput in
         # bench/webhook_load.py. The webhook instead reconnects and stores once
-        # more when its connection turns out dropped (services/deliveries.py);
+        # more when its connection turns out dropped (apps/common/connections.py);
         # another page that finds it dropped fails once, and the next request
         # has a new connection.
         conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS"),
