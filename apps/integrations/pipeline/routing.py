@@ -78,16 +78,16 @@ def _recorded_installation(
     return installation
 
 
-def _repositories_synced(key: str) -> Handler:
-    """Record the installation, then the repositories its payload lists under
-    ``key`` (``installation.created`` lists them all, ``installation_repositories.
-    added`` the new ones)."""
+def _repositories_listed(key: str, apply: Callable[..., object]) -> Handler:
+    """Record the installation, then hand ``apply`` the repositories its payload
+    lists under ``key`` (``installation.created`` lists them all,
+    ``installation_repositories.added`` the new ones, ``.removed`` the gone)."""
 
     def handle(event: Event) -> Outcome:
         installation = _recorded_installation(event)
         if isinstance(installation, Outcome):
             return installation
-        installations.repositories_sync(
+        apply(
             installation=installation,
             repositories=event.payload.get(key) or [],
             at=event.received_at,
@@ -117,21 +117,6 @@ def _installation_updated(event: Event) -> Outcome:
     # unsuspend and new_permissions_accepted: the installation block says it all.
     installation = _recorded_installation(event)
     return installation if isinstance(installation, Outcome) else PROCESSED
-
-
-# --- installation_repositories ---------------------------------------------------
-
-
-def _repositories_removed(event: Event) -> Outcome:
-    installation = _recorded_installation(event)
-    if isinstance(installation, Outcome):
-        return installation
-    installations.repositories_remove(
-        installation=installation,
-        repositories=event.payload.get("repositories_removed") or [],
-        at=event.received_at,
-    )
-    return PROCESSED
 
 
 # --- pull requests and reviews ------------------------------------------------------
@@ -179,13 +164,19 @@ TO_METRICS = ToMetrics()
 ANY_ACTION = None
 
 ROUTES: dict[tuple[str, str | None], Handler] = {
-    ("installation", "created"): _repositories_synced("repositories"),
+    ("installation", "created"): _repositories_listed(
+        "repositories", installations.repositories_sync
+    ),
     ("installation", "deleted"): _installation_deleted,
     ("installation", "suspend"): _installation_suspend,
     ("installation", "unsuspend"): _installation_updated,
     ("installation", "new_permissions_accepted"): _installation_updated,
-    ("installation_repositories", "added"): _repositories_synced("repositories_added"),
-    ("installation_repositories", "removed"): _repositories_removed,
+    ("installation_repositories", "added"): _repositories_listed(
+        "repositories_added", installations.repositories_sync
+    ),
+    ("installation_repositories", "removed"): _repositories_listed(
+        "repositories_removed", installations.repositories_remove
+    ),
     # The processors take every action of their events: each payload carries a
     # full snapshot, and they keep the newest one.
     **{(name, ANY_ACTION): TO_METRICS for name in sorted(EVENT_NAMES)},
