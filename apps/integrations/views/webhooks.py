@@ -95,7 +95,7 @@ def _receive(request: HttpRequest) -> HttpResponse:
         "webhook delivery received" if stored else "webhook delivery repeated",
         extra={
             "delivery_id": headers.delivery_id,
-            "event": headers.event,
+            "github_event": headers.event,
             "installation_id": delivery_columns(payload).installation_id,
         },
     )
