@@ -58,6 +58,10 @@ MIDDLEWARE = [
     # First: the webhook skips the rest, which is for pages (see its docstring).
     "apps.integrations.middleware.WebhookFirstMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself, compressed and cached forever.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A plain 503 (not the HTML 500 page) while the database is away.
+    "apps.common.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,6 +102,25 @@ DATABASES = {
         conn_health_checks=env_bool("DJANGO_CONN_HEALTH_CHECKS"),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # GitHub gives up on a webhook after 10 s. A database that does not answer
+    # a connection within CONNECT_TIMEOUT, or a statement that runs longer than
+    # STATEMENT_TIMEOUT (locks held elsewhere, say), fails the request quickly
+    # with a 503 instead (apps.common.middleware.py). A database frozen mid-query
+    # (the server process stopped) enforces nothing: the webhook's own deadline
+    # covers that (WEBHOOK_DEADLINE_SECONDS).
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            "connect_timeout": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")),
+            "options": "-c statement_timeout={}".format(
+                int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))
+            ),
+        }
+    )
+# How long the webhook may wait on the database before it answers 503, in
+# seconds (0: no deadline). Under GitHub's 10 s, with room for the network.
+WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "7"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -119,11 +142,65 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# Without DEBUG, only what collectstatic wrote is served (and read once, at start).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cached for ever by browsers) and gzip/brotli copies, made by
+    # collectstatic; WhiteNoise serves them.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- HTTPS and cookies (docs/deploy.md; `manage.py check --deploy` passes) ------
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+# Only behind a proxy that terminates TLS and sets X-Forwarded-Proto itself
+# (overwriting what the client sent): otherwise a client could claim https.
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
 )
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=not DEBUG)
+# /healthz and /metrics are read by monitors over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# On by default so that check --deploy passes; set DJANGO_HSTS_PRELOAD=0 before
+# the domain is served over HTTPS everywhere (docs/deploy.md).
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Shared by every process through Redis when there is one (login throttling
+# counts there); in process memory otherwise.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL_FOR_CACHE,
+            "KEY_PREFIX": "tformance",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+        if (REDIS_URL_FOR_CACHE := os.environ.get("REDIS_URL", ""))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- login throttling ---------------------------------------------------------------
+# Failed logins per user name and per client address within the window; past
+# that, the login page answers 429 until the window has passed
+# (apps/teams/throttle.py). Counted in the cache: Redis when there is one, so
+# every web process shares the count.
+LOGIN_FAILURES_ALLOWED = int(os.environ.get("LOGIN_FAILURES_ALLOWED", "5"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+
+# --- /metrics ---------------------------------------------------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; or
+# from an address in METRICS_ALLOWED_NETWORKS (CIDR list). Neither set: 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
 
 # --- Celery -----------------------------------------------------------------
 # Without REDIS_URL tasks run in-process (eagerly), so the embedded default
@@ -137,6 +214,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker whose broker went away reconnects for ever (None: no limit), rather
+# than exiting after 100 tries; a supervisor restarts it if it exits anyway
+# (Procfile, docs/deploy.md).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# On a lost connection, tasks still running are cancelled and their messages
+# (acknowledged late) come back: a drain is idempotent, its deliveries stay
+# claimable in the database.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # max_retries 0: a publish with the broker down fails at once instead of retrying
 # for seconds (a webhook request would hang; its delivery is stored anyway). The
 # worker reconnects under broker_connection_retry, which this does not affect.
@@ -144,6 +230,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
     "max_retries": 0,
+    # Redis hands an unacknowledged message to another worker after this long.
+    # Longer than the longest retry delay of a failed delivery (2 h 8 min, an
+    # ETA message), so that it is not handed out twice while it waits.
+    "visibility_timeout": 3 * 3600,
+    # The worker notices a dead connection within this many seconds.
+    "health_check_interval": 10,
+    "socket_keepalive": True,
 }
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
@@ -184,11 +277,22 @@ FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
 # Installation tokens are shared through Redis when there is one.
 GITHUB_TOKEN_CACHE_REDIS_URL = REDIS_URL
 
+# --- logs -------------------------------------------------------------------------
+# One JSON object a line (LOG_FORMAT=json, the default without DEBUG), or
+# readable lines (LOG_FORMAT=console). Events carry delivery_id,
+# installation_id and team where they have them (apps/common/logs.py); values
+# that look like secrets are masked before a line is written.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "console" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "structured": {
+            "()": "apps.common.logs.StructuredFormatter",
+            "json": LOG_FORMAT == "json",
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -199,3 +303,7 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
+
+from apps.common.logs import configure_structlog  # noqa: E402
+
+configure_structlog()

@@ -23,31 +23,111 @@ class DeliveryHeaders:
     target_id: int | None
 
 
-def _optional_int(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+# GitHub's ids go in signed 64-bit columns (PostgreSQL bigint).
+MAX_ID = 2**63 - 1
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _has_control_character(value: str) -> bool:
+    # NUL cannot be stored in a PostgreSQL text column at all; the other C0
+    # controls and DEL have no place in a header GitHub sends.
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
+
+
+def id_from_text(value: str) -> int | None:
+    """A GitHub id written in decimal (a header, a query parameter): 1 to
+    2**63 - 1 in ASCII digits, else None. ``str.isdigit`` is no check: it accepts
+    "²", which ``int`` refuses, and "١٢", which ``int`` reads as 12."""
+    if not value or len(value) > 19 or not _ASCII_DIGITS.issuperset(value):
         return None
-    return int(value)
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def _optional_id_header(headers: Mapping[str, str], name: str) -> int | None:
+    """An optional numeric header: None when absent or empty, else its value."""
+    value = (headers.get(name) or "").strip()
+    if not value:
+        return None
+    if not _ASCII_DIGITS.issuperset(value):
+        raise DeliveryHeaderError(f"{name} header is not a number")
+    number = id_from_text(value)
+    if number is None:
+        raise DeliveryHeaderError(f"{name} header is out of range")
+    return number
+
+
+def _text_header(headers: Mapping[str, str], name: str, *, required: bool) -> str:
+    value = (headers.get(name) or "").strip()
+    if not value:
+        if required:
+            raise DeliveryHeaderError(f"missing {name} header")
+        return ""
+    if len(value) > 100:
+        raise DeliveryHeaderError(f"{name} header is too long")
+    if _has_control_character(value):
+        raise DeliveryHeaderError(f"{name} header holds a control character")
+    return value
 
 
 def parse_delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
     """Read the delivery headers from a case-insensitive mapping (such as
-    Django's ``request.headers``)."""
-    delivery_id = (headers.get("X-GitHub-Delivery") or "").strip()
-    event = (headers.get("X-GitHub-Event") or "").strip()
-    if not delivery_id:
-        raise DeliveryHeaderError("missing X-GitHub-Delivery header")
-    if len(delivery_id) > 100:
-        raise DeliveryHeaderError("X-GitHub-Delivery header is too long")
-    if not event:
-        raise DeliveryHeaderError("missing X-GitHub-Event header")
-    if len(event) > 100:
-        raise DeliveryHeaderError("X-GitHub-Event header is too long")
+    Django's ``request.headers``). DeliveryHeaderError, whose message names the
+    header, for one that is missing, too long, holds a control character, or
+    (the numeric ones) is not a number of 64 bits."""
+    delivery_id = _text_header(headers, "X-GitHub-Delivery", required=True)
+    event = _text_header(headers, "X-GitHub-Event", required=True)
+    target_type = _text_header(headers, "X-GitHub-Hook-Installation-Target-Type", required=False)
     return DeliveryHeaders(
         delivery_id=delivery_id,
         event=event,
-        hook_id=_optional_int(headers.get("X-GitHub-Hook-ID")),
-        target_type=headers.get("X-GitHub-Hook-Installation-Target-Type") or None,
-        target_id=_optional_int(headers.get("X-GitHub-Hook-Installation-Target-ID")),
+        hook_id=_optional_id_header(headers, "X-GitHub-Hook-ID"),
+        target_type=target_type or None,
+        target_id=_optional_id_header(headers, "X-GitHub-Hook-Installation-Target-ID"),
+    )
+
+
+def github_id(value: object) -> int | None:
+    """A GitHub id read from a payload: a JSON integer from 1 to 2**63 - 1, else
+    None (a string, a float, a bool, a negative or out-of-range number)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 < value <= MAX_ID else None
+
+
+def payload_text(value: object, *, max_length: int) -> str:
+    """A text field of a payload for a column: "" unless it is a string without
+    control characters (NUL cannot be stored at all), cut to ``max_length``."""
+    if not isinstance(value, str) or _has_control_character(value):
+        return ""
+    return value[:max_length]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryColumns:
+    """What a delivery's store keeps beside the body, for routing and lookups.
+    A field the payload does not hold in a usable form is None or "": the
+    delivery is stored anyway, and its processing says what is wrong with it."""
+
+    action: str
+    installation_id: int | None
+    repository_github_id: int | None
+    repository_full_name: str
+
+
+def _block(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    block = payload.get(key)
+    return block if isinstance(block, Mapping) else {}
+
+
+def delivery_columns(payload: Mapping[str, Any]) -> DeliveryColumns:
+    """The stored columns of a verified delivery's JSON object. Never raises."""
+    repository = _block(payload, "repository")
+    return DeliveryColumns(
+        action=payload_text(payload.get("action"), max_length=100),
+        installation_id=github_id(_block(payload, "installation").get("id")),
+        repository_github_id=github_id(repository.get("id")),
+        repository_full_name=payload_text(repository.get("full_name"), max_length=200),
     )
 
 

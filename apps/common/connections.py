@@ -10,6 +10,8 @@ from typing import TypeVar
 from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
+from apps.common.deadline import DeadlinePassed
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -27,7 +29,10 @@ def once_more_if_dropped(work: Callable[[], T]) -> T:
     transaction (the work must start afresh) and for idempotent work."""
     try:
         return work()
-    except (OperationalError, InterfaceError):
+    except (OperationalError, InterfaceError) as error:
+        # A database past the deadline is not asked again (is_usable would wait on it).
+        if isinstance(error, DeadlinePassed):
+            raise
         if connection.in_atomic_block or connection.is_usable():
             raise
         logger.warning("the database dropped the connection; reconnecting once")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from apps.integrations.models import GitHubApp, Installation, Repository, WebhookDelivery
 
@@ -59,5 +60,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "event"]
     search_fields = ["delivery_id", "repository_full_name"]
-    raw_id_fields = ["team"]
-    readonly_fields = ["received_at", "processed_at"]
+
+    # Read-only: a stored delivery is the body GitHub signed and the record of
+    # what became of it. Staff who could edit it could change what the metrics
+    # say; a failed delivery is retried from its team's page.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -444,3 +444,28 @@ def test_it_matches_the_installers_github_identity_to_their_account(client, owne
     placeholder.refresh_from_db()
     assert placeholder.user == owner
     assert TeamMember.objects.filter(team=team, github_id=INSTALLER["id"]).count() == 1
+
+
+@pytest.mark.parametrize("installation_id", ["²", "١٢", "9" * 19, "9223372036854775808", "-5", "0"])
+def test_it_refuses_an_installation_id_that_is_no_github_id(client, owner, github, installation_id):
+    fake_github(github)
+    client.force_login(owner)
+
+    response = come_back(client, state=start_install(client), installation_id=installation_id)
+
+    assert response.status_code == 400
+    assert b"did not say which installation" in response.content
+    assert not github.calls
+
+
+@pytest.mark.parametrize("installation_id", ["²", "9223372036854775808", "\x00"])
+def test_it_answers_404_to_an_update_for_an_installation_id_that_is_no_github_id(
+    client, owner, github, installation_id
+):
+    listing = fake_github(github)
+    client.force_login(owner)
+
+    response = client.get(CALLBACK, {"installation_id": installation_id, "setup_action": "update"})
+
+    assert response.status_code == 404
+    assert not listing.called

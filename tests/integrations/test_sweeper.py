@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -126,3 +126,9 @@ def test_it_never_lets_two_workers_hold_the_same_delivery():
     assert statuses_while_held == {"held": "received", "free": "ignored"}
     assert handled_after == 1
     assert WebhookDelivery.objects.get(delivery_id="held").status == "ignored"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "garbage", "1e300", ""])
+def test_it_refuses_an_age_that_is_no_number_of_seconds(value):
+    with pytest.raises(CommandError, match="--older-than"):
+        call_command("process_pending", "--older-than", value)

@@ -10,7 +10,7 @@ from django.db import DataError
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline.lookups import Lookups
 from apps.integrations.pipeline.routing import Outcome
-from apps.metrics.services.payloads import PayloadError
+from apps.metrics.services.payloads import PayloadError, clean_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,11 @@ def is_permanent(error: Exception) -> bool:
 
 
 def describe(error: Exception) -> str:
+    # Reasons may quote the payload: without its NUL characters, which
+    # PostgreSQL cannot store.
     if isinstance(error, PayloadError | Unreadable):
-        return str(error)[:ERROR_MAX_LENGTH]
-    return f"{type(error).__name__}: {error}"[:ERROR_MAX_LENGTH]
+        return clean_text(str(error), limit=ERROR_MAX_LENGTH)
+    return clean_text(f"{type(error).__name__}: {error}", limit=ERROR_MAX_LENGTH)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -75,7 +77,7 @@ def outcome_record(
     delivery.attempts += 1
     if isinstance(result, Outcome):
         delivery.status = result.status
-        delivery.status_reason = result.reason[:300]
+        delivery.status_reason = clean_text(result.reason, limit=300)
         delivery.last_error = ""
         delivery.next_attempt_at = None
         delivery.processed_at = at

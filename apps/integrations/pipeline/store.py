@@ -17,8 +17,7 @@ from django.utils import timezone
 
 from apps.common.connections import cursor_binding_on_server
 from apps.integrations.models import WebhookDelivery
-from apps.integrations.pipeline.routing import payload_id
-from github_app.deliveries import DeliveryHeaders
+from github_app.deliveries import DeliveryHeaders, delivery_columns
 
 _STORED_FIELDS = (
     "delivery_id",
@@ -53,24 +52,21 @@ def _insert_sql(vendor: str) -> str:
     )
 
 
-def _text(block: Any, key: str) -> str:
-    value = block.get(key) if isinstance(block, Mapping) else None
-    return value if isinstance(value, str) else ""
-
-
 def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str, Any]) -> bool:
     """Store a verified delivery in one statement. False when its delivery id
     was stored before (GitHub keeps the id when it redelivers): nothing changes.
 
     ``body`` is the raw body, kept as GitHub signed it."""
+    # Checked columns: an id out of range or text with NUL is left blank, not a 500.
+    columns = delivery_columns(payload)
     values = {
         "delivery_id": headers.delivery_id,
         "event": headers.event,
-        "action": _text(payload, "action")[:100],
+        "action": columns.action,
         "hook_id": headers.hook_id,
-        "installation_id": payload_id(payload, "installation"),
-        "repository_full_name": _text(payload.get("repository"), "full_name")[:200],
-        "repository_github_id": payload_id(payload, "repository"),
+        "installation_id": columns.installation_id,
+        "repository_full_name": columns.repository_full_name,
+        "repository_github_id": columns.repository_github_id,
         "payload": body,
         # The one value the database may need converted (SQLite stores text);
         # the others are str and int already. Field.get_db_prep_save for all

@@ -32,6 +32,7 @@ from apps.integrations.services.repository_access import repositories_resync
 from apps.metrics.services.members import link_member_to_user
 from apps.teams.models import Membership, Team
 from github_app import api
+from github_app.deliveries import id_from_text
 from github_app.errors import GitHubError, OAuthCodeRejected
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def _admin_team(*, user: AbstractBaseUser, team_id: int) -> Team:
 
 def _team_from_state(*, session: SessionBase, state: str, user: AbstractBaseUser) -> Team:
     team_id, _, token = state.partition(".")
-    if not team_id.isdigit() or not consume_state(
+    if id_from_text(team_id) is None or not consume_state(
         session=session, purpose=STATE_PURPOSE, state=token, bound_to=team_id
     ):
         raise InstallRefused(
@@ -171,7 +172,8 @@ def install_complete(
 ) -> InstallResult:
     """Verify the return from GitHub and link the installation to the team."""
     team = _team_from_state(session=session, state=state, user=user)
-    if not installation_id.isdigit():
+    number = id_from_text(installation_id)
+    if number is None:
         raise InstallRefused("No installation", "GitHub did not say which installation was made.")
     if not code:
         raise InstallRefused(
@@ -180,7 +182,7 @@ def install_complete(
             "you can access the installation. Start again from your team's GitHub settings "
             "page.",
         )
-    installer = _verified_installer(code=code, installation_id=int(installation_id))
+    installer = _verified_installer(code=code, installation_id=number)
     # The installation webhook may not have arrived yet: the user's view of the
     # installation has the same shape, so record it from that.
     installation = installation_upsert(data=installer.installation)
@@ -207,7 +209,7 @@ def install_updated(*, user: AbstractBaseUser, installation_id: str) -> InstallR
     installation = (
         Installation.objects.select_related("team")
         .filter(
-            installation_id=int(installation_id) if installation_id.isdigit() else -1,
+            installation_id=id_from_text(installation_id) or -1,
             team__memberships__user=user,
             team__memberships__role=Membership.Role.ADMIN,
         )

@@ -5,17 +5,30 @@ call and no metrics work here: GitHub gives up on a delivery after 10 seconds.""
 
 from __future__ import annotations
 
-from django.db import transaction
+import contextlib
+import logging
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.common.connections import once_more_if_dropped
+from apps.common.deadline import deadline
+from apps.common.middleware import database_unavailable
 from apps.integrations.pipeline.store import store_delivery
 from apps.integrations.services.app_config import webhook_secrets
 from apps.integrations.tasks import wake_drain
-from github_app.deliveries import DeliveryHeaderError, parse_body, parse_delivery_headers
+from github_app.deliveries import (
+    DeliveryHeaderError,
+    delivery_columns,
+    parse_body,
+    parse_delivery_headers,
+)
 from github_app.signatures import verify_signature
+
+logger = logging.getLogger(__name__)
 
 # GitHub caps webhook payloads at 25 MB. Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 # (2.5 MB) guards request.body, so this view reads the stream itself instead.
@@ -29,6 +42,23 @@ def _plain(status: int, text: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def github_webhook(request: HttpRequest) -> HttpResponse:
+    """The database is the only server this view waits on: if it is down, or
+    does not answer within WEBHOOK_DEADLINE_SECONDS, a plain 503 (GitHub shows
+    it in the delivery log, where it can be redelivered)."""
+    try:
+        with deadline(settings.WEBHOOK_DEADLINE_SECONDS):
+            return _receive(request)
+    except (OperationalError, InterfaceError) as error:
+        # The connection may be mid-statement: it cannot be used again.
+        with contextlib.suppress(Exception):
+            connection.close()
+        logger.warning(
+            "webhook refused: database unavailable", extra={"error": type(error).__name__}
+        )
+        return database_unavailable()
+
+
+def _receive(request: HttpRequest) -> HttpResponse:
     try:
         declared_length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -61,6 +91,14 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
 
     stored = once_more_if_dropped(
         lambda: store_delivery(headers=headers, body=text, payload=payload)
+    )
+    logger.info(
+        "webhook delivery received" if stored else "webhook delivery repeated",
+        extra={
+            "delivery_id": headers.delivery_id,
+            "github_event": headers.event,
+            "installation_id": delivery_columns(payload).installation_id,
+        },
     )
     if not stored:
         return _plain(200, "already received")

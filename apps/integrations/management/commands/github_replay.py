@@ -7,7 +7,35 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline.drain import process_delivery
 from apps.integrations.pipeline.store import store_delivery
-from github_app.deliveries import DeliveryHeaders, parse_body
+from github_app.deliveries import (
+    DeliveryHeaderError,
+    DeliveryHeaders,
+    parse_body,
+    parse_delivery_headers,
+)
+
+# GitHub caps a webhook payload at 25 MB; so does the webhook (views/webhooks.py).
+MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
+
+
+def read_payload(path: Path, *, limit: int = MAX_PAYLOAD_BYTES) -> tuple[str, dict[str, Any]]:
+    """A payload file's text and its JSON object, read no further than ``limit``
+    bytes (a path such as /dev/zero never ends). CommandError, naming the file,
+    for anything else."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise CommandError(f"{path}: larger than {limit} bytes, GitHub's cap on a payload")
+    try:
+        payload = parse_body(data)
+    except ValueError:
+        raise CommandError(f"{path}: not a JSON payload (UTF-8 JSON text)") from None
+    if not isinstance(payload, dict):
+        raise CommandError(f"{path}: the payload is not a JSON object")
+    return data.decode("utf-8"), payload
 
 
 class Command(BaseCommand):
@@ -23,17 +51,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            # The same checks as the webhook's X-GitHub-Event header.
+            event = parse_delivery_headers(
+                {"X-GitHub-Delivery": "replay", "X-GitHub-Event": options["event"]}
+            ).event
+        except DeliveryHeaderError as error:
+            message = str(error).replace("X-GitHub-Event header", "the name")
+            raise CommandError(f"--event: {message}") from None
         for path in options["paths"]:
-            try:
-                body = path.read_text(encoding="utf-8")
-                payload = parse_body(body)
-            except (OSError, ValueError) as error:
-                raise CommandError(f"{path}: cannot read a JSON payload ({error})") from error
-            if not isinstance(payload, dict):
-                raise CommandError(f"{path}: the payload is not a JSON object")
+            body, payload = read_payload(path)
             headers = DeliveryHeaders(
                 delivery_id=f"replay-{uuid.uuid4()}",
-                event=options["event"],
+                event=event,
                 hook_id=None,
                 target_type=None,
                 target_id=None,

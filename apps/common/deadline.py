@@ -1,0 +1,42 @@
+"""A deadline for work that waits on another server without a timeout of its own."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from django.db import OperationalError
+
+
+class DeadlinePassed(OperationalError):
+    """The work ran past its deadline. An OperationalError: to callers it is a
+    database that did not answer."""
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise DeadlinePassed("no answer from the database within the request's deadline")
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise DeadlinePassed in the block once ``seconds`` have passed.
+
+    PostgreSQL's statement_timeout is enforced by the server: a server that is
+    frozen (stopped, swapped out, a hung disk) enforces nothing, and the
+    client's socket waits for ever, past GitHub's 10 s. A real-time timer
+    interrupts that wait (psycopg's waits check for signals). Signals reach the
+    main thread only, so in any other thread (a threaded server) and with
+    ``seconds`` <= 0 the block runs without a deadline."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

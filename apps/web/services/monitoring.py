@@ -1,0 +1,121 @@
+"""What /metrics reports, read from the database and the broker at scrape time.
+
+Gauges, not counters kept in process memory: several web processes on several
+machines each answer a scrape, and they must all tell the same figures. History
+runs and reconcile results are not reported yet: their models are not in this
+release."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterator
+
+import redis
+from django.conf import settings
+from django.db.models import Count, Min
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from apps.integrations.models import WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookDelivery.Status
+
+
+def _broker_messages() -> float | None:
+    """Messages waiting in the Celery queue (Redis list "celery"); None without a broker."""
+    if not settings.REDIS_URL:
+        return None
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return float(client.llen("celery"))
+    except redis.RedisError as exc:
+        logger.warning("metrics: broker unavailable", extra={"error": type(exc).__name__})
+        return None
+    finally:
+        client.close()
+
+
+class DeliveryCollector(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = dict(
+            WebhookDelivery.objects.order_by()
+            .values_list("status")
+            .annotate(count=Count("pk"))
+            .values_list("status", "count")
+        )
+        by_status = GaugeMetricFamily(
+            "tformance_webhook_deliveries",
+            "Webhook deliveries stored, by their status now (received = waiting).",
+            labels=["status"],
+        )
+        for status in Status.values:
+            by_status.add_metric([status], float(counts.get(status, 0)))
+        yield by_status
+        yield GaugeMetricFamily(
+            "tformance_webhook_deliveries_stored",
+            "Webhook deliveries stored in all (every status).",
+            value=float(sum(counts.values())),
+        )
+        now = timezone.now()
+        due_retries = WebhookDelivery.objects.filter(
+            status=Status.FAILED, next_attempt_at__lte=now
+        ).count()
+        yield GaugeMetricFamily(
+            "tformance_webhook_queue_depth",
+            "Deliveries waiting for the drain: received, and failed ones due for a retry.",
+            value=float(counts.get(Status.RECEIVED, 0) + due_retries),
+        )
+        yield GaugeMetricFamily(
+            "tformance_webhook_retries_scheduled",
+            "Failed deliveries with an automatic retry still to come.",
+            value=float(
+                WebhookDelivery.objects.filter(
+                    status=Status.FAILED, next_attempt_at__isnull=False
+                ).count()
+            ),
+        )
+        oldest = WebhookDelivery.objects.filter(status=Status.RECEIVED).aggregate(
+            at=Min("received_at")
+        )["at"]
+        yield GaugeMetricFamily(
+            "tformance_webhook_oldest_waiting_seconds",
+            "Age of the oldest delivery waiting in received (0 when none waits).",
+            value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        )
+        messages = _broker_messages()
+        if messages is not None:
+            yield GaugeMetricFamily(
+                "tformance_celery_queue_messages",
+                "Messages waiting in the Celery queue on Redis.",
+                value=messages,
+            )
+
+
+def client_allowed(*, address: str, authorization: str) -> bool:
+    """True for a request with ``Authorization: Bearer <METRICS_TOKEN>``, or
+    from an address in METRICS_ALLOWED_NETWORKS. Neither configured: nobody."""
+    import hmac
+
+    token = settings.METRICS_TOKEN
+    scheme, _, presented = authorization.partition(" ")
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.encode(), token.encode())
+    ):
+        return True
+    try:
+        client = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            if client in ipaddress.ip_network(network, strict=False):
+                return True
+        except ValueError:
+            logger.warning("METRICS_ALLOWED_NETWORKS: not a network", extra={"network": network})
+    return False
