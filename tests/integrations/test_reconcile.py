@@ -85,6 +85,7 @@ def test_it_fetches_and_stores_exactly_the_missing_events_once(
         [lost_a.guid, lost_b.guid]
     )
     assert set(recovered.values_list("status", flat=True)) == {"processed"}
+    assert WebhookDelivery.objects.get(delivery_id=arrived.guid).source == "webhook"
     assert sorted(PullRequest.objects.values_list("github_id", flat=True)) == [101, 102, 103]
     assert (result.pages, result.deliveries_seen, result.missing, result.recovered) == (1, 3, 2, 2)
     assert result.failed == 0 and result.caught_up and not result.error
