@@ -15,8 +15,9 @@ from github_app.hook_deliveries import LoggedDelivery
 
 def describe(logged: LoggedDelivery) -> str:
     kind = f"{logged.event}.{logged.action}" if logged.action else logged.event
-    attempt = f"GitHub's attempt {logged.status_code}" if logged.status_code else "attempt"
-    return f"{logged.guid} {kind} ({attempt} at {logged.delivered_at:%Y-%m-%d %H:%M:%S})"
+    said = logged.status or (str(logged.status_code) if logged.status_code is not None else "")
+    at = f"{logged.delivered_at:%Y-%m-%d %H:%M:%S}"
+    return f"{logged.guid} {kind} (GitHub's attempt at {at}" + (f": {said})" if said else ")")
 
 
 def summary(result: ReconcileResult) -> str:
