@@ -65,6 +65,10 @@ def _pr_entry(delivery_id: int, *, pr_id: int, guid: str | None = None, **attemp
     )
 
 
+def _minutes_ago(minutes: int) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
 def _reconcile(django_capture_on_commit_callbacks, **options):
     with django_capture_on_commit_callbacks(execute=True):
         return deliveries_reconcile(trigger=ReconcileRun.Trigger.COMMAND, **options)
@@ -90,11 +94,12 @@ def test_it_fetches_and_stores_exactly_the_missing_events_once(
     assert (result.pages, result.deliveries_seen, result.missing, result.recovered) == (1, 3, 2, 2)
     assert result.failed == 0 and result.caught_up and not result.error
 
-    # The next run finds nothing new: nothing fetched, nothing stored twice.
+    # The next run finds nothing new: nothing fetched, nothing stored twice
+    # (it reads the entries near the mark again: see MARK_MARGIN).
     again = _reconcile(django_capture_on_commit_callbacks)
     assert sorted(github.fetched) == [102, 103]
     assert WebhookDelivery.objects.count() == 3
-    assert (again.deliveries_seen, again.missing, again.recovered) == (0, 0, 0)
+    assert (again.missing, again.recovered) == (0, 0)
 
 
 def test_it_stores_gitHubs_copy_with_its_headers_and_the_payload_as_json(
@@ -177,7 +182,7 @@ def test_the_high_water_mark_stops_the_next_run_at_what_it_reconciled(
     github, tracked, django_capture_on_commit_callbacks
 ):
     github.page_size = 2
-    github.add(*(_pr_entry(i, pr_id=i) for i in range(1, 6)))
+    github.add(*(_pr_entry(i, pr_id=i, delivered_at=_minutes_ago(60 - 5 * i)) for i in range(1, 6)))
     _reconcile(django_capture_on_commit_callbacks)
     assert ReconcileState.objects.get().high_water_id == 5
     github.cursors.clear()
@@ -185,11 +190,30 @@ def test_the_high_water_mark_stops_the_next_run_at_what_it_reconciled(
 
     result = _reconcile(django_capture_on_commit_callbacks)
 
-    # Page one holds 6 and 5; 5 is the mark: no second page.
-    assert github.cursors == [None]
+    # Page one holds 6 and 5 (the mark, read again within MARK_MARGIN); page
+    # two starts with 4, older than that: no third page.
+    assert github.cursors == [None, "v1_5"]
     assert github.fetched[-1] == 6 and github.fetched.count(6) == 1
-    assert (result.pages, result.deliveries_seen, result.recovered) == (1, 1, 1)
+    assert (result.pages, result.deliveries_seen, result.recovered) == (2, 2, 1)
     assert ReconcileState.objects.get().high_water_id == 6
+
+
+def test_entries_listed_just_below_the_mark_are_checked_again(
+    github, tracked, django_capture_on_commit_callbacks
+):
+    # A delivery GitHub lists only once its attempt ended (a 10-second timeout)
+    # can appear below an entry listed before it.
+    now = datetime.now(UTC)
+    github.add(_pr_entry(5, pr_id=5, delivered_at=now))
+    _reconcile(django_capture_on_commit_callbacks)
+    late = _pr_entry(4, pr_id=4, delivered_at=now - timedelta(seconds=10))
+    old = _pr_entry(3, pr_id=3, delivered_at=now - timedelta(minutes=5))
+    github.add(late, old)
+
+    result = _reconcile(django_capture_on_commit_callbacks)
+
+    assert sorted(github.fetched) == [4, 5]
+    assert (result.deliveries_seen, result.missing, result.recovered) == (2, 1, 1)
 
 
 def test_a_walk_longer_than_a_run_goes_on_in_the_next_run(
@@ -197,7 +221,7 @@ def test_a_walk_longer_than_a_run_goes_on_in_the_next_run(
 ):
     settings.TFORMANCE_RECONCILE_MAX_PAGES = 1
     github.page_size = 2
-    github.add(*(_pr_entry(i, pr_id=i) for i in range(1, 6)))
+    github.add(*(_pr_entry(i, pr_id=i, delivered_at=_minutes_ago(60 - 5 * i)) for i in range(1, 6)))
 
     first = _reconcile(django_capture_on_commit_callbacks)
     assert (first.recovered, first.caught_up, first.error) == (2, False, "")
@@ -209,6 +233,8 @@ def test_a_walk_longer_than_a_run_goes_on_in_the_next_run(
     assert (second.recovered, third.recovered, third.caught_up) == (2, 1, True)
     # The finished walk's newest delivery is the mark; the fourth run takes 9.
     assert ReconcileState.objects.get().high_water_id == 5
+    # Pages of 2: the fourth run reads past the mark's page (MARK_MARGIN).
+    settings.TFORMANCE_RECONCILE_MAX_PAGES = 2
     fourth = _reconcile(django_capture_on_commit_callbacks)
     assert fourth.recovered == 1
     assert sorted(github.fetched) == [1, 2, 3, 4, 5, 9]

@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 # A run holds the lock this long at most: one that died (its worker killed)
 # leaves it behind, and the next run after this takes it over.
 RECONCILE_LEASE = timedelta(minutes=15)
+# Entries this much older than the mark are read again (those stored are not
+# fetched): GitHub may list a delivery only once its attempt ended, up to its
+# 10-second timeout after one listed above it.
+MARK_MARGIN = timedelta(minutes=2)
 # Runs kept for the delivery log page; github_poll records one every few seconds.
 KEEP_RUNS = 1000
 # ``--since`` from a minute to GitHub Enterprise Server's retention (7 days).
@@ -100,11 +104,13 @@ class ReconcileResult:
 @dataclass
 class _Walk:
     """Where this run reads: from ``cursor`` (None: the newest page) down to
-    ``stop_id`` (the mark) or ``floor`` (a time)."""
+    ``stop_id`` (the mark, read back MARK_MARGIN before ``stop_at``) or
+    ``floor`` (a time)."""
 
     cursor: str | None
     stop_id: int | None
     floor: datetime | None
+    stop_at: datetime | None = None
     newest_id: int | None = None
     newest_at: datetime | None = None
 
@@ -131,11 +137,12 @@ def _walk(*, state: ReconcileState, since: timedelta | None, now: datetime) -> _
         return _Walk(
             cursor=state.walk_cursor,
             stop_id=state.high_water_id,
+            stop_at=state.high_water_at,
             floor=floor,
             newest_id=state.walk_newest_id,
             newest_at=state.walk_newest_at,
         )
-    return _Walk(cursor=None, stop_id=state.high_water_id, floor=floor)
+    return _Walk(cursor=None, stop_id=state.high_water_id, stop_at=state.high_water_at, floor=floor)
 
 
 def _save_walk(
@@ -194,6 +201,15 @@ def _recover(
         on_recovered(logged)
 
 
+def _below(walk: _Walk, logged: LoggedDelivery) -> bool:
+    """Whether the entry is past the end of the walk (the mark, or the floor)."""
+    if walk.floor is not None and logged.delivered_at < walk.floor:
+        return True
+    if walk.stop_id is None or logged.id > walk.stop_id:
+        return False
+    return walk.stop_at is None or logged.delivered_at < walk.stop_at - MARK_MARGIN
+
+
 def _read(
     walk: _Walk,
     result: ReconcileResult,
@@ -212,6 +228,9 @@ def _read(
         for _ in range(max_pages):
             page = list_delivery_page(client, cursor=cursor)
             result.pages += 1
+            if not dry_run:
+                # The lock's lease runs from the last page read.
+                ReconcileState.objects.filter(pk=1).update(running_since=timezone.now())
             result.failed += page.malformed
             if cursor is None and walk.newest_id is None and page.deliveries:
                 newest = max(page.deliveries, key=lambda d: d.id)
@@ -219,9 +238,7 @@ def _read(
             fresh: dict[str, LoggedDelivery] = {}
             reached = False
             for logged in page.deliveries:
-                if (walk.stop_id is not None and logged.id <= walk.stop_id) or (
-                    walk.floor is not None and logged.delivered_at < walk.floor
-                ):
+                if _below(walk, logged):
                     reached = True
                     continue
                 result.deliveries_seen += 1
