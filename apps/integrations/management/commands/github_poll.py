@@ -56,7 +56,7 @@ class Command(BaseCommand):
         rounds = _rounds(str(options["rounds"]))
         self.stdout.write(
             f"Polling GitHub's delivery log every {interval} s"
-            + (f", {rounds} rounds" if rounds else "; Ctrl-C stops")
+            + (f", {rounds} round{'s' if rounds > 1 else ''}" if rounds else "; Ctrl-C stops")
         )
         done = 0
         try:
