@@ -26,6 +26,15 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or not minimum <= int(value) <= maximum:
+        raise ImproperlyConfigured(f"{name} must be a whole number from {minimum} to {maximum}")
+    return int(value)
+
+
 DEBUG = env_bool("DJANGO_DEBUG")
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -245,6 +254,22 @@ CELERY_BEAT_SCHEDULE["sweep-pending-deliveries"] = {
     "task": "apps.integrations.tasks.sweep_pending_deliveries",
     "schedule": 60.0,
 }
+# Reconcile: deliveries GitHub failed to make, fetched from the app's delivery
+# log (docs/webhooks.md). Every 5 minutes by default; 0 turns the schedule off.
+TFORMANCE_RECONCILE_INTERVAL_SECONDS = env_int(
+    "TFORMANCE_RECONCILE_INTERVAL_SECONDS", 300, minimum=0, maximum=86_400
+)
+# Pages of 100 log entries one run reads at most; a longer walk resumes in the next run.
+TFORMANCE_RECONCILE_MAX_PAGES = env_int("TFORMANCE_RECONCILE_MAX_PAGES", 10, minimum=1, maximum=100)
+# How far back the first run reads (GitHub keeps 3 days; 7 on Enterprise Server).
+TFORMANCE_RECONCILE_FIRST_HOURS = env_int(
+    "TFORMANCE_RECONCILE_FIRST_HOURS", 72, minimum=1, maximum=24 * 7
+)
+if TFORMANCE_RECONCILE_INTERVAL_SECONDS:
+    CELERY_BEAT_SCHEDULE["reconcile-deliveries"] = {
+        "task": "apps.integrations.tasks.reconcile_deliveries",
+        "schedule": float(TFORMANCE_RECONCILE_INTERVAL_SECONDS),
+    }
 # Without this, Celery's Django fixup closes the database connection around every
 # task: about 1.5 ms of PostgreSQL work each, measured on the webhook drain.
 CELERY_DB_REUSE_MAX = 1000

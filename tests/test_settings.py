@@ -54,6 +54,8 @@ def test_it_lists_every_model_in_the_admin(client):
         "integrations/installation/",
         "integrations/repository/",
         "integrations/webhookdelivery/",
+        "integrations/reconcilerun/",
+        "integrations/reconcilestate/",
         "metrics/teammember/",
         "metrics/pullrequest/",
         "metrics/prreview/",
@@ -65,3 +67,49 @@ def test_it_keeps_callback_urls_with_one_time_codes_out_of_the_access_log():
     import logging
 
     assert not logging.getLogger("django.server").isEnabledFor(logging.INFO)
+
+
+def _reconcile_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TFORMANCE_"))}
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.CELERY_BEAT_SCHEDULE.get('reconcile-deliveries'), "
+        "settings.TFORMANCE_RECONCILE_MAX_PAGES)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **base,
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_reconcile_runs_on_the_interval_set_and_not_at_all_with_zero():
+    every_minute = _reconcile_settings({"TFORMANCE_RECONCILE_INTERVAL_SECONDS": "60"})
+    assert "'schedule': 60.0" in every_minute.stdout, every_minute.stderr
+    assert _reconcile_settings({"TFORMANCE_RECONCILE_INTERVAL_SECONDS": "0"}).stdout.startswith(
+        "None"
+    )
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TFORMANCE_RECONCILE_INTERVAL_SECONDS": "5m"},
+        {"TFORMANCE_RECONCILE_MAX_PAGES": "0"},
+        {"TFORMANCE_RECONCILE_MAX_PAGES": "\u0663"},
+        {"TFORMANCE_RECONCILE_FIRST_HOURS": "1000"},
+    ],
+)
+def test_it_refuses_reconcile_settings_out_of_range(env):
+    result = _reconcile_settings(env)
+    assert result.returncode != 0
+    (name,) = env
+    assert f"{name} must be a whole number" in result.stderr

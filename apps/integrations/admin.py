@@ -1,7 +1,14 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.integrations.models import GitHubApp, Installation, Repository, WebhookDelivery
+from apps.integrations.models import (
+    GitHubApp,
+    Installation,
+    ReconcileRun,
+    ReconcileState,
+    Repository,
+    WebhookDelivery,
+)
 
 
 @admin.register(GitHubApp)
@@ -72,3 +79,32 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(ReconcileRun)
+class ReconcileRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "trigger",
+        "pages",
+        "deliveries_seen",
+        "missing",
+        "recovered",
+        "failed",
+        "caught_up",
+        "error",
+    ]
+    list_filter = ["trigger", "caught_up"]
+
+    # What a run did is a record: read only.
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ReconcileState)
+class ReconcileStateAdmin(admin.ModelAdmin):
+    # Editable on purpose: clearing the mark makes the next run look back again.
+    list_display = ["high_water_id", "high_water_at", "walk_cursor", "running_since", "updated_at"]

@@ -119,6 +119,14 @@ class WebhookDelivery(models.Model):
         IGNORED = "ignored", "Ignored"
         FAILED = "failed", "Failed"
 
+    class Source(models.TextChoices):
+        # The values of apps.metrics.services.processors.Source that arrive as
+        # deliveries (the history backfill does not).
+        WEBHOOK = "webhook", "Webhook"
+        RECOVERY = "recovery", "Recovered from GitHub's delivery log"
+        REPLAY = "replay", "Replay"
+        DEMO = "demo", "Demo"
+
     # Unique by the constraint in Meta: a unique field would also get PostgreSQL
     # a second, LIKE-pattern index, one more to write on every delivery.
     delivery_id = models.CharField(max_length=100)
@@ -152,6 +160,8 @@ class WebhookDelivery(models.Model):
     # retries are exhausted or the error cannot be cured by retrying.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # How it reached us: GitHub's POST, reconcile (GitHub's delivery log), replay, demo.
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEBHOOK)
 
     class Meta:
         ordering = ["-received_at"]
@@ -184,3 +194,61 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         kind = f"{self.event}.{self.action}" if self.action else self.event
         return f"{kind} {self.delivery_id} ({self.status})"
+
+
+class ReconcileState(models.Model):
+    """Where reconcile stands in GitHub's delivery log (one row, pk 1).
+
+    The log is read newest first. A walk goes from its newest delivery down to
+    the high-water mark (the newest delivery of the last walk that finished),
+    or, before any walk finished, down to a time (``walk_floor_at``). A walk
+    longer than one run's pages resumes at ``walk_cursor`` in the next run;
+    once it reaches the mark, its newest delivery becomes the mark."""
+
+    high_water_id = models.BigIntegerField(null=True, blank=True)
+    high_water_at = models.DateTimeField(null=True, blank=True)
+    walk_cursor = models.CharField(max_length=1000, blank=True)
+    walk_newest_id = models.BigIntegerField(null=True, blank=True)
+    walk_newest_at = models.DateTimeField(null=True, blank=True)
+    walk_floor_at = models.DateTimeField(null=True, blank=True)
+    # The lock: a run holds it from here until it ends; a run that died
+    # leaves it, and it lapses after RECONCILE_LEASE.
+    running_since = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"reconciled down to delivery {self.high_water_id or '—'}"
+
+
+class ReconcileRun(models.Model):
+    """What one reconcile run did, for the delivery log page."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command"
+        POLL = "poll", "Poll"
+
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    # Set for ``--since``: the run read down to this time, not to the mark.
+    since = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    # Entries of the log read (each attempt, redeliveries included).
+    deliveries_seen = models.PositiveIntegerField(default=0)
+    # Events not stored here when the run saw them (one per guid).
+    missing = models.PositiveIntegerField(default=0)
+    # Of those, stored by this run (the others arrived by webhook meanwhile, or failed).
+    recovered = models.PositiveIntegerField(default=0)
+    # Log entries or GitHub copies that could not be read or fetched.
+    failed = models.PositiveIntegerField(default=0)
+    # True when the walk reached the mark (or its floor) in this run.
+    caught_up = models.BooleanField(default=False)
+    # Why the run ended before that, in a sentence (empty when it did not).
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"reconcile {self.started_at:%Y-%m-%d %H:%M:%S}: {self.recovered} recovered"

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
-from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.integrations.models import Installation, ReconcileRun, Repository, WebhookDelivery
 from apps.teams.models import Team
 
 DELIVERY_LOG_LIMIT = 200
@@ -33,6 +33,11 @@ def team_deliveries(*, team: Team, status: str | None = None) -> QuerySet[Webhoo
 def all_deliveries(*, status: str | None = None) -> QuerySet[WebhookDelivery]:
     """Every team's deliveries and the unrouted ones (no team), for staff."""
     return _log(WebhookDelivery.objects.all(), status)
+
+
+def reconcile_runs(*, limit: int = 10) -> list[ReconcileRun]:
+    """The latest reconcile runs, newest first (the delivery log page, staff)."""
+    return list(ReconcileRun.objects.order_by("-started_at", "-pk")[:limit])
 
 
 def team_delivery_or_404(*, team: Team, pk: int) -> WebhookDelivery:

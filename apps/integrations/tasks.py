@@ -9,6 +9,7 @@ from datetime import datetime
 
 from celery import Task, current_app, shared_task
 
+from apps.integrations.models import ReconcileRun
 from apps.integrations.pipeline import drain
 from apps.integrations.pipeline.wake import WAKE_INTERVAL_SECONDS, DrainWaker
 
@@ -47,3 +48,16 @@ _waker = DrainWaker(
 def wake_drain() -> None:
     """Wake the drain for deliveries just stored (call it on commit)."""
     _waker.wake()
+
+
+@shared_task
+def reconcile_deliveries() -> int:
+    """Celery beat: deliveries GitHub failed to make, fetched from its delivery log."""
+    # Imported here: the reconcile service wakes the drain through this module.
+    from apps.integrations.services.reconcile import ReconcileBusy, deliveries_reconcile
+
+    try:
+        return deliveries_reconcile(trigger=ReconcileRun.Trigger.SCHEDULE).recovered
+    except ReconcileBusy:
+        # The run holding the lock reads the same log.
+        return 0

@@ -45,6 +45,7 @@ def test_it_replays_a_payload_file_through_the_pipeline(tmp_path, capsys):
         "processed",
     )
     assert delivery.payload == path.read_text()
+    assert delivery.source == "replay"
     assert f"{path}: {delivery.delivery_id} processed" in capsys.readouterr().out
 
 

@@ -156,7 +156,7 @@ def _event(delivery: WebhookDelivery, payload: Any, lookups: Lookups, source: So
         payload=payload,
         received_at=delivery.received_at,
         lookups=lookups,
-        source=source,
+        source=Source(delivery.source),
     )
 
 

@@ -33,6 +33,7 @@ _STORED_FIELDS = (
     "status_reason",
     "attempts",
     "last_error",
+    "source",
 )
 
 
@@ -52,11 +53,19 @@ def _insert_sql(vendor: str) -> str:
     )
 
 
-def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str, Any]) -> bool:
+def store_delivery(
+    *,
+    headers: DeliveryHeaders,
+    body: str,
+    payload: Mapping[str, Any],
+    source: str = WebhookDelivery.Source.WEBHOOK,
+) -> bool:
     """Store a verified delivery in one statement. False when its delivery id
     was stored before (GitHub keeps the id when it redelivers): nothing changes.
 
-    ``body`` is the raw body, kept as GitHub signed it."""
+    ``body`` is the raw body, kept as GitHub signed it (for a delivery recovered
+    from GitHub's log, the JSON text of GitHub's copy of the payload).
+    ``source``: a ``WebhookDelivery.Source`` value, how the delivery came."""
     # Checked columns: an id out of range or text with NUL is left blank, not a 500.
     columns = delivery_columns(payload)
     values = {
@@ -70,12 +79,13 @@ def store_delivery(*, headers: DeliveryHeaders, body: str, payload: Mapping[str,
         "payload": body,
         # The one value the database may need converted (SQLite stores text);
         # the others are str and int already. Field.get_db_prep_save for all
-        # thirteen was a twentieth of the request's time.
+        # of them was a twentieth of the request's time.
         "received_at": connection.ops.adapt_datetimefield_value(timezone.now()),
         "status": WebhookDelivery.Status.RECEIVED.value,
         "status_reason": "",
         "attempts": 0,
         "last_error": "",
+        "source": WebhookDelivery.Source(source).value,
     }
     # The body goes as a parameter of its own, not quoted into the statement.
     with cursor_binding_on_server() as cursor:

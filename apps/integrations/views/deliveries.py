@@ -61,4 +61,13 @@ def all_deliveries(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied("Only staff see every delivery.")
     deliveries = selectors.all_deliveries(status=request.GET.get("status"))
-    return _render_log(request, {"team": None, "deliveries": deliveries})
+    runs = selectors.reconcile_runs()
+    return _render_log(
+        request,
+        {
+            "team": None,
+            "deliveries": deliveries,
+            "reconcile_runs": runs,
+            "last_reconcile": runs[0] if runs else None,
+        },
+    )

@@ -68,7 +68,12 @@ class Command(BaseCommand):
                 target_type=None,
                 target_id=None,
             )
-            store_delivery(headers=headers, body=body, payload=payload)
+            store_delivery(
+                headers=headers,
+                body=body,
+                payload=payload,
+                source=WebhookDelivery.Source.REPLAY,
+            )
             delivery = WebhookDelivery.objects.get(delivery_id=headers.delivery_id)
             delivery = process_delivery(pk=delivery.pk)
             detail = delivery.status_reason or delivery.last_error
