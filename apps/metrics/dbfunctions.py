@@ -97,7 +97,7 @@ class EpochSeconds(Func):  # type: ignore[misc]
 
 class _SQLitePercentile:
     """``percentile_cont(value, fraction)`` for SQLite, as PostgreSQL computes it:
-    the value at position fraction × (n − 1) of the sorted values, interpolated
+    the value at position fraction * (n - 1) of the sorted values, interpolated
     between its two neighbours."""
 
     def __init__(self) -> None:

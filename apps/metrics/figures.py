@@ -41,9 +41,9 @@ from apps.teams.models import Team
 HUMAN = Q(author__isnull=True) | Q(author__is_bot=False)
 SIZE_BUCKETS = (
     ("under_20", "under 20 lines"),
-    ("20_100", "20–99 lines"),
-    ("100_250", "100–249 lines"),
-    ("250_500", "250–500 lines"),
+    ("20_100", "20 to 99 lines"),
+    ("100_250", "100 to 249 lines"),
+    ("250_500", "250 to 500 lines"),
     ("over_500", "over 500 lines"),
     ("unknown", "size not known"),
 )
@@ -106,7 +106,7 @@ def with_phases(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
     Boundaries: ready (or opened, if never a draft), first review, first
     approval, merged. One that did not happen before the merge is skipped and
     its time goes to the next phase that did; one out of order is moved up to
-    the boundary before it, so the four always sum to merged − opened."""
+    the boundary before it, so the four always sum to merged - opened."""
     approval = (
         Q(reviews__state=PRReview.State.APPROVED, reviews__submitted_at__isnull=False)
         & (Q(reviews__reviewer__isnull=True) | Q(reviews__reviewer__is_bot=False))

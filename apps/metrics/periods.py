@@ -66,7 +66,7 @@ class Request:
     """What a request asks for: the period, how it was given, and the repository."""
 
     period: Period
-    days: int | None  # the preset, or None for from–to dates
+    days: int | None  # the preset, or None for from-to dates
     repository: str  # "owner/name", or "" for every repository
 
 

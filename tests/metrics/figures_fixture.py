@@ -3,7 +3,7 @@ tests/metrics/test_figures.py (January 2025, UTC)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from apps.integrations.models import Installation, Repository
@@ -12,7 +12,7 @@ from apps.teams.models import Team
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _hours(start: datetime | None, end: datetime | None) -> float | None:

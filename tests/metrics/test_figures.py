@@ -47,12 +47,12 @@ def test_it_counts_peoples_pull_requests(january):
 
 
 def test_it_gives_cycle_time_percentiles_by_linear_interpolation(january):
-    # Merged: 6, 24, 26, 28 h. Median (24+26)/2; p90 at 2.7: 26 + 0.7 × 2.
+    # Merged: 6, 24, 26, 28 h. Median (24+26)/2; p90 at 2.7: 26 + 0.7 x 2.
     assert january["cycle_time_hours"] == {"median": 25.0, "p90": 27.4, "mean": 21.0}
 
 
 def test_it_gives_time_to_first_review_of_those_first_reviewed_in_the_period(january):
-    # First reviews: 1, 2, 24 h (the bot's pull request left out). p90 at 1.8: 2 + 0.8 × 22.
+    # First reviews: 1, 2, 24 h (the bot's pull request left out). p90 at 1.8: 2 + 0.8 x 22.
     assert january["time_to_first_review_hours"] == {"median": 2.0, "p90": 19.6, "count": 3}
 
 
