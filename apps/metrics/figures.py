@@ -21,6 +21,7 @@ from django.db.models import (
     Exists,
     F,
     FloatField,
+    IntegerField,
     Min,
     OuterRef,
     Prefetch,
@@ -189,96 +190,130 @@ def _size_bucket() -> Case:
 def _merged_rows(
     team: Team, period: Period, repository_ids: list[int] | None
 ) -> QuerySet[PullRequest]:
-    """One row per person's pull request merged in the period, with its phases."""
+    """One row per person's pull request merged in the period or the previous
+    one (``current`` says which), with its phases, week and size."""
+    previous = period.previous()
     queryset = _scoped(team, repository_ids).filter(
-        HUMAN, _in("merged_at", period), pr_created_at__isnull=False
+        HUMAN,
+        merged_at__gte=previous.start_at,
+        merged_at__lt=period.end_at,
+        pr_created_at__isnull=False,
     )
     return (
         with_phases(queryset)
         .annotate(
             week=Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
             size_bucket=_size_bucket(),
+            current=Case(
+                When(merged_at__gte=period.start_at, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
         )
-        .values(
-            "cycle_hours",
-            "coding_hours",
-            "pickup_hours",
-            "review_hours",
-            "merge_hours",
-            "is_revert",
-            "is_hotfix",
-            "week",
-            "size_bucket",
-        )
+        .values("current", "cycle_hours", *_PHASES, "is_revert", "is_hotfix", "week", "size_bucket")
     )
 
 
-def _aggregate_merged(
-    rows: QuerySet[Any], *, group_by: str | None, using: str
-) -> list[dict[str, Any]]:
-    """Counts, mean phases and cycle-time percentiles of the rows, per group."""
+_PHASES = ("coding_hours", "pickup_hours", "review_hours", "merge_hours")
+_MERGED_KEYS = (
+    "merged",
+    "cycle_mean",
+    "cycle_median",
+    "cycle_p90",
+    *_PHASES,
+    "reverts",
+    "hotfixes",
+)
+
+
+def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]]:
+    """Counts, mean phases and cycle-time percentiles of the merged rows, in one
+    query: the rows are read once (a materialized CTE) and aggregated for the
+    period, the previous period, each week and each size."""
     connection = connections[using]
     vendor = connection.vendor
     quote = connection.ops.quote_name
     inner_sql, params = rows.query.get_compiler(using=using).as_sql()
     cycle = f"merged.{quote('cycle_hours')}"
-    select = [
-        "COUNT(*)",
-        f"AVG({cycle})",
-        percentile_sql(vendor=vendor, column=cycle, fraction=0.5),
-        percentile_sql(vendor=vendor, column=cycle, fraction=0.9),
-        *(f"AVG(merged.{quote(name)})" for name in _PHASES),
-        f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
-        f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
-    ]
-    keys = ["merged", "cycle_mean", "cycle_median", "cycle_p90", *_PHASES, "reverts", "hotfixes"]
-    group = ""
-    if group_by is not None:
-        column = f"merged.{quote(group_by)}"
-        select.insert(0, column)
-        keys.insert(0, group_by)
-        group = f" GROUP BY {column} ORDER BY {column}"
-    sql = f"SELECT {', '.join(select)} FROM ({inner_sql}) merged{group}"  # noqa: S608
+    aggregates = ", ".join(
+        [
+            "COUNT(*)",
+            f"AVG({cycle})",
+            percentile_sql(vendor=vendor, column=cycle, fraction=0.5),
+            percentile_sql(vendor=vendor, column=cycle, fraction=0.9),
+            *(f"AVG(merged.{quote(name)})" for name in _PHASES),
+            f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
+        ]
+    )
+    current = f"merged.{quote('current')}"
+    week = f"merged.{quote('week')}"
+    size = f"merged.{quote('size_bucket')}"
+    sql = (
+        f"WITH merged AS MATERIALIZED ({inner_sql}) "  # noqa: S608 (no user text in it)
+        f"SELECT 'current', '', {aggregates} FROM merged WHERE {current} = 1 "
+        f"UNION ALL SELECT 'previous', '', {aggregates} FROM merged WHERE {current} = 0 "
+        f"UNION ALL SELECT 'week', CAST({week} AS TEXT), {aggregates} FROM merged "
+        f"WHERE {current} = 1 GROUP BY {week} "
+        f"UNION ALL SELECT 'size', {size}, {aggregates} FROM merged "
+        f"WHERE {current} = 1 GROUP BY {size}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
-
-
-_PHASES = ("coding_hours", "pickup_hours", "review_hours", "merge_hours")
+        return [
+            {"kind": row[0], "key": row[1], **dict(zip(_MERGED_KEYS, row[2:], strict=True))}
+            for row in cursor.fetchall()
+        ]
 
 
 def _share(count: int, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
 
-def period_summary(
-    *, team: Team, period: Period, repository_ids: list[int] | None
-) -> dict[str, Any]:
-    """The period's headline figures (what the dashboard compares with the
-    previous period): three queries."""
-    counts = _scoped(team, repository_ids).aggregate(
-        opened=Count("id", filter=HUMAN & _in("pr_created_at", period)),
-        closed_unmerged=Count(
-            "id", filter=HUMAN & Q(state=PullRequest.State.CLOSED) & _in("closed_at", period)
-        ),
-        open_now=Count("id", filter=HUMAN & Q(state=PullRequest.State.OPEN)),
-        first_reviewed=Count(
-            "id", filter=HUMAN & _in("first_review_at", period) & Q(review_time_hours__isnull=False)
-        ),
-        first_review_median=PercentileCont(
-            "review_time_hours", 0.5, filter=HUMAN & _in("first_review_at", period)
-        ),
-        first_review_p90=PercentileCont(
-            "review_time_hours", 0.9, filter=HUMAN & _in("first_review_at", period)
-        ),
-        bots_opened=Count("id", filter=Q(author__is_bot=True) & _in("pr_created_at", period)),
-        bots_merged=Count("id", filter=Q(author__is_bot=True) & _in("merged_at", period)),
-    )
-    rows = _merged_rows(team, period, repository_ids)
-    merged = _aggregate_merged(rows, group_by=None, using=rows.db)[0]
-    merged_count = int(merged["merged"] or 0)
-    reverts = int(merged["reverts"] or 0)
-    hotfixes = int(merged["hotfixes"] or 0)
+def _counts(
+    team: Team, periods: dict[str, Period], repository_ids: list[int] | None
+) -> dict[str, dict[str, Any]]:
+    """Counts and time to first review of each named period, in one query."""
+    aggregates: dict[str, Any] = {
+        "open_now": Count("id", filter=HUMAN & Q(state=PullRequest.State.OPEN))
+    }
+    for name, period in periods.items():
+        reviewed = HUMAN & _in("first_review_at", period) & Q(review_time_hours__isnull=False)
+        aggregates.update(
+            {
+                f"{name}__opened": Count("id", filter=HUMAN & _in("pr_created_at", period)),
+                f"{name}__closed_unmerged": Count(
+                    "id",
+                    filter=HUMAN & Q(state=PullRequest.State.CLOSED) & _in("closed_at", period),
+                ),
+                f"{name}__first_reviewed": Count("id", filter=reviewed),
+                f"{name}__first_review_median": PercentileCont(
+                    "review_time_hours", 0.5, filter=reviewed
+                ),
+                f"{name}__first_review_p90": PercentileCont(
+                    "review_time_hours", 0.9, filter=reviewed
+                ),
+                f"{name}__bots_opened": Count(
+                    "id", filter=Q(author__is_bot=True) & _in("pr_created_at", period)
+                ),
+                f"{name}__bots_merged": Count(
+                    "id", filter=Q(author__is_bot=True) & _in("merged_at", period)
+                ),
+            }
+        )
+    values = _scoped(team, repository_ids).aggregate(**aggregates)
+    found: dict[str, dict[str, Any]] = {name: {"open_now": values["open_now"]} for name in periods}
+    for key, value in values.items():
+        if "__" in key:
+            name, figure = key.split("__", 1)
+            found[name][figure] = value
+    return found
+
+
+def _summary(period: Period, counts: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
+    merged_count = int(merged.get("merged") or 0)
+    reverts = int(merged.get("reverts") or 0)
+    hotfixes = int(merged.get("hotfixes") or 0)
     return {
         "period": {
             "from": period.start.isoformat(),
@@ -292,42 +327,29 @@ def period_summary(
             "open_now": counts["open_now"],
         },
         "cycle_time_hours": {
-            "median": _round(merged["cycle_median"]),
-            "p90": _round(merged["cycle_p90"]),
-            "mean": _round(merged["cycle_mean"]),
+            "median": _round(merged.get("cycle_median")),
+            "p90": _round(merged.get("cycle_p90")),
+            "mean": _round(merged.get("cycle_mean")),
         },
         "time_to_first_review_hours": {
             "median": _round(counts["first_review_median"]),
             "p90": _round(counts["first_review_p90"]),
             "count": counts["first_reviewed"],
         },
-        "phases_hours": {name.removesuffix("_hours"): _round(merged[name]) for name in _PHASES},
+        "phases_hours": {name.removesuffix("_hours"): _round(merged.get(name)) for name in _PHASES},
         "reverts": {"count": reverts, "share": _share(reverts, merged_count)},
         "hotfixes": {"count": hotfixes, "share": _share(hotfixes, merged_count)},
         "bots": {"opened": counts["bots_opened"], "merged": counts["bots_merged"]},
     }
 
 
-def _week_start(value: Any) -> date:
-    """The week's Monday as the raw query gives it: a date or a timestamp on
-    PostgreSQL, text on SQLite."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def _weekly(team: Team, period: Period, repository_ids: list[int] | None) -> list[dict[str, Any]]:
-    rows = _merged_rows(team, period, repository_ids)
-    found = {
-        _week_start(row["week"]): row
-        for row in _aggregate_merged(rows, group_by="week", using=rows.db)
-    }
+def _weekly(period: Period, found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every week (from Monday) the period touches, empty ones included."""
+    by_week = {date.fromisoformat(str(key)[:10]): row for key, row in found.items()}
     week = period.start - timedelta(days=period.start.weekday())
     weeks = []
     while week <= period.end:
-        row = found.get(week, {})
+        row = by_week.get(week, {})
         weeks.append(
             {
                 "week": week.isoformat(),
@@ -343,12 +365,7 @@ def _weekly(team: Team, period: Period, repository_ids: list[int] | None) -> lis
     return weeks
 
 
-def _sizes(team: Team, period: Period, repository_ids: list[int] | None) -> list[dict[str, Any]]:
-    rows = _merged_rows(team, period, repository_ids)
-    found = {
-        row["size_bucket"]: row
-        for row in _aggregate_merged(rows, group_by="size_bucket", using=rows.db)
-    }
+def _sizes(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "size": key,
@@ -385,47 +402,42 @@ def _reviews_in(team: Team, period: Period, repository_ids: list[int] | None) ->
     return reviews
 
 
-def _reviewers(
+def _review_load(
     team: Team, period: Period, repository_ids: list[int] | None
-) -> list[dict[str, Any]]:
-    rows = (
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Reviews per reviewer, and per reviewer and author, from one query grouped
+    by the pair (a pull request has one author, so pairs add up per reviewer)."""
+    pairs = list(
         _reviews_in(team, period, repository_ids)
-        .values("reviewer_id", "reviewer__login")
+        .values("reviewer_id", "reviewer__login", "pull_request__author__login")
         .annotate(
             reviews=Count("id"),
             approvals=Count("id", filter=Q(state=PRReview.State.APPROVED)),
             pull_requests=Count("pull_request_id", distinct=True),
         )
-        .order_by("-reviews", "reviewer__login")[:REVIEWERS_LIMIT]
+        .order_by()
     )
-    return [
-        {
-            "login": row["reviewer__login"],
-            "reviews": row["reviews"],
-            "approvals": row["approvals"],
-            "pull_requests": row["pull_requests"],
-        }
-        for row in rows
-    ]
-
-
-def _review_pairs(
-    team: Team, period: Period, repository_ids: list[int] | None
-) -> list[dict[str, Any]]:
-    rows = (
-        _reviews_in(team, period, repository_ids)
-        .values("reviewer__login", "pull_request__author__login")
-        .annotate(reviews=Count("id"))
-        .order_by("-reviews", "reviewer__login", "pull_request__author__login")[:REVIEWERS_LIMIT]
+    reviewers: dict[int, dict[str, Any]] = {}
+    for pair in pairs:
+        reviewer = reviewers.setdefault(
+            pair["reviewer_id"],
+            {"login": pair["reviewer__login"], "reviews": 0, "approvals": 0, "pull_requests": 0},
+        )
+        for key in ("reviews", "approvals", "pull_requests"):
+            reviewer[key] += pair[key]
+    by_load = sorted(reviewers.values(), key=lambda r: (-r["reviews"], r["login"]))
+    pair_rows = sorted(
+        (
+            {
+                "reviewer": pair["reviewer__login"],
+                "author": pair["pull_request__author__login"],
+                "reviews": pair["reviews"],
+            }
+            for pair in pairs
+        ),
+        key=lambda p: (-p["reviews"], p["reviewer"], p["author"] or ""),
     )
-    return [
-        {
-            "reviewer": row["reviewer__login"],
-            "author": row["pull_request__author__login"],
-            "reviews": row["reviews"],
-        }
-        for row in rows
-    ]
+    return by_load[:REVIEWERS_LIMIT], pair_rows[:REVIEWERS_LIMIT]
 
 
 def waiting_for_review(*, team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
@@ -445,15 +457,24 @@ def team_figures(
     *, team: Team, request: Request, repository_ids: list[int] | None, now: datetime
 ) -> dict[str, Any]:
     """Every figure of the request's period (the JSON API's document), and the
-    headline figures of the previous period of the same length."""
+    headline figures of the previous period of the same length: five queries."""
     period = request.period
-    figures = period_summary(team=team, period=period, repository_ids=repository_ids)
+    counts = _counts(team, {"current": period, "previous": period.previous()}, repository_ids)
+    rows = _merged_rows(team, period, repository_ids)
+    merged: dict[str, dict[str, dict[str, Any]]] = {
+        "current": {},
+        "previous": {},
+        "week": {},
+        "size": {},
+    }
+    for row in _aggregate_merged(rows, using=rows.db):
+        merged[row["kind"]][row["key"]] = row
+    figures = _summary(period, counts["current"], merged["current"].get("", {}))
     figures["period"]["days"] = period.days
     figures["period"]["repository"] = request.repository or None
-    figures["weekly"] = _weekly(team, period, repository_ids)
-    figures["sizes"] = _sizes(team, period, repository_ids)
-    figures["reviewers"] = _reviewers(team, period, repository_ids)
-    figures["review_pairs"] = _review_pairs(team, period, repository_ids)
+    figures["weekly"] = _weekly(period, merged["week"])
+    figures["sizes"] = _sizes(merged["size"])
+    figures["reviewers"], figures["review_pairs"] = _review_load(team, period, repository_ids)
     figures["waiting_for_review"] = [
         {
             "repository": pull_request.repository.full_name if pull_request.repository else None,
@@ -469,8 +490,8 @@ def team_figures(
             :WAITING_LIMIT
         ]
     ]
-    figures["previous"] = period_summary(
-        team=team, period=period.previous(), repository_ids=repository_ids
+    figures["previous"] = _summary(
+        period.previous(), counts["previous"], merged["previous"].get("", {})
     )
     return figures
 
