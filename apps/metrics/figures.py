@@ -522,8 +522,8 @@ def pull_requests_behind(
     figure: str,
     value: str = "",
 ) -> QuerySet[PullRequest]:
-    """The pull requests a figure counts, with phases and reviews loaded.
-    BadParameter for an unknown figure or value."""
+    """The pull requests a figure counts, in the list's order (``with_details``
+    adds their phases and reviews). BadParameter for an unknown figure or value."""
     queryset = _scoped(team, repository_ids)
     merged_in = _in("merged_at", period) & Q(pr_created_at__isnull=False)
     order = "-merged_at"
@@ -573,14 +573,19 @@ def pull_requests_behind(
         queryset, order = queryset.filter(Exists(reviewed)), "-pr_created_at"
     else:
         raise BadParameter("Unknown figure; one of " + ", ".join(FIGURES) + ".")
-    reviews = PRReview.objects.filter(team=team).select_related("reviewer").order_by("submitted_at")
+    return queryset.order_by(
+        F(order.lstrip("-")).desc(nulls_last=True) if order.startswith("-") else order, "-id"
+    )
+
+
+def with_details(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
+    """The pull requests with their phases, repository, author and reviews.
+    Phases group by pull request, so a page applies this to its own rows only."""
+    reviews = PRReview.objects.select_related("reviewer").order_by("submitted_at")
     return (
         with_phases(queryset)
         .select_related("repository", "author")
         .prefetch_related(Prefetch("reviews", queryset=reviews))
-        .order_by(
-            F(order.lstrip("-")).desc(nulls_last=True) if order.startswith("-") else order, "-id"
-        )
     )
 
 

@@ -24,6 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.metrics import figures as metric_figures
+from apps.metrics.models import PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
 from apps.metrics.selectors import api_token_for, api_tokens_for_team
 from apps.metrics.services.api_tokens import (
@@ -159,7 +160,15 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
         context["error"] = str(exc)
         return render(request, "metrics/pull_requests.html", context, status=400)
     page_number = request.GET.get("page", "1")
-    page = Paginator(rows, PAGE_SIZE).get_page(page_number if page_number.isascii() else 1)
+    page = Paginator(rows.values_list("id", flat=True), PAGE_SIZE).get_page(
+        page_number if page_number.isascii() else 1
+    )
+    ids = list(page.object_list)
+    details = {
+        pr.id: pr
+        for pr in metric_figures.with_details(PullRequest.objects.filter(team=team, id__in=ids))
+    }
+    page.object_list = [details[pk] for pk in ids if pk in details]
     context.update(
         {
             "asked": asked,
@@ -260,7 +269,8 @@ def team_pull_requests_csv(request: HttpRequest, team_slug: str) -> HttpResponse
     except BadParameter as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
-        _csv_rows(rows.prefetch_related(None)), content_type="text/csv; charset=utf-8"
+        _csv_rows(metric_figures.with_details(rows).prefetch_related(None)),
+        content_type="text/csv; charset=utf-8",
     )
     filename = f"{membership.team.slug}-{figure}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
