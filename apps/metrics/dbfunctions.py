@@ -84,7 +84,8 @@ class EpochSeconds(Func):  # type: ignore[misc]
     def as_postgresql(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
     ) -> tuple[str, list[Any]]:
-        template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)"
+        # date_part gives a double; EXTRACT gives numeric (PostgreSQL 14+), slower.
+        template = "date_part('epoch', %(expressions)s)"
         return self.as_sql(compiler, connection, template=template, **extra)  # type: ignore[no-any-return]
 
     def as_sqlite(
@@ -131,3 +132,17 @@ def register_sqlite_functions(
     """connection_created receiver: gives each SQLite connection percentile_cont."""
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("percentile_cont", 2, _SQLitePercentile)
+
+
+class Ungrouped(Func):  # type: ignore[misc]
+    """An expression of a grouped row's own columns that GROUP BY need not list:
+    grouping by the primary key already fixes it (PostgreSQL accepts columns
+    functionally dependent on the key; SQLite accepts bare columns). Without
+    it Django groups by every such expression, which made the merged rows'
+    query hash each phase's arithmetic."""
+
+    template = "%(expressions)s"
+    arity = 1
+
+    def get_group_by_cols(self) -> list[Any]:
+        return []

@@ -33,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
-from apps.metrics.dbfunctions import EpochSeconds, PercentileCont, percentile_sql
+from apps.metrics.dbfunctions import EpochSeconds, PercentileCont, Ungrouped, percentile_sql
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.periods import BadParameter, Period, Request
 from apps.teams.models import Team
@@ -164,9 +164,12 @@ def with_phases(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
     is_merged = Q(merged_at__isnull=False, pr_created_at__isnull=False)
     return queryset.annotate(
         **{
-            name: Case(
-                When(is_merged, then=expression / Value(3600.0)),
-                default=None,
+            name: Ungrouped(
+                Case(
+                    When(is_merged, then=expression / Value(3600.0)),
+                    default=None,
+                    output_field=FloatField(),
+                ),
                 output_field=FloatField(),
             )
             for name, expression in phases.items()
@@ -202,11 +205,17 @@ def _merged_rows(
     return (
         with_phases(queryset)
         .annotate(
-            week=Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
-            size_bucket=_size_bucket(),
-            current=Case(
-                When(merged_at__gte=period.start_at, then=Value(1)),
-                default=Value(0),
+            week=Ungrouped(
+                Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
+                output_field=DateField(),
+            ),
+            size_bucket=Ungrouped(_size_bucket(), output_field=CharField()),
+            current=Ungrouped(
+                Case(
+                    When(merged_at__gte=period.start_at, then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
                 output_field=IntegerField(),
             ),
         )
