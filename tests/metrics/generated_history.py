@@ -69,7 +69,7 @@ def generated_history(
                 merged = end + timedelta(hours=rng.expovariate(1 / 4))
             elif fate < 0.88:
                 closed = end + timedelta(hours=rng.uniform(1, 48))
-            if merged and merged > now or closed and closed > now:
+            if (merged and merged > now) or (closed and closed > now):
                 merged = closed = None
             planned_reviews = [r for r in planned_reviews if r[3] <= now]
             if first_review and first_review > now:
