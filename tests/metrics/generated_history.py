@@ -40,9 +40,7 @@ def generated_history(
         TeamMember.objects.create(team=team, github_id=index + 1, login=login)
         for index, login in enumerate(PEOPLE)
     ]
-    bot = TeamMember.objects.create(
-        team=team, github_id=99, login="dependabot[bot]", is_bot=True
-    )
+    bot = TeamMember.objects.create(team=team, github_id=99, login="dependabot[bot]", is_bot=True)
     next_review_id = 1
     for start in range(0, count, batch):
         pull_requests: list[PullRequest] = []
