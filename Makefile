@@ -5,7 +5,16 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck worker beat migrate clean
+.PHONY: run test lint typecheck worker beat migrate clean static
+
+# Browser libraries from npm, pinned by package-lock.json, served as static files.
+VENDOR := static/vendor/chart.umd.min.js
+$(VENDOR): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor
+	cp node_modules/chart.js/dist/chart.umd.min.js $@
+
+static: $(VENDOR)
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,11 +23,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # Local trial on SQLite with in-process tasks; DEBUG on so no secret key is needed.
-run: $(BIN)/.installed
+run: $(BIN)/.installed $(VENDOR)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(VENDOR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
@@ -40,4 +49,4 @@ beat: $(BIN)/.installed
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache node_modules static/vendor

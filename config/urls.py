@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.teams.urls")),
     path("", include("apps.integrations.urls")),
+    path("", include("apps.metrics.urls")),
     path("", include("apps.web.urls")),
 ]

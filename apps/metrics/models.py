@@ -155,3 +155,30 @@ class PRReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_state_display()} review {self.github_id} on {self.pull_request}"
+
+
+class APIToken(models.Model):
+    """A team's read-only token for the metrics JSON API.
+
+    Only the SHA-256 of the token is stored: the token itself is shown once,
+    when it is created. Tokens are long random strings, so a fast hash is
+    enough (no password-style stretching needed)."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The token's first characters, to tell tokens apart on the page.
+    prefix = models.CharField(max_length=12)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

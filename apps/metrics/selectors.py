@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import APIToken, PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
 
 
@@ -23,3 +23,18 @@ def reviews_for_pull_request(*, pull_request: PullRequest) -> QuerySet[PRReview]
 def members_for_team(*, team: Team) -> QuerySet[TeamMember]:
     """The team's GitHub people, by login; bots included (they carry is_bot)."""
     return TeamMember.objects.filter(team=team).select_related("user")
+
+
+def api_token_for(*, token: str) -> APIToken | None:
+    """The live (not revoked) token row for a presented token, with its team."""
+    from apps.metrics.services.api_tokens import api_token_hash
+
+    return (
+        APIToken.objects.select_related("team")
+        .filter(token_hash=api_token_hash(token=token), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def api_tokens_for_team(*, team: Team) -> QuerySet[APIToken]:
+    return APIToken.objects.filter(team=team).select_related("created_by")

@@ -9,5 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("teams/new/", views.team_new, name="team_new"),
-    path("teams/<slug:team_slug>/", views.team_detail, name="team_detail"),
+    path("teams/<slug:team_slug>/members/", views.team_members, name="team_members"),
 ]

@@ -28,12 +28,12 @@ def team_new(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         team = team_create(name=form.cleaned_data["name"], creator=request.user)
-        return redirect("team_detail", team_slug=team.slug)
+        return redirect("team_members", team_slug=team.slug)
     return render(request, "teams/team_new.html", {"form": form})
 
 
 @login_required
-def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
+def team_members(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team
     members = team.memberships.select_related("user").order_by("user__username")

@@ -6,23 +6,23 @@ from apps.teams.models import Membership, Team
 
 def test_it_shows_the_team_to_its_owner(client, owner):
     client.force_login(owner)
-    response = client.get("/teams/acme/")
+    response = client.get("/teams/acme/members/")
     assert response.status_code == 200
     assert b"Acme" in response.content
 
 
 def test_it_shows_the_team_to_a_member(client, member):
     client.force_login(member)
-    assert client.get("/teams/acme/").status_code == 200
+    assert client.get("/teams/acme/members/").status_code == 200
 
 
 def test_it_hides_the_team_from_an_outsider(client, team, outsider):
     client.force_login(outsider)
-    assert client.get("/teams/acme/").status_code == 404
+    assert client.get("/teams/acme/members/").status_code == 404
 
 
 def test_it_sends_anonymous_users_to_login(client, team):
-    response = client.get("/teams/acme/")
+    response = client.get("/teams/acme/members/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
 
@@ -32,7 +32,7 @@ def test_it_creates_a_team_with_the_creator_as_admin(client, owner):
     response = client.post("/teams/new/", {"name": "Platform Crew"})
     team = Team.objects.get(name="Platform Crew")
     assert response.status_code == 302
-    assert response["Location"] == "/teams/platform-crew/"
+    assert response["Location"] == "/teams/platform-crew/members/"
     assert Membership.objects.get(team=team, user=owner).role == "admin"
 
 

@@ -22,13 +22,13 @@ def test_it_serves_the_stylesheet_link(client, owner):
 
 def test_it_links_the_team_pages_from_the_team_page(client, owner):
     client.force_login(owner)
-    content = client.get("/teams/acme/").content.decode()
+    content = client.get("/teams/acme/members/").content.decode()
     assert 'href="/teams/acme/github/"' in content
     assert 'href="/teams/acme/github/deliveries/"' in content
 
 
 def test_it_does_not_link_members_to_the_admin_only_delivery_log(client, member):
     client.force_login(member)
-    content = client.get("/teams/acme/").content.decode()
+    content = client.get("/teams/acme/members/").content.decode()
     assert 'href="/teams/acme/github/"' in content
     assert 'href="/teams/acme/github/deliveries/"' not in content

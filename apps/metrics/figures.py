@@ -1,0 +1,609 @@
+"""Selectors for the dashboard and the JSON API: every figure of a period,
+aggregated in the database with a fixed number of queries whatever the number
+of pull requests (see docs/metrics.md for each definition).
+
+Figures about merged pull requests come from one per-pull-request query (its
+phases, size, week), wrapped in an outer aggregate: the first approval is a
+MIN over the reviews, grouped by pull request, so each phase is computed once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db import connections
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateField,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, Trunc
+from django.db.models.lookups import LessThanOrEqual
+
+from apps.metrics.dbfunctions import EpochSeconds, PercentileCont, Ungrouped, percentile_sql
+from apps.metrics.models import PRReview, PullRequest
+from apps.metrics.periods import BadParameter, Period, Request
+from apps.teams.models import Team
+
+# A pull request by a person: bots' pull requests are counted apart.
+HUMAN = Q(author__isnull=True) | Q(author__is_bot=False)
+SIZE_BUCKETS = (
+    ("under_20", "under 20 lines"),
+    ("20_100", "20 to 99 lines"),
+    ("100_250", "100 to 249 lines"),
+    ("250_500", "250 to 500 lines"),
+    ("over_500", "over 500 lines"),
+    ("unknown", "size not known"),
+)
+REVIEW_STATES = ("approved", "changes_requested", "commented", "dismissed")
+WAITING_LIMIT = 10
+REVIEWERS_LIMIT = 50
+DIGITS = 3
+
+
+def _round(value: float | None, digits: int = DIGITS) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def repositories_for_team(*, team: Team) -> list[str]:
+    """Full names of the repositories of the team's installations, sorted, each
+    once. (Not read through the pull requests: a DISTINCT over all of a team's
+    pull requests cost half a second at 100,000 in bench/bench_dashboard.py.)"""
+    repository_model = PullRequest._meta.get_field("repository").related_model
+    names = (
+        repository_model.objects.filter(installation__team=team)
+        .values_list("full_name", flat=True)
+        .distinct()
+    )
+    return sorted(set(names))
+
+
+def repository_ids_for_team(*, team: Team, full_name: str) -> list[int] | None:
+    """Ids of the team's repository named ``full_name`` (None for every
+    repository when the name is empty); BadParameter for one the team lacks."""
+    if not full_name:
+        return None
+    repository_model = PullRequest._meta.get_field("repository").related_model
+    ids = list(
+        repository_model.objects.filter(installation__team=team, full_name=full_name)
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    if not ids:
+        raise BadParameter(f"Unknown repository '{full_name}' for this team.")
+    return ids
+
+
+def _scoped(team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
+    queryset = PullRequest.objects.filter(team=team)
+    if repository_ids is not None:
+        queryset = queryset.filter(repository_id__in=repository_ids)
+    return queryset
+
+
+def _in(field: str, period: Period) -> Q:
+    return Q(**{f"{field}__gte": period.start_at, f"{field}__lt": period.end_at})
+
+
+def with_phases(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
+    """Annotates each pull request with its first approval and, when merged,
+    its four phases in hours (``coding_hours``, ``pickup_hours``,
+    ``review_hours``, ``merge_hours``) that sum to ``cycle_hours``.
+
+    Boundaries: ready (or opened, if never a draft), first review, first
+    approval, merged. One that did not happen before the merge is skipped and
+    its time goes to the next phase that did; one out of order is moved up to
+    the boundary before it, so the four always sum to merged - opened."""
+    approval = (
+        Q(reviews__state=PRReview.State.APPROVED, reviews__submitted_at__isnull=False)
+        & (Q(reviews__reviewer__isnull=True) | Q(reviews__reviewer__is_bot=False))
+        & (
+            Q(author__isnull=True)
+            | Q(reviews__reviewer__isnull=True)
+            | Q(reviews__reviewer_id__lt=F("author_id"))
+            | Q(reviews__reviewer_id__gt=F("author_id"))
+        )
+    )
+    queryset = queryset.annotate(
+        first_approved_at=Min("reviews__submitted_at", filter=approval),
+        review_count=Count(
+            "reviews",
+            distinct=True,
+            filter=Q(reviews__submitted_at__isnull=False) & ~Q(reviews__state="pending"),
+        ),
+    )
+    opened = EpochSeconds(F("pr_created_at"))
+    merged = EpochSeconds(F("merged_at"))
+    ready = EpochSeconds(F("ready_for_review_at"))
+    reviewed = EpochSeconds(F("first_review_at"))
+    approved = EpochSeconds(F("first_approved_at"))
+    zero = Value(0.0, output_field=FloatField())
+
+    ready_at = Least(Greatest(Coalesce(ready, opened), opened), merged)
+    review_happened = LessThanOrEqual(reviewed, merged)
+    reviewed_at = Greatest(reviewed, ready_at)
+    before_approval = Case(
+        When(review_happened, then=reviewed_at), default=ready_at, output_field=FloatField()
+    )
+    approval_happened = LessThanOrEqual(approved, merged)
+    approved_at = Greatest(approved, before_approval)
+    before_merge = Case(
+        When(approval_happened, then=approved_at),
+        default=before_approval,
+        output_field=FloatField(),
+    )
+    phases = {
+        "coding_hours": ready_at - opened,
+        "pickup_hours": Case(
+            When(review_happened, then=reviewed_at - ready_at),
+            default=zero,
+            output_field=FloatField(),
+        ),
+        "review_hours": Case(
+            When(approval_happened, then=approved_at - before_approval),
+            default=zero,
+            output_field=FloatField(),
+        ),
+        "merge_hours": merged - before_merge,
+        "cycle_hours": merged - opened,
+    }
+    is_merged = Q(merged_at__isnull=False, pr_created_at__isnull=False)
+    return queryset.annotate(
+        **{
+            name: Ungrouped(
+                Case(
+                    When(is_merged, then=expression / Value(3600.0)),
+                    default=None,
+                    output_field=FloatField(),
+                ),
+                output_field=FloatField(),
+            )
+            for name, expression in phases.items()
+        }
+    )
+
+
+def _size_bucket() -> Case:
+    size = F("additions") + F("deletions")
+    return Case(
+        When(Q(additions__isnull=True) | Q(deletions__isnull=True), then=Value("unknown")),
+        When(LessThanOrEqual(size, 19), then=Value("under_20")),
+        When(LessThanOrEqual(size, 99), then=Value("20_100")),
+        When(LessThanOrEqual(size, 249), then=Value("100_250")),
+        When(LessThanOrEqual(size, 500), then=Value("250_500")),
+        default=Value("over_500"),
+        output_field=CharField(),
+    )
+
+
+def _merged_rows(
+    team: Team, period: Period, repository_ids: list[int] | None
+) -> QuerySet[PullRequest]:
+    """One row per person's pull request merged in the period or the previous
+    one (``current`` says which), with its phases, week and size."""
+    previous = period.previous()
+    queryset = _scoped(team, repository_ids).filter(
+        HUMAN,
+        merged_at__gte=previous.start_at,
+        merged_at__lt=period.end_at,
+        pr_created_at__isnull=False,
+    )
+    return (
+        with_phases(queryset)
+        .annotate(
+            week=Ungrouped(
+                Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
+                output_field=DateField(),
+            ),
+            size_bucket=Ungrouped(_size_bucket(), output_field=CharField()),
+            current=Ungrouped(
+                Case(
+                    When(merged_at__gte=period.start_at, then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
+                output_field=IntegerField(),
+            ),
+        )
+        .values("current", "cycle_hours", *_PHASES, "is_revert", "is_hotfix", "week", "size_bucket")
+    )
+
+
+_PHASES = ("coding_hours", "pickup_hours", "review_hours", "merge_hours")
+_MERGED_KEYS = (
+    "merged",
+    "cycle_mean",
+    "cycle_median",
+    "cycle_p90",
+    *_PHASES,
+    "reverts",
+    "hotfixes",
+)
+
+
+def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]]:
+    """Counts, mean phases and cycle-time percentiles of the merged rows, in one
+    query: the rows are read once (a materialized CTE) and aggregated for the
+    period, the previous period, each week and each size."""
+    connection = connections[using]
+    vendor = connection.vendor
+    quote = connection.ops.quote_name
+    inner_sql, params = rows.query.get_compiler(using=using).as_sql()
+    cycle = f"merged.{quote('cycle_hours')}"
+    aggregates = ", ".join(
+        [
+            "COUNT(*)",
+            f"AVG({cycle})",
+            percentile_sql(vendor=vendor, column=cycle, fraction=0.5),
+            percentile_sql(vendor=vendor, column=cycle, fraction=0.9),
+            *(f"AVG(merged.{quote(name)})" for name in _PHASES),
+            f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
+        ]
+    )
+    current = f"merged.{quote('current')}"
+    week = f"merged.{quote('week')}"
+    size = f"merged.{quote('size_bucket')}"
+    sql = (
+        f"WITH merged AS MATERIALIZED ({inner_sql}) "  # noqa: S608 (no user text in it)
+        f"SELECT 'current', '', {aggregates} FROM merged WHERE {current} = 1 "
+        f"UNION ALL SELECT 'previous', '', {aggregates} FROM merged WHERE {current} = 0 "
+        f"UNION ALL SELECT 'week', CAST({week} AS TEXT), {aggregates} FROM merged "
+        f"WHERE {current} = 1 GROUP BY {week} "
+        f"UNION ALL SELECT 'size', {size}, {aggregates} FROM merged "
+        f"WHERE {current} = 1 GROUP BY {size}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            {"kind": row[0], "key": row[1], **dict(zip(_MERGED_KEYS, row[2:], strict=True))}
+            for row in cursor.fetchall()
+        ]
+
+
+def _share(count: int, total: int) -> float | None:
+    return round(count / total, 4) if total else None
+
+
+def _counts(
+    team: Team, periods: dict[str, Period], repository_ids: list[int] | None
+) -> dict[str, dict[str, Any]]:
+    """Counts and time to first review of each named period, in one query."""
+    aggregates: dict[str, Any] = {
+        "open_now": Count("id", filter=HUMAN & Q(state=PullRequest.State.OPEN))
+    }
+    for name, period in periods.items():
+        reviewed = HUMAN & _in("first_review_at", period) & Q(review_time_hours__isnull=False)
+        aggregates.update(
+            {
+                f"{name}__opened": Count("id", filter=HUMAN & _in("pr_created_at", period)),
+                f"{name}__closed_unmerged": Count(
+                    "id",
+                    filter=HUMAN & Q(state=PullRequest.State.CLOSED) & _in("closed_at", period),
+                ),
+                f"{name}__first_reviewed": Count("id", filter=reviewed),
+                f"{name}__first_review_median": PercentileCont(
+                    "review_time_hours", 0.5, filter=reviewed
+                ),
+                f"{name}__first_review_p90": PercentileCont(
+                    "review_time_hours", 0.9, filter=reviewed
+                ),
+                f"{name}__bots_opened": Count(
+                    "id", filter=Q(author__is_bot=True) & _in("pr_created_at", period)
+                ),
+                f"{name}__bots_merged": Count(
+                    "id", filter=Q(author__is_bot=True) & _in("merged_at", period)
+                ),
+            }
+        )
+    values = _scoped(team, repository_ids).aggregate(**aggregates)
+    found: dict[str, dict[str, Any]] = {name: {"open_now": values["open_now"]} for name in periods}
+    for key, value in values.items():
+        if "__" in key:
+            name, figure = key.split("__", 1)
+            found[name][figure] = value
+    return found
+
+
+def _summary(period: Period, counts: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
+    merged_count = int(merged.get("merged") or 0)
+    reverts = int(merged.get("reverts") or 0)
+    hotfixes = int(merged.get("hotfixes") or 0)
+    return {
+        "period": {
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "time_zone": period.time_zone,
+        },
+        "pull_requests": {
+            "opened": counts["opened"],
+            "merged": merged_count,
+            "closed_unmerged": counts["closed_unmerged"],
+            "open_now": counts["open_now"],
+        },
+        "cycle_time_hours": {
+            "median": _round(merged.get("cycle_median")),
+            "p90": _round(merged.get("cycle_p90")),
+            "mean": _round(merged.get("cycle_mean")),
+        },
+        "time_to_first_review_hours": {
+            "median": _round(counts["first_review_median"]),
+            "p90": _round(counts["first_review_p90"]),
+            "count": counts["first_reviewed"],
+        },
+        "phases_hours": {name.removesuffix("_hours"): _round(merged.get(name)) for name in _PHASES},
+        "reverts": {"count": reverts, "share": _share(reverts, merged_count)},
+        "hotfixes": {"count": hotfixes, "share": _share(hotfixes, merged_count)},
+        "bots": {"opened": counts["bots_opened"], "merged": counts["bots_merged"]},
+    }
+
+
+def _weekly(period: Period, found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every week (from Monday) the period touches, empty ones included."""
+    by_week = {date.fromisoformat(str(key)[:10]): row for key, row in found.items()}
+    week = period.start - timedelta(days=period.start.weekday())
+    weeks = []
+    while week <= period.end:
+        row = by_week.get(week, {})
+        weeks.append(
+            {
+                "week": week.isoformat(),
+                "merged": int(row.get("merged") or 0),
+                "cycle_time_median_hours": _round(row.get("cycle_median")),
+                "cycle_time_p90_hours": _round(row.get("cycle_p90")),
+                "phases_hours": {
+                    name.removesuffix("_hours"): _round(row.get(name)) for name in _PHASES
+                },
+            }
+        )
+        week += timedelta(days=7)
+    return weeks
+
+
+def _sizes(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "size": key,
+            "label": label,
+            "merged": int(found.get(key, {}).get("merged") or 0),
+            "cycle_time_median_hours": _round(found.get(key, {}).get("cycle_median")),
+            "cycle_time_p90_hours": _round(found.get(key, {}).get("cycle_p90")),
+        }
+        for key, label in SIZE_BUCKETS
+    ]
+
+
+def _reviews_in(team: Team, period: Period, repository_ids: list[int] | None) -> QuerySet[PRReview]:
+    """People's reviews submitted in the period, on people's pull requests, not
+    their own."""
+    reviews = PRReview.objects.filter(
+        _in("submitted_at", period),
+        team=team,
+        state__in=REVIEW_STATES,
+        reviewer__isnull=False,
+        reviewer__is_bot=False,
+    ).filter(
+        Q(pull_request__author__isnull=True)
+        | (
+            Q(pull_request__author__is_bot=False)
+            & (
+                Q(reviewer_id__lt=F("pull_request__author_id"))
+                | Q(reviewer_id__gt=F("pull_request__author_id"))
+            )
+        )
+    )
+    if repository_ids is not None:
+        reviews = reviews.filter(pull_request__repository_id__in=repository_ids)
+    return reviews
+
+
+def _review_load(
+    team: Team, period: Period, repository_ids: list[int] | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Reviews per reviewer, and per reviewer and author, from one query grouped
+    by the pair (a pull request has one author, so pairs add up per reviewer)."""
+    pairs = list(
+        _reviews_in(team, period, repository_ids)
+        .values("reviewer_id", "reviewer__login", "pull_request__author__login")
+        .annotate(
+            reviews=Count("id"),
+            approvals=Count("id", filter=Q(state=PRReview.State.APPROVED)),
+            pull_requests=Count("pull_request_id", distinct=True),
+        )
+        .order_by()
+    )
+    reviewers: dict[int, dict[str, Any]] = {}
+    for pair in pairs:
+        reviewer = reviewers.setdefault(
+            pair["reviewer_id"],
+            {"login": pair["reviewer__login"], "reviews": 0, "approvals": 0, "pull_requests": 0},
+        )
+        for key in ("reviews", "approvals", "pull_requests"):
+            reviewer[key] += pair[key]
+    by_load = sorted(reviewers.values(), key=lambda r: (-r["reviews"], r["login"]))
+    pair_rows = sorted(
+        (
+            {
+                "reviewer": pair["reviewer__login"],
+                "author": pair["pull_request__author__login"],
+                "reviews": pair["reviews"],
+            }
+            for pair in pairs
+        ),
+        key=lambda p: (-p["reviews"], p["reviewer"], p["author"] or ""),
+    )
+    return by_load[:REVIEWERS_LIMIT], pair_rows[:REVIEWERS_LIMIT]
+
+
+def waiting_for_review(*, team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
+    """People's open, ready pull requests with no first review yet, longest
+    waiting first (waiting since they were opened, or left draft)."""
+    return (
+        _scoped(team, repository_ids)
+        .filter(HUMAN, state=PullRequest.State.OPEN, is_draft=False, first_review_at__isnull=True)
+        .annotate(waiting_since=Coalesce("ready_for_review_at", "pr_created_at"))
+        .filter(waiting_since__isnull=False)
+        .select_related("repository", "author")
+        .order_by("waiting_since", "id")
+    )
+
+
+def team_figures(
+    *, team: Team, request: Request, repository_ids: list[int] | None, now: datetime
+) -> dict[str, Any]:
+    """Every figure of the request's period (the JSON API's document), and the
+    headline figures of the previous period of the same length: four queries."""
+    period = request.period
+    counts = _counts(team, {"current": period, "previous": period.previous()}, repository_ids)
+    rows = _merged_rows(team, period, repository_ids)
+    merged: dict[str, dict[str, dict[str, Any]]] = {
+        "current": {},
+        "previous": {},
+        "week": {},
+        "size": {},
+    }
+    for row in _aggregate_merged(rows, using=rows.db):
+        merged[row["kind"]][row["key"]] = row
+    figures = _summary(period, counts["current"], merged["current"].get("", {}))
+    figures["period"]["days"] = period.days
+    figures["period"]["repository"] = request.repository or None
+    figures["weekly"] = _weekly(period, merged["week"])
+    figures["sizes"] = _sizes(merged["size"])
+    figures["reviewers"], figures["review_pairs"] = _review_load(team, period, repository_ids)
+    figures["waiting_for_review"] = [
+        {
+            "repository": pull_request.repository.full_name if pull_request.repository else None,
+            "number": pull_request.number,
+            "title": pull_request.title,
+            "author": pull_request.author.login if pull_request.author else None,
+            "html_url": pull_request.html_url,
+            "hours_waiting": _round(
+                max((now - pull_request.waiting_since).total_seconds(), 0.0) / 3600, 1
+            ),
+        }
+        for pull_request in waiting_for_review(team=team, repository_ids=repository_ids)[
+            :WAITING_LIMIT
+        ]
+    ]
+    figures["previous"] = _summary(
+        period.previous(), counts["previous"], merged["previous"].get("", {})
+    )
+    return figures
+
+
+# --- drill-down --------------------------------------------------------------
+
+FIGURES = {
+    "opened": "opened in the period",
+    "merged": "merged in the period",
+    "closed_unmerged": "closed without merging in the period",
+    "open_now": "open now",
+    "first_review": "first reviewed in the period",
+    "reverts": "reverts merged in the period",
+    "hotfixes": "hotfixes merged in the period",
+    "waiting": "waiting for a first review",
+    "bots": "by bots, merged in the period",
+    "size": "merged in the period, of one size",
+    "week": "merged in one week",
+    "reviewer": "reviewed by one person in the period",
+}
+
+
+def pull_requests_behind(
+    *,
+    team: Team,
+    period: Period,
+    repository_ids: list[int] | None,
+    figure: str,
+    value: str = "",
+) -> QuerySet[PullRequest]:
+    """The pull requests a figure counts, in the list's order (``with_details``
+    adds their phases and reviews). BadParameter for an unknown figure or value."""
+    queryset = _scoped(team, repository_ids)
+    merged_in = _in("merged_at", period) & Q(pr_created_at__isnull=False)
+    order = "-merged_at"
+    if figure == "opened":
+        queryset, order = queryset.filter(HUMAN, _in("pr_created_at", period)), "-pr_created_at"
+    elif figure == "merged":
+        queryset = queryset.filter(HUMAN, merged_in)
+    elif figure == "closed_unmerged":
+        queryset = queryset.filter(HUMAN, _in("closed_at", period), state=PullRequest.State.CLOSED)
+        order = "-closed_at"
+    elif figure == "open_now":
+        queryset = queryset.filter(HUMAN, state=PullRequest.State.OPEN)
+        order = "-pr_created_at"
+    elif figure == "first_review":
+        queryset = queryset.filter(HUMAN, _in("first_review_at", period))
+        order = "-first_review_at"
+    elif figure in ("reverts", "hotfixes"):
+        flag = "is_revert" if figure == "reverts" else "is_hotfix"
+        queryset = queryset.filter(HUMAN, merged_in, **{flag: True})
+    elif figure == "waiting":
+        ids = waiting_for_review(team=team, repository_ids=repository_ids).values("id")
+        queryset, order = queryset.filter(id__in=ids), "pr_created_at"
+    elif figure == "bots":
+        queryset = queryset.filter(merged_in, author__is_bot=True)
+    elif figure == "size":
+        if value not in dict(SIZE_BUCKETS):
+            raise BadParameter("'value' must be one of " + ", ".join(dict(SIZE_BUCKETS)) + ".")
+        queryset = queryset.filter(HUMAN, merged_in).alias(size_bucket=_size_bucket())
+        queryset = queryset.filter(size_bucket=value)
+    elif figure == "week":
+        week = _parse_week(value)
+        start = datetime.combine(week, datetime.min.time(), tzinfo=period.tzinfo)
+        queryset = queryset.filter(
+            HUMAN,
+            merged_in,
+            merged_at__gte=start,
+            merged_at__lt=datetime.combine(
+                week + timedelta(days=7), datetime.min.time(), tzinfo=period.tzinfo
+            ),
+        )
+    elif figure == "reviewer":
+        if not value or len(value) > 100 or "\x00" in value:
+            raise BadParameter("'value' must be a reviewer's login.")
+        reviewed = _reviews_in(team, period, repository_ids).filter(
+            pull_request=OuterRef("pk"), reviewer__login=value
+        )
+        queryset, order = queryset.filter(Exists(reviewed)), "-pr_created_at"
+    else:
+        raise BadParameter("Unknown figure; one of " + ", ".join(FIGURES) + ".")
+    return queryset.order_by(
+        F(order.lstrip("-")).desc(nulls_last=True) if order.startswith("-") else order, "-id"
+    )
+
+
+def with_details(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
+    """The pull requests with their phases, repository, author and reviews.
+    Phases group by pull request, so a page applies this to its own rows only."""
+    reviews = PRReview.objects.select_related("reviewer").order_by("submitted_at")
+    return (
+        with_phases(queryset)
+        .select_related("repository", "author")
+        .prefetch_related(Prefetch("reviews", queryset=reviews))
+    )
+
+
+def _parse_week(value: str) -> date:
+    try:
+        if len(value) != 10 or not value.isascii():
+            raise ValueError
+        week = date.fromisoformat(value)
+    except ValueError:
+        raise BadParameter("'value' must be a week's Monday, YYYY-MM-DD.") from None
+    if week.weekday() != 0:
+        raise BadParameter("'value' must be a week's Monday, YYYY-MM-DD.")
+    return week

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def hours(value: float | None) -> str:
+    """A duration in hours, readable: 45 min, 5.2 h, 3.1 d; an em dash for none."""
+    if value is None:
+        return "—"
+    value = float(value)
+    if value < 1:
+        return f"{round(value * 60)} min"
+    if value < 48:
+        return f"{value:.1f} h"
+    return f"{value / 24:.1f} d"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+@register.inclusion_tag("metrics/change.html")
+def change(value: dict[str, Any] | None, lower_is_better: bool = False) -> dict[str, Any]:
+    """The small print under a figure: its change from the previous period."""
+    if value is None:
+        return {"text": "no previous figure", "tone": ""}
+    difference = value["difference"]
+    if difference == 0:
+        return {"text": "same as previous period", "tone": ""}
+    arrow = "▲" if difference > 0 else "▼"
+    better = (difference < 0) if lower_is_better else (difference > 0)
+    amount = f"{value['percent']:+d}%" if value["percent"] is not None else f"{difference:+g}"
+    return {"text": f"{arrow} {amount} vs previous", "tone": "ok" if better else "bad"}

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from apps.metrics import views
+
+urlpatterns = [
+    path("teams/<slug:team_slug>/", views.team_dashboard, name="team_dashboard"),
+    path(
+        "teams/<slug:team_slug>/pull-requests/",
+        views.team_pull_requests,
+        name="team_pull_requests",
+    ),
+    path(
+        "teams/<slug:team_slug>/pull-requests.csv",
+        views.team_pull_requests_csv,
+        name="team_pull_requests_csv",
+    ),
+    path("teams/<slug:team_slug>/api-tokens/", views.api_tokens, name="team_api_tokens"),
+    path(
+        "teams/<slug:team_slug>/api-tokens/<int:pk>/revoke/",
+        views.api_token_revoke_view,
+        name="team_api_token_revoke",
+    ),
+    path("api/teams/<slug:team_slug>/metrics/", views.team_metrics_api, name="team_metrics_api"),
+]

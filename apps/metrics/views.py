@@ -1,0 +1,369 @@
+"""The team dashboard, its drill-down lists (and CSV), API tokens, and the
+metrics JSON API. Views are thin: they read the request, call the selectors."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.metrics import figures as metric_figures
+from apps.metrics.models import PullRequest
+from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
+from apps.metrics.selectors import api_token_for, api_tokens_for_team
+from apps.metrics.services.api_tokens import (
+    api_token_create,
+    api_token_mark_used,
+    api_token_revoke,
+)
+from apps.teams.access import team_admin, team_member
+from apps.teams.models import Team
+
+TOKENS_ADMINS_ONLY = "Only team admins can create or revoke API tokens."
+PAGE_SIZE = 50
+MAX_TOKEN_LENGTH = 200
+
+
+def _read(request: HttpRequest, team: Team) -> tuple[Request, list[int] | None]:
+    """The period and repository asked for; BadParameter says what is wrong."""
+    today = timezone.now().astimezone(team.tzinfo).date()
+    params = {key: request.GET.getlist(key) for key in request.GET}
+    asked = request_read(params=params, time_zone=str(team.tzinfo), today=today)
+    repository_ids = metric_figures.repository_ids_for_team(team=team, full_name=asked.repository)
+    return asked, repository_ids
+
+
+def _query(asked: Request, **extra: str) -> str:
+    """The query string that asks for the same period and repository."""
+    from urllib.parse import urlencode
+
+    if asked.days is not None:
+        params: dict[str, str] = {"days": str(asked.days)}
+    else:
+        params = {"from": asked.period.start.isoformat(), "to": asked.period.end.isoformat()}
+    if asked.repository:
+        params["repository"] = asked.repository
+    params.update(extra)
+    return urlencode(params)
+
+
+def _change(current: float | None, previous: float | None) -> dict[str, Any] | None:
+    """The change from the previous period, for the dashboard's small print."""
+    if current is None or previous is None:
+        return None
+    difference = current - previous
+    percent = round(100 * difference / previous) if previous else None
+    return {"previous": previous, "difference": round(difference, 2), "percent": percent}
+
+
+def _changes(figures: dict[str, Any]) -> dict[str, Any]:
+    previous = figures["previous"]
+    pairs = {
+        "opened": ("pull_requests", "opened"),
+        "merged": ("pull_requests", "merged"),
+        "closed_unmerged": ("pull_requests", "closed_unmerged"),
+        "cycle_median": ("cycle_time_hours", "median"),
+        "cycle_p90": ("cycle_time_hours", "p90"),
+        "first_review_median": ("time_to_first_review_hours", "median"),
+        "first_review_p90": ("time_to_first_review_hours", "p90"),
+        "reverts": ("reverts", "count"),
+        "hotfixes": ("hotfixes", "count"),
+    }
+    return {
+        name: _change(figures[group][key], previous[group][key])
+        for name, (group, key) in pairs.items()
+    }
+
+
+@login_required
+@require_GET
+def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_member(user=request.user, team_slug=team_slug)
+    team = membership.team
+    context: dict[str, Any] = {
+        "team": team,
+        "membership": membership,
+        "presets": PRESET_DAYS,
+        "repositories": metric_figures.repositories_for_team(team=team),
+        "params": request.GET,
+    }
+    try:
+        asked, repository_ids = _read(request, team)
+    except BadParameter as exc:
+        context["error"] = str(exc)
+        return render(request, "metrics/dashboard.html", context, status=400)
+    figures = metric_figures.team_figures(
+        team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
+    )
+    phases = figures["phases_hours"]
+    context.update(
+        {
+            "asked": asked,
+            "figures": figures,
+            "changes": _changes(figures),
+            "query": _query(asked),
+            "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked),
+            "has_phases": phases["coding"] is not None,
+            "chart_data": {
+                "weekly": figures["weekly"],
+                "phases": phases,
+                "sizes": figures["sizes"],
+                "reviewers": figures["reviewers"][:15],
+                "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked),
+            },
+        }
+    )
+    return render(request, "metrics/dashboard.html", context)
+
+
+def _drill_down(request: HttpRequest, team: Team) -> tuple[Request, str, str, Any]:
+    asked, repository_ids = _read(request, team)
+    figure = request.GET.get("figure", "merged")
+    value = request.GET.get("value", "")
+    if len(figure) > 50 or len(value) > 200 or "\x00" in figure:
+        raise BadParameter("'figure' or 'value' is not a known choice.")
+    rows = metric_figures.pull_requests_behind(
+        team=team,
+        period=asked.period,
+        repository_ids=repository_ids,
+        figure=figure,
+        value=value,
+    )
+    return asked, figure, value, rows
+
+
+@login_required
+@require_GET
+def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_member(user=request.user, team_slug=team_slug)
+    team = membership.team
+    context: dict[str, Any] = {"team": team, "membership": membership, "params": request.GET}
+    try:
+        asked, figure, value, rows = _drill_down(request, team)
+    except BadParameter as exc:
+        context["error"] = str(exc)
+        return render(request, "metrics/pull_requests.html", context, status=400)
+    page_number = request.GET.get("page", "1")
+    page = Paginator(rows.values_list("id", flat=True), PAGE_SIZE).get_page(
+        page_number if page_number.isascii() else 1
+    )
+    ids = list(page.object_list)
+    details = {
+        pr.id: pr
+        for pr in metric_figures.with_details(PullRequest.objects.filter(team=team, id__in=ids))
+    }
+    page.object_list = [details[pk] for pk in ids if pk in details]
+    context.update(
+        {
+            "asked": asked,
+            "figure": figure,
+            "figure_label": metric_figures.FIGURES[figure],
+            "value": value,
+            "page": page,
+            "query": _query(asked, figure=figure, value=value),
+            "dashboard_query": _query(asked),
+        }
+    )
+    return render(request, "metrics/pull_requests.html", context)
+
+
+CSV_COLUMNS = [
+    "repository",
+    "number",
+    "title",
+    "author",
+    "state",
+    "opened_at",
+    "ready_for_review_at",
+    "first_review_at",
+    "first_approved_at",
+    "merged_at",
+    "closed_at",
+    "cycle_time_hours",
+    "coding_hours",
+    "pickup_hours",
+    "review_hours",
+    "merge_hours",
+    "additions",
+    "deletions",
+    "reviews",
+    "is_revert",
+    "is_hotfix",
+    "url",
+]
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell; text that a spreadsheet would run as a formula is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 3)
+    return "" if value is None else value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(rows: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_COLUMNS)
+    for pr in rows.iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    pr.repository.full_name if pr.repository else "",
+                    pr.number,
+                    pr.title,
+                    pr.author.login if pr.author else "",
+                    pr.state,
+                    pr.pr_created_at,
+                    pr.ready_for_review_at,
+                    pr.first_review_at,
+                    pr.first_approved_at,
+                    pr.merged_at,
+                    pr.closed_at,
+                    pr.cycle_hours,
+                    pr.coding_hours,
+                    pr.pickup_hours,
+                    pr.review_hours,
+                    pr.merge_hours,
+                    pr.additions,
+                    pr.deletions,
+                    pr.review_count,
+                    pr.is_revert,
+                    pr.is_hotfix,
+                    pr.html_url,
+                )
+            ]
+        )
+
+
+@login_required
+@require_GET
+def team_pull_requests_csv(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_member(user=request.user, team_slug=team_slug)
+    try:
+        _asked, figure, _value, rows = _drill_down(request, membership.team)
+    except BadParameter as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    response = StreamingHttpResponse(
+        _csv_rows(metric_figures.with_details(rows).prefetch_related(None)),
+        content_type="text/csv; charset=utf-8",
+    )
+    filename = f"{membership.team.slug}-{figure}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- API tokens ---------------------------------------------------------------
+
+
+@login_required
+@never_cache
+def api_tokens(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=TOKENS_ADMINS_ONLY)
+    team = membership.team
+    new_token = None
+    if request.method == "POST":
+        name = request.POST.get("name", "").replace("\x00", "")
+        _row, new_token = api_token_create(team=team, name=name, created_by=request.user)
+    elif request.method != "GET":
+        return HttpResponse(status=405)
+    return render(
+        request,
+        "metrics/api_tokens.html",
+        {
+            "team": team,
+            "membership": membership,
+            "tokens": api_tokens_for_team(team=team),
+            "new_token": new_token,
+            "api_url": request.build_absolute_uri(reverse("team_metrics_api", args=[team.slug])),
+        },
+    )
+
+
+@login_required
+@require_POST
+def api_token_revoke_view(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=TOKENS_ADMINS_ONLY)
+    row = api_token_revoke(team=membership.team, token_id=pk)
+    messages.success(request, f"Revoked the token {row.name}.")
+    return redirect("team_api_tokens", team_slug=team_slug)
+
+
+# --- JSON API -------------------------------------------------------------------
+
+
+def _json_error(status: int, message: str) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="tformance"'
+    return response
+
+
+def _api_team(request: HttpRequest, team_slug: str) -> Team | JsonResponse:
+    """The team a request may read: by bearer token (no session needed), or
+    the logged-in member's. 401 for a bad token or none, 404 outside the team."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if (
+            scheme.lower() != "bearer"
+            or not token
+            or len(token) > MAX_TOKEN_LENGTH
+            or not token.isascii()
+            or not token.isprintable()
+        ):
+            return _json_error(401, "Send 'Authorization: Bearer <token>'.")
+        row = api_token_for(token=token)
+        if row is None:
+            return _json_error(401, "The token is not valid (unknown or revoked).")
+        if row.team.slug != team_slug:
+            return _json_error(404, "No such team.")
+        api_token_mark_used(token=row)
+        return row.team
+    if not request.user.is_authenticated:
+        return _json_error(401, "Log in, or send 'Authorization: Bearer <token>'.")
+    try:
+        return team_member(user=request.user, team_slug=team_slug).team
+    except Http404:
+        return _json_error(404, "No such team.")
+
+
+@never_cache
+@require_GET
+def team_metrics_api(request: HttpRequest, team_slug: str) -> JsonResponse:
+    team = _api_team(request, team_slug)
+    if isinstance(team, JsonResponse):
+        return team
+    try:
+        asked, repository_ids = _read(request, team)
+    except BadParameter as exc:
+        return _json_error(400, str(exc))
+    figures = metric_figures.team_figures(
+        team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
+    )
+    return JsonResponse(figures, json_dumps_params={"ensure_ascii": False})

@@ -1,0 +1,121 @@
+"""Benchmark of the dashboard page and the metrics JSON API on PostgreSQL with
+teams of 10,000 and 100,000 pull requests (two years of history, with reviews):
+queries per page and p50 / p95 time per page. A script, not a test.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_dashboard \\
+        .venv/bin/python bench/bench_dashboard.py [--sizes 10000 100000] [--rounds 20]
+
+The database is created if missing and migrated; each size gets its own team
+(bulk_create), deleted at the end. Pages are requested through Django's test
+client (the whole view, template and middleware, no network), for the last 30
+and 90 days, once as a member's session and once with an API token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+
+from bench.bench_processors import create_database_if_missing  # noqa: E402
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    below = int(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database of its own, e.g. .../bench_dashboard")
+    create_database_if_missing(url)
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from apps.metrics.services.api_tokens import api_token_create
+    from apps.teams.models import Membership, Team
+    from tests.metrics.generated_history import generated_history
+
+    call_command("migrate", verbosity=0)
+    print(f"{'pull requests':>13} {'page':<34} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    for size in args.sizes:
+        slug = f"bench-{size}"
+        Team.objects.filter(slug=slug).delete()
+        get_user_model().objects.filter(username=f"bench-{size}").delete()
+        team = Team.objects.create(name=f"Bench {size}", slug=slug)
+        user = get_user_model().objects.create_user(f"bench-{size}")
+        Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
+        started = time.perf_counter()
+        generated_history(team=team, count=size, days=730, now=timezone.now(), seed=size)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(f"# {size} pull requests made in {time.perf_counter() - started:.0f} s")
+        _row, token = api_token_create(team=team, name="bench", created_by=user)
+        session = Client()
+        session.force_login(user)
+        bearer = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+        pages = [
+            ("dashboard, 30 days", session, f"/teams/{slug}/?days=30"),
+            ("dashboard, 90 days", session, f"/teams/{slug}/?days=90"),
+            (
+                "dashboard, 90 days, one repository",
+                session,
+                f"/teams/{slug}/?days=90&repository={slug}/api",
+            ),
+            ("JSON API, 30 days (token)", bearer, f"/api/teams/{slug}/metrics/?days=30"),
+            ("JSON API, 90 days (token)", bearer, f"/api/teams/{slug}/metrics/?days=90"),
+            (
+                "drill-down, merged, 90 days",
+                session,
+                f"/teams/{slug}/pull-requests/?days=90&figure=merged",
+            ),
+        ]
+        for name, client, path in pages:
+            queries: list[str] = []
+
+            def count(execute, sql, params, many, context, queries=queries):  # type: ignore[no-untyped-def]
+                queries.append(sql)
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(count):
+                response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            times = []
+            for _ in range(args.rounds):
+                begun = time.perf_counter()
+                client.get(path)
+                times.append((time.perf_counter() - begun) * 1000)
+            print(
+                f"{size:>13} {name:<34} {len(queries):>7} "
+                f"{statistics.median(times):>8.1f} {_percentile(times, 0.95):>8.1f}"
+            )
+        team.delete()
+        user.delete()
+
+
+if __name__ == "__main__":
+    main()
