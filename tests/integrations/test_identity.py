@@ -225,7 +225,12 @@ def test_an_archived_repository_shows_as_archived_until_unarchived(
 
 
 def test_a_privatized_or_publicized_repository_follows(deliver, repository):
-    _repository_event(deliver, "publicized", private=False, updated_at=AFTER_RENAME)
+    assert repository.private is False
+    _repository_event(deliver, "privatized", private=True, updated_at=AFTER_RENAME)
+    repository.refresh_from_db()
+    assert repository.private is True
+
+    _repository_event(deliver, "publicized", private=False, updated_at="2025-02-03T00:00:00Z")
     repository.refresh_from_db()
     assert repository.private is False
 
@@ -351,16 +356,13 @@ def test_a_ghost_author_is_a_deleted_account_and_a_human_review_counts(deliver, 
     assert row.review_time_hours == 2.0
 
 
-def test_a_ghost_review_is_left_out_of_first_review_even_on_a_ghosts_pull_request(
-    deliver, repository
-):
+def test_a_ghost_review_is_left_out_of_first_review_as_a_bots_is(deliver, repository):
     common = {
         "installation_id": INSTALLATION,
         "repository_id": REPOSITORY_ID,
         "repository_full_name": "org/old-name",
     }
-    deliver("pull_request", pull_request_payload(**common, **GHOST))
-    # Another deleted person reviews: also ghost, and neither a review nor a self-review.
+    deliver("pull_request", pull_request_payload(**common))
     deliver(
         "pull_request_review",
         review_payload(
@@ -369,15 +371,44 @@ def test_a_ghost_review_is_left_out_of_first_review_even_on_a_ghosts_pull_reques
             reviewer_login="ghost",
             submitted_at="2025-01-01T11:00:00Z",
             **common,
-            **GHOST,
         ),
     )
+    assert TeamMember.objects.get(github_id=10137).is_deleted_account is True
     assert PullRequest.objects.get().first_review_at is None
 
     deliver(
         "pull_request_review",
-        review_payload(review_id=2, submitted_at="2025-01-01T13:00:00Z", **common, **GHOST),
+        review_payload(review_id=2, submitted_at="2025-01-01T13:00:00Z", **common),
     )
     assert PullRequest.objects.get().review_time_hours == 3.0
+
+
+def test_a_ghost_review_of_a_ghosts_pull_request_is_no_self_review_and_no_review(
+    deliver, repository
+):
+    common = {
+        "installation_id": INSTALLATION,
+        "repository_id": REPOSITORY_ID,
+        "repository_full_name": "org/old-name",
+        **GHOST,
+    }
+    deliver("pull_request", pull_request_payload(**common))
+    # Another deleted person: also ghost.
+    deliver(
+        "pull_request_review",
+        review_payload(
+            review_id=1,
+            reviewer_id=10137,
+            reviewer_login="ghost",
+            submitted_at="2025-01-01T11:00:00Z",
+            **common,
+        ),
+    )
+    deliver(
+        "pull_request_review",
+        review_payload(review_id=2, submitted_at="2025-01-01T12:00:00Z", **common),
+    )
+
+    assert PullRequest.objects.get().review_time_hours == 2.0
     assert Installation.objects.count() == 1
     assert Repository.objects.count() == 1
