@@ -3,11 +3,13 @@ through the real endpoint."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.integrations.services.installations import repositories_sync
 from apps.metrics.models import PullRequest, TeamMember
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import (
@@ -412,3 +414,26 @@ def test_a_ghost_review_of_a_ghosts_pull_request_is_no_self_review_and_no_review
     assert PullRequest.objects.get().review_time_hours == 2.0
     assert Installation.objects.count() == 1
     assert Repository.objects.count() == 1
+
+
+def test_an_older_repository_listing_does_not_undo_a_rename(deliver, repository):
+    _repository_event(
+        deliver,
+        "renamed",
+        full_name="org/new-name",
+        previous_name="old-name",
+        updated_at=AFTER_RENAME,
+    )
+    repository.refresh_from_db()
+    # An installation_repositories.added received before the rename, processed after it.
+    # (After the access recorded before it, so the access clock lets it through.)
+    listed_before = repository.snapshot_received_at - timedelta(microseconds=1)
+    assert listed_before > repository.access_changed_at
+    repositories_sync(
+        installation=repository.installation,
+        repositories=[repository_stub(repository_id=REPOSITORY_ID, full_name="org/old-name")],
+        at=listed_before,
+    )
+
+    repository.refresh_from_db()
+    assert repository.full_name == "org/new-name"

@@ -155,6 +155,9 @@ def _record_access(
         installation=installation, github_id=int(item["id"]), defaults=fields
     )
     if not created and _is_current(repository.access_changed_at, at):
+        if not _is_current(repository.snapshot_received_at, at):
+            # A newer event's repository block named it (a rename, a transfer).
+            del fields["full_name"], fields["private"]
         for name, value in fields.items():
             setattr(repository, name, value)
         repository.save(update_fields=[*fields, "updated_at"])
