@@ -12,6 +12,8 @@ from apps.integrations.pipeline.routing import (
     IGNORED_EVENTS,
     REPOSITORY_EVENTS,
     ROUTES,
+    SENT_TO_EVERY_APP,
+    SUBSCRIBED_EVENTS,
 )
 from apps.metrics.services.processors import EVENT_NAMES
 
@@ -77,7 +79,10 @@ def test_every_event_the_metrics_take_is_routed_to_them_and_kept_when_ignored():
     assert not set(IGNORED_EVENTS) & routed
 
 
-def test_the_manifest_subscribes_to_exactly_the_events_routed_to_the_metrics():
-    # installation and installation_repositories reach every GitHub App unasked.
+def test_the_manifest_subscribes_to_exactly_the_routed_events_github_does_not_send_unasked():
+    # installation, installation_repositories and installation_target reach
+    # every GitHub App unasked; the other routed events must be subscribed to.
     manifest = json.loads((ROOT / "app-manifest.json").read_text())
-    assert set(manifest["default_events"]) == REPOSITORY_EVENTS
+    routed = {name for name, _ in ROUTES}
+    assert set(manifest["default_events"]) == SUBSCRIBED_EVENTS == routed - SENT_TO_EVERY_APP
+    assert REPOSITORY_EVENTS | {"repository"} <= SUBSCRIBED_EVENTS

@@ -45,6 +45,9 @@ class Installation(models.Model):
     account_login = models.CharField(max_length=100, blank=True)
     account_id = models.BigIntegerField(null=True, blank=True)
     account_type = models.CharField(max_length=20, blank=True)  # "Organization" or "User"
+    # When GitHub told us account_login (receipt time): an installation_target
+    # rename has its own clock, so an older installation event cannot undo it.
+    account_login_changed_at = models.DateTimeField(null=True, blank=True)
     repository_selection = models.CharField(
         max_length=10, choices=RepositorySelection.choices, blank=True
     )
@@ -96,6 +99,15 @@ class Repository(models.Model):
     # time of a read from the API); older events than this leave it alone.
     access_changed_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    archived = models.BooleanField(default=False)
+    # Deleted on GitHub: no longer tracked, and why is kept in untracked_reason.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    untracked_reason = models.CharField(max_length=300, blank=True)
+    # When GitHub showed the name, privacy and archived flag recorded here: the
+    # repository block's updated_at, then the delivery's receipt time (see
+    # services/repositories.py). An older block changes none of them.
+    snapshot_updated_at = models.DateTimeField(null=True, blank=True)
+    snapshot_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

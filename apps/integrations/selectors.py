@@ -53,6 +53,8 @@ class RepositoryStatus:
 
 def repository_status(*, repository: Repository, installation: Installation) -> RepositoryStatus:
     """The one badge a repository shows, the most pressing state first."""
+    if repository.deleted_at is not None:
+        return RepositoryStatus("no longer tracked: deleted on GitHub", "bad", trackable=False)
     if installation.deleted_at is not None:
         return RepositoryStatus("uninstalled", "bad", trackable=False)
     if installation.suspended_at is not None:

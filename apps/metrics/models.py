@@ -19,6 +19,9 @@ class TeamMember(models.Model):
         related_name="team_members",
     )
     is_bot = models.BooleanField(default=False)
+    # GitHub's placeholder for deleted accounts (`ghost`, id 10137): one member
+    # stands for every deleted person, so it counts in no one's figures.
+    is_deleted_account = models.BooleanField(default=False)
     # When GitHub showed the user as `login` (the snapshot's updated_at), so that a
     # late older event cannot bring back a name the user has since changed. Null
     # until a dated snapshot names them (an undated event, or a linked account).
@@ -54,6 +57,10 @@ class PullRequest(models.Model):
         related_name="pull_requests",
     )
     github_id = models.BigIntegerField()
+    # GitHub's id of the repository (as ``repository.github_id``): one repository's
+    # pull requests are one history across an uninstall and reinstall, which
+    # gives the same GitHub repository a second Repository row.
+    repository_github_id = models.BigIntegerField(null=True, blank=True)
     number = models.PositiveIntegerField()
     # Text, not varchar: GitHub Enterprise titles and nested branch names can be
     # longer than any fixed limit, and a too-long value must not fail a delivery.
@@ -95,6 +102,9 @@ class PullRequest(models.Model):
     # "owner/repo" across repositories), never by id; blank means the same repository.
     reverts_number = models.PositiveIntegerField(null=True, blank=True)
     reverts_repository_full_name = models.CharField(max_length=200, blank=True)
+    # GitHub's id of the repository the revert names, once known: its own (no
+    # name, or the name its event's repository block had), else found by name.
+    reverts_repository_github_id = models.BigIntegerField(null=True, blank=True)
     labels = models.JSONField(default=list, blank=True)
     head_branch = models.TextField(blank=True)
     base_branch = models.TextField(blank=True)
@@ -120,6 +130,9 @@ class PullRequest(models.Model):
             models.Index(fields=["team", "-pr_created_at"], name="pr_team_created"),
             models.Index(fields=["team", "repository", "number"], name="pr_team_repo_number"),
             models.Index(fields=["team", "reverts_number"], name="pr_team_reverts_number"),
+            models.Index(
+                fields=["team", "repository_github_id", "number"], name="pr_team_repo_gh_number"
+            ),
         ]
 
     def __str__(self) -> str:

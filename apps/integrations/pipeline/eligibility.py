@@ -59,6 +59,8 @@ def repository_eligibility(
         )
     repository = lookups.repository(installation, repository_github_id)
     name = repository_name or (repository.full_name if repository else "") or "The repository"
+    if repository is not None and repository.deleted_at is not None:
+        return Ineligible(f"{name} was deleted on GitHub.")
     if repository is None or not repository.tracked:
         return Ineligible(f"{name} is not tracked by {team.name}.")
     if not repository.accessible:

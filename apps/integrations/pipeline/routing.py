@@ -12,10 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from apps.integrations.models import Installation, WebhookDelivery
-from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
+from apps.integrations.pipeline.eligibility import (
+    Ineligible,
+    installation_eligibility,
+    repository_eligibility,
+)
 from apps.integrations.pipeline.lookups import Lookups
-from apps.integrations.services import installations
-from apps.metrics.services.payloads import MAX_ID, PayloadError
+from apps.integrations.services import installations, repositories
+from apps.metrics.services.payloads import MAX_ID, PayloadError, read_repository_block
 from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source, events_apply
 
 Status = WebhookDelivery.Status
@@ -78,20 +82,31 @@ def _recorded_installation(
     return installation
 
 
-def _repositories_listed(key: str, apply: Callable[..., object]) -> Handler:
-    """Record the installation, then hand ``apply`` the repositories its payload
-    lists under ``key`` (``installation.created`` lists them all,
-    ``installation_repositories.added`` the new ones, ``.removed`` the gone)."""
+def _repositories_synced(key: str) -> Handler:
+    """Record the installation, then the repositories its payload lists under
+    ``key`` (``installation.created`` lists them all, ``installation_repositories.
+    added`` the new ones)."""
 
     def handle(event: Event) -> Outcome:
         installation = _recorded_installation(event)
         if isinstance(installation, Outcome):
             return installation
-        apply(
+        synced = installations.repositories_sync(
             installation=installation,
             repositories=event.payload.get(key) or [],
             at=event.received_at,
         )
+        # Imported here: requeue.py reads this module's table.
+        from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
+
+        for repository in synced:
+            # Access granted again to a tracked repository: what was ignored
+            # while it was removed goes through, as when it is tracked.
+            if repository.tracked and repository.accessible and repository.deleted_at is None:
+                requeue_ignored_deliveries(
+                    installation_id=installation.installation_id,
+                    repository_github_id=repository.github_id,
+                )
         return PROCESSED
 
     return handle
@@ -119,6 +134,57 @@ def _installation_updated(event: Event) -> Outcome:
     return installation if isinstance(installation, Outcome) else PROCESSED
 
 
+# --- installation_repositories ---------------------------------------------------
+
+
+def _repositories_removed(event: Event) -> Outcome:
+    installation = _recorded_installation(event)
+    if isinstance(installation, Outcome):
+        return installation
+    installations.repositories_remove(
+        installation=installation,
+        repositories=event.payload.get("repositories_removed") or [],
+        at=event.received_at,
+    )
+    return PROCESSED
+
+
+# --- names: repository and installation_target --------------------------------------
+# GitHub's ids stay; names and states follow GitHub (services/repositories.py).
+
+
+def _repository_changed(event: Event) -> Outcome:
+    """renamed, transferred, archived, unarchived, privatized, publicized,
+    edited, deleted: every row of the repository follows; created (a repository
+    not recorded yet) changes nothing: installation events record repositories."""
+    installation = installation_eligibility(
+        installation_id=payload_id(event.payload, "installation"), lookups=event.lookups
+    )
+    if not isinstance(installation, Installation):
+        return ignored(installation.reason)
+    block = read_repository_block(event.payload.get("repository"))
+    if block is None:
+        raise PayloadError("repository.id or repository.full_name is missing or malformed")
+    if event.action == "deleted":
+        repositories.repositories_mark_deleted(github_id=block.github_id, at=event.received_at)
+    else:
+        repositories.repositories_follow(block=block, received_at=event.received_at)
+    return PROCESSED
+
+
+def _account_renamed(event: Event) -> Outcome:
+    installation_id = payload_id(event.payload, "installation")
+    account = event.payload.get("account")
+    if installation_id is None or not isinstance(account, Mapping):
+        raise PayloadError("installation.id or account is missing")
+    renamed = installations.installation_account_renamed(
+        installation_id=installation_id, account=account, at=event.received_at
+    )
+    if renamed is None:
+        return ignored(f"Installation {installation_id} is not known here.")
+    return PROCESSED
+
+
 # --- pull requests and reviews ------------------------------------------------------
 
 
@@ -140,6 +206,13 @@ class ToMetrics:
         )
         if isinstance(eligibility, Ineligible):
             return ignored(eligibility.reason)
+        block = read_repository_block(repository_block)
+        if block is not None:
+            # Names follow the newest block (a rename no event told us of):
+            # a revert's "Reverts org/new-name#N" is then found by it.
+            repositories.repository_snapshot_record(
+                repository=eligibility.repository, block=block, received_at=event.received_at
+            )
         return MetricsEvent(
             team=eligibility.team,
             repository=eligibility.repository,
@@ -164,19 +237,15 @@ TO_METRICS = ToMetrics()
 ANY_ACTION = None
 
 ROUTES: dict[tuple[str, str | None], Handler] = {
-    ("installation", "created"): _repositories_listed(
-        "repositories", installations.repositories_sync
-    ),
+    ("installation", "created"): _repositories_synced("repositories"),
     ("installation", "deleted"): _installation_deleted,
     ("installation", "suspend"): _installation_suspend,
     ("installation", "unsuspend"): _installation_updated,
     ("installation", "new_permissions_accepted"): _installation_updated,
-    ("installation_repositories", "added"): _repositories_listed(
-        "repositories_added", installations.repositories_sync
-    ),
-    ("installation_repositories", "removed"): _repositories_listed(
-        "repositories_removed", installations.repositories_remove
-    ),
+    ("installation_repositories", "added"): _repositories_synced("repositories_added"),
+    ("installation_repositories", "removed"): _repositories_removed,
+    ("installation_target", "renamed"): _account_renamed,
+    ("repository", ANY_ACTION): _repository_changed,
     # The processors take every action of their events: each payload carries a
     # full snapshot, and they keep the newest one.
     **{(name, ANY_ACTION): TO_METRICS for name in sorted(EVENT_NAMES)},
@@ -185,7 +254,6 @@ ROUTES: dict[tuple[str, str | None], Handler] = {
 # Events GitHub may send us that are recorded and deliberately not processed.
 IGNORED_EVENTS: dict[str, str] = {
     "ping": "A ping only checks that the webhook is reachable.",
-    "installation_target": "Account renames are picked up from the next installation event.",
     "github_app_authorization": "User authorizations are not tracked.",
     "pull_request_review_comment": "Review comments are not part of the metrics.",
     "pull_request_review_thread": "Review threads are not part of the metrics.",
@@ -198,6 +266,10 @@ IGNORED_EVENTS: dict[str, str] = {
 # events after them are routed by.
 REPOSITORY_EVENTS = frozenset(name for (name, _), h in ROUTES.items() if h is TO_METRICS)
 CHANGES_INSTALLATIONS = frozenset(name for (name, _), h in ROUTES.items() if h is not TO_METRICS)
+# GitHub sends these to every GitHub App, subscribed or not; the manifest
+# subscribes to the other routed events (tests/test_layout.py checks it).
+SENT_TO_EVERY_APP = frozenset({"installation", "installation_repositories", "installation_target"})
+SUBSCRIBED_EVENTS = frozenset(name for name, _ in ROUTES) - SENT_TO_EVERY_APP
 
 
 def _handler(event: Event) -> Handler | Outcome:

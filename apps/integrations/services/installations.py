@@ -81,16 +81,43 @@ def installation_upsert(*, data: Mapping[str, Any], at: datetime | None = None) 
     # Locked: two workers holding events of one installation compare their
     # times one after the other.
     installation, created = Installation.objects.select_for_update().get_or_create(
-        installation_id=int(data["id"]), defaults={**fields, "state_changed_at": at}
+        installation_id=int(data["id"]),
+        defaults={**fields, "state_changed_at": at, "account_login_changed_at": at},
     )
     if created or installation.deleted_at is not None:
         return installation
     if not _is_current(installation.state_changed_at, at):
         return installation
+    # The login has a clock of its own (see installation_account_renamed).
+    if _is_current(installation.account_login_changed_at, at):
+        fields["account_login_changed_at"] = at
+    else:
+        del fields["account_login"]
     for name, value in fields.items():
         setattr(installation, name, value)
     installation.state_changed_at = at
     installation.save(update_fields=[*fields, "state_changed_at", "updated_at"])
+    return installation
+
+
+@transaction.atomic
+def installation_account_renamed(
+    *, installation_id: int, account: Mapping[str, Any], at: datetime
+) -> Installation | None:
+    """The account the app is installed on was renamed (``installation_target``):
+    record its new login, unless a newer event gave one. None for an
+    installation not known here."""
+    installation = (
+        Installation.objects.select_for_update().filter(installation_id=installation_id).first()
+    )
+    login = account.get("login")
+    if installation is None or not isinstance(login, str) or not login:
+        return installation
+    same_account = installation.account_id is None or installation.account_id == account.get("id")
+    if same_account and _is_current(installation.account_login_changed_at, at):
+        installation.account_login = login[:100]
+        installation.account_login_changed_at = at
+        installation.save(update_fields=["account_login", "account_login_changed_at", "updated_at"])
     return installation
 
 
@@ -128,6 +155,9 @@ def _record_access(
         installation=installation, github_id=int(item["id"]), defaults=fields
     )
     if not created and _is_current(repository.access_changed_at, at):
+        if not _is_current(repository.snapshot_received_at, at):
+            # A newer event's repository block named it (a rename, a transfer).
+            del fields["full_name"], fields["private"]
         for name, value in fields.items():
             setattr(repository, name, value)
         repository.save(update_fields=[*fields, "updated_at"])

@@ -47,6 +47,10 @@ def repository_set_tracked(*, repository: Repository, tracked: bool) -> Reposito
                 f"{repository.full_name} cannot be tracked while the installation is "
                 "suspended on GitHub."
             )
+        if repository.deleted_at is not None:
+            raise RepositoryNotTrackable(
+                f"{repository.full_name} cannot be tracked: it was deleted on GitHub."
+            )
         if not repository.accessible:
             raise RepositoryNotTrackable(
                 f"{repository.full_name} cannot be tracked: the installation no longer "
@@ -55,7 +59,8 @@ def repository_set_tracked(*, repository: Repository, tracked: bool) -> Reposito
     with transaction.atomic():
         repository.tracked = tracked
         repository.tracked_at = timezone.now() if tracked else None
-        repository.save(update_fields=["tracked", "tracked_at", "updated_at"])
+        repository.untracked_reason = ""
+        repository.save(update_fields=["tracked", "tracked_at", "untracked_reason", "updated_at"])
         if tracked:
             requeue_ignored_deliveries(
                 installation_id=repository.installation.installation_id,

@@ -30,13 +30,22 @@ def pull_request_derive(row: PullRequest) -> None:
 
 
 def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:
-    """The earliest submitted, not dismissed review by a human other than the author."""
+    """The earliest submitted, not dismissed review by a human other than the author.
+
+    GitHub's deleted-account placeholder (`ghost`) is left out as bots are: it
+    stands for every deleted person, so it is nobody's review, and a review by
+    `ghost` of a pull request by `ghost` is never taken for the author's own
+    (two deleted people are both `ghost`): it is left out as a deleted
+    account's, not as a self-review."""
     times = [
         review.submitted_at
         for review in reviews
         if review.submitted_at is not None
         and review.state not in NOT_COUNTED
-        and not (review.reviewer is not None and review.reviewer.is_bot)
+        and not (
+            review.reviewer is not None
+            and (review.reviewer.is_bot or review.reviewer.is_deleted_account)
+        )
         and (pull_request.author_id is None or review.reviewer_id != pull_request.author_id)
     ]
     return min(times, default=None)

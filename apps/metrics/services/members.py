@@ -41,6 +41,7 @@ def apply_sighting(
     elif not _snapshot_updates_member(member, user, seen):
         return False
     member.login, member.is_bot = user.login, user.is_bot
+    member.is_deleted_account = user.is_deleted_account
     member.login_seen_at, member.login_received_at = seen.updated_at, seen.received_at
     return True
 
@@ -60,7 +61,14 @@ def save_members(members: Iterable[TeamMember]) -> None:
         [_unsaved_copy(member) for member in ordered],
         update_conflicts=True,
         unique_fields=["team", "github_id"],
-        update_fields=["login", "is_bot", "login_seen_at", "login_received_at", "updated_at"],
+        update_fields=[
+            "login",
+            "is_bot",
+            "is_deleted_account",
+            "login_seen_at",
+            "login_received_at",
+            "updated_at",
+        ],
     )
     for member, copy in zip(ordered, written, strict=True):
         if member.pk is None:
@@ -79,6 +87,7 @@ def _unsaved_copy(member: TeamMember) -> TeamMember:
         github_id=member.github_id,
         login=member.login,
         is_bot=member.is_bot,
+        is_deleted_account=member.is_deleted_account,
         login_seen_at=member.login_seen_at,
         login_received_at=member.login_received_at,
     )

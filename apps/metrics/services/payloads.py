@@ -49,11 +49,31 @@ def clean_text(value: str, *, limit: int | None = None) -> str:
     return value if limit is None else value[:limit]
 
 
+# GitHub's placeholder for a deleted account: every deleted person's pull
+# requests and reviews show this one user.
+GHOST_ID = 10137
+GHOST_LOGIN = "ghost"
+
+
 @dataclass(frozen=True)
 class GitHubUser:
     github_id: int
     login: str
     is_bot: bool
+    is_deleted_account: bool = False
+
+
+@dataclass(frozen=True)
+class RepositoryBlock:
+    """The repository an event is about, as its payload's ``repository`` shows it."""
+
+    github_id: int
+    full_name: str
+    # The block's own updated_at: when GitHub last changed the repository
+    # (a rename or transfer moves it), None when unreadable.
+    updated_at: datetime | None
+    private: bool | None
+    archived: bool | None
 
 
 @dataclass(frozen=True)
@@ -155,7 +175,30 @@ def read_user(value: object) -> GitHubUser | None:
     login = clean_text(login, limit=MAX_LOGIN) if isinstance(login, str) else ""
     # Apps act as users of type "Bot"; older payloads only show it in the login.
     is_bot = value.get("type") == "Bot" or login.endswith("[bot]")
-    return GitHubUser(github_id=github_id, login=login, is_bot=is_bot)
+    return GitHubUser(
+        github_id=github_id,
+        login=login,
+        is_bot=is_bot,
+        is_deleted_account=github_id == GHOST_ID and login == GHOST_LOGIN,
+    )
+
+
+def read_repository_block(value: object) -> RepositoryBlock | None:
+    """The event's repository block, or None without a usable id and full name."""
+    if not isinstance(value, Mapping) or not _is_id(value.get("id")):
+        return None
+    full_name = value.get("full_name")
+    if not isinstance(full_name, str) or "/" not in full_name or len(full_name) > MAX_FULL_NAME:
+        return None
+    updated_at = _datetime_or_absent(value.get("updated_at"))
+    private, archived = value.get("private"), value.get("archived")
+    return RepositoryBlock(
+        github_id=value["id"],
+        full_name=clean_text(full_name),
+        updated_at=updated_at if isinstance(updated_at, datetime) else None,
+        private=private if isinstance(private, bool) else None,
+        archived=archived if isinstance(archived, bool) else None,
+    )
 
 
 @dataclass(frozen=True)

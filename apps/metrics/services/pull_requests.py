@@ -25,12 +25,14 @@ from apps.metrics.services.batches import Batch
 from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
+    RepositoryBlock,
     RevertReference,
     SnapshotTime,
     is_hotfix,
     is_not_older,
     is_revert_title,
     read_pull_request,
+    read_repository_block,
     revert_reference,
 )
 from apps.teams.models import Team
@@ -77,6 +79,8 @@ class PullRequestChange:
     pull_request: PullRequestSnapshot
     time: SnapshotTime
     ready_for_review: bool = False
+    # The event's own repository block: a revert naming it reverts in it.
+    repository_block: RepositoryBlock | None = None
     wants_reviews: ClassVar[bool] = False
 
     def sightings(self) -> list[Sighting]:
@@ -91,6 +95,7 @@ class PullRequestChange:
             time=self.time,
             repository=self.repository,
             members=batch.members(self.team, self.sightings()),
+            repository_block=self.repository_block,
         )
         if self.ready_for_review:
             _mark_ready_for_review(row, self.pull_request.updated_at)
@@ -115,6 +120,7 @@ def read_pull_request_change(
         pull_request=snapshot,
         time=SnapshotTime(snapshot.updated_at, received_at),
         ready_for_review=payload.get("action") == "ready_for_review",
+        repository_block=read_repository_block(payload.get("repository")),
     )
 
 
@@ -125,11 +131,13 @@ def apply_pull_request_snapshot(
     time: SnapshotTime,
     repository: Repository | None,
     members: Mapping[int, TeamMember],
+    repository_block: RepositoryBlock | None = None,
 ) -> None:
     """Bring the row up to date with the snapshot taken at `time`, in memory, by the
     ordering rules."""
     if repository is not None:
         row.repository = repository
+        row.repository_github_id = repository.github_id
     row.number = snapshot.number
     newer = is_not_older(time, SNAPSHOT_CLOCK.read(row))
     for name, value in snapshot.fields.items():
@@ -145,7 +153,21 @@ def apply_pull_request_snapshot(
         row.author = members[snapshot.author.github_id]
     SNAPSHOT_CLOCK.advance(row, time)
     row.is_hotfix = is_hotfix(title=row.title, labels=row.labels, head_branch=row.head_branch)
-    _refresh_revert(row, body=snapshot.body)
+    _refresh_revert(row, body=snapshot.body, repository_block=repository_block)
+
+
+def _named_repository_github_id(
+    row: PullRequest, full_name: str, repository_block: RepositoryBlock | None
+) -> int | None:
+    """GitHub's id of the repository a revert names, when the event tells: no
+    name is the revert's own repository, and so is the name its event's
+    repository block has (GitHub's revert button writes the current name, which
+    may be newer than any recorded here). None: to be found by name."""
+    if not full_name:
+        return row.repository_github_id
+    if repository_block is not None and repository_block.full_name.lower() == full_name.lower():
+        return repository_block.github_id
+    return None
 
 
 def _mark_ready_for_review(row: PullRequest, moment: datetime | None) -> None:
@@ -155,7 +177,9 @@ def _mark_ready_for_review(row: PullRequest, moment: datetime | None) -> None:
         row.ready_for_review_at = moment
 
 
-def _refresh_revert(row: PullRequest, *, body: str | None) -> None:
+def _refresh_revert(
+    row: PullRequest, *, body: str | None, repository_block: RepositoryBlock | None
+) -> None:
     if body is None and row.reverts_number is not None:
         # This copy has no body: keep what an earlier body said.
         reference: RevertReference | None = RevertReference(
@@ -165,7 +189,13 @@ def _refresh_revert(row: PullRequest, *, body: str | None) -> None:
         reference = revert_reference(title=row.title, head_branch=row.head_branch, body=body or "")
     number = reference.number if reference else None
     full_name = reference.repository_full_name if reference else ""
+    named_github_id = _named_repository_github_id(row, full_name, repository_block)
     if (number, full_name) != (row.reverts_number, row.reverts_repository_full_name):
         row.reverts = None
+        row.reverts_repository_github_id = named_github_id if number is not None else None
+    elif named_github_id is not None and named_github_id != row.reverts_repository_github_id:
+        # The same words, now known to name this repository (by its id).
+        row.reverts = None
+        row.reverts_repository_github_id = named_github_id
     row.reverts_number, row.reverts_repository_full_name = number, full_name
     row.is_revert = is_revert_title(row.title) or reference is not None

@@ -1,31 +1,60 @@
 """Revert linking: which pull request a revert reverts, found by what it names.
 
 What a pull request says it reverts is read from its title, branch and body
-(`payloads.revert_reference`); the link is made here, by number within the
-team's repositories, never by title. A revert can arrive before the pull request
-it reverts: it then waits (`reverts_number` set, `reverts` empty) and is linked
-when that pull request arrives (`reverts_link_waiting`)."""
+(`payloads.revert_reference`); the link is made here, by number within one
+repository, never by title. The repository is matched by GitHub's id
+(`repository_github_id`), never by the per-installation Repository row, so a
+repository's pull requests stay one history across an uninstall and reinstall
+(a second row for the same GitHub repository). A name (`Reverts org/repo#N`) is
+taken as the revert's own repository when its event's repository block has
+that name, else looked up among the repositories' newest names, case-insensitive.
+
+A revert can arrive before the pull request it reverts: it then waits
+(`reverts_number` set, `reverts` empty) and is linked when that pull request
+arrives (`reverts_link_waiting`)."""
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.apps import apps
 from django.db.models import Q
 
 from apps.metrics.models import PullRequest
 
 
+def _repositories() -> Any:
+    # By its label: apps.metrics never imports apps.integrations at run time.
+    return apps.get_model("integrations", "Repository").objects
+
+
+def _github_ids_named(*, team_id: int, full_name: str) -> Any:
+    """GitHub ids of the team's repositories whose newest name is this one."""
+    return (
+        _repositories()
+        .filter(Q(installation__team_id=team_id) | Q(pull_requests__team_id=team_id))
+        .filter(full_name__iexact=full_name)
+        .values("github_id")
+    )
+
+
 def reverted_pull_request(row: PullRequest) -> PullRequest | None:
     """The pull request this revert names, if the team has it (by number, never by title)."""
     candidates = PullRequest.objects.filter(team_id=row.team_id, number=row.reverts_number)
-    if row.reverts_repository_full_name:
+    if row.reverts_repository_github_id is not None:
+        candidates = candidates.filter(repository_github_id=row.reverts_repository_github_id)
+    elif row.reverts_repository_full_name:
         candidates = candidates.filter(
-            repository__full_name__iexact=row.reverts_repository_full_name
+            repository_github_id__in=_github_ids_named(
+                team_id=row.team_id, full_name=row.reverts_repository_full_name
+            )
         )
-    elif row.repository_id is not None:
-        candidates = candidates.filter(repository_id=row.repository_id)
     else:
         # Numbers repeat across repositories: without one, a link would be a guess.
         return None
-    return candidates.exclude(pk=row.pk).first()
+    return candidates.exclude(pk=row.pk).order_by("pk").first()
 
 
 def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
@@ -36,7 +65,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
     waited for is then linked by an UPDATE whose conditions are its own, so
     PostgreSQL checks them again on a revert another worker changed while this
     one waited for its lock."""
-    targets = [row for row in arrived if row.repository_id is not None]
+    targets = [row for row in arrived if row.repository_github_id is not None]
     if not targets:
         return False
     waited_for = set(
@@ -50,13 +79,25 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
     for row in targets:
         if (row.team_id, row.number) not in waited_for:
             continue
-        same_repository = Q(reverts_repository_full_name="", repository_id=row.repository_id)
-        named = Q(reverts_repository_full_name__iexact=row.repository.full_name)
+        by_id = Q(reverts_repository_github_id=row.repository_github_id)
+        # Reverts stored before ids were kept name no id: the same repository,
+        # or one of the names this repository has had here.
+        unresolved = Q(reverts_repository_github_id__isnull=True)
+        same_repository = Q(
+            reverts_repository_full_name="", repository_github_id=row.repository_github_id
+        )
+        names = {
+            name.lower()
+            for name in _repositories()
+            .filter(github_id=row.repository_github_id)
+            .values_list("full_name", flat=True)
+        }
+        named = [Q(reverts_repository_full_name__iexact=name) for name in sorted(names)]
         linked += (
             PullRequest.objects.filter(
                 team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
             )
-            .filter(same_repository | named)
+            .filter(by_id | (unresolved & reduce(or_, [same_repository, *named])))
             .exclude(pk=row.pk)
             .update(reverts=row)
         )

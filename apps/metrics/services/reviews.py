@@ -13,9 +13,11 @@ from apps.metrics.services.formulas import first_review_at
 from apps.metrics.services.members import Sighting
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
+    RepositoryBlock,
     ReviewSnapshot,
     SnapshotTime,
     read_pull_request,
+    read_repository_block,
     read_review,
 )
 from apps.metrics.services.pull_requests import apply_pull_request_snapshot
@@ -45,6 +47,7 @@ class ReviewChange:
     dismissed: bool
     # When the users it shows were seen (see read_review_change).
     seen: SnapshotTime
+    repository_block: RepositoryBlock | None = None
     wants_reviews: ClassVar[bool] = True
 
     def sightings(self) -> list[Sighting]:
@@ -60,6 +63,7 @@ class ReviewChange:
             time=self.pull_request_time,
             repository=self.repository,
             members=members,
+            repository_block=self.repository_block,
         )
         # All of this pull request's reviews (a handful, whatever the team's size):
         # the one to update is among them, and the first review needs them.
@@ -102,6 +106,7 @@ def read_review_change(
         review=review,
         dismissed=payload.get("action") == "dismissed",
         seen=SnapshotTime(seen_at, received_at),
+        repository_block=read_repository_block(payload.get("repository")),
     )
 
 
