@@ -199,6 +199,8 @@ class FakeGraphQL:
     def answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         if "node(id:" in query:
             return self._reviews_answer(variables)
+        if "pullRequests(" not in query:
+            return {"data": {"rateLimit": self._rate_limit()}}
         ordered = sorted(self.nodes, key=lambda node: node["updatedAt"], reverse=True)
         start = _index(variables.get("after"))
         page = ordered[start : start + variables["first"]]
