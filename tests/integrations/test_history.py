@@ -23,7 +23,7 @@ from apps.integrations.services.repository_access import repository_set_tracked
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from apps.teams.models import Team
-from github_app.history import graphql_endpoint
+from github_app.history import graphql_endpoint, pull_request_events
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.graphql import (
@@ -576,14 +576,10 @@ def history_node(number: int, seen: int) -> dict[str, Any]:
 
 
 def _history_events(team, repository, numbers_seen):
-    from github_app.history import pull_request_events
-
     events = []
     for number, seen in numbers_seen:
         node = history_node(number, seen)
-        from tests.payloads.graphql import FakeGraphQL as _F
-
-        served = _F()._served(node, 100, None)
+        served = FakeGraphQL().served(node, 100, None)
         for name, payload in pull_request_events(
             served,
             reviews=served["reviews"]["nodes"],

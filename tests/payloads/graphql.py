@@ -217,13 +217,14 @@ class FakeGraphQL:
                             "hasNextPage": end < len(ordered),
                             "endCursor": _cursor(end) if page else None,
                         },
-                        "nodes": [self._served(node, variables["reviews"], None) for node in page],
+                        "nodes": [self.served(node, variables["reviews"], None) for node in page],
                     },
                 },
             }
         }
 
-    def _served(self, node: dict[str, Any], first: int, after: str | None) -> dict[str, Any]:
+    def served(self, node: dict[str, Any], first: int, after: str | None) -> dict[str, Any]:
+        """The node as a page shows it: its first `first` reviews after `after`."""
         served = {key: value for key, value in node.items() if key != "_reviews"}
         served["reviews"] = self._review_connection(node, first, after)
         return served
