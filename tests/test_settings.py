@@ -65,3 +65,26 @@ def test_it_keeps_callback_urls_with_one_time_codes_out_of_the_access_log():
     import logging
 
     assert not logging.getLogger("django.server").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.parametrize("days", ["abc", "-5", "٩٠", "1e3", "999999"])
+def test_it_refuses_a_history_window_that_is_not_a_number_of_days(days):
+    result = _django_setup({"DJANGO_SECRET_KEY": "x" * 50, "TFORMANCE_HISTORY_DAYS": days})
+    assert result.returncode != 0
+    assert "TFORMANCE_HISTORY_DAYS must be a whole number of days" in result.stderr
+
+
+@pytest.mark.parametrize(("days", "expected"), [("", 90), ("0", 0), (" 30 ", 30)])
+def test_it_reads_the_history_window(days, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(
+        DJANGO_SECRET_KEY="x" * 50,
+        TFORMANCE_HISTORY_DAYS=days,
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.TFORMANCE_HISTORY_DAYS)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == str(expected), result.stderr

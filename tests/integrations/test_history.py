@@ -662,3 +662,17 @@ def test_webhooks_and_history_in_any_interleaving_give_the_rows_of_webhooks_alon
         events_apply(events=history_events)
 
     assert rows(team) == alone
+
+
+def test_a_claim_queues_history_for_the_repositories_the_team_tracks(repository, github):
+    untracked = repository_for(
+        installation=repository.installation, github_id=101, full_name="acme/web", tracked=False
+    )
+    github.add(pr_node(number=1))
+
+    runs = history.history_backfill_installation(installation=repository.installation)
+
+    assert [run.repository for run in runs] == [repository]
+    assert not HistoryRun.objects.filter(repository=untracked).exists()
+    assert HistoryRun.objects.get().status == "done"
+    assert PullRequest.objects.count() == 1
