@@ -664,13 +664,16 @@ def test_webhooks_and_history_in_any_interleaving_give_the_rows_of_webhooks_alon
     assert rows(team) == alone
 
 
-def test_a_claim_queues_history_for_the_repositories_the_team_tracks(repository, github):
+def test_a_claim_queues_history_for_the_repositories_the_team_tracks(
+    repository, github, django_capture_on_commit_callbacks
+):
     untracked = repository_for(
         installation=repository.installation, github_id=101, full_name="acme/web", tracked=False
     )
     github.add(pr_node(number=1))
 
-    runs = history.history_backfill_installation(installation=repository.installation)
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = history.history_backfill_installation(installation=repository.installation)
 
     assert [run.repository for run in runs] == [repository]
     assert not HistoryRun.objects.filter(repository=untracked).exists()
