@@ -54,6 +54,7 @@ def test_it_lists_every_model_in_the_admin(client):
         "integrations/installation/",
         "integrations/repository/",
         "integrations/webhookdelivery/",
+        "integrations/historyrun/",
         "metrics/teammember/",
         "metrics/pullrequest/",
         "metrics/prreview/",

@@ -1,6 +1,12 @@
 from django.contrib import admin
 
-from apps.integrations.models import GitHubApp, Installation, Repository, WebhookDelivery
+from apps.integrations.models import (
+    GitHubApp,
+    HistoryRun,
+    Installation,
+    Repository,
+    WebhookDelivery,
+)
 
 
 @admin.register(GitHubApp)
@@ -61,3 +67,21 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["delivery_id", "repository_full_name"]
     raw_id_fields = ["team"]
     readonly_fields = ["received_at", "processed_at"]
+
+
+@admin.register(HistoryRun)
+class HistoryRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "repository",
+        "status",
+        "pages_done",
+        "pull_requests_stored",
+        "reviews_stored",
+        "resume_at",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["repository"]
+    # Runs are the backfill's own bookkeeping: read here, changed by the service.
+    readonly_fields = [field.name for field in HistoryRun._meta.fields]
