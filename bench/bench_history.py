@@ -222,9 +222,11 @@ def main() -> None:
         sys.exit("set DATABASE_URL to a PostgreSQL database of its own (bench_history)")
     create_database_if_missing(url)
     script = str(Path(__file__).resolve())
-    heads = ("PRs", "reviews", "requests", "req/100 PRs", "PRs/s", "peak RSS")
+    heads = ("PRs", "reviews", "requests", "req/100 PRs", "PRs/s", "PRs/CPU s", "peak RSS")
     print(
-        " ".join(f"{head:>{width}}" for head, width in zip(heads, (6, 8, 8, 11, 7, 9), strict=True))
+        " ".join(
+            f"{head:>{width}}" for head, width in zip(heads, (6, 8, 8, 11, 7, 9, 9), strict=True)
+        )
     )
     for size in options.sizes:
         port_file = str(Path(tempfile.mkdtemp(prefix="bench_history_")) / "port")
