@@ -270,6 +270,11 @@ if TFORMANCE_RECONCILE_INTERVAL_SECONDS:
         "task": "apps.integrations.tasks.reconcile_deliveries",
         "schedule": float(TFORMANCE_RECONCILE_INTERVAL_SECONDS),
     }
+# Continues history runs whose rate-limit wait is over, and runs a dead worker left.
+CELERY_BEAT_SCHEDULE["resume-history-runs"] = {
+    "task": "apps.integrations.tasks.resume_history_runs",
+    "schedule": 60.0,
+}
 # Without this, Celery's Django fixup closes the database connection around every
 # task: about 1.5 ms of PostgreSQL work each, measured on the webhook drain.
 CELERY_DB_REUSE_MAX = 1000
@@ -299,6 +304,22 @@ GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "https://github.com").rstrip("
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 # Key for secrets stored at rest (Fernet). Derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+
+
+def _history_days() -> int:
+    raw = os.environ.get("TFORMANCE_HISTORY_DAYS", "").strip()
+    if not raw:
+        return 90
+    # ASCII digits only: int() would also take "٩٠" or "1_000".
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 5:
+        raise ImproperlyConfigured(
+            "TFORMANCE_HISTORY_DAYS must be a whole number of days (0 means all history)."
+        )
+    return int(raw)
+
+
+# How far back tracking a repository loads its pull requests (by last update); 0: all.
+TFORMANCE_HISTORY_DAYS = _history_days()
 # Installation tokens are shared through Redis when there is one.
 GITHUB_TOKEN_CACHE_REDIS_URL = REDIS_URL
 

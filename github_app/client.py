@@ -45,6 +45,7 @@ from githubkit.exception import (
     RequestError,
     RequestFailed,
     RequestTimeout,
+    SecondaryRateLimitExceeded,
 )
 from githubkit.typing import RetryOption
 from githubkit.utils import UNSET
@@ -219,6 +220,7 @@ def as_github_error(exc: GitHubException) -> GitHubError:
             f"GitHub's rate limit is exhausted until {reset_at:%Y-%m-%d %H:%M:%S} UTC",
             reset_at=reset_at,
             status_code=exc.response.status_code,
+            secondary=isinstance(exc, SecondaryRateLimitExceeded),
         )
     if isinstance(exc, RequestFailed):
         status = exc.response.status_code

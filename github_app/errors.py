@@ -51,9 +51,18 @@ class Unavailable(GitHubError):
 class RateLimited(GitHubError):
     """A primary or secondary rate limit; retry at ``reset_at`` (UTC), not before."""
 
-    def __init__(self, message: str, *, reset_at: datetime, status_code: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reset_at: datetime,
+        status_code: int | None,
+        secondary: bool = False,
+    ) -> None:
         super().__init__(message, status_code=status_code)
         self.reset_at = reset_at
+        # A secondary limit (too fast, not too much): GitHub asks to back off.
+        self.secondary = secondary
 
 
 class OAuthCodeRejected(GitHubError):

@@ -56,6 +56,7 @@ def test_it_lists_every_model_in_the_admin(client):
         "integrations/webhookdelivery/",
         "integrations/reconcilerun/",
         "integrations/reconcilestate/",
+        "integrations/historyrun/",
         "metrics/teammember/",
         "metrics/pullrequest/",
         "metrics/prreview/",
@@ -113,3 +114,26 @@ def test_it_refuses_reconcile_settings_out_of_range(env):
     assert result.returncode != 0
     (name,) = env
     assert f"{name} must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize("days", ["abc", "-5", "٩٠", "1e3", "999999"])
+def test_it_refuses_a_history_window_that_is_not_a_number_of_days(days):
+    result = _django_setup({"DJANGO_SECRET_KEY": "x" * 50, "TFORMANCE_HISTORY_DAYS": days})
+    assert result.returncode != 0
+    assert "TFORMANCE_HISTORY_DAYS must be a whole number of days" in result.stderr
+
+
+@pytest.mark.parametrize(("days", "expected"), [("", 90), ("0", 0), (" 30 ", 30)])
+def test_it_reads_the_history_window(days, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(
+        DJANGO_SECRET_KEY="x" * 50,
+        TFORMANCE_HISTORY_DAYS=days,
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.TFORMANCE_HISTORY_DAYS)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == str(expected), result.stderr

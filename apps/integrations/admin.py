@@ -3,6 +3,7 @@ from django.http import HttpRequest
 
 from apps.integrations.models import (
     GitHubApp,
+    HistoryRun,
     Installation,
     ReconcileRun,
     ReconcileState,
@@ -108,3 +109,21 @@ class ReconcileRunAdmin(admin.ModelAdmin):
 class ReconcileStateAdmin(admin.ModelAdmin):
     # Editable on purpose: clearing the mark makes the next run look back again.
     list_display = ["high_water_id", "high_water_at", "walk_cursor", "running_since", "updated_at"]
+
+
+@admin.register(HistoryRun)
+class HistoryRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "repository",
+        "status",
+        "pages_done",
+        "pull_requests_stored",
+        "reviews_stored",
+        "resume_at",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["repository"]
+    # Runs are the backfill's own bookkeeping: read here, changed by the service.
+    readonly_fields = [field.name for field in HistoryRun._meta.fields]

@@ -264,3 +264,75 @@ class ReconcileRun(models.Model):
 
     def __str__(self) -> str:
         return f"reconcile {self.started_at:%Y-%m-%d %H:%M:%S}: {self.recovered} recovered"
+
+
+class HistoryRun(models.Model):
+    """One load of a repository's past pull requests and reviews (the backfill).
+
+    Each page read from GitHub is applied and the cursor stored in one
+    transaction, so a run that stops (a killed worker, a rate limit) resumes
+    from the page after the last one stored."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        WAITING = "waiting_rate_limit", "Waiting for the rate limit"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        # Untracked, or the installation lost access: nothing more to load.
+        STOPPED = "stopped", "Stopped"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="history_runs"
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    # Pull requests updated before this are not loaded; null: all of them.
+    window_start = models.DateTimeField(null=True, blank=True)
+    # GraphQL's endCursor of the last page stored; null: start from the newest.
+    cursor = models.TextField(blank=True, default="")
+    page_size = models.PositiveSmallIntegerField(default=100)
+    pages_done = models.PositiveIntegerField(default=0)
+    pull_requests_stored = models.PositiveIntegerField(default=0)
+    reviews_stored = models.PositiveIntegerField(default=0)
+    # The repository's pull request count (GitHub's totalCount), and the oldest
+    # updatedAt read so far: together they estimate the pages left.
+    total_count = models.PositiveIntegerField(null=True, blank=True)
+    reached_updated_at = models.DateTimeField(null=True, blank=True)
+    # Transient failures in a row (GitHub down); reset by a page stored.
+    failures = models.PositiveSmallIntegerField(default=0)
+    # When a rate-limited run may go on (GitHub's resetAt, or retry-after).
+    resume_at = models.DateTimeField(null=True, blank=True)
+    # Secondary limits in a row: each waits longer.
+    secondary_limits = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves on every page: a running run that has not moved for long lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository"],
+                condition=models.Q(status__in=["queued", "running", "waiting_rate_limit"]),
+                name="one_active_history_run_per_repository",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "resume_at"],
+                name="history_run_active",
+                condition=models.Q(status__in=["queued", "running", "waiting_rate_limit"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"history of {self.repository_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

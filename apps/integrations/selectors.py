@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from apps.integrations.models import Installation, ReconcileRun, Repository, WebhookDelivery
+from apps.integrations.models import (
+    HistoryRun,
+    Installation,
+    ReconcileRun,
+    Repository,
+    WebhookDelivery,
+)
+from apps.integrations.services.history import history_pages_left
 from apps.teams.models import Team
 
 DELIVERY_LOG_LIMIT = 200
@@ -79,11 +87,16 @@ def team_installations(*, team: Team) -> list[Installation]:
         )
         .order_by("account_login", "installation_id")
     )
+    histories = repository_histories(
+        repository_ids=[r.pk for i in installations for r in i.repositories.all()]
+    )
     for installation in installations:
         installation.repository_rows = [  # type: ignore[attr-defined]
             (repo, repository_status(repository=repo, installation=installation))
             for repo in installation.repositories.all()
         ]
+        for repo in installation.repositories.all():
+            repo.history = histories.get(repo.pk)  # type: ignore[attr-defined]
         installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
             installation=installation
         )
@@ -109,3 +122,65 @@ def installation_settings_url(*, installation: Installation) -> str:
             f"/settings/installations/{installation.installation_id}"
         )
     return f"{base}/settings/installations/{installation.installation_id}"
+
+
+@dataclass(frozen=True)
+class HistoryProgress:
+    """A repository's latest history run as the settings page shows it."""
+
+    run: HistoryRun
+    text: str
+    css: str
+    active: bool
+    retryable: bool
+
+
+def repository_histories(*, repository_ids: list[int]) -> dict[int, HistoryProgress]:
+    """The latest history run of each repository, by repository pk."""
+    latest: dict[int, HistoryRun] = {}
+    runs = HistoryRun.objects.filter(repository_id__in=repository_ids).order_by(
+        "repository_id", "-created_at", "-pk"
+    )
+    for run in runs:
+        latest.setdefault(run.repository_id, run)
+    return {pk: history_progress(run=run) for pk, run in latest.items()}
+
+
+def history_progress(*, run: HistoryRun) -> HistoryProgress:
+    """What a run says to people: how far it got, what it waits for, how it ended."""
+    loaded = (
+        f"{run.pull_requests_stored:,} pull request{'s' if run.pull_requests_stored != 1 else ''}"
+    )
+    status = run.status
+    if status == HistoryRun.Status.QUEUED:
+        return HistoryProgress(run, "history queued", "", active=True, retryable=False)
+    if status == HistoryRun.Status.RUNNING:
+        left = history_pages_left(run)
+        more = f", about {left:,} page{'s' if left != 1 else ''} left" if left is not None else ""
+        return HistoryProgress(run, f"{loaded} loaded{more}", "", active=True, retryable=False)
+    if status == HistoryRun.Status.WAITING:
+        until = timezone.localtime(run.resume_at).strftime("%H:%M") if run.resume_at else "soon"
+        if run.failures:
+            text = f"GitHub is failing ({run.error}); trying again at {until}"
+        else:
+            text = f"{loaded} loaded; waiting for GitHub's rate limit until {until}"
+        return HistoryProgress(run, text, "warn", active=True, retryable=False)
+    if status == HistoryRun.Status.DONE:
+        since = (
+            f" since {timezone.localtime(run.window_start).day} "
+            f"{timezone.localtime(run.window_start):%b}"
+            if run.window_start
+            else " (all history)"
+        )
+        return HistoryProgress(run, f"done: {loaded}{since}", "ok", active=False, retryable=True)
+    if status == HistoryRun.Status.FAILED:
+        return HistoryProgress(run, f"failed: {run.error}", "bad", active=False, retryable=True)
+    return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
+
+
+def team_history_run_or_404(*, team: Team, pk: int) -> HistoryRun:
+    return get_object_or_404(
+        HistoryRun.objects.select_related("repository__installation"),
+        repository__installation__team=team,
+        pk=pk,
+    )

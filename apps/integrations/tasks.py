@@ -1,17 +1,23 @@
 """Celery tasks for the webhook pipeline: thin, they call the pipeline's drain.
 
 The tasks own scheduling: waking the drain after a store (`wake_drain`), and
-the retry of a failed delivery, queued for when it is due."""
+the retry of a failed delivery, queued for when it is due; a history run's
+next pages, queued at once or for when GitHub's rate limit allows."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from celery import Task, current_app, shared_task
+from django.db import transaction
 
 from apps.integrations.models import ReconcileRun
 from apps.integrations.pipeline import drain
 from apps.integrations.pipeline.wake import WAKE_INTERVAL_SECONDS, DrainWaker
+from apps.integrations.services import history
+
+logger = logging.getLogger(__name__)
 
 
 def _schedule_retry(at: datetime) -> None:
@@ -61,3 +67,51 @@ def reconcile_deliveries() -> int:
     except ReconcileBusy:
         # The run holding the lock reads the same log.
         return 0
+
+
+def _eager() -> bool:
+    return bool(current_app.conf.task_always_eager)
+
+
+def _send_history(run_id: int, eta: datetime | None = None) -> None:
+    try:
+        # retry=False: with the broker down, fail at once; the resumer finds the run.
+        continue_history_run.apply_async(args=[run_id], eta=eta, retry=False)
+    except Exception:  # the broker's errors vary by transport
+        logger.warning("history run %s could not be queued; the resumer will", run_id)
+
+
+@shared_task
+def continue_history_run(run_id: int) -> str:
+    """Some pages of a history run, then its continuation queued: at once for
+    more pages, at GitHub's reset time for a rate limit.
+
+    In-process (no broker) the pages go on in this call, and a rate-limited run
+    stays waiting: an eta means nothing there, and looping on it would spin.
+    `resume_history_runs` (or the next `github_history`) continues it."""
+    while True:
+        step = history.history_run_step(run_id=run_id)
+        if step.kind == "continue" and _eager():
+            continue
+        if step.kind == "continue":
+            _send_history(run_id)
+        elif step.kind == "wait" and not _eager():
+            _send_history(run_id, eta=step.resume_at)
+        return step.kind
+
+
+@shared_task
+def resume_history_runs() -> int:
+    """Continue runs whose wait is over or whose worker died (every minute, by beat)."""
+    due = history.history_runs_due()
+    for run_id in due:
+        if _eager():
+            continue_history_run(run_id)
+        else:
+            _send_history(run_id)
+    return len(due)
+
+
+def queue_history_run(run_id: int) -> None:
+    """Run the history run's task once the transaction that made it commits."""
+    transaction.on_commit(lambda: _send_history(run_id))

@@ -44,6 +44,11 @@ urlpatterns: list = [
         name="github_repository_track",
     ),
     path(
+        "teams/<slug:team_slug>/github/history/<int:pk>/retry/",
+        github_settings.history_retry,
+        name="github_history_retry",
+    ),
+    path(
         "github/install/callback/", install.github_install_callback, name="github_install_callback"
     ),
 ]

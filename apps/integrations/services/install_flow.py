@@ -23,6 +23,7 @@ from apps.integrations.services.github_api import (
     exchange_user_code,
     user_github,
 )
+from apps.integrations.services.history import history_backfill_installation
 from apps.integrations.services.installations import (
     InstallationClaimError,
     installation_claim,
@@ -194,11 +195,11 @@ def install_complete(
     # (placeholder member until now) belong to it.
     link_member_to_user(team=team, github_id=installer.github_id, login=installer.login, user=user)
     logger.info("installation %s claimed by team %s", installation.installation_id, team.pk)
-    return InstallResult(
-        installation=installation,
-        team=team,
-        repositories_synced=_resync_quietly(installation),
-    )
+    synced = _resync_quietly(installation)
+    # Repositories the team already tracks bring their history (a claim after a
+    # disconnect starts with none tracked; tracking one later queues its own).
+    history_backfill_installation(installation=installation)
+    return InstallResult(installation=installation, team=team, repositories_synced=synced)
 
 
 def install_updated(*, user: AbstractBaseUser, installation_id: str) -> InstallResult:

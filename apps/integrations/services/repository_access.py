@@ -9,6 +9,7 @@ from django.utils import timezone
 from apps.integrations.models import Installation, Repository
 from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
 from apps.integrations.services.github_api import installation_github
+from apps.integrations.services.history import history_backfill_queue, history_runs_stop
 from apps.integrations.services.installations import repositories_sync
 from github_app import api
 
@@ -66,6 +67,9 @@ def repository_set_tracked(*, repository: Repository, tracked: bool) -> Reposito
                 installation_id=repository.installation.installation_id,
                 repository_github_id=repository.github_id,
             )
+            history_backfill_queue(repository=repository)
+        else:
+            history_runs_stop(repositories=[repository], reason="Tracking was stopped.")
     return repository
 
 
@@ -80,6 +84,9 @@ def installation_disconnect(*, installation: Installation) -> Installation:
     installation.claimed_at = None
     installation.claimed_by = None
     installation.save(update_fields=["team", "claimed_at", "claimed_by", "updated_at"])
+    history_runs_stop(
+        repositories=installation.repositories.all(), reason="The installation was disconnected."
+    )
     installation.repositories.filter(tracked=True).update(
         tracked=False, tracked_at=None, updated_at=timezone.now()
     )

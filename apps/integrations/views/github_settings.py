@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.integrations import selectors
 from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.history import history_run_retry
 from apps.integrations.services.install_flow import install_start
 from apps.integrations.services.repository_access import (
     RepositoryNotTrackable,
@@ -64,6 +65,12 @@ def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
             "membership": membership,
             "installations": installations,
             "app_ready": _app_ready(),
+            # The page refreshes itself while a tracked repository's history loads.
+            "history_active": any(
+                repo.tracked and repo.history and repo.history.active
+                for installation in installations
+                for repo, _status in installation.repository_rows
+            ),
         },
     )
 
@@ -120,3 +127,13 @@ def disconnect(request: HttpRequest, team: Team, pk: int) -> None:
         "its events are no longer processed. To remove the app from GitHub too, uninstall "
         "it on the installation's GitHub settings page.",
     )
+
+
+@_admin_action
+def history_retry(request: HttpRequest, team: Team, pk: int) -> None:
+    run = selectors.team_history_run_or_404(team=team, pk=pk)
+    if not run.repository.tracked:
+        messages.error(request, f"Track {run.repository.full_name} first.")
+        return
+    history_run_retry(run=run)
+    messages.success(request, f"Loading the history of {run.repository.full_name} again.")

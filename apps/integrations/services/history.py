@@ -1,0 +1,347 @@
+"""History: a tracked repository's past pull requests and reviews, loaded page
+by page from GitHub's GraphQL API into the metrics through the one entry.
+
+A run is a `HistoryRun` row. `history_run_step` reads and stores a bounded
+number of pages, each in its own transaction with the run's cursor, and says
+what comes next (more pages, a wait for a rate limit, the end); the Celery task
+in `apps/integrations/tasks.py` queues that continuation, so no worker ever
+sleeps on a limit and a killed worker's run resumes from its stored cursor.
+
+Before each page the run asks `repository_eligibility` again: a repository
+untracked, removed from the installation or disconnected stops its run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.integrations.models import HistoryRun, Installation, Repository
+from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
+from apps.integrations.services.github_api import installation_github
+from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+from github_app.errors import GitHubError, RateLimited, Unavailable
+from github_app.history import (
+    MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
+    PageTooLarge,
+    graphql_endpoint,
+    parse_time,
+    pull_request_events,
+    pull_request_page,
+    review_page,
+)
+from github_app.history import first_reviews as node_first_reviews
+
+logger = logging.getLogger(__name__)
+
+# Pages one task invocation reads before it re-queues itself: a worker is never
+# held for long, and a deploy's restart loses at most this many pages' work.
+PAGES_PER_STEP = 10
+# A run whose row has not moved for this long lost its worker (or its message).
+STALE_AFTER = timedelta(minutes=5)
+# Transient failures (GitHub down) in a row before a run is failed.
+MAX_FAILURES = 5
+FAILURE_BACKOFF = timedelta(seconds=30)
+SECONDARY_BACKOFF = timedelta(seconds=60)
+# Ask for no more than this many review pages for one pull request in a page.
+MAX_REVIEW_PAGES = 50
+
+StepKind = Literal["continue", "wait", "done", "failed", "stopped", "busy"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a run needs next: more pages now, a wait until `resume_at`, or nothing."""
+
+    kind: StepKind
+    resume_at: datetime | None = None
+
+
+def history_window_start(
+    *, days: int | None = None, now: datetime | None = None
+) -> datetime | None:
+    """The oldest last-update a run loads (None: everything)."""
+    days = settings.TFORMANCE_HISTORY_DAYS if days is None else days
+    if days <= 0:
+        return None
+    return (now or timezone.now()) - timedelta(days=days)
+
+
+def history_run_start(*, repository: Repository, days: int | None = None) -> HistoryRun:
+    """The repository's active run, or a new queued one (one at a time per repository)."""
+    active = _active_run(repository)
+    if active is not None:
+        return active
+    try:
+        with transaction.atomic():
+            return HistoryRun.objects.create(
+                repository=repository, window_start=history_window_start(days=days)
+            )
+    except IntegrityError:
+        # Another request started one a moment ago (the conditional unique constraint).
+        found = _active_run(repository)
+        if found is None:
+            raise
+        return found
+
+
+def history_backfill_queue(*, repository: Repository, days: int | None = None) -> HistoryRun:
+    """Start (or find) the repository's run and queue its task once this commits."""
+    from apps.integrations import tasks  # the tasks call this module's functions
+
+    run = history_run_start(repository=repository, days=days)
+    tasks.queue_history_run(run.pk)
+    return run
+
+
+def history_backfill_installation(*, installation: Installation) -> list[HistoryRun]:
+    """Queue history for every repository the installation's team tracks (on claim)."""
+    repositories = installation.repositories.filter(tracked=True, accessible=True)
+    return [history_backfill_queue(repository=repository) for repository in repositories]
+
+
+def history_runs_stop(*, repositories: Any, reason: str) -> int:
+    """Stop the active runs of these repositories (a queryset or a list), saying why."""
+    now = timezone.now()
+    return HistoryRun.objects.filter(
+        repository__in=repositories, status__in=HistoryRun.ACTIVE
+    ).update(status=HistoryRun.Status.STOPPED, error=reason, finished_at=now, resume_at=None)
+
+
+def history_run_retry(*, run: HistoryRun) -> HistoryRun:
+    """A failed run again, as a new run from the start (re-reading is safe)."""
+    return history_backfill_queue(repository=run.repository)
+
+
+def history_runs_due(*, now: datetime | None = None) -> list[int]:
+    """Runs to continue: waits that are over, and queued or running runs whose
+    worker has not moved them for `STALE_AFTER` (killed, or its message lost)."""
+    now = now or timezone.now()
+    waits_over = HistoryRun.objects.filter(
+        status=HistoryRun.Status.WAITING, resume_at__lte=now
+    ).values_list("pk", flat=True)
+    stale = HistoryRun.objects.filter(
+        status__in=[HistoryRun.Status.QUEUED, HistoryRun.Status.RUNNING],
+        updated_at__lt=now - STALE_AFTER,
+    ).values_list("pk", flat=True)
+    return sorted({*waits_over, *stale})
+
+
+def history_run_step(
+    *,
+    run_id: int,
+    pages: int = PAGES_PER_STEP,
+    on_page: Callable[[HistoryRun], None] | None = None,
+) -> Step:
+    """Read and store up to `pages` pages of the run; what it needs next."""
+    for _ in range(pages):
+        step, run = _one_page(run_id)
+        if on_page is not None and run is not None:
+            on_page(run)
+        if step.kind != "continue":
+            return step
+    return Step("continue")
+
+
+def _active_run(repository: Repository) -> HistoryRun | None:
+    return HistoryRun.objects.filter(repository=repository, status__in=HistoryRun.ACTIVE).first()
+
+
+def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
+    with transaction.atomic():
+        # skip_locked: a second task for the same run (a duplicate message, the
+        # resumer) leaves the page to the one already on it.
+        run = (
+            HistoryRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("repository__installation")
+            .filter(pk=run_id)
+            .first()
+        )
+        if run is None:
+            return Step("busy"), None
+        if not run.is_active:
+            return Step(_finished_kind(run)), run
+        now = timezone.now()
+        if run.status == HistoryRun.Status.WAITING and run.resume_at and run.resume_at > now:
+            return Step("wait", run.resume_at), run
+        repository = run.repository
+        eligibility = repository_eligibility(
+            installation_id=repository.installation.installation_id,
+            repository_github_id=repository.github_id,
+        )
+        if isinstance(eligibility, Ineligible):
+            _finish(run, HistoryRun.Status.STOPPED, error=eligibility.reason)
+            return Step("stopped"), run
+        if run.started_at is None:
+            run.started_at = now
+        try:
+            step = _load_page(run, team=eligibility.team, repository=eligibility.repository)
+        except RateLimited as limit:
+            step = _wait_for_limit(run, limit)
+        except PageTooLarge as exc:
+            step = _smaller_page(run, exc)
+        except Unavailable as exc:
+            step = _transient_failure(run, exc)
+        except GitHubError as exc:
+            _finish(run, HistoryRun.Status.FAILED, error=str(exc))
+            step = Step("failed")
+        return step, run
+
+
+def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
+    github = installation_github(installation_id=repository.installation.installation_id)
+    endpoint = graphql_endpoint(settings.GITHUB_API_URL)
+    page = pull_request_page(
+        github,
+        endpoint=endpoint,
+        full_name=repository.full_name,
+        first=run.page_size,
+        after=run.cursor or None,
+    )
+    if page.repository_id is not None and page.repository_id != repository.github_id:
+        raise GitHubError(
+            f"{repository.full_name} on GitHub is another repository now (renamed or replaced): "
+            "re-sync the installation's repositories, then track it again"
+        )
+    block = {"id": repository.github_id, "full_name": repository.full_name}
+    events: list[MetricsEvent] = []
+    kinds: list[str] = []
+    oldest: datetime | None = None
+    rate_limit = page.rate_limit
+    for node in page.nodes:
+        updated_at = parse_time(node.get("updatedAt"))
+        if updated_at is not None:
+            oldest = updated_at if oldest is None else min(oldest, updated_at)
+        if run.window_start is not None and (updated_at is None or updated_at < run.window_start):
+            continue
+        reviews, after = node_first_reviews(node)
+        for _ in range(MAX_REVIEW_PAGES):
+            if after is None or not isinstance(node.get("id"), str):
+                break
+            more = review_page(github, endpoint=endpoint, node_id=node["id"], after=after)
+            reviews.extend(more.nodes)
+            after = more.end_cursor if more.has_next_page else None
+            rate_limit = more.rate_limit
+        for name, payload in pull_request_events(node, reviews=reviews, repository=block):
+            events.append(
+                MetricsEvent(
+                    team=team,
+                    repository=repository,
+                    name=name,
+                    payload=payload,
+                    received_at=None,
+                    source=Source.HISTORY,
+                )
+            )
+            kinds.append(payload["action"] if name == "pull_request" else name)
+    results = events_apply(events=events) if events else []
+    for kind, result in zip(kinds, results, strict=True):
+        if not result.ok:
+            logger.warning("history run %s: an event could not be read: %s", run.pk, result.error)
+        elif kind == "history":
+            run.pull_requests_stored += 1
+        elif kind == "pull_request_review":
+            run.reviews_stored += 1
+    run.pages_done += 1
+    run.cursor = page.end_cursor or run.cursor
+    run.total_count = page.total_count
+    if oldest is not None:
+        run.reached_updated_at = oldest
+    run.failures = 0
+    run.secondary_limits = 0
+    run.error = ""
+    run.page_size = min(MAX_PAGE_SIZE, run.page_size * 2)
+    before_window = (
+        run.window_start is not None and oldest is not None and oldest < run.window_start
+    )
+    if not page.has_next_page or before_window or not page.nodes:
+        _finish(run, HistoryRun.Status.DONE)
+        return Step("done")
+    # Too few points left for another page: go on when they come back, not now.
+    if rate_limit.reset_at is not None and 0 <= rate_limit.remaining < max(rate_limit.cost, 1) * 2:
+        return _wait_until(run, rate_limit.reset_at)
+    run.status = HistoryRun.Status.RUNNING
+    run.resume_at = None
+    run.save()
+    return Step("continue")
+
+
+def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:
+    if not limit.secondary:
+        return _wait_until(run, limit.reset_at)
+    # GitHub: wait retry-after, or at least a minute, longer each time in a row.
+    run.secondary_limits += 1
+    backoff = SECONDARY_BACKOFF * (2 ** min(run.secondary_limits - 1, 5))
+    return _wait_until(run, max(limit.reset_at, timezone.now() + backoff))
+
+
+def _wait_until(run: HistoryRun, resume_at: datetime) -> Step:
+    run.status = HistoryRun.Status.WAITING
+    run.resume_at = max(resume_at, timezone.now())
+    run.save()
+    return Step("wait", run.resume_at)
+
+
+def _smaller_page(run: HistoryRun, exc: PageTooLarge) -> Step:
+    if run.page_size <= MIN_PAGE_SIZE:
+        return _transient_failure(run, exc)
+    run.page_size = max(MIN_PAGE_SIZE, run.page_size // 2)
+    run.status = HistoryRun.Status.RUNNING
+    run.save()
+    logger.info("history run %s: %s; asking for %s next", run.pk, exc, run.page_size)
+    return Step("continue")
+
+
+def _transient_failure(run: HistoryRun, exc: GitHubError) -> Step:
+    run.failures += 1
+    if run.failures >= MAX_FAILURES:
+        _finish(run, HistoryRun.Status.FAILED, error=f"{exc} ({run.failures} times in a row)")
+        return Step("failed")
+    run.error = str(exc)
+    return _wait_until(run, timezone.now() + FAILURE_BACKOFF * (2 ** (run.failures - 1)))
+
+
+def _finish(run: HistoryRun, status: str, *, error: str = "") -> None:
+    run.status = status
+    run.error = error
+    run.resume_at = None
+    run.finished_at = timezone.now()
+    run.save()
+
+
+def _finished_kind(run: HistoryRun) -> StepKind:
+    if run.status == HistoryRun.Status.DONE:
+        return "done"
+    if run.status == HistoryRun.Status.FAILED:
+        return "failed"
+    return "stopped"
+
+
+def history_pages_left(run: HistoryRun, *, now: datetime | None = None) -> int | None:
+    """About how many pages the run has left, or None before its first page.
+
+    By the repository's pull request count when everything is loaded; within a
+    window, by how much of the window the pages read so far have covered."""
+    if run.pages_done == 0 or run.total_count is None:
+        return None
+    per_page = max(run.page_size, 1)
+    by_count = max(0, math.ceil((run.total_count - run.pull_requests_stored) / per_page))
+    if run.window_start is None or run.reached_updated_at is None:
+        return by_count
+    now = now or timezone.now()
+    window = (now - run.window_start).total_seconds()
+    covered = (now - run.reached_updated_at).total_seconds()
+    if window <= 0 or covered <= 0:
+        return by_count
+    fraction = min(1.0, covered / window)
+    by_time = math.ceil(run.pages_done * (1 - fraction) / fraction)
+    return min(by_count, by_time)

@@ -1,0 +1,446 @@
+"""A repository's past pull requests and reviews, from GitHub's GraphQL API.
+
+Two parts, both free of Django:
+
+- reading: ``pull_request_page`` asks for one page of pull requests (most
+  recently updated first, each with its first reviews and the time it was last
+  made ready for review) and ``review_page`` for more reviews of one pull
+  request; each answer carries GitHub's ``rateLimit`` figures;
+- the adapter: ``pull_request_events`` turns one GraphQL pull request node into
+  the webhook-shaped events (``pull_request``, ``pull_request_review``) the
+  metrics' processors read, so history and webhooks go through the same rules.
+
+Errors: ``RateLimited`` (``github_app.errors``; ``secondary`` says which kind)
+for a limit, ``PageTooLarge`` for a partial answer or a timeout (ask again for
+fewer), ``HistoryError`` for an answer that cannot be used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from githubkit import GitHub
+
+from github_app.errors import Forbidden, GitHubError, RateLimited, Unavailable
+
+# GitHub's own ghost user: what webhooks show for an account that was deleted.
+GHOST_USER: dict[str, Any] = {"id": 10137, "login": "ghost", "type": "User"}
+MAX_PAGE_SIZE = 100
+MIN_PAGE_SIZE = 5
+REVIEWS_PER_PULL_REQUEST = 100
+# GitHub documents waiting at least a minute after a secondary limit that names
+# no retry-after.
+SECONDARY_LIMIT_WAIT = timedelta(seconds=60)
+# GitHub's errors say these when a limit is reached (GraphQL answers 200 for them).
+_RATE_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
+
+_AUTHOR = """
+      author { __typename login
+        ... on User { databaseId }
+        ... on Bot { databaseId }
+        ... on Mannequin { databaseId } }"""
+
+_REVIEW_FIELDS = f"""
+        fullDatabaseId databaseId state submittedAt{_AUTHOR}"""
+
+PULL_REQUESTS_QUERY = f"""
+query History($owner: String!, $name: String!, $first: Int!, $after: String, $reviews: Int!) {{
+  rateLimit {{ cost remaining resetAt }}
+  repository(owner: $owner, name: $name) {{
+    databaseId nameWithOwner
+    pullRequests(first: $first, after: $after,
+                 orderBy: {{field: UPDATED_AT, direction: DESC}}) {{
+      totalCount
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{
+        id fullDatabaseId number title body state merged mergedAt createdAt updatedAt
+        closedAt isDraft additions deletions headRefName baseRefName url{_AUTHOR}
+        labels(first: 100) {{ nodes {{ name }} }}
+        timelineItems(itemTypes: [READY_FOR_REVIEW_EVENT], last: 1) {{
+          nodes {{ ... on ReadyForReviewEvent {{ createdAt }} }}
+        }}
+        reviews(first: $reviews) {{
+          totalCount
+          pageInfo {{ hasNextPage endCursor }}
+          nodes {{{_REVIEW_FIELDS} }}
+        }}
+      }}
+    }}
+  }}
+}}
+"""
+
+REVIEWS_QUERY = f"""
+query HistoryReviews($id: ID!, $first: Int!, $after: String) {{
+  rateLimit {{ cost remaining resetAt }}
+  node(id: $id) {{
+    ... on PullRequest {{
+      reviews(first: $first, after: $after) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{{_REVIEW_FIELDS} }}
+      }}
+    }}
+  }}
+}}
+"""
+
+
+class HistoryError(GitHubError):
+    """GitHub's answer cannot be used (no such repository, a malformed answer)."""
+
+
+class PageTooLarge(GitHubError):
+    """A partial answer (``errors`` beside ``data``) or a timeout: GitHub could
+    not serve that much at once; ask again for a smaller page."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """GitHub's figures for the query: points it cost, points left, when they return."""
+
+    cost: int
+    remaining: int
+    reset_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestPage:
+    repository_id: int | None
+    total_count: int
+    nodes: list[dict[str, Any]]
+    has_next_page: bool
+    end_cursor: str | None
+    rate_limit: RateLimit
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    nodes: list[dict[str, Any]]
+    has_next_page: bool
+    end_cursor: str | None
+    rate_limit: RateLimit
+
+
+def graphql_endpoint(api_url: str) -> str:
+    """Where GraphQL lives for a REST base URL: ``/graphql`` beside GitHub.com's
+    API, ``/api/graphql`` for GitHub Enterprise Server's ``/api/v3``."""
+    base = api_url.rstrip("/")
+    enterprise, replaced = re.subn(r"/api/v3$", "/api/graphql", base)
+    return enterprise if replaced else f"{base}/graphql"
+
+
+def pull_request_page(
+    github: GitHub[Any],
+    *,
+    endpoint: str,
+    full_name: str,
+    first: int,
+    after: str | None,
+) -> PullRequestPage:
+    """One page of the repository's pull requests, most recently updated first."""
+    owner, _, name = full_name.partition("/")
+    data = _query(
+        github,
+        endpoint,
+        PULL_REQUESTS_QUERY,
+        {
+            "owner": owner,
+            "name": name,
+            "first": first,
+            "after": after,
+            "reviews": REVIEWS_PER_PULL_REQUEST,
+        },
+    )
+    repository = data.get("repository")
+    if not isinstance(repository, Mapping):
+        raise HistoryError(f"GitHub does not show {full_name} to this installation")
+    connection = _mapping(repository.get("pullRequests"), "pullRequests")
+    page_info = _mapping(connection.get("pageInfo"), "pageInfo")
+    nodes = [node for node in _list(connection.get("nodes")) if isinstance(node, dict)]
+    return PullRequestPage(
+        repository_id=_int_or_none(repository.get("databaseId")),
+        total_count=_int_or_none(connection.get("totalCount")) or 0,
+        nodes=nodes,
+        has_next_page=page_info.get("hasNextPage") is True,
+        end_cursor=_str_or_none(page_info.get("endCursor")),
+        rate_limit=_rate_limit(data),
+    )
+
+
+def review_page(
+    github: GitHub[Any], *, endpoint: str, node_id: str, after: str | None, first: int = 100
+) -> ReviewPage:
+    """The next reviews of one pull request (by its GraphQL node id) after ``after``."""
+    data = _query(github, endpoint, REVIEWS_QUERY, {"id": node_id, "first": first, "after": after})
+    node = _mapping(data.get("node"), "node")
+    connection = _mapping(node.get("reviews"), "reviews")
+    page_info = _mapping(connection.get("pageInfo"), "pageInfo")
+    return ReviewPage(
+        nodes=[review for review in _list(connection.get("nodes")) if isinstance(review, dict)],
+        has_next_page=page_info.get("hasNextPage") is True,
+        end_cursor=_str_or_none(page_info.get("endCursor")),
+        rate_limit=_rate_limit(data),
+    )
+
+
+def _query(
+    github: GitHub[Any], endpoint: str, query: str, variables: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """POST the query; the ``data`` of a whole answer. The raw answer is read (not
+    githubkit's ``graphql()``, which drops ``data`` when there are ``errors``) to
+    tell a partial answer and a limit apart."""
+    try:
+        response = github.request(
+            "POST", endpoint, json={"query": query, "variables": dict(variables)}
+        )
+    except RateLimited:
+        raise
+    except Forbidden as exc:
+        # A secondary limit without retry-after or a spent budget is a plain 403.
+        if "secondary rate limit" in str(exc).lower():
+            raise RateLimited(
+                "GitHub's secondary rate limit was reached",
+                reset_at=datetime.now(UTC) + SECONDARY_LIMIT_WAIT,
+                status_code=exc.status_code,
+                secondary=True,
+            ) from None
+        raise
+    except Unavailable as exc:
+        # GitHub answers 502 or 504 (or nothing in time) when a query is too heavy.
+        raise PageTooLarge(str(exc), status_code=exc.status_code) from None
+    try:
+        body = response.json()
+    except ValueError:
+        raise HistoryError("GitHub's GraphQL answer is not JSON") from None
+    if not isinstance(body, Mapping):
+        raise HistoryError("GitHub's GraphQL answer is not an object")
+    errors = [error for error in _list(body.get("errors")) if isinstance(error, Mapping)]
+    data = body.get("data")
+    if errors:
+        _raise_for_limit(errors, response.headers, data)
+        if isinstance(data, Mapping) and data:
+            raise PageTooLarge(f"GitHub answered in part: {_error_text(errors)}")
+        raise HistoryError(f"GitHub refused the query: {_error_text(errors)}")
+    if not isinstance(data, Mapping):
+        raise HistoryError("GitHub's GraphQL answer has no data")
+    return data
+
+
+def _raise_for_limit(
+    errors: list[Mapping[str, Any]], headers: Mapping[str, str], data: object
+) -> None:
+    limited = [e for e in errors if e.get("type") in _RATE_LIMIT_TYPES]
+    if not limited:
+        return
+    secondary = any("secondary" in str(e.get("message", "")).lower() for e in limited)
+    retry_after = headers.get("retry-after", "")
+    now = datetime.now(UTC)
+    if retry_after.isdigit():
+        reset_at = now + timedelta(seconds=int(retry_after))
+        secondary = True
+    elif secondary:
+        reset_at = now + SECONDARY_LIMIT_WAIT
+    else:
+        reset = headers.get("x-ratelimit-reset", "")
+        known = (
+            _rate_limit(data).reset_at
+            if isinstance(data, Mapping) and data.get("rateLimit")
+            else None
+        )
+        reset_at = known or (
+            datetime.fromtimestamp(int(reset), tz=UTC)
+            if reset.isdigit()
+            else now + SECONDARY_LIMIT_WAIT
+        )
+    raise RateLimited(
+        f"GitHub's {'secondary ' if secondary else ''}rate limit was reached",
+        reset_at=reset_at,
+        status_code=200,
+        secondary=secondary,
+    )
+
+
+def _error_text(errors: list[Mapping[str, Any]]) -> str:
+    messages = [str(error.get("message", "error"))[:200] for error in errors[:3]]
+    return "; ".join(messages)
+
+
+def _rate_limit(data: Mapping[str, Any]) -> RateLimit:
+    raw = data.get("rateLimit")
+    if not isinstance(raw, Mapping):
+        return RateLimit(cost=1, remaining=-1, reset_at=None)
+    return RateLimit(
+        cost=_int_or_none(raw.get("cost")) or 0,
+        remaining=_int_or_none(raw.get("remaining")) or 0,
+        reset_at=parse_time(raw.get("resetAt")),
+    )
+
+
+# --- the adapter: GraphQL shapes to webhook payloads -------------------------------
+
+
+def user_block(author: object) -> dict[str, Any]:
+    """The webhook ``user`` block of a GraphQL actor: a User, a Bot (whose login
+    webhooks show with ``[bot]``), a Mannequin (an imported account), or GitHub's
+    ghost user for a deleted account (null)."""
+    if not isinstance(author, Mapping):
+        return dict(GHOST_USER)
+    kind = author.get("__typename")
+    login = str(author.get("login") or "")
+    github_id = _int_or_none(author.get("databaseId"))
+    if github_id is None:
+        return dict(GHOST_USER)
+    if kind == "Bot":
+        return {"id": github_id, "login": f"{login}[bot]", "type": "Bot"}
+    if kind == "Mannequin":
+        return {"id": github_id, "login": login, "type": "Mannequin"}
+    return {"id": github_id, "login": login, "type": "User"}
+
+
+def pull_request_block(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The webhook ``pull_request`` object of a GraphQL pull request node."""
+    state = node.get("state")
+    labels = _mapping_or_empty(node.get("labels")).get("nodes")
+    return {
+        "id": _database_id(node),
+        "number": node.get("number"),
+        "title": node.get("title"),
+        "body": node.get("body"),
+        "state": "open" if state == "OPEN" else "closed",
+        "merged": node.get("merged") is True or state == "MERGED",
+        "merged_at": node.get("mergedAt"),
+        "created_at": node.get("createdAt"),
+        "updated_at": node.get("updatedAt"),
+        "closed_at": node.get("closedAt"),
+        "draft": node.get("isDraft"),
+        "additions": node.get("additions"),
+        "deletions": node.get("deletions"),
+        "labels": [
+            {"name": label.get("name")}
+            for label in _list(labels)
+            if isinstance(label, Mapping) and isinstance(label.get("name"), str)
+        ],
+        "head": {"ref": node.get("headRefName")},
+        "base": {"ref": node.get("baseRefName")},
+        "html_url": node.get("url"),
+        "user": user_block(node.get("author")),
+    }
+
+
+def ready_for_review_at(node: Mapping[str, Any]) -> str | None:
+    """When the pull request was last made ready for review (its timeline), if ever."""
+    items = _list(_mapping_or_empty(node.get("timelineItems")).get("nodes"))
+    times = [item.get("createdAt") for item in items if isinstance(item, Mapping)]
+    found = [moment for moment in times if isinstance(moment, str)]
+    return found[-1] if found else None
+
+
+def review_payload(
+    review: Mapping[str, Any], pull_request: Mapping[str, Any], repository: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The ``pull_request_review`` payload of a GraphQL review node, or None for a
+    pending review (webhooks never show another's pending review)."""
+    state = str(review.get("state") or "").lower()
+    if state == "pending" or not state:
+        return None
+    return {
+        "action": "dismissed" if state == "dismissed" else "submitted",
+        "review": {
+            "id": _database_id(review),
+            "state": state,
+            "submitted_at": review.get("submittedAt"),
+            "user": user_block(review.get("author")),
+        },
+        "pull_request": pull_request,
+        "repository": dict(repository),
+    }
+
+
+def pull_request_events(
+    node: Mapping[str, Any],
+    *,
+    reviews: list[dict[str, Any]],
+    repository: Mapping[str, Any],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The webhook-shaped events (name, payload) of one pull request node: the
+    pull request, when it was made ready for review, and each of ``reviews``
+    (all of them, the first page's and any read since)."""
+    pull_request = pull_request_block(node)
+    repo = dict(repository)
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("pull_request", {"action": "history", "pull_request": pull_request, "repository": repo})
+    ]
+    ready_at = ready_for_review_at(node)
+    if ready_at is not None:
+        snapshot = {
+            "id": pull_request["id"],
+            "number": pull_request["number"],
+            "updated_at": ready_at,
+        }
+        events.append(
+            (
+                "pull_request",
+                {"action": "ready_for_review", "pull_request": snapshot, "repository": repo},
+            )
+        )
+    for review in reviews:
+        payload = review_payload(review, pull_request, repo)
+        if payload is not None:
+            events.append(("pull_request_review", payload))
+    return events
+
+
+def first_reviews(node: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """The node's first page of reviews, and the cursor of the next page (None: no more)."""
+    connection = _mapping_or_empty(node.get("reviews"))
+    page_info = _mapping_or_empty(connection.get("pageInfo"))
+    nodes = [review for review in _list(connection.get("nodes")) if isinstance(review, dict)]
+    more = page_info.get("hasNextPage") is True
+    return nodes, (_str_or_none(page_info.get("endCursor")) if more else None)
+
+
+def parse_time(value: object) -> datetime | None:
+    """GitHub's ISO 8601 time as an aware UTC datetime; None when unreadable."""
+    if not isinstance(value, str) or not value.isascii() or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _database_id(node: Mapping[str, Any]) -> int | None:
+    # fullDatabaseId is a BigInt, sent as a string; databaseId an Int (older servers).
+    full = node.get("fullDatabaseId")
+    if isinstance(full, str) and full.isascii() and full.isdigit() and len(full) <= 19:
+        return int(full)
+    return _int_or_none(node.get("databaseId"))
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _mapping_or_empty(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise HistoryError(f"GitHub's GraphQL answer has no {name}")
+    return value

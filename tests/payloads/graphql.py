@@ -1,0 +1,252 @@
+"""GitHub's GraphQL API for pull request history, faked: nodes shaped like
+GitHub's, and a server of pages that answers the queries of github_app/history.py.
+
+    github = FakeGraphQL(repository_id=100, full_name="acme/api")
+    github.add(pr_node(number=1, updated_at="2025-01-02T10:00:00Z", reviews=[review_node(...)]))
+    respx.post("https://api.github.com/graphql").mock(side_effect=github.respond)
+
+`github.queue(response)` puts answers (rate limits, partial errors) before the
+next ordinary ones. `github.requests` lists the variables of every query served.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+GRAPHQL_URL = "https://api.github.com/graphql"
+
+
+def actor(login: str, database_id: int | None, *, kind: str = "User") -> dict[str, Any] | None:
+    """An author as GraphQL shows it: User, Bot (login without "[bot]"), Mannequin;
+    None for a deleted account."""
+    if database_id is None:
+        return None
+    return {"__typename": kind, "login": login, "databaseId": database_id}
+
+
+def review_node(
+    review_id: int,
+    *,
+    state: str = "APPROVED",
+    submitted_at: str = "2025-01-01T12:00:00Z",
+    author: dict[str, Any] | str | None = "default",
+) -> dict[str, Any]:
+    """A review node; author=None is a deleted account."""
+    return {
+        "fullDatabaseId": str(review_id),
+        "databaseId": review_id if review_id < 2**31 else None,
+        "state": state,
+        "submittedAt": submitted_at,
+        "author": actor("octocat", 583231) if author == "default" else author,
+    }
+
+
+def pr_node(
+    *,
+    number: int,
+    pr_id: int | None = None,
+    title: str | None = None,
+    body: str = "",
+    state: str = "OPEN",
+    created_at: str = "2025-01-01T10:00:00Z",
+    updated_at: str = "2025-01-01T10:00:00Z",
+    merged_at: str | None = None,
+    closed_at: str | None = None,
+    is_draft: bool = False,
+    additions: int = 10,
+    deletions: int = 2,
+    labels: list[str] | None = None,
+    head: str | None = None,
+    base: str = "main",
+    author: dict[str, Any] | str | None = "default",
+    ready_for_review_at: str | None = None,
+    reviews: list[dict[str, Any]] | None = None,
+    full_name: str = "acme/api",
+) -> dict[str, Any]:
+    """A pull request node as GitHub's GraphQL answers it; its reviews are kept
+    whole under "_reviews" and served a page at a time."""
+    pr_id = pr_id or 1_000_000 + number
+    return {
+        "id": f"PR_kwDO{pr_id}",
+        "fullDatabaseId": str(pr_id),
+        "number": number,
+        "title": title if title is not None else f"Change {number}",
+        "body": body,
+        "state": state,
+        "merged": state == "MERGED",
+        "mergedAt": merged_at,
+        "createdAt": created_at,
+        "updatedAt": updated_at,
+        "closedAt": closed_at,
+        "isDraft": is_draft,
+        "additions": additions,
+        "deletions": deletions,
+        "headRefName": head or f"feature-{number}",
+        "baseRefName": base,
+        "url": f"https://github.com/{full_name}/pull/{number}",
+        "author": actor("Codertocat", 21031067) if author == "default" else author,
+        "labels": {"nodes": [{"name": name} for name in labels or []]},
+        "timelineItems": {
+            "nodes": [{"createdAt": ready_for_review_at}] if ready_for_review_at else []
+        },
+        "_reviews": reviews or [],
+    }
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def _index(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    return int(base64.b64decode(cursor).decode().rsplit(":", 1)[1])
+
+
+def rate_limited_answer(reset_at: datetime) -> httpx.Response:
+    """GitHub's answer when the GraphQL points are spent: 200 with an error."""
+    return httpx.Response(
+        200,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(reset_at.timestamp()))},
+        json={
+            "data": None,
+            "errors": [
+                {
+                    "type": "RATE_LIMITED",
+                    "message": "API rate limit already exceeded for installation ID 42.",
+                }
+            ],
+        },
+    )
+
+
+def secondary_limit_answer(retry_after: int | None = 30) -> httpx.Response:
+    headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+    return httpx.Response(
+        403,
+        headers=headers,
+        json={
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+            "before you try again.",
+            "documentation_url": "https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api#secondary-rate-limits",
+        },
+    )
+
+
+def partial_answer() -> httpx.Response:
+    """`errors` beside `data`: GitHub could not resolve part of a heavy query."""
+    return httpx.Response(
+        200,
+        json={
+            "data": {"rateLimit": None, "repository": None},
+            "errors": [
+                {
+                    "type": "SERVICE_UNAVAILABLE",
+                    "path": ["repository", "pullRequests"],
+                    "message": "Something went wrong while executing your query. This may be "
+                    "the result of a timeout, or it could be a GitHub bug.",
+                }
+            ],
+        },
+    )
+
+
+class FakeGraphQL:
+    def __init__(
+        self,
+        *,
+        repository_id: int = 100,
+        full_name: str = "acme/api",
+        remaining: int = 5000,
+        reset_at: datetime | None = None,
+    ) -> None:
+        self.repository_id = repository_id
+        self.full_name = full_name
+        self.nodes: list[dict[str, Any]] = []
+        self.remaining = remaining
+        self.reset_at = reset_at or datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        self.queued: list[httpx.Response] = []
+        self.requests: list[dict[str, Any]] = []
+
+    def add(self, *nodes: dict[str, Any]) -> None:
+        self.nodes.extend(nodes)
+
+    def queue(self, *responses: httpx.Response) -> None:
+        self.queued.extend(responses)
+
+    def _rate_limit(self) -> dict[str, Any]:
+        self.remaining -= 1
+        return {
+            "cost": 1,
+            "remaining": self.remaining,
+            "resetAt": self.reset_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def respond(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        variables = body.get("variables") or {}
+        self.requests.append(variables)
+        if self.queued:
+            return self.queued.pop(0)
+        return httpx.Response(200, json=self.answer(body["query"], variables))
+
+    def answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        if "node(id:" in query:
+            return self._reviews_answer(variables)
+        if "pullRequests(" not in query:
+            return {"data": {"rateLimit": self._rate_limit()}}
+        ordered = sorted(self.nodes, key=lambda node: node["updatedAt"], reverse=True)
+        start = _index(variables.get("after"))
+        page = ordered[start : start + variables["first"]]
+        end = start + len(page)
+        return {
+            "data": {
+                "rateLimit": self._rate_limit(),
+                "repository": {
+                    "databaseId": self.repository_id,
+                    "nameWithOwner": self.full_name,
+                    "pullRequests": {
+                        "totalCount": len(ordered),
+                        "pageInfo": {
+                            "hasNextPage": end < len(ordered),
+                            "endCursor": _cursor(end) if page else None,
+                        },
+                        "nodes": [self.served(node, variables["reviews"], None) for node in page],
+                    },
+                },
+            }
+        }
+
+    def served(self, node: dict[str, Any], first: int, after: str | None) -> dict[str, Any]:
+        """The node as a page shows it: its first `first` reviews after `after`."""
+        served = {key: value for key, value in node.items() if key != "_reviews"}
+        served["reviews"] = self._review_connection(node, first, after)
+        return served
+
+    def _review_connection(
+        self, node: dict[str, Any], first: int, after: str | None
+    ) -> dict[str, Any]:
+        reviews = node["_reviews"]
+        start = _index(after)
+        page = reviews[start : start + first]
+        end = start + len(page)
+        return {
+            "totalCount": len(reviews),
+            "pageInfo": {
+                "hasNextPage": end < len(reviews),
+                "endCursor": _cursor(end) if page else None,
+            },
+            "nodes": page,
+        }
+
+    def _reviews_answer(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        node = next(n for n in self.nodes if n["id"] == variables["id"])
+        connection = self._review_connection(node, variables["first"], variables.get("after"))
+        connection.pop("totalCount")
+        return {"data": {"rateLimit": self._rate_limit(), "node": {"reviews": connection}}}
