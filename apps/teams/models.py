@@ -71,7 +71,7 @@ class Invitation(models.Model):
 
     @property
     def state(self) -> str:
-        """"open", "used", "revoked" or "expired", the first that applies."""
+        """ "open", "used", "revoked" or "expired", the first that applies."""
         if self.used_at is not None:
             return "used"
         if self.revoked_at is not None:

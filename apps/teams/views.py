@@ -115,7 +115,12 @@ def invitation_join(request: HttpRequest, team_slug: str, token: str) -> HttpRes
     try:
         invitation = invitation_check(team_slug=team_slug, token=token)
     except InvitationRefused as refusal:
-        return render(request, "teams/invitation_refused.html", {"reason": str(refusal)}, status=refusal.status)
+        return render(
+            request,
+            "teams/invitation_refused.html",
+            {"reason": str(refusal)},
+            status=refusal.status,
+        )
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     if request.method == "POST":
@@ -126,7 +131,10 @@ def invitation_join(request: HttpRequest, team_slug: str, token: str) -> HttpRes
             return redirect("team_dashboard", team_slug=already.membership.team.slug)
         except InvitationRefused as refusal:
             return render(
-                request, "teams/invitation_refused.html", {"reason": str(refusal)}, status=refusal.status
+                request,
+                "teams/invitation_refused.html",
+                {"reason": str(refusal)},
+                status=refusal.status,
             )
         messages.success(request, f"Welcome to {joined.team.name}: you joined as a member.")
         return redirect("team_dashboard", team_slug=joined.team.slug)

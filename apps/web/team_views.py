@@ -65,7 +65,9 @@ def team_member_link_view(request: HttpRequest, team_slug: str) -> HttpResponse:
     user = None
     if account:
         account_id = _member_id(account)
-        found = team_memberships(team=team).filter(user_id=account_id).first() if account_id else None
+        found = (
+            team_memberships(team=team).filter(user_id=account_id).first() if account_id else None
+        )
         if found is None:
             messages.error(request, "Choose an account of a member of the team.")
             return redirect("team_member_links", team_slug=team_slug)

@@ -49,7 +49,9 @@ def test_it_gives_the_same_rows_when_run_twice(django_capture_on_commit_callback
     assert second.accepted == 0
     assert second.repeats == second.posted
     assert WebhookDelivery.objects.count() == len(deliveries)
-    assert not PullRequest.objects.values("team", "github_id").annotate(n=Count("pk")).filter(n__gt=1)
+    assert (
+        not PullRequest.objects.values("team", "github_id").annotate(n=Count("pk")).filter(n__gt=1)
+    )
     assert Installation.objects.get().team == first.team == second.team
 
 
@@ -60,7 +62,9 @@ def test_it_processes_or_ignores_every_delivery_with_a_reason(django_capture_on_
     statuses = Counter(WebhookDelivery.objects.values_list("status", flat=True))
     assert set(statuses) == {"processed", "ignored"}, statuses
     assert not WebhookDelivery.objects.filter(status="ignored", status_reason="").exists()
-    reasons = set(WebhookDelivery.objects.filter(status="ignored").values_list("status_reason", flat=True))
+    reasons = set(
+        WebhookDelivery.objects.filter(status="ignored").values_list("status_reason", flat=True)
+    )
     assert reasons == {
         "A ping only checks that the webhook is reachable.",
         "tformance-demo/sandbox is not tracked by Demo team.",
@@ -151,5 +155,5 @@ def test_it_prints_a_login_that_works(client, django_capture_on_commit_callbacks
     assert response.status_code == 302
     page = client.get("/teams/demo-team/")
     assert page.status_code == 200
-    assert b"data-role=\"summary\"" in page.content, page.content.decode()[-3000:]
+    assert b'data-role="summary"' in page.content, page.content.decode()[-3000:]
     assert b'data-role="next-step"' not in page.content

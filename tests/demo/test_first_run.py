@@ -52,7 +52,9 @@ def test_it_loads_the_demo_on_an_empty_database_once(no_app, django_capture_on_c
     assert WebhookDelivery.objects.count() == deliveries
 
 
-def test_it_leaves_the_secret_settings_as_they_were(no_app, client, django_capture_on_commit_callbacks):
+def test_it_leaves_the_secret_settings_as_they_were(
+    no_app, client, django_capture_on_commit_callbacks
+):
     _first_run(django_capture_on_commit_callbacks)
 
     # The demo's one-off secret was for its own posts: nothing was stored, and
@@ -98,7 +100,9 @@ def test_it_skips_the_demo_when_an_app_was_created_from_the_manifest(
     assert not Team.objects.exists()
 
 
-def test_it_skips_the_demo_when_a_webhook_secret_is_set(settings, django_capture_on_commit_callbacks):
+def test_it_skips_the_demo_when_a_webhook_secret_is_set(
+    settings, django_capture_on_commit_callbacks
+):
     settings.GITHUB_APP_ID = ""
     settings.GITHUB_WEBHOOK_SECRETS = ["a-real-secret"]
 

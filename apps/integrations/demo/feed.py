@@ -97,7 +97,9 @@ def _team(admin: AbstractBaseUser) -> Team:
     return team
 
 
-def _installation(team: Team, admin: AbstractBaseUser, deliveries: list[story.DemoDelivery]) -> None:
+def _installation(
+    team: Team, admin: AbstractBaseUser, deliveries: list[story.DemoDelivery]
+) -> None:
     """The installation claimed by the team and its three repositories tracked,
     before any pull request arrives (with workers, deliveries are processed
     later and in passes: they must find the claim made)."""

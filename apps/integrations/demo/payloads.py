@@ -75,7 +75,10 @@ def repository_stub(*, github_id: int, full_name: str) -> dict[str, Any]:
 
 def installation_ref(installation_id: int) -> dict[str, Any]:
     """The installation block of a repository event: GitHub sends only these two."""
-    return {"id": installation_id, "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}"}
+    return {
+        "id": installation_id,
+        "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
+    }
 
 
 def installation_block(
@@ -135,7 +138,11 @@ def ping(*, installation_id: int, sender: dict[str, Any], created: datetime) -> 
             "name": "web",
             "active": True,
             "events": ["pull_request", "pull_request_review"],
-            "config": {"content_type": "json", "insecure_ssl": "0", "url": "https://example.invalid/webhooks/github/"},
+            "config": {
+                "content_type": "json",
+                "insecure_ssl": "0",
+                "url": "https://example.invalid/webhooks/github/",
+            },
             "updated_at": iso(created),
             "created_at": iso(created),
             "app_id": APP_ID,

@@ -15,9 +15,7 @@ class MemberLinkRefused(Exception):
 
 
 @transaction.atomic
-def team_member_link(
-    *, team: Team, member_id: int, user: AbstractBaseUser | None
-) -> TeamMember:
+def team_member_link(*, team: Team, member_id: int, user: AbstractBaseUser | None) -> TeamMember:
     """Link the team's GitHub person ``member_id`` to ``user`` (None unlinks).
 
     An account is one GitHub person within a team: linking it to another person

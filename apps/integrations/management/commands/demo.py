@@ -29,9 +29,13 @@ class Command(BaseCommand):
         if options["first_run"]:
             wanted, reason = demo_wanted()
             if not wanted:
-                self.stdout.write(f"Demo data not loaded: {reason}. (python manage.py demo loads it.)")
+                self.stdout.write(
+                    f"Demo data not loaded: {reason}. (python manage.py demo loads it.)"
+                )
                 return
-        self.stdout.write("Loading the demo: 90 days of pull requests, as signed webhook deliveries…")
+        self.stdout.write(
+            "Loading the demo: 90 days of pull requests, as signed webhook deliveries…"
+        )
         # Each in-process drain logs a line; the login must not drown in them.
         trace = logging.getLogger("celery.app.trace")
         level = trace.level
@@ -42,7 +46,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         finally:
             trace.setLevel(level)
-        statuses = ", ".join(f"{count} {status}" for status, count in sorted(result.statuses.items()))
+        statuses = ", ".join(
+            f"{count} {status}" for status, count in sorted(result.statuses.items())
+        )
         self.stdout.write(
             f"Posted {result.posted} deliveries to /webhooks/github/: {result.accepted} accepted, "
             f"{result.repeats} already received (answered 200). Now: {statuses}."
@@ -55,7 +61,10 @@ class Command(BaseCommand):
                 "`python manage.py process_pending --older-than 0`."
             )
         base = options["base_url"].rstrip("/")
-        self.stdout.write(self.style.SUCCESS(
-            f"\nDemo team: {base}/teams/{result.team.slug}/\n"
-            f"  Log in at {base}/login/ as  {result.username}  with password  {result.password}\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nDemo team: {base}/teams/{result.team.slug}/\n"
+                f"  Log in at {base}/login/ as  {result.username}  "
+                f"with password  {result.password}\n"
+            )
+        )
