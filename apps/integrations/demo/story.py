@@ -61,41 +61,50 @@ PEOPLE = (
 BOT = payloads.user("dependabot[bot]", 49699333, kind="Bot")
 ADMIN_ON_GITHUB = PEOPLE[0]
 
-_WORK = {
+# Each repository's work: (change, branch) templates crossed with the areas it
+# touches, so ninety days read like a real backlog, not one title repeated.
+_CHANGES = [
+    ("Add pagination to {area}", "paginate-{slug}"),
+    ("Cache {area} lookups", "cache-{slug}"),
+    ("Validate {area} input", "validate-{slug}"),
+    ("Speed up the {area} list", "faster-{slug}"),
+    ("Fix time zones in {area}", "tz-{slug}"),
+    ("Add an audit trail to {area}", "audit-{slug}"),
+    ("Move {area} into its own module", "split-{slug}"),
+    ("Test {area} edge cases", "test-{slug}"),
+    ("Log slow {area} queries", "slow-{slug}"),
+    ("Clean up {area} error messages", "errors-{slug}"),
+]
+_AREAS = {
     "tformance-demo/api": [
-        ("Add pagination to the invoices endpoint", "invoices-pagination"),
-        ("Cache exchange rates for an hour", "rates-cache"),
-        ("Validate webhook payload sizes", "payload-limits"),
-        ("Retry failed payment captures", "capture-retries"),
-        ("Index orders by customer and date", "orders-index"),
-        ("Return 409 on duplicate refunds", "refund-conflict"),
-        ("Move tax rules into their own module", "tax-rules"),
-        ("Log slow queries with their plan", "slow-query-log"),
-        ("Expire idle sessions after 30 minutes", "session-expiry"),
-        ("Stream CSV exports instead of buffering", "csv-stream"),
+        "invoices",
+        "refunds",
+        "orders",
+        "sessions",
+        "tax rules",
+        "exports",
+        "payments",
+        "customers",
+        "rate limits",
+        "webhooks",
     ],
     "tformance-demo/web": [
-        ("Checkout: show shipping costs before payment", "checkout-shipping"),
-        ("Dark mode for the account pages", "dark-mode"),
-        ("Fix focus order in the signup form", "signup-focus"),
-        ("Lazy-load product images", "lazy-images"),
-        ("Explain failed card payments in plain words", "card-errors"),
-        ("Search: keep filters when going back", "search-filters"),
-        ("Replace the date picker", "date-picker"),
-        ("Translate the order emails", "order-emails-i18n"),
+        "checkout",
+        "the account pages",
+        "signup",
+        "search",
+        "the cart",
+        "order history",
+        "the product page",
     ],
     "tformance-demo/mobile": [
-        ("Offline queue for order updates", "offline-queue"),
-        ("Push notification opt-in screen", "push-opt-in"),
-        ("Cut cold start time by deferring analytics", "cold-start"),
-        ("Biometric login on Android", "biometric-login"),
-        ("Fix crash when the cart is empty", "empty-cart-crash"),
+        "the offline queue",
+        "push notifications",
+        "login",
+        "the cart screen",
+        "app start",
     ],
-    "tformance-demo/sandbox": [
-        ("Try the new linter config", "linter-trial"),
-        ("Spike: GraphQL gateway", "graphql-spike"),
-        ("Playground for the design tokens", "design-tokens"),
-    ],
+    "tformance-demo/sandbox": ["the linter trial", "the GraphQL spike", "design tokens"],
 }
 _HOTFIXES = [
     ("Hotfix: totals rounded twice on discounted orders", "hotfix/double-rounding"),
@@ -247,7 +256,7 @@ class _Planner:
         self.numbers = {repo.full_name: repo.first_number for repo in REPOSITORIES}
         self.next_pr_id = 1919000000
         self.next_review_id = 2919000000
-        self.used_titles: dict[str, int] = {}
+        self.used_titles: dict[tuple[tuple[str, str], str], int] = {}
         self.pulls: list[PlannedPullRequest] = []
 
     def hours(self, low: float, high: float) -> timedelta:
@@ -288,12 +297,14 @@ class _Planner:
         return review
 
     def work_title(self, repo: Repo) -> tuple[str, str]:
-        title, head = self.rng.choice(_WORK[repo.full_name])
-        seen = self.used_titles.get(title, 0)
-        self.used_titles[title] = seen + 1
-        if seen:
-            return f"{title} (part {seen + 1})", f"{head}-{seen + 1}"
-        return title, head
+        """A change to an area of the repository, each pair used once while any is left."""
+        pairs = [(change, area) for change in _CHANGES for area in _AREAS[repo.full_name]]
+        fresh = [pair for pair in pairs if pair not in self.used_titles]
+        (title, branch), area = self.rng.choice(fresh or pairs)
+        self.used_titles[((title, branch), area)] = 1
+        slug = area.removeprefix("the ").replace(" ", "-")
+        title = title.format(area=area)
+        return title[0].upper() + title[1:], branch.format(slug=slug)
 
     def human_pull(self, at: datetime, *, hotfix: bool = False) -> PlannedPullRequest:
         rng = self.rng
@@ -424,7 +435,8 @@ class _Planner:
             for p in self.pulls
             if p.merged_at and p.author is not BOT and not p.labels and p.merged_at.day
         ]
-        for target in (merged[len(merged) // 3], merged[(2 * len(merged)) // 3]):
+        # One within the last 30 days, so the team page's figures show one.
+        for target in (merged[len(merged) // 3], merged[(9 * len(merged)) // 10]):
             self.revert_of(target)
         # A few pull requests in the untracked repository.
         sandbox = REPOSITORIES[3]
