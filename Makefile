@@ -23,8 +23,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # Local trial on SQLite with in-process tasks; DEBUG on so no secret key is needed.
+# On an empty database with no GitHub App configured, loads the demo once and
+# prints its login (docs/demo.md).
 run: $(BIN)/.installed $(VENDOR)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py demo --first-run --base-url http://$(HOST):$(PORT)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(BIN)/.installed $(VENDOR)

@@ -184,3 +184,11 @@ def team_history_run_or_404(*, team: Team, pk: int) -> HistoryRun:
         repository__installation__team=team,
         pk=pk,
     )
+
+
+def team_history_state(*, team: Team) -> tuple[bool, bool]:
+    """Whether a history run of the team's tracked repositories is under way,
+    and whether one has finished."""
+    runs = HistoryRun.objects.filter(repository__installation__team=team, repository__tracked=True)
+    active = runs.filter(status__in=HistoryRun.ACTIVE).exists()
+    return active, runs.filter(status=HistoryRun.Status.DONE).exists()

@@ -2,7 +2,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from apps.teams.models import Membership, Team
+from apps.teams.models import Invitation, Membership, Team
 
 
 def teams_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
@@ -22,3 +22,35 @@ def membership_or_404(*, user: AbstractBaseUser | AnonymousUser, team_slug: str)
     if membership is None:
         raise Http404("No such team.")
     return membership
+
+
+def team_memberships(*, team: Team) -> QuerySet[Membership]:
+    """The team's members, admins first, then by user name."""
+    return (
+        Membership.objects.filter(team=team)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+
+
+def team_membership_or_404(*, team: Team, pk: int) -> Membership:
+    membership = Membership.objects.select_related("user", "team").filter(team=team, pk=pk).first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership
+
+
+def team_invitations(*, team: Team) -> QuerySet[Invitation]:
+    """The team's invitations, newest first, with who made and used them."""
+    return (
+        Invitation.objects.filter(team=team)
+        .select_related("created_by", "used_by")
+        .order_by("-created_at")
+    )
+
+
+def team_invitation_or_404(*, team: Team, pk: int) -> Invitation:
+    invitation = Invitation.objects.filter(team=team, pk=pk).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    return invitation

@@ -285,3 +285,14 @@ def test_it_refuses_a_member_the_install_with_the_styled_403_page(client, member
     assert response.status_code == 403
     assert b"You can't do that here" in response.content
     assert b"Only team admins can change the GitHub connection." in response.content
+
+
+def test_it_asks_to_press_no_button_that_is_not_there(client, owner, settings):
+    settings.GITHUB_APP_ID = ""
+    settings.GITHUB_APP_SLUG = ""
+    client.force_login(owner)
+    response = page(client)
+    assert response.status_code == 200
+    assert b"Install on GitHub" not in response.content
+    assert b"not set up yet" in response.content
+    assert b"manage.py demo" in response.content

@@ -32,7 +32,7 @@ def test_it_creates_a_team_with_the_creator_as_admin(client, owner):
     response = client.post("/teams/new/", {"name": "Platform Crew"})
     team = Team.objects.get(name="Platform Crew")
     assert response.status_code == 302
-    assert response["Location"] == "/teams/platform-crew/members/"
+    assert response["Location"] == "/teams/platform-crew/"
     assert Membership.objects.get(team=team, user=owner).role == "admin"
 
 

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from apps.teams.models import Membership, Team
+from apps.teams.services.memberships import membership_add
 
 
 def _unique_slug(name: str) -> str:
@@ -17,5 +18,5 @@ def _unique_slug(name: str) -> str:
 def team_create(*, name: str, creator: AbstractBaseUser) -> Team:
     """A new team, with its creator as its first admin."""
     team = Team.objects.create(name=name.strip(), slug=_unique_slug(name))
-    Membership.objects.create(user=creator, team=team, role=Membership.Role.ADMIN)
+    membership_add(team=team, user=creator, role=Membership.Role.ADMIN)
     return team

@@ -1,0 +1,72 @@
+"""Team pages that read several apps: linking accounts to GitHub people."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.metrics.selectors import members_for_team
+from apps.metrics.services.members_link import MemberLinkRefused, team_member_link
+from apps.teams.access import team_admin, team_member
+from apps.teams.selectors import team_memberships
+
+LINK_ADMINS_ONLY = "Only team admins can link accounts to GitHub people."
+
+
+@login_required
+@require_GET
+def team_member_links(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_member(user=request.user, team_slug=team_slug)
+    team = membership.team
+    return render(
+        request,
+        "web/team_member_links.html",
+        {
+            "team": team,
+            "membership": membership,
+            "people": members_for_team(team=team).filter(is_bot=False).order_by("login"),
+            "memberships": team_memberships(team=team),
+        },
+    )
+
+
+def _member_id(value: str) -> int | None:
+    # Only ASCII digits, and within a bigint: anything else names no one.
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+@login_required
+@require_POST
+def team_member_link_view(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=LINK_ADMINS_ONLY)
+    team = membership.team
+    member_id = _member_id(request.POST.get("person", ""))
+    account = request.POST.get("account", "")
+    user = None
+    if account:
+        account_id = _member_id(account)
+        found = (
+            team_memberships(team=team).filter(user_id=account_id).first() if account_id else None
+        )
+        if found is None:
+            messages.error(request, "Choose an account of a member of the team.")
+            return redirect("team_member_links", team_slug=team_slug)
+        user = found.user
+    if member_id is None:
+        messages.error(request, "Choose one of the team's GitHub accounts.")
+        return redirect("team_member_links", team_slug=team_slug)
+    try:
+        person = team_member_link(team=team, member_id=member_id, user=user)
+    except MemberLinkRefused as refusal:
+        messages.error(request, str(refusal))
+    else:
+        if user is None:
+            messages.success(request, f"{person.login} is no longer linked to an account.")
+        else:
+            messages.success(request, f"{person.login} is now linked to {user.get_username()}.")
+    return redirect("team_member_links", team_slug=team_slug)

@@ -1,0 +1,163 @@
+"""The demo: signed deliveries through the real webhook, the same rows on a
+second run, every case of the story present."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from apps.integrations.demo import story
+from apps.integrations.demo.feed import DEMO_ADMIN_USERNAME, demo_run
+from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.metrics.models import PRReview, PullRequest, TeamMember
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows() -> dict[str, object]:
+    return {
+        "pull_requests": sorted(
+            PullRequest.objects.values_list(
+                "github_id", "state", "merged_at", "first_review_at", "is_revert", "reverts_id"
+            )
+        ),
+        "reviews": sorted(PRReview.objects.values_list("github_id", "state", "submitted_at")),
+        "members": sorted(TeamMember.objects.values_list("github_id", "login", "is_bot")),
+        "deliveries": sorted(WebhookDelivery.objects.values_list("delivery_id", "status")),
+        "repositories": sorted(Repository.objects.values_list("github_id", "tracked")),
+    }
+
+
+def test_it_gives_the_same_rows_when_run_twice(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = demo_run()
+    rows = _rows()
+    with django_capture_on_commit_callbacks(execute=True):
+        second = demo_run()
+
+    assert _rows() == rows
+    deliveries = story.demo_deliveries(anchor=story.demo_anchor())
+    assert first.posted == len(deliveries) + 1
+    assert first.accepted == len(deliveries)
+    # The repeated delivery, answered 200 "already received".
+    assert first.repeats == 1
+    assert second.accepted == 0
+    assert second.repeats == second.posted
+    assert WebhookDelivery.objects.count() == len(deliveries)
+    assert (
+        not PullRequest.objects.values("team", "github_id").annotate(n=Count("pk")).filter(n__gt=1)
+    )
+    assert Installation.objects.get().team == first.team == second.team
+
+
+def test_it_processes_or_ignores_every_delivery_with_a_reason(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_run()
+
+    statuses = Counter(WebhookDelivery.objects.values_list("status", flat=True))
+    assert set(statuses) == {"processed", "ignored"}, statuses
+    assert not WebhookDelivery.objects.filter(status="ignored", status_reason="").exists()
+    reasons = set(
+        WebhookDelivery.objects.filter(status="ignored").values_list("status_reason", flat=True)
+    )
+    assert reasons == {
+        "A ping only checks that the webhook is reachable.",
+        "tformance-demo/sandbox is not tracked by Demo team.",
+    }
+    assert 300 <= statuses["processed"] <= 600
+
+
+def test_it_includes_every_case_of_the_story(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = demo_run()
+    pulls = PullRequest.objects.filter(team=result.team)
+
+    tracked = Repository.objects.filter(tracked=True).values_list("full_name", flat=True)
+    assert sorted(tracked) == ["tformance-demo/api", "tformance-demo/mobile", "tformance-demo/web"]
+    oldest = pulls.order_by("pr_created_at").first().pr_created_at
+    newest = pulls.order_by("-pr_created_at").first().pr_created_at
+    assert (newest - oldest).days >= 80
+    humans = TeamMember.objects.filter(team=result.team, is_bot=False)
+    assert humans.filter(authored_pull_requests__isnull=False).distinct().count() >= 5
+    assert humans.filter(reviews__isnull=False).distinct().count() >= 5
+    # Drafts made ready, and drafts still open.
+    assert pulls.filter(ready_for_review_at__isnull=False, state="merged").exists()
+    assert pulls.filter(is_draft=True, state="open").exists()
+    assert pulls.filter(state="merged").count() >= 50
+    assert pulls.filter(state="closed").exists()
+    assert pulls.filter(state="open").exists()
+    # Reverts linked to the pull requests they revert.
+    reverts = pulls.filter(is_revert=True)
+    assert reverts.count() == 2
+    for revert in reverts:
+        assert revert.reverts is not None
+        assert revert.title == f'Revert "{revert.reverts.title}"'
+    assert pulls.filter(is_hotfix=True, state="merged").count() >= 2
+    bot = TeamMember.objects.get(team=result.team, login="dependabot[bot]")
+    assert bot.is_bot
+    assert pulls.filter(author=bot, state="merged").count() >= 5
+    assert PRReview.objects.filter(team=result.team, state="dismissed").exists()
+    assert PRReview.objects.filter(team=result.team, state="changes_requested").exists()
+    # The metrics were derived: cycle times and first reviews.
+    merged = pulls.filter(state="merged", author__is_bot=False)
+    assert not merged.filter(cycle_time_hours__isnull=True).exists()
+    assert not merged.filter(first_review_at__isnull=True).exists()
+
+
+def test_it_waits_for_workers_when_tasks_are_queued(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    """With REDIS_URL set the webhook only queues a wake-up: the deliveries wait
+    in "received" until a worker drains them, and then all go through."""
+    from celery import current_app
+
+    from apps.integrations import tasks
+    from apps.integrations.pipeline.wake import DrainWaker
+    from apps.integrations.tasks import drain_deliveries
+
+    queued: list[dict[str, object]] = []
+
+    def send(woken_for: float | None, countdown: float | None) -> None:
+        queued.append({"woken_for": woken_for, "countdown": countdown})
+
+    monkeypatch.setattr(tasks, "_waker", DrainWaker(send=send, interval=0.1))
+
+    eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = False
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            result = demo_run()
+    finally:
+        current_app.conf.task_always_eager = eager
+
+    assert queued
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"received"}
+    assert not PullRequest.objects.exists()
+
+    # What a worker runs for the last wake-up queued.
+    drain_deliveries.apply(kwargs={"woken_for": queued[-1]["woken_for"]})
+
+    statuses = Counter(WebhookDelivery.objects.values_list("status", flat=True))
+    assert set(statuses) == {"processed", "ignored"}
+    assert PullRequest.objects.filter(team=result.team, state="merged").count() >= 50
+
+
+def test_it_prints_a_login_that_works(client, django_capture_on_commit_callbacks):
+    out = StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("demo", "--base-url", "http://127.0.0.1:8000", stdout=out)
+    text = out.getvalue()
+    match = re.search(rf"as\s+{DEMO_ADMIN_USERNAME}\s+with password\s+(\S+)", text)
+    assert match, text
+    assert "http://127.0.0.1:8000/teams/demo-team/" in text
+    response = client.post("/login/", {"username": DEMO_ADMIN_USERNAME, "password": match[1]})
+    assert response.status_code == 302
+    page = client.get("/teams/demo-team/")
+    assert page.status_code == 200
+    assert b'data-role="figures"' in page.content, page.content.decode()[-3000:]
+    assert b'data-role="next-step"' not in page.content
