@@ -370,7 +370,8 @@ class Sender:
         return pull_request_payload(
             "opened",
             pr_id=10_000 + number,
-            number=number,
+            # GitHub numbers pull requests from 1; 0 is refused as out of range.
+            number=number + 1,
             installation_id=42,
             repository_id=100,
             repository_full_name="acme/api",

@@ -29,18 +29,7 @@ from tests.integrations.processes import (
     wait_until_processed,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    # Known regression, open: these pass on the branch they were written on,
-    # and since the merge onto the reshaped pipeline no delivery of their own
-    # gunicorn + Redis stack reaches the worker (all stay received; the web
-    # process's first wake-up fails with OperationalError). Not strict, so a
-    # fix shows as XPASS; the live pipeline test still covers the plain path.
-    pytest.mark.xfail(
-        reason="fault stack: deliveries stay received since the merge (open regression)",
-        strict=False,
-    ),
-]
+pytestmark = pytest.mark.integration
 
 STREAM = 120
 TEMPLATE = "fault_template"
@@ -130,6 +119,13 @@ def _assert_exactly_once(sender: Sender, result: Accounting) -> None:
     assert result.pull_requests == result.distinct_pull_requests == STREAM
 
 
+@pytest.mark.xfail(
+    reason=(
+        "open: the Celery worker can still exit on a Redis restart "
+        "(AttributeError: 'NoneType' object has no attribute 'hostname'), seen on main"
+    ),
+    strict=False,
+)
 def test_it_goes_on_through_a_redis_restart(stack):
     processes, redis, database_url = stack
     sender = Sender(processes.gunicorn())
