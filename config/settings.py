@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE["resume-history-runs"] = {
     "task": "apps.integrations.tasks.resume_history_runs",
     "schedule": 60.0,
 }
+# Announces live lifecycle events whose on-commit announcement was lost (docs/lifecycle.md).
+CELERY_BEAT_SCHEDULE["announce-lifecycle-events"] = {
+    "task": "apps.metrics.tasks.announce_pending_lifecycle_events",
+    "schedule": 60.0,
+}
 # Without this, Celery's Django fixup closes the database connection around every
 # task: about 1.5 ms of PostgreSQL work each, measured on the webhook drain.
 CELERY_DB_REUSE_MAX = 1000

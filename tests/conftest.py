@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -105,3 +106,22 @@ def outsider(db: None):  # type: ignore[no-untyped-def]
     user = get_user_model().objects.create_user("charlie", password="password-charlie")
     Membership.objects.create(user=user, team=other, role=Membership.Role.ADMIN)
     return user
+
+
+@pytest.fixture
+def announced() -> Iterator[list[tuple[str, int]]]:
+    """Every lifecycle signal sent, as (kind, pull request number), in order."""
+    from apps.metrics.signals import LIFECYCLE_SIGNALS
+
+    heard: list[tuple[str, int]] = []
+    receivers = []
+    for kind, signal in LIFECYCLE_SIGNALS.items():
+
+        def receiver(sender: object, event: Any, kind: str = kind, **_: Any) -> None:
+            heard.append((kind, event.pull_request.number))
+
+        signal.connect(receiver, weak=False)
+        receivers.append((signal, receiver))
+    yield heard
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)

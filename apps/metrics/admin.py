@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
 
 
 @admin.register(TeamMember)
@@ -36,3 +36,18 @@ class PRReviewAdmin(admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["github_id"]
     raw_id_fields = ["team", "pull_request", "reviewer"]
+
+
+@admin.register(PullRequestEvent)
+class PullRequestEventAdmin(admin.ModelAdmin):
+    """Read-only: the processors write these, once per transition."""
+
+    list_display = ["kind", "pull_request", "team", "occurred_at", "source", "live", "announced_at"]
+    list_filter = ["kind", "source", "live"]
+    raw_id_fields = ["team", "pull_request"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

@@ -8,7 +8,10 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.metrics.dbfunctions import register_sqlite_functions
+        from apps.metrics.tasks import connect_consumers
 
         connection_created.connect(
             register_sqlite_functions, dispatch_uid="metrics_sqlite_functions"
         )
+        # Announced lifecycle events go to their slow consumers as Celery tasks.
+        connect_consumers()

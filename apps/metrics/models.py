@@ -195,3 +195,73 @@ class APIToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# A pull request is opened, first reviewed and merged at most once: a second
+# time for one of these (an earlier review arriving late) is not a new transition.
+_ONCE_KINDS = ("opened", "first_review", "merged")
+
+
+class PullRequestEvent(models.Model):
+    """A pull request's move into a new state, recorded once (docs/lifecycle.md).
+
+    Written by the processors in the transaction that changes the rows, whatever
+    the source of the event; announced after commit when it is live (not from
+    history, and not dated before its repository was tracked)."""
+
+    class Kind(models.TextChoices):
+        # In the order a pull request usually goes through them: events of the
+        # same moment are announced in this order.
+        OPENED = "opened", "Opened"
+        READY_FOR_REVIEW = "ready_for_review", "Ready for review"
+        FIRST_REVIEW = "first_review", "First review"
+        APPROVED = "approved", "Approved"
+        MERGED = "merged", "Merged"
+        CLOSED = "closed", "Closed unmerged"
+        REOPENED = "reopened", "Reopened"
+        REVERTED = "reverted", "Reverted"
+
+    # What happens to a pull request at most once, whatever it goes through.
+    ONCE = _ONCE_KINDS
+
+    team = models.ForeignKey(
+        "teams.Team", on_delete=models.CASCADE, related_name="pull_request_events"
+    )
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # When it happened on GitHub (merged_at for a merge, the revert's merge for
+    # reverted, the snapshot's updated_at for a reopening).
+    occurred_at = models.DateTimeField()
+    # The source of the event that made the transition (processors.Source values).
+    source = models.CharField(max_length=20)
+    live = models.BooleanField()
+    # Set when the announcement is claimed; a live event without it is announced
+    # by the sweeper (its on-commit announcement was lost with its process).
+    announced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pull_request", "kind", "occurred_at"], name="unique_pr_event_per_time"
+            ),
+            models.UniqueConstraint(
+                fields=["pull_request", "kind"],
+                condition=models.Q(kind__in=_ONCE_KINDS),
+                name="unique_pr_event_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "kind", "occurred_at"], name="pr_event_team_kind"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(live=True, announced_at__isnull=True),
+                name="pr_event_unannounced",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}: {self.pull_request}"
+        )

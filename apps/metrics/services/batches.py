@@ -24,8 +24,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.db import transaction
 
 from apps.common.bulk import update_rows
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
 from apps.metrics.services.formulas import pull_request_derive
+from apps.metrics.services.lifecycle import (
+    NOT_STORED,
+    LifecycleState,
+    Transition,
+    is_live,
+    lifecycle_events_record,
+    lifecycle_state,
+    transitions_between,
+)
 from apps.metrics.services.members import (
     Sighting,
     apply_sighting,
@@ -77,18 +86,21 @@ class _OneAtATime(Exception):
     """The batch holds what only applying its changes one at a time gets right."""
 
 
-def apply_changes(changes: Sequence[Change]) -> list[object]:
+def apply_changes(changes: Sequence[Change], *, sources: Sequence[str]) -> list[object]:
     """Apply the changes in order, in one transaction (a savepoint inside the
-    caller's); the row or review each one made or updated, in order."""
+    caller's); the row or review each one made or updated, in order. `sources`
+    says where each change came from (`processors.Source`), for the lifecycle
+    events the changes make."""
+    sourced = list(zip(changes, sources, strict=True))
 
-    def apply_once(batch_of: Sequence[Change]) -> list[object]:
+    def apply_once(batch_of: Sequence[tuple[Change, str]]) -> list[object]:
         with transaction.atomic():
-            batch = Batch.load(batch_of)
-            results = [change.apply(batch) for change in batch_of]
+            batch = Batch.load([change for change, _ in batch_of])
+            results = [batch.apply(change, source=source) for change, source in batch_of]
             batch.save()
         return results
 
-    def apply(batch_of: Sequence[Change]) -> list[object]:
+    def apply(batch_of: Sequence[tuple[Change, str]]) -> list[object]:
         try:
             return apply_once(batch_of)
         except ConcurrentCreation:
@@ -96,9 +108,9 @@ def apply_changes(changes: Sequence[Change]) -> list[object]:
             return apply_once(batch_of)
 
     try:
-        return apply(changes)
+        return apply(sourced)
     except _OneAtATime:
-        return [result for change in changes for result in apply([change])]
+        return [result for one in sourced for result in apply([one])]
 
 
 @dataclass
@@ -107,6 +119,13 @@ class _TrackedPullRequest:
     created: bool
     loaded: dict[str, Any]
     loaded_repository_id: int | None
+    # What a revert was linked to, and when merged, before the batch.
+    loaded_revert: tuple[int | None, Any]
+    # Its lifecycle state after the changes applied so far (None: none yet),
+    # and the source and repository of the last change applied to it.
+    lifecycle: LifecycleState | None = None
+    source: str = ""
+    repository: Repository | None = None
 
 
 class Batch:
@@ -121,6 +140,8 @@ class Batch:
         self._pull_requests: dict[tuple[int, int], _TrackedPullRequest] = {}
         self._reviews: dict[tuple[int, int], list[PRReview]] = {}
         self._loaded_reviews: dict[int, dict[str, Any]] = {}
+        # (pull request key, kind, when, source, repository) of each transition.
+        self._transitions: list[tuple[tuple[int, int], str, Any, str, Repository | None]] = []
 
     @classmethod
     def load(cls, changes: Sequence[Change]) -> Batch:
@@ -176,6 +197,7 @@ class Batch:
             created=created,
             loaded=_tracked_values(row),
             loaded_repository_id=row.repository_id,
+            loaded_revert=(row.reverts_id, row.merged_at),
         )
 
     def _moves_between_repositories(self, changes: Sequence[Change]) -> bool:
@@ -206,6 +228,27 @@ class Batch:
             self._loaded_reviews[review.pk] = _review_values(review)
 
     # --- what changes read and update ------------------------------------------
+
+    def apply(self, change: Change, *, source: str) -> object:
+        """Apply one change, and note the lifecycle transitions it makes."""
+        key = (change.team.pk, change.pull_request.github_id)
+        tracked = self._pull_requests[key]
+        reviews = self._reviews.get(key)
+        before = tracked.lifecycle
+        if before is None:
+            before = (
+                NOT_STORED
+                if tracked.created
+                else lifecycle_state(tracked.row, reviews=reviews, approved_at=None)
+            )
+        result = change.apply(self)
+        after = lifecycle_state(tracked.row, reviews=reviews, approved_at=before.approved_at)
+        for kind, at in transitions_between(before, after):
+            self._transitions.append((key, kind, at, source, change.repository))
+        tracked.lifecycle, tracked.source = after, source
+        if change.repository is not None:
+            tracked.repository = change.repository
+        return result
 
     def members(self, team: Team, sightings: list[Sighting]) -> dict[int, TeamMember]:
         """The team's members, once these sightings (the change's own) are applied."""
@@ -244,9 +287,54 @@ class Batch:
             for item in tracked
             if item.created or item.loaded_repository_id != item.row.repository_id
         ]
-        if reverts_link_waiting(arrived):
+        linked = reverts_link_waiting(arrived)
+        if linked:
             self._refresh_waiting_reverts()
         self._save_reviews()
+        lifecycle_events_record(self._lifecycle_transitions(tracked, linked))
+
+    def _lifecycle_transitions(
+        self, tracked: list[_TrackedPullRequest], linked: dict[int, list[Any]]
+    ) -> list[Transition]:
+        """The transitions the changes made, the rows stored (so with their ids):
+        those noted change by change, and the reverts the save linked."""
+        transitions = []
+        for key, kind, at, source, repository in self._transitions:
+            row = self._pull_requests[key].row
+            transitions.append(_transition(row.team_id, row.pk, kind, at, source, repository))
+        for item in tracked:
+            row = item.row
+            # A merged revert reverted what it links: when it was merged, or
+            # when linked to it (either may come first).
+            was_linked, was_merged = item.loaded_revert
+            if (
+                row.reverts_id is not None
+                and row.merged_at is not None
+                and (was_linked != row.reverts_id or was_merged is None)
+            ):
+                transitions.append(
+                    _transition(
+                        row.team_id,
+                        row.reverts_id,
+                        PullRequestEvent.Kind.REVERTED,
+                        row.merged_at,
+                        item.source,
+                        item.repository,
+                    )
+                )
+            for merged_at in linked.get(row.pk, []):
+                # Reverts that came first, linked to this pull request as it arrived.
+                transitions.append(
+                    _transition(
+                        row.team_id,
+                        row.pk,
+                        PullRequestEvent.Kind.REVERTED,
+                        merged_at,
+                        item.source,
+                        item.repository,
+                    )
+                )
+        return transitions
 
     def _refresh_waiting_reverts(self) -> None:
         """Reverts of this batch left waiting may have just been linked to a pull
@@ -280,6 +368,24 @@ class Batch:
                 changed.append(review)
                 fields |= names
         update_rows(model=PRReview, rows=changed, fields=fields)
+
+
+def _transition(
+    team_id: int,
+    pull_request_id: int,
+    kind: str,
+    at: Any,
+    source: str,
+    repository: Repository | None,
+) -> Transition:
+    return Transition(
+        team_id=team_id,
+        pull_request_id=pull_request_id,
+        kind=kind,
+        occurred_at=at,
+        source=source,
+        live=is_live(source=source, occurred_at=at, repository=repository),
+    )
 
 
 def _insert(rows: list[PullRequest]) -> None:

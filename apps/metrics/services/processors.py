@@ -101,6 +101,7 @@ def events_apply(*, events: Sequence[MetricsEvent]) -> list[EventResult]:
     Other errors (the database's) propagate: nothing of the call is kept, and the
     caller may try again, or one event at a time."""
     changes: list[Change] = []
+    sources: list[str] = []
     results: list[EventResult | None] = []
     for event in events:
         try:
@@ -108,6 +109,7 @@ def events_apply(*, events: Sequence[MetricsEvent]) -> list[EventResult]:
         except PayloadError as error:
             results.append(EventResult(error=str(error)))
         else:
+            sources.append(event.source)
             results.append(None)
-    rows = iter(apply_changes(changes) if changes else [])
+    rows = iter(apply_changes(changes, sources=sources) if changes else [])
     return [result if result is not None else EventResult(row=next(rows)) for result in results]

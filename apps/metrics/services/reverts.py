@@ -15,6 +15,7 @@ arrives (`reverts_link_waiting`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -57,9 +58,11 @@ def reverted_pull_request(row: PullRequest) -> PullRequest | None:
     return candidates.exclude(pk=row.pk).order_by("pk").first()
 
 
-def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
+def reverts_link_waiting(arrived: list[PullRequest]) -> dict[int, list[datetime]]:
     """Link the reverts that arrived before the pull requests they revert (rows
-    new, or moved to another repository). Whether any was linked.
+    new, or moved to another repository). For each arrived pull request that
+    reverts were linked to (by its pk), when its merged reverts were merged:
+    empty when none was linked.
 
     One read finds the numbers reverts wait for (usually none); each pull request
     waited for is then linked by an UPDATE whose conditions are its own, so
@@ -67,7 +70,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
     one waited for its lock."""
     targets = [row for row in arrived if row.repository_github_id is not None]
     if not targets:
-        return False
+        return {}
     waited_for = set(
         PullRequest.objects.filter(
             team_id__in={row.team_id for row in targets},
@@ -75,7 +78,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
             reverts__isnull=True,
         ).values_list("team_id", "reverts_number")
     )
-    linked = 0
+    linked: dict[int, list[datetime]] = {}
     for row in targets:
         if (row.team_id, row.number) not in waited_for:
             continue
@@ -93,7 +96,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
             .values_list("full_name", flat=True)
         }
         named = [Q(reverts_repository_full_name__iexact=name) for name in sorted(names)]
-        linked += (
+        count = (
             PullRequest.objects.filter(
                 team_id=row.team_id, reverts_number=row.number, reverts__isnull=True
             )
@@ -101,4 +104,12 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> bool:
             .exclude(pk=row.pk)
             .update(reverts=row)
         )
-    return linked > 0
+        if count:
+            # Those merged have reverted it (the lifecycle's `reverted`); reverts
+            # linked before are read too, and their event is there already.
+            linked[row.pk] = list(
+                PullRequest.objects.filter(reverts=row, merged_at__isnull=False)
+                .exclude(pk=row.pk)
+                .values_list("merged_at", flat=True)
+            )
+    return linked
