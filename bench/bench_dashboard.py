@@ -25,6 +25,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+# The test client speaks plain HTTP: no redirect to HTTPS in front of the pages.
+os.environ.setdefault("DJANGO_SSL_REDIRECT", "0")
+# Deleting a team of 100,000 pull requests at the end takes longer than a request may.
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT_MS", "600000")
 
 from bench.bench_processors import create_database_if_missing  # noqa: E402
 
@@ -50,6 +54,11 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.test import override_settings
+
+    # Pages without collectstatic's manifest (no static file is served here).
+    static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    override_settings(STORAGES={"default": {}, "staticfiles": static}).enable()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection

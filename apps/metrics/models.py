@@ -133,6 +133,10 @@ class PullRequest(models.Model):
             models.Index(
                 fields=["team", "repository_github_id", "number"], name="pr_team_repo_gh_number"
             ),
+            # The dashboard's periods: merged, closed and first reviewed in a range.
+            models.Index(fields=["team", "merged_at"], name="pr_team_merged"),
+            models.Index(fields=["team", "closed_at"], name="pr_team_closed"),
+            models.Index(fields=["team", "first_review_at"], name="pr_team_first_review"),
         ]
 
     def __str__(self) -> str:
@@ -165,6 +169,8 @@ class PRReview(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["team", "github_id"], name="unique_review_per_team"),
         ]
+        # The dashboard's review load: a team's reviews submitted in a range.
+        indexes = [models.Index(fields=["team", "submitted_at"], name="review_team_submitted")]
 
     def __str__(self) -> str:
         return f"{self.get_state_display()} review {self.github_id} on {self.pull_request}"
