@@ -321,6 +321,13 @@ class Processes:
             ],
         )
 
+    def send_task(self, name: str) -> None:
+        """Queue a task through the broker, as beat does with its schedule."""
+        code = f"from config.celery import app; app.send_task({name!r})"
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=BASE_DIR, env=self.env, check=True, timeout=60
+        )
+
     def sweeper(self) -> subprocess.Popen[bytes]:
         """What beat runs every minute, in a loop: process_pending for everything waiting."""
         code = (
