@@ -321,9 +321,10 @@ class Processes:
             ],
         )
 
-    def send_task(self, name: str) -> None:
-        """Queue a task through the broker, as beat does with its schedule."""
-        code = f"from config.celery import app; app.send_task({name!r})"
+    def send_task(self, name: str, *, countdown: float | None = None) -> None:
+        """Queue a task through the broker, as beat does with its schedule
+        (``countdown``: delayed, as a retry is)."""
+        code = f"from config.celery import app; app.send_task({name!r}, countdown={countdown!r})"
         subprocess.run(
             [sys.executable, "-c", code], cwd=BASE_DIR, env=self.env, check=True, timeout=60
         )
