@@ -7,14 +7,13 @@ recovery through the delivery log, both faked at GitHub's real paths."""
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import respx
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.integrations import tasks as integration_tasks
 from apps.integrations.models import ReconcileRun, WebhookDelivery
@@ -28,10 +27,10 @@ from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
-from tests.metrics.test_concurrent_creation import wait_until_another_session_waits_for_a_lock
 from tests.payloads.graphql import FakeGraphQL, pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
 from tests.payloads.pull_requests import pull_request_payload, review_payload
+from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -214,25 +213,14 @@ def test_two_racing_workers_announce_a_merge_once(deliver, repository, announced
     for delivery_id in ("merge-1", "merge-2"):
         deliver("pull_request", merged(), delivery_id=delivery_id)
     first, second = WebhookDelivery.objects.filter(delivery_id__startswith="merge").order_by("pk")
-    errors: list[BaseException] = []
-
-    def second_worker() -> None:
-        try:
-            process_delivery(pk=second.pk)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=second_worker)
+    second_worker = OtherSession(lambda: process_delivery(pk=second.pk))
     with transaction.atomic():
         process_delivery(pk=first.pk)
-        worker.start()
+        second_worker.start()
         # The second worker waits for the pull request the first one holds.
         wait_until_another_session_waits_for_a_lock()
-    worker.join(timeout=30)
+    second_worker.finish()
 
-    assert errors == []
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"processed"}
     assert announced == [(Kind.OPENED, 7), (Kind.MERGED, 7)]
     assert PullRequestEvent.objects.filter(kind=Kind.MERGED).count() == 1

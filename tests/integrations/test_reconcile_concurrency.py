@@ -4,21 +4,20 @@ is stored once, whichever inserts first (PostgreSQL: two sessions at once)."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pytest
 import respx
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 
 from apps.integrations.models import ReconcileRun, WebhookDelivery
-from apps.integrations.services.reconcile import ReconcileResult, deliveries_reconcile
+from apps.integrations.services.reconcile import deliveries_reconcile
 from tests.integrations.conftest import WEBHOOK_URL, signed_headers
 from tests.integrations.github_apps import stored_app
-from tests.metrics.test_concurrent_creation import wait_until_another_session_waits_for_a_lock
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
 from tests.payloads.installations import ping_event
+from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 GITHUB_API = "https://api.github.com"
 
@@ -48,27 +47,14 @@ def _post(entry: LogEntry):
 
 def test_a_webhook_inserting_first_keeps_the_delivery_and_reconcile_stores_nothing(github):
     (entry,) = github.entries
-    results: list[ReconcileResult] = []
-    errors: list[BaseException] = []
-
-    def reconcile() -> None:
-        try:
-            results.append(deliveries_reconcile(trigger=ReconcileRun.Trigger.COMMAND))
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=reconcile)
+    reconcile = OtherSession(lambda: deliveries_reconcile(trigger=ReconcileRun.Trigger.COMMAND))
     with transaction.atomic():
         assert _post(entry).status_code == 202  # stored, not committed yet
-        worker.start()
+        reconcile.start()
         # Reconcile saw no stored guid, fetched it, and its insert waits for ours.
         wait_until_another_session_waits_for_a_lock()
-    worker.join(timeout=30)
+    result = reconcile.finish()
 
-    assert errors == []
-    (result,) = results
     assert (result.missing, result.recovered) == (1, 0)
     delivery = WebhookDelivery.objects.get()
     assert (delivery.delivery_id, delivery.source) == (entry.guid, "webhook")
@@ -76,26 +62,12 @@ def test_a_webhook_inserting_first_keeps_the_delivery_and_reconcile_stores_nothi
 
 def test_a_recovery_inserting_first_keeps_the_delivery_and_the_webhook_answers_200(github):
     (entry,) = github.entries
-    answers: list[int] = []
-    errors: list[BaseException] = []
-
-    def webhook() -> None:
-        try:
-            answers.append(_post(entry).status_code)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=webhook)
+    webhook = OtherSession(lambda: _post(entry).status_code)
     with transaction.atomic():
         result = deliveries_reconcile(trigger=ReconcileRun.Trigger.COMMAND)
         assert result.recovered == 1  # stored, not committed yet
-        worker.start()
+        webhook.start()
         wait_until_another_session_waits_for_a_lock()
-    worker.join(timeout=30)
-
-    assert errors == []
-    assert answers == [200]  # "already received"
+    assert webhook.finish() == 200  # "already received"
     delivery = WebhookDelivery.objects.get()
     assert (delivery.delivery_id, delivery.source) == (entry.guid, "recovery")

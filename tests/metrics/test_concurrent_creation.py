@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
-
-
-def wait_until_another_session_waits_for_a_lock() -> None:
-    with connection.cursor() as cursor:
-        for _ in range(1000):
-            # pg_stat_activity is a snapshot per transaction unless cleared.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-            )
-            if cursor.fetchone()[0]:
-                return
-            time.sleep(0.01)
-    pytest.fail("the second worker never waited for the first one's insert")
+from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 
 @pytest.mark.postgres
@@ -45,24 +29,15 @@ def test_it_applies_both_events_when_two_workers_create_the_same_pull_request(te
     reviewed = review_payload(
         pr_id=11, review_id=1, title="Renamed", submitted_at="2025-01-01T12:00:00Z"
     )
-    errors: list[BaseException] = []
-
-    def second_worker() -> None:
-        try:
-            apply_review_event(team=team, repository=repository, payload=reviewed)
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=second_worker)
+    second_worker = OtherSession(
+        lambda: apply_review_event(team=team, repository=repository, payload=reviewed)
+    )
     with transaction.atomic():
         apply_pull_request_event(team=team, repository=repository, payload=opened)
-        worker.start()
+        second_worker.start()
         wait_until_another_session_waits_for_a_lock()
-    worker.join(timeout=30)
+    second_worker.finish()
 
-    assert errors == []
     pull_request = PullRequest.objects.get(team=team, github_id=11)
     assert pull_request.title == "Renamed"
     assert pull_request.first_review_at == datetime(2025, 1, 1, 12, tzinfo=UTC)
@@ -87,37 +62,28 @@ def test_it_does_not_link_a_revert_that_stopped_naming_the_new_pull_request_mean
     apply_pull_request_event(
         team=team, repository=repository, payload=revert_event("Reverts #5", 10)
     )
-    errors: list[BaseException] = []
-
-    def first_worker_creates_5() -> None:
-        try:
-            apply_pull_request_event(
-                team=team,
-                repository=repository,
-                # Another author: the first worker's wait is on the revert's row.
-                payload=pull_request_payload(
-                    pr_id=500,
-                    number=5,
-                    updated_at="2025-01-01T11:00:00Z",
-                    author_id=9001,
-                    author_login="other",
-                ),
-            )
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=first_worker_creates_5)
+    first_worker_creates_5 = OtherSession(
+        lambda: apply_pull_request_event(
+            team=team,
+            repository=repository,
+            # Another author: the first worker's wait is on the revert's row.
+            payload=pull_request_payload(
+                pr_id=500,
+                number=5,
+                updated_at="2025-01-01T11:00:00Z",
+                author_id=9001,
+                author_login="other",
+            ),
+        )
+    )
     with transaction.atomic():
         # Meanwhile a newer edit of the revert names #7 instead (not committed yet).
         apply_pull_request_event(
             team=team, repository=repository, payload=revert_event("Reverts #7", 12)
         )
-        worker.start()
+        first_worker_creates_5.start()
         wait_until_another_session_waits_for_a_lock()
-    worker.join(timeout=30)
+    first_worker_creates_5.finish()
 
-    assert errors == []
     revert = PullRequest.objects.get(github_id=600)
     assert (revert.reverts_number, revert.reverts) == (7, None)
