@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from typing import Any
 
@@ -25,7 +26,8 @@ from tests.payloads.pull_requests import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-EXAMPLES = 300
+# 300 in every run; a longer hunt: TFORMANCE_FUZZ_EXAMPLES=10000 make test PYTEST_ARGS=...
+EXAMPLES = int(os.environ.get("TFORMANCE_FUZZ_EXAMPLES", "300"))
 
 REAL = {
     "pull_request": lambda: pull_request_payload("opened", pr_id=7, repository_id=100),
