@@ -82,7 +82,7 @@ def test_it_shows_the_error_and_a_retry_button_for_a_failed_delivery(client, own
 
     response = client.get(TEAM_LOG)
 
-    assert b"KeyError: &#x27;full_name&#x27;" in response.content
+    assert b"repositories[].full_name is not a repository name" in response.content
     assert f"/teams/acme/github/deliveries/{failed.pk}/retry/".encode() in response.content
 
 

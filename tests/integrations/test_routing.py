@@ -99,7 +99,7 @@ def test_it_fails_a_delivery_whose_handler_raises_and_keeps_none_of_its_writes(d
 
     delivery = _delivery("broken")
     assert delivery.status == "failed"
-    assert delivery.last_error == "KeyError: 'full_name'"
+    assert delivery.last_error == "repositories[].full_name is not a repository name"
     assert delivery.attempts == 1
     # The same payload would fail the same way: not retried.
     assert delivery.next_attempt_at is None
@@ -157,3 +157,56 @@ def test_it_updates_an_installation_block_without_touching_the_team(deliver, tea
     installation = Installation.objects.get(installation_id=77)
     assert (installation.team, installation.account_login) == (team, "acme-renamed")
     assert _delivery("renamed").team == team
+
+
+def _broken(path: str, value: object) -> dict:
+    payload = installation_event(action="created", installation_id=78)
+    *parents, key = path.split(".")
+    block = payload
+    for name in parents:
+        block = block[name]
+    if value is _REMOVED:
+        del block[key]
+    else:
+        block[key] = value
+    return payload
+
+
+_REMOVED = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("installation", _REMOVED, "installation is missing"),
+        ("installation", "acme", "installation is not an object"),
+        ("installation.id", "78", "installation.id is not an integer"),
+        ("installation.id", 2**63, "installation.id is out of range (1 to 9223372036854775807)"),
+        ("installation.account", [], "installation.account is not an object"),
+        ("installation.account.id", {}, "installation.account.id is not an integer"),
+        ("installation.account.login", 7, "installation.account.login is not a string"),
+        (
+            "installation.permissions",
+            ["read"],
+            "installation.permissions is not an object of strings",
+        ),
+        ("installation.events", "push", "installation.events is not a list of strings"),
+        ("installation.suspended_at", [], "installation.suspended_at is not a time"),
+        ("repositories", "acme/api", "the repositories are not a list"),
+        ("repositories", [5], "repositories[] is not an object"),
+        (
+            "repositories",
+            [{"id": 5, "full_name": ""}],
+            "repositories[].full_name is not a repository name",
+        ),
+    ],
+)
+def test_it_fails_an_installation_event_of_the_wrong_shape_with_the_reason(
+    deliver, path, value, reason
+):
+    deliver("installation", _broken(path, value), delivery_id="misshapen")
+
+    delivery = _delivery("misshapen")
+    assert (delivery.status, delivery.last_error, delivery.attempts) == ("failed", reason, 1)
+    assert delivery.next_attempt_at is None  # it can never succeed: not retried
+    assert not Installation.objects.filter(installation_id=78).exists()

@@ -19,7 +19,12 @@ from apps.integrations.pipeline.eligibility import (
 )
 from apps.integrations.pipeline.lookups import Lookups
 from apps.integrations.services import installations, repositories
-from apps.metrics.services.payloads import MAX_ID, PayloadError, read_repository_block
+from apps.metrics.services.payloads import (
+    MAX_ID,
+    PayloadError,
+    read_repository_block,
+    require_mapping,
+)
 from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source, events_apply
 
 Status = WebhookDelivery.Status
@@ -75,7 +80,7 @@ def _recorded_installation(
     a deleted installation's events are ignored (deletion is final: GitHub
     never reuses an installation id)."""
     installation = installations.installation_upsert(
-        data=block or event.payload["installation"], at=event.received_at
+        data=block or event.payload.get("installation"), at=event.received_at
     )
     if installation.deleted_at is not None:
         return ignored(f"Installation {installation.installation_id} was deleted.")
@@ -114,7 +119,7 @@ def _repositories_synced(key: str) -> Handler:
 
 def _installation_deleted(event: Event) -> Outcome:
     installation = installations.installation_upsert(
-        data=event.payload["installation"], at=event.received_at
+        data=event.payload.get("installation"), at=event.received_at
     )
     installations.installation_mark_deleted(installation=installation, at=event.received_at)
     return PROCESSED
@@ -122,7 +127,7 @@ def _installation_deleted(event: Event) -> Outcome:
 
 def _installation_suspend(event: Event) -> Outcome:
     # Some suspend payloads carry no suspended_at; the event itself says when.
-    block = dict(event.payload["installation"])
+    block = dict(require_mapping(event.payload.get("installation"), "installation"))
     block["suspended_at"] = block.get("suspended_at") or event.received_at.isoformat()
     installation = _recorded_installation(event, block=block)
     return installation if isinstance(installation, Outcome) else PROCESSED

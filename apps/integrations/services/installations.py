@@ -19,6 +19,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.integrations.models import Installation, Repository
+from apps.metrics.services.payloads import (
+    MAX_FULL_NAME,
+    PayloadError,
+    clean_text,
+    require_int,
+    require_mapping,
+)
 from apps.teams.models import Team
 
 
@@ -53,16 +60,51 @@ def _is_current(recorded: datetime | None, at: datetime) -> bool:
     return recorded is None or recorded <= at
 
 
+def _text(value: object, path: str, *, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{path} is not a string")
+    return clean_text(value, limit=limit)
+
+
 def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    account = data.get("account") or {}
+    """The installation object's fields, checked: a value of the wrong type or
+    out of range fails the delivery with its path, never a crash further on."""
+    account = data.get("account")
+    if account is None:
+        account = {}
+    account = require_mapping(account, "installation.account")
+    account_id = account.get("id")
+    if account_id is not None:
+        account_id = require_int(account, "id", "installation.account")
+    permissions = data.get("permissions") or {}
+    events = data.get("events") or []
+    if not isinstance(permissions, Mapping) or not all(
+        isinstance(v, str) for v in permissions.values()
+    ):
+        raise PayloadError("installation.permissions is not an object of strings")
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise PayloadError("installation.events is not a list of strings")
+    suspended_at = data.get("suspended_at")
+    if suspended_at is not None and not isinstance(suspended_at, str | int | float):
+        raise PayloadError("installation.suspended_at is not a time")
+    try:
+        suspended = _timestamp(suspended_at)
+    except (ValueError, OverflowError, OSError):
+        raise PayloadError("installation.suspended_at is not a time") from None
     return {
-        "account_login": account.get("login", ""),
-        "account_id": account.get("id"),
-        "account_type": account.get("type", ""),
-        "repository_selection": data.get("repository_selection") or "",
-        "permissions": dict(data.get("permissions") or {}),
-        "events": list(data.get("events") or []),
-        "suspended_at": _timestamp(data.get("suspended_at")),
+        "account_login": _text(account.get("login"), "installation.account.login", limit=100),
+        "account_id": account_id,
+        "account_type": _text(account.get("type"), "installation.account.type", limit=20),
+        "repository_selection": _text(
+            data.get("repository_selection"), "installation.repository_selection", limit=20
+        ),
+        "permissions": {
+            clean_text(str(k), limit=100): clean_text(v, limit=20) for k, v in permissions.items()
+        },
+        "events": [clean_text(e, limit=100) for e in events],
+        "suspended_at": suspended,
     }
 
 
@@ -77,11 +119,13 @@ def installation_upsert(*, data: Mapping[str, Any], at: datetime | None = None) 
     deletion alone: those belong to the install flow and to
     ``installation_mark_deleted``."""
     at = at or timezone.now()
+    data = require_mapping(data, "installation")
+    installation_id = require_int(data, "id", "installation")
     fields = _installation_fields(data)
     # Locked: two workers holding events of one installation compare their
     # times one after the other.
     installation, created = Installation.objects.select_for_update().get_or_create(
-        installation_id=int(data["id"]),
+        installation_id=installation_id,
         defaults={**fields, "state_changed_at": at, "account_login_changed_at": at},
     )
     if created or installation.deleted_at is not None:
@@ -145,14 +189,19 @@ def _record_access(
     """Record one repository of GitHub's list as (in)accessible at ``at``. Its
     name and privacy come from the same listing, so an older listing changes
     none of them."""
+    item = require_mapping(item, "repositories[]")
+    github_id = require_int(item, "id", "repositories[]")
+    full_name = item.get("full_name")
+    if not isinstance(full_name, str) or not 0 < len(full_name) <= MAX_FULL_NAME:
+        raise PayloadError("repositories[].full_name is not a repository name")
     fields = {
-        "full_name": item["full_name"],
-        "private": bool(item.get("private", False)),
+        "full_name": clean_text(full_name),
+        "private": item.get("private") is True,
         "accessible": accessible,
         "access_changed_at": at,
     }
     repository, created = Repository.objects.select_for_update().get_or_create(
-        installation=installation, github_id=int(item["id"]), defaults=fields
+        installation=installation, github_id=github_id, defaults=fields
     )
     if not created and _is_current(repository.access_changed_at, at):
         if not _is_current(repository.snapshot_received_at, at):
@@ -183,6 +232,8 @@ def repositories_sync(
     if installation.deleted_at is not None:
         return []
     at = at or timezone.now()
+    if not isinstance(repositories, list | tuple):
+        raise PayloadError("the repositories are not a list")
     synced = [
         _record_access(installation=installation, item=item, accessible=True, at=at)
         for item in repositories

@@ -107,7 +107,7 @@ class ReviewSnapshot:
 
 
 def read_pull_request(value: object, *, path: str = "pull_request") -> PullRequestSnapshot:
-    data = _require_mapping(value, path)
+    data = require_mapping(value, path)
     fields: dict[str, Any] = {}
     if isinstance(data.get("title"), str):
         fields["title"] = clean_text(data["title"])
@@ -142,8 +142,8 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
     body = data.get("body", _ABSENT)
     updated_at = _datetime_or_absent(data.get("updated_at"))
     return PullRequestSnapshot(
-        github_id=_require_int(data, "id", path),
-        number=_require_int(data, "number", path, maximum=MAX_NUMBER),
+        github_id=require_int(data, "id", path),
+        number=require_int(data, "number", path, maximum=MAX_NUMBER),
         updated_at=updated_at if isinstance(updated_at, datetime) else None,
         fields=fields,
         author=read_user(data.get("user")),
@@ -152,12 +152,12 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
 
 
 def read_review(value: object, *, path: str = "review") -> ReviewSnapshot:
-    data = _require_mapping(value, path)
+    data = require_mapping(value, path)
     # Webhooks send lower case ("approved"), the REST API upper case ("APPROVED").
     state = data.get("state")
     submitted_at = _datetime_or_absent(data.get("submitted_at"))
     return ReviewSnapshot(
-        github_id=_require_int(data, "id", path),
+        github_id=require_int(data, "id", path),
         state=state.lower() if isinstance(state, str) and state else None,
         submitted_at=submitted_at if isinstance(submitted_at, datetime) else None,
         reviewer=read_user(data.get("user")),
@@ -263,7 +263,7 @@ class _Absent:
 _ABSENT: Any = _Absent()
 
 
-def _require_mapping(value: object, path: str) -> Mapping[str, Any]:
+def require_mapping(value: object, path: str) -> Mapping[str, Any]:
     if value is None:
         raise PayloadError(f"{path} is missing")
     if not isinstance(value, Mapping):
@@ -275,7 +275,7 @@ def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-def _require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = MAX_ID) -> int:
+def require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = MAX_ID) -> int:
     value = data.get(key)
     if value is None:
         raise PayloadError(f"{path}.{key} is missing")
