@@ -14,7 +14,7 @@ from django.db.models import Count
 from apps.integrations.demo import story
 from apps.integrations.demo.feed import DEMO_ADMIN_USERNAME, demo_run
 from apps.integrations.models import Installation, Repository, WebhookDelivery
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,22 @@ def test_it_processes_or_ignores_every_delivery_with_a_reason(django_capture_on_
         "tformance-demo/sandbox is not tracked by Demo team.",
     }
     assert 300 <= statuses["processed"] <= 600
+
+
+def test_its_deliveries_and_lifecycle_events_carry_the_demo_as_their_source(
+    django_capture_on_commit_callbacks, announced
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_run()
+
+    assert set(WebhookDelivery.objects.values_list("source", flat=True)) == {"demo"}
+    assert set(PullRequestEvent.objects.values_list("source", flat=True)) == {"demo"}
+    assert PullRequestEvent.objects.filter(kind="merged").count() == PullRequest.objects.filter(
+        state="merged"
+    ).count()
+    # The story happened before its repositories were tracked: nothing is news.
+    assert not PullRequestEvent.objects.filter(live=True).exists()
+    assert announced == []
 
 
 def test_it_includes_every_case_of_the_story(django_capture_on_commit_callbacks):

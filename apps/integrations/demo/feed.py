@@ -160,13 +160,21 @@ def demo_run(*, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
             # request made the SQLite trial take a minute, mostly waiting on
             # the disk).
             with transaction.atomic():
-                for delivery in to_post[first : first + BATCH]:
+                batch = to_post[first : first + BATCH]
+                for delivery in batch:
                     status = _post(client, delivery, secret)
                     result.posted += 1
                     if status == 202:
                         result.accepted += 1
                     else:
                         result.repeats += 1
+                # Stored as the webhook stores any delivery; said to be the
+                # demo's before the drain takes them (at this commit), so its
+                # rows and lifecycle events carry the demo as their source.
+                WebhookDelivery.objects.filter(
+                    delivery_id__in=[d.delivery_id for d in batch],
+                    source=WebhookDelivery.Source.WEBHOOK,
+                ).update(source=WebhookDelivery.Source.DEMO)
             progress(f"  {result.posted} of {len(to_post)} deliveries posted")
     ids = [delivery.delivery_id for delivery in deliveries]
     result.statuses = Counter(
