@@ -80,9 +80,10 @@ def test_its_deliveries_and_lifecycle_events_carry_the_demo_as_their_source(
 
     assert set(WebhookDelivery.objects.values_list("source", flat=True)) == {"demo"}
     assert set(PullRequestEvent.objects.values_list("source", flat=True)) == {"demo"}
-    assert PullRequestEvent.objects.filter(kind="merged").count() == PullRequest.objects.filter(
-        state="merged"
-    ).count()
+    assert (
+        PullRequestEvent.objects.filter(kind="merged").count()
+        == PullRequest.objects.filter(state="merged").count()
+    )
     # The story happened before its repositories were tracked: nothing is news.
     assert not PullRequestEvent.objects.filter(live=True).exists()
     assert announced == []
