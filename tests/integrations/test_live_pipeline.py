@@ -5,10 +5,6 @@ database that pytest-django created (committed data: transactional_db)."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +26,7 @@ from tests.integrations.conftest import (
     own_redis_database,
     repository_for,
 )
+from tests.integrations.processes import Processes, app_env
 from tests.payloads.installations import installation_repositories_event, repository_stub
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
@@ -37,14 +34,7 @@ pytestmark = pytest.mark.integration
 
 # A Redis database of this test's own, so stray messages of other runs don't mix in.
 REDIS_DB = 13
-START_TIMEOUT = 60.0
 PROCESS_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _database_url() -> str:
@@ -53,14 +43,10 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @dataclass
 class Live:
     base_url: str
-    logs: list[Path]
+    processes: Processes
 
     def post(
         self,
@@ -85,93 +71,25 @@ class Live:
         return response.status_code
 
     def diagnostics(self) -> str:
-        return "\n\n".join(f"--- {log.name}\n{_tail(log)}" for log in self.logs)
-
-
-def _wait_until_up(url: str, processes: list[subprocess.Popen[bytes]]) -> bool:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
-            return False
-        try:
-            httpx.get(url, timeout=2)
-            return True
-        except httpx.TransportError:
-            time.sleep(0.2)
-    return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        return self.processes.logs()
 
 
 @pytest.fixture
 def live(transactional_db: None, tmp_path: Path) -> Iterator[Live]:
-    redis_url = own_redis_database(REDIS_DB)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": "integration-test-secret-key",
-        "DJANGO_DEBUG": "",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": redis_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "LOG_LEVEL": "INFO",
-    }
-    port = _free_port()
-    base_dir = Path(settings.BASE_DIR)
-    server_log, worker_log = tmp_path / "gunicorn.log", tmp_path / "celery.log"
-    commands = {
-        server_log: [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        worker_log: [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-    }
-    processes = []
+    env = app_env(
+        database_url=_database_url(),
+        redis_url=own_redis_database(REDIS_DB),
+        DJANGO_SECRET_KEY="integration-test-secret-key",
+        LOG_LEVEL="INFO",
+    )
+    processes = Processes(env=env, folder=tmp_path)
     try:
-        for log, command in commands.items():
-            with log.open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        command, cwd=base_dir, env=env, stdout=out, stderr=subprocess.STDOUT
-                    )
-                )
-        live = Live(base_url=f"http://127.0.0.1:{port}", logs=list(commands))
-        if not _wait_until_up(f"{live.base_url}/healthz", processes):
-            pytest.fail(f"the server did not start\n{live.diagnostics()}")
-        yield live
+        base_url = processes.gunicorn(workers=1)
+        processes.worker()
+        yield Live(base_url=base_url, processes=processes)
     finally:
         # Before transactional_db empties the tables under them.
-        for process in processes:
-            _stop(process)
+        processes.stop_all()
 
 
 def _wait_for_processing(expected: int) -> list[WebhookDelivery]:
