@@ -341,6 +341,22 @@ def test_a_revert_announces_reverted_on_the_reverted_pull_request(
     assert event.occurred_at == datetime(2025, 1, 5, 10, tzinfo=UTC)
 
 
+def test_a_revert_and_its_pull_request_applied_together_announce_reverted_once(
+    team, repository, announced, django_capture_on_commit_callbacks
+):
+    # One batch, as a drain pass takes them: the revert first, then what it reverts.
+    events = [
+        MetricsEvent(team=team, repository=repository, name="pull_request", payload=payload)
+        for payload in (revert_of(12), merged(12, at="2025-01-03T10:00:00Z"))
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        events_apply(events=events)
+
+    assert [a for a in announced if a[0] == Kind.REVERTED] == [(Kind.REVERTED, 12)]
+    assert PullRequestEvent.objects.filter(kind=Kind.REVERTED).count() == 1
+    assert PullRequest.objects.get(number=30).reverts == PullRequest.objects.get(number=12)
+
+
 def test_a_revert_reverts_when_it_is_merged_not_when_it_is_opened(deliver, repository, announced):
     deliver("pull_request", merged(12, at="2025-01-03T10:00:00Z"))
     revert = revert_of(12)

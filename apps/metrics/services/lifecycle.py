@@ -161,17 +161,22 @@ def lifecycle_events_record(transitions: Sequence[Transition]) -> None:
     have the live ones this call recorded announced once it commits."""
     if not transitions:
         return
+    # One transition may be noted twice in a batch: a revert and the pull request
+    # it reverts arriving together (linked from either side). The first stands.
+    unique: dict[tuple[int, str, datetime], Transition] = {}
+    for t in transitions:
+        # The kind's plain value: keys compare with what the database returns.
+        unique.setdefault((t.pull_request_id, str(t.kind), t.occurred_at), t)
     events = [
         PullRequestEvent(
             team_id=t.team_id,
-            pull_request_id=t.pull_request_id,
-            # The kind's plain value: keys compare with what the database returns.
-            kind=str(t.kind),
-            occurred_at=t.occurred_at,
+            pull_request_id=pull_request_id,
+            kind=kind,
+            occurred_at=occurred_at,
             source=t.source,
             live=t.live,
         )
-        for t in transitions
+        for (pull_request_id, kind, occurred_at), t in unique.items()
     ]
     # Insert-or-nothing: what another delivery, worker or source recorded stays
     # as it is. Of the rows there after the commit, those with our creation
