@@ -278,6 +278,12 @@ CELERY_BEAT_SCHEDULE["resume-history-runs"] = {
     "task": "apps.integrations.tasks.resume_history_runs",
     "schedule": 60.0,
 }
+# Continues metrics recompute runs never started (queued by a migration) or left by a
+# dead worker (docs/metrics.md, "Recomputing").
+CELERY_BEAT_SCHEDULE["resume-recompute-runs"] = {
+    "task": "apps.metrics.tasks.resume_recompute_runs",
+    "schedule": 60.0,
+}
 # Announces live lifecycle events whose on-commit announcement was lost (docs/lifecycle.md).
 CELERY_BEAT_SCHEDULE["announce-lifecycle-events"] = {
     "task": "apps.metrics.tasks.announce_pending_lifecycle_events",

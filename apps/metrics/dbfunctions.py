@@ -5,8 +5,6 @@ PostgreSQL and SQLite.
   ``percentile_cont(f) WITHIN GROUP (ORDER BY x)``. SQLite has no such
   aggregate, so each SQLite connection gets ``percentile_cont(x, f)``
   registered (``register_sqlite_functions``), computing the same number.
-- ``EpochSeconds``: a timestamp as seconds since 1970 (a float), so that phases
-  are plain arithmetic in SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from typing import Any
 
 from django.db import NotSupportedError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Aggregate, FloatField, Func
+from django.db.models import Aggregate, FloatField
 from django.db.models.sql.compiler import SQLCompiler
 
 
@@ -75,27 +73,6 @@ class PercentileCont(Aggregate):  # type: ignore[misc]
         raise NotSupportedError(f"percentiles are not available on {connection.vendor}")
 
 
-class EpochSeconds(Func):  # type: ignore[misc]
-    """Seconds since 1970-01-01 UTC of a timestamp, as a float (NULL stays NULL)."""
-
-    output_field = FloatField()
-    arity = 1
-
-    def as_postgresql(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
-    ) -> tuple[str, list[Any]]:
-        # date_part gives a double; EXTRACT gives numeric (PostgreSQL 14+), slower.
-        template = "date_part('epoch', %(expressions)s)"
-        return self.as_sql(compiler, connection, template=template, **extra)  # type: ignore[no-any-return]
-
-    def as_sqlite(
-        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
-    ) -> tuple[str, list[Any]]:
-        # Django stores UTC text ("2025-01-01 10:00:00.000000"); julianday reads it.
-        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
-        return self.as_sql(compiler, connection, template=template, **extra)  # type: ignore[no-any-return]
-
-
 class _SQLitePercentile:
     """``percentile_cont(value, fraction)`` for SQLite, as PostgreSQL computes it:
     the value at position fraction * (n - 1) of the sorted values, interpolated
@@ -132,17 +109,3 @@ def register_sqlite_functions(
     """connection_created receiver: gives each SQLite connection percentile_cont."""
     if connection.vendor == "sqlite":
         connection.connection.create_aggregate("percentile_cont", 2, _SQLitePercentile)
-
-
-class Ungrouped(Func):  # type: ignore[misc]
-    """An expression of a grouped row's own columns that GROUP BY need not list:
-    grouping by the primary key already fixes it (PostgreSQL accepts columns
-    functionally dependent on the key; SQLite accepts bare columns). Without
-    it Django groups by every such expression, which made the merged rows'
-    query hash each phase's arithmetic."""
-
-    template = "%(expressions)s"
-    arity = 1
-
-    def get_group_by_cols(self) -> list[Any]:
-        return []

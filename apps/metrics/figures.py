@@ -2,9 +2,10 @@
 aggregated in the database with a fixed number of queries whatever the number
 of pull requests (see docs/metrics.md for each definition).
 
-Figures about merged pull requests come from one per-pull-request query (its
-phases, size, week), wrapped in an outer aggregate: the first approval is a
-MIN over the reviews, grouped by pull request, so each phase is computed once.
+Every duration is a stored column, computed in Python by the durations engine
+(`services/durations.py`) when the row is written: the figures aggregate those
+columns and never compute a duration in SQL. Figures about merged pull requests
+read the merged rows once (size, week, which period) and aggregate them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from django.db.models import (
     DateField,
     Exists,
     F,
-    FloatField,
     IntegerField,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -30,12 +29,13 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, Least, Trunc
+from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
-from apps.metrics.dbfunctions import EpochSeconds, PercentileCont, Ungrouped, percentile_sql
+from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.periods import BadParameter, Period, Request
+from apps.metrics.rules import counted_reviewer_q
 from apps.teams.models import Team
 
 # A pull request by a person: bots' pull requests are counted apart.
@@ -98,84 +98,6 @@ def _in(field: str, period: Period) -> Q:
     return Q(**{f"{field}__gte": period.start_at, f"{field}__lt": period.end_at})
 
 
-def with_phases(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
-    """Annotates each pull request with its first approval and, when merged,
-    its four phases in hours (``coding_hours``, ``pickup_hours``,
-    ``review_hours``, ``merge_hours``) that sum to ``cycle_hours``.
-
-    Boundaries: ready (or opened, if never a draft), first review, first
-    approval, merged. One that did not happen before the merge is skipped and
-    its time goes to the next phase that did; one out of order is moved up to
-    the boundary before it, so the four always sum to merged - opened."""
-    approval = (
-        Q(reviews__state=PRReview.State.APPROVED, reviews__submitted_at__isnull=False)
-        & (Q(reviews__reviewer__isnull=True) | Q(reviews__reviewer__is_bot=False))
-        & (
-            Q(author__isnull=True)
-            | Q(reviews__reviewer__isnull=True)
-            | Q(reviews__reviewer_id__lt=F("author_id"))
-            | Q(reviews__reviewer_id__gt=F("author_id"))
-        )
-    )
-    queryset = queryset.annotate(
-        first_approved_at=Min("reviews__submitted_at", filter=approval),
-        review_count=Count(
-            "reviews",
-            distinct=True,
-            filter=Q(reviews__submitted_at__isnull=False) & ~Q(reviews__state="pending"),
-        ),
-    )
-    opened = EpochSeconds(F("pr_created_at"))
-    merged = EpochSeconds(F("merged_at"))
-    ready = EpochSeconds(F("ready_for_review_at"))
-    reviewed = EpochSeconds(F("first_review_at"))
-    approved = EpochSeconds(F("first_approved_at"))
-    zero = Value(0.0, output_field=FloatField())
-
-    ready_at = Least(Greatest(Coalesce(ready, opened), opened), merged)
-    review_happened = LessThanOrEqual(reviewed, merged)
-    reviewed_at = Greatest(reviewed, ready_at)
-    before_approval = Case(
-        When(review_happened, then=reviewed_at), default=ready_at, output_field=FloatField()
-    )
-    approval_happened = LessThanOrEqual(approved, merged)
-    approved_at = Greatest(approved, before_approval)
-    before_merge = Case(
-        When(approval_happened, then=approved_at),
-        default=before_approval,
-        output_field=FloatField(),
-    )
-    phases = {
-        "coding_hours": ready_at - opened,
-        "pickup_hours": Case(
-            When(review_happened, then=reviewed_at - ready_at),
-            default=zero,
-            output_field=FloatField(),
-        ),
-        "review_hours": Case(
-            When(approval_happened, then=approved_at - before_approval),
-            default=zero,
-            output_field=FloatField(),
-        ),
-        "merge_hours": merged - before_merge,
-        "cycle_hours": merged - opened,
-    }
-    is_merged = Q(merged_at__isnull=False, pr_created_at__isnull=False)
-    return queryset.annotate(
-        **{
-            name: Ungrouped(
-                Case(
-                    When(is_merged, then=expression / Value(3600.0)),
-                    default=None,
-                    output_field=FloatField(),
-                ),
-                output_field=FloatField(),
-            )
-            for name, expression in phases.items()
-        }
-    )
-
-
 def _size_bucket() -> Case:
     size = F("additions") + F("deletions")
     return Case(
@@ -201,24 +123,16 @@ def _merged_rows(
         merged_at__lt=period.end_at,
         pr_created_at__isnull=False,
     )
-    return (
-        with_phases(queryset)
-        .annotate(
-            week=Ungrouped(
-                Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
-                output_field=DateField(),
-            ),
-            size_bucket=Ungrouped(_size_bucket(), output_field=CharField()),
-            current=Ungrouped(
-                Case(
-                    When(merged_at__gte=period.start_at, then=Value(1)),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                ),
-                output_field=IntegerField(),
-            ),
-        )
-        .values("current", "cycle_hours", *_PHASES, "is_revert", "is_hotfix", "week", "size_bucket")
+    return queryset.annotate(
+        week=Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
+        size_bucket=_size_bucket(),
+        current=Case(
+            When(merged_at__gte=period.start_at, then=Value(1)),
+            default=Value(0),
+            output_field=IntegerField(),
+        ),
+    ).values(
+        "current", "cycle_time_hours", *_PHASES, "is_revert", "is_hotfix", "week", "size_bucket"
     )
 
 
@@ -242,7 +156,7 @@ def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]
     vendor = connection.vendor
     quote = connection.ops.quote_name
     inner_sql, params = rows.query.get_compiler(using=using).as_sql()
-    cycle = f"merged.{quote('cycle_hours')}"
+    cycle = f"merged.{quote('cycle_time_hours')}"
     aggregates = ", ".join(
         [
             "COUNT(*)",
@@ -387,23 +301,16 @@ def _sizes(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _reviews_in(team: Team, period: Period, repository_ids: list[int] | None) -> QuerySet[PRReview]:
-    """People's reviews submitted in the period, on people's pull requests, not
-    their own."""
+    """People's reviews submitted in the period (dismissed ones too: the review
+    load is work done), on people's pull requests, by counted reviewers
+    (`rules.counted_reviewer`: not bots, deleted accounts or the author)."""
     reviews = PRReview.objects.filter(
         _in("submitted_at", period),
+        Q(pull_request__author__isnull=True) | Q(pull_request__author__is_bot=False),
+        counted_reviewer_q(reviewer="reviewer", author="pull_request__author"),
         team=team,
         state__in=REVIEW_STATES,
         reviewer__isnull=False,
-        reviewer__is_bot=False,
-    ).filter(
-        Q(pull_request__author__isnull=True)
-        | (
-            Q(pull_request__author__is_bot=False)
-            & (
-                Q(reviewer_id__lt=F("pull_request__author_id"))
-                | Q(reviewer_id__gt=F("pull_request__author_id"))
-            )
-        )
     )
     if repository_ids is not None:
         reviews = reviews.filter(pull_request__repository_id__in=repository_ids)
@@ -587,11 +494,18 @@ def pull_requests_behind(
 
 
 def with_details(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
-    """The pull requests with their phases, repository, author and reviews.
-    Phases group by pull request, so a page applies this to its own rows only."""
+    """The pull requests with their repository, author, reviews and how many
+    reviews were submitted (``review_count``). The count groups by pull request,
+    so a page applies this to its own rows only."""
     reviews = PRReview.objects.select_related("reviewer").order_by("submitted_at")
     return (
-        with_phases(queryset)
+        queryset.annotate(
+            review_count=Count(
+                "reviews",
+                filter=Q(reviews__submitted_at__isnull=False)
+                & ~Q(reviews__state=PRReview.State.PENDING),
+            )
+        )
         .select_related("repository", "author")
         .prefetch_related(Prefetch("reviews", queryset=reviews))
     )

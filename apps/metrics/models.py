@@ -81,11 +81,22 @@ class PullRequest(models.Model):
     # Null when that snapshot was a REST read, which has no delivery.
     pr_received_at = models.DateTimeField(null=True, blank=True)
     ready_for_review_at = models.DateTimeField(null=True, blank=True)
+    # The earliest counted review, and approval (apps/metrics/rules.py), from the
+    # pull request's reviews as the write path last saw them.
     first_review_at = models.DateTimeField(null=True, blank=True)
+    first_approval_at = models.DateTimeField(null=True, blank=True)
     merged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Durations in hours, each computed by apps/metrics/services/durations.py from
+    # the timestamps above and stored here (`<duration>_<slot>`); the figures
+    # aggregate these columns. Time to first review is review_time_hours; the
+    # four phases of a merged pull request add up to cycle_time_hours.
     cycle_time_hours = models.FloatField(null=True, blank=True)
     review_time_hours = models.FloatField(null=True, blank=True)
+    coding_hours = models.FloatField(null=True, blank=True)
+    pickup_hours = models.FloatField(null=True, blank=True)
+    review_hours = models.FloatField(null=True, blank=True)
+    merge_hours = models.FloatField(null=True, blank=True)
     additions = models.PositiveIntegerField(null=True, blank=True)
     deletions = models.PositiveIntegerField(null=True, blank=True)
     is_revert = models.BooleanField(default=False)
@@ -271,3 +282,57 @@ class PullRequestEvent(models.Model):
         return (
             f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}: {self.pull_request}"
         )
+
+
+class RecomputeRun(models.Model):
+    """One pass of `metrics_recompute` (the command, or its task): every stored
+    duration and derived value of a team's pull requests (or every team's)
+    derived again from the stored timestamps and reviews.
+
+    It goes in lock order (team, then GitHub id) in batches, each committed with
+    the run's position, so a run that stops resumes after the last batch done."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    # Null: every team's pull requests.
+    team = models.ForeignKey(
+        "teams.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    # The last pull request done, in lock order: (team id, GitHub id).
+    last_team_id = models.BigIntegerField(default=0)
+    last_github_id = models.BigIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves with every batch: a running run that has not moved for long lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["status", "updated_at"],
+                name="recompute_run_active",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.team.slug if self.team_id else "every team"
+        return f"recompute of {scope}: {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

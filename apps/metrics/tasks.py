@@ -1,7 +1,12 @@
-"""Celery tasks for lifecycle events: thin, they call services.lifecycle.
+"""Celery tasks of the metrics: thin, they call services.
 
-A consumer's events are one task per announcement, in order; a consumer that
-fails is retried on the events it had left, and the others are not told again."""
+- lifecycle events (`services/lifecycle.py`): a consumer's events are one task
+  per announcement, in order; a consumer that fails is retried on the events it
+  had left, and the others are not told again;
+- recompute runs (`services/recompute.py`): a run's next batches, then itself
+  queued again until the run is done; beat resumes runs that stopped.
+
+Services queue these by name (`apps.common.scheduling`); none imports this module."""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from django.db import OperationalError
 
+from apps.common import scheduling
 from apps.metrics.models import PullRequestEvent
-from apps.metrics.services import lifecycle
+from apps.metrics.services import lifecycle, recompute
+from apps.metrics.signals import lifecycle_events_announced
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +70,33 @@ def queue_consumers(*, events: Sequence[PullRequestEvent], **_: Any) -> None:
 
 
 def connect_consumers() -> None:
-    from apps.metrics.signals import lifecycle_events_announced
-
     lifecycle_events_announced.connect(queue_consumers, dispatch_uid="metrics_lifecycle_consumers")
+
+
+@shared_task
+def continue_recompute_run(run_id: int) -> str:
+    """Some batches of a recompute run, then its continuation queued (in-process:
+    the whole run in this call)."""
+    batches = None if scheduling.tasks_in_process() else recompute.BATCHES_PER_STEP
+    try:
+        kind = recompute.recompute_run_continue(run_id=run_id, batches=batches)
+    except OperationalError:
+        # A deadlock or a lost connection: the batch rolled back, and the
+        # resumer continues the run from its last committed batch.
+        logger.warning("recompute run %s stopped on a database error; resumed later", run_id)
+        raise
+    except Exception as error:
+        recompute.recompute_run_fail(run_id=run_id, error=f"{type(error).__name__}: {error}")
+        raise
+    if kind == "continue":
+        recompute.recompute_run_send(run_id)
+    return kind
+
+
+@shared_task
+def resume_recompute_runs() -> int:
+    """Celery beat: runs never started (queued by a migration) or left by a dead worker."""
+    due = recompute.recompute_runs_due()
+    for run_id in due:
+        recompute.recompute_run_send(run_id)
+    return len(due)

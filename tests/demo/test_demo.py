@@ -133,8 +133,8 @@ def test_it_waits_for_workers_when_tasks_are_queued(
     in "received" until a worker drains them, and then all go through."""
     from celery import current_app
 
-    from apps.integrations import tasks
-    from apps.integrations.pipeline.wake import DrainWaker
+    from apps.integrations import scheduling
+    from apps.integrations.scheduling.wake import DrainWaker
     from apps.integrations.tasks import drain_deliveries
 
     queued: list[dict[str, object]] = []
@@ -142,7 +142,7 @@ def test_it_waits_for_workers_when_tasks_are_queued(
     def send(woken_for: float | None, countdown: float | None) -> None:
         queued.append({"woken_for": woken_for, "countdown": countdown})
 
-    monkeypatch.setattr(tasks, "_waker", DrainWaker(send=send, interval=0.1))
+    monkeypatch.setattr(scheduling, "_waker", DrainWaker(send=send, interval=0.1))
 
     eager = current_app.conf.task_always_eager
     current_app.conf.task_always_eager = False

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from apps.integrations import tasks
+from apps.integrations import scheduling, tasks
 from apps.integrations.models import HistoryRun
 from apps.integrations.services import history
 from apps.integrations.services.repository_access import repository_set_tracked
@@ -206,11 +206,11 @@ def test_a_primary_limit_schedules_the_continuation_at_reset(repository, github,
     )
     github.remaining = 2  # the first page leaves one point: not enough for another
     queued = []
-    monkeypatch.setattr(tasks, "_eager", lambda: False)
+    monkeypatch.setattr(scheduling, "is_in_process", lambda: False)
     monkeypatch.setattr(
         tasks.continue_history_run,
         "apply_async",
-        lambda args, eta=None, retry=True: queued.append((args, eta)),
+        lambda args, eta=None, **_: queued.append((args, eta)),
     )
     run = history.history_run_start(repository=repository)
     HistoryRun.objects.filter(pk=run.pk).update(page_size=1)

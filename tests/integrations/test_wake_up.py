@@ -14,9 +14,9 @@ import pytest
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline import drain
 from apps.integrations.pipeline.drain import drain_deliveries
-from apps.integrations.pipeline.wake import DrainWaker
+from apps.integrations.scheduling.wake import DrainWaker
 from apps.integrations.tasks import drain_deliveries as drain_task
-from apps.integrations.tasks import send_drain
+from apps.integrations.scheduling import send_drain
 from config.celery import app
 from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event
@@ -62,7 +62,7 @@ def broker_queue() -> Iterator[object]:
 def test_it_answers_202_and_keeps_the_delivery_when_the_broker_is_down(
     deliver, broker_down, caplog
 ):
-    with caplog.at_level(logging.WARNING, logger="apps.integrations.pipeline.wake"):
+    with caplog.at_level(logging.WARNING, logger="apps.integrations.scheduling.wake"):
         response = deliver("ping", ping_event(), delivery_id="kept")
 
     assert response.status_code == 202

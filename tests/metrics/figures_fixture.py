@@ -8,6 +8,8 @@ from typing import Any
 
 from apps.integrations.models import Installation, Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services.durations import durations_store, team_calendars
+from apps.metrics.services.recompute import pull_requests_recompute
 from apps.teams.models import Team
 
 
@@ -15,34 +17,30 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def _hours(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds() / 3600
-
-
 _next_id = [1000]
 
 
 def pull_request(team: Team, repository: Repository | None, **fields: Any) -> PullRequest:
+    """A pull request row as the write path stores it: its durations computed
+    by the engine from the times given."""
     _next_id[0] += 1
-    created = fields.get("pr_created_at")
     fields.setdefault("number", _next_id[0])
     fields.setdefault("title", f"Change {fields['number']}")
     fields.setdefault("html_url", f"https://github.com/acme/api/pull/{fields['number']}")
     if fields.get("merged_at"):
         fields.setdefault("state", PullRequest.State.MERGED)
         fields.setdefault("closed_at", fields["merged_at"])
-    fields["cycle_time_hours"] = _hours(created, fields.get("merged_at"))
-    fields["review_time_hours"] = _hours(created, fields.get("first_review_at"))
-    return PullRequest.objects.create(
-        team=team, repository=repository, github_id=_next_id[0], **fields
-    )
+    row = PullRequest(team=team, repository=repository, github_id=_next_id[0], **fields)
+    durations_store(row, calendars=team_calendars(team))
+    row.save()
+    return row
 
 
 def review(pr: PullRequest, reviewer: TeamMember, state: str, submitted: str) -> PRReview:
+    """A review, and its pull request's first review, first approval and
+    durations derived again from all of its reviews (as the write path does)."""
     _next_id[0] += 1
-    return PRReview.objects.create(
+    row = PRReview.objects.create(
         team=pr.team,
         pull_request=pr,
         github_id=_next_id[0],
@@ -50,6 +48,9 @@ def review(pr: PullRequest, reviewer: TeamMember, state: str, submitted: str) ->
         state=state,
         submitted_at=at(submitted),
     )
+    pull_requests_recompute([PullRequest.objects.select_related("team").get(pk=pr.pk)])
+    pr.refresh_from_db()
+    return row
 
 
 def january_history(team: Team, *, repository_name: str = "acme/api") -> dict[str, Any]:

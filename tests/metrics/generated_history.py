@@ -1,5 +1,6 @@
 """A plausible team history of any size, written with bulk_create: the browser
-test's few hundred pull requests and bench/bench_dashboard.py's 100,000."""
+test's few hundred pull requests and bench/bench_dashboard.py's 100,000. Each
+row's durations come from the durations engine, as the write path stores them."""
 
 from __future__ import annotations
 
@@ -8,15 +9,10 @@ from datetime import datetime, timedelta
 
 from apps.integrations.models import Installation, Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.services.durations import durations_store, team_calendars
 from apps.teams.models import Team
 
 PEOPLE = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
-
-
-def _hours(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds() / 3600
 
 
 def generated_history(
@@ -41,6 +37,7 @@ def generated_history(
         for index, login in enumerate(PEOPLE)
     ]
     bot = TeamMember.objects.create(team=team, github_id=99, login="dependabot[bot]", is_bot=True)
+    calendars = team_calendars(team)
     next_review_id = 1
     for start in range(0, count, batch):
         pull_requests: list[PullRequest] = []
@@ -72,32 +69,34 @@ def generated_history(
             planned_reviews = [r for r in planned_reviews if r[3] <= now]
             if first_review and first_review > now:
                 first_review = None
+            if approval and approval > now:
+                approval = None
             size = int(rng.lognormvariate(4, 1.3))
             additions = rng.randint(0, size)
-            pull_requests.append(
-                PullRequest(
-                    team=team,
-                    repository=rng.choice(repositories),
-                    github_id=team.pk * 10_000_000 + number,
-                    number=number,
-                    title=f"Change number {number}",
-                    author=author,
-                    state="merged" if merged else "closed" if closed else "open",
-                    is_draft=False,
-                    pr_created_at=created,
-                    ready_for_review_at=ready if ready and ready <= now else None,
-                    first_review_at=first_review,
-                    merged_at=merged,
-                    closed_at=merged or closed,
-                    cycle_time_hours=_hours(created, merged),
-                    review_time_hours=_hours(created, first_review),
-                    additions=additions,
-                    deletions=size - additions,
-                    is_revert=rng.random() < 0.03,
-                    is_hotfix=rng.random() < 0.05,
-                    html_url=f"https://github.com/{team.slug}/api/pull/{number}",
-                )
+            row = PullRequest(
+                team=team,
+                repository=rng.choice(repositories),
+                github_id=team.pk * 10_000_000 + number,
+                number=number,
+                title=f"Change number {number}",
+                author=author,
+                state="merged" if merged else "closed" if closed else "open",
+                is_draft=False,
+                pr_created_at=created,
+                ready_for_review_at=ready if ready and ready <= now else None,
+                first_review_at=first_review,
+                first_approval_at=approval,
+                merged_at=merged,
+                closed_at=merged or closed,
+                additions=additions,
+                deletions=size - additions,
+                is_revert=rng.random() < 0.03,
+                is_hotfix=rng.random() < 0.05,
+                html_url=f"https://github.com/{team.slug}/api/pull/{number}",
             )
+            # Stored as the write path stores them: by the durations engine.
+            durations_store(row, calendars=calendars)
+            pull_requests.append(row)
         PullRequest.objects.bulk_create(pull_requests, batch_size=2000)
         reviews = []
         for index, reviewer, state, submitted in planned_reviews:

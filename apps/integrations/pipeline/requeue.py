@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from apps.integrations.models import Installation, WebhookDelivery
-from apps.integrations.pipeline.routing import REPOSITORY_EVENTS
-from apps.integrations.tasks import wake_drain
+from apps.integrations.scheduling import wake_drain
+from apps.metrics.services.processors import EVENT_NAMES
 
 Status = WebhookDelivery.Status
 
@@ -46,7 +46,7 @@ def requeue_ignored_deliveries(*, installation_id: int, repository_github_id: in
         status=Status.IGNORED,
         installation_id=installation_id,
         repository_github_id=repository_github_id,
-        event__in=REPOSITORY_EVENTS,
+        event__in=EVENT_NAMES,
     ).update(status=Status.RECEIVED, status_reason="", processed_at=None)
     if requeued:
         transaction.on_commit(wake_drain, robust=True)

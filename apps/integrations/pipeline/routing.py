@@ -18,6 +18,7 @@ from apps.integrations.pipeline.eligibility import (
     repository_eligibility,
 )
 from apps.integrations.pipeline.lookups import Lookups
+from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
 from apps.integrations.services import installations, repositories
 from apps.metrics.services.payloads import (
     MAX_ID,
@@ -101,9 +102,6 @@ def _repositories_synced(key: str) -> Handler:
             repositories=event.payload.get(key) or [],
             at=event.received_at,
         )
-        # Imported here: requeue.py reads this module's table.
-        from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
-
         for repository in synced:
             # Access granted again to a tracked repository: what was ignored
             # while it was removed goes through, as when it is tracked.

@@ -4,7 +4,8 @@ by page from GitHub's GraphQL API into the metrics through the one entry.
 A run is a `HistoryRun` row. `history_run_step` reads and stores a bounded
 number of pages, each in its own transaction with the run's cursor, and says
 what comes next (more pages, a wait for a rate limit, the end); the Celery task
-in `apps/integrations/tasks.py` queues that continuation, so no worker ever
+in `apps/integrations/tasks.py` queues that continuation (through
+`apps/integrations/scheduling/`), so no worker ever
 sleeps on a limit and a killed worker's run resumes from its stored cursor.
 
 Before each page the run asks `repository_eligibility` again: a repository
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.integrations import scheduling
 from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.github_api import installation_github
@@ -96,10 +98,8 @@ def history_run_start(*, repository: Repository, days: int | None = None) -> His
 
 def history_backfill_queue(*, repository: Repository, days: int | None = None) -> HistoryRun:
     """Start (or find) the repository's run and queue its task once this commits."""
-    from apps.integrations import tasks  # the tasks call this module's functions
-
     run = history_run_start(repository=repository, days=days)
-    tasks.queue_history_run(run.pk)
+    scheduling.history_run_queue(run.pk)
     return run
 
 

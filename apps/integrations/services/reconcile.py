@@ -31,8 +31,8 @@ from githubkit import GitHub
 
 from apps.integrations.models import ReconcileRun, ReconcileState, WebhookDelivery
 from apps.integrations.pipeline.store import store_delivery
+from apps.integrations.scheduling import wake_drain
 from apps.integrations.services.github_api import app_github
-from apps.integrations.tasks import wake_drain
 from github_app.errors import GitHubError, NotFound, RateLimited, ValidationFailed
 from github_app.hook_deliveries import (
     LoggedDelivery,

@@ -18,8 +18,8 @@ from apps.common.connections import once_more_if_dropped
 from apps.common.deadline import deadline
 from apps.common.middleware import database_unavailable
 from apps.integrations.pipeline.store import store_delivery
+from apps.integrations.scheduling import wake_drain
 from apps.integrations.services.app_config import webhook_secrets
-from apps.integrations.tasks import wake_drain
 from github_app.deliveries import (
     DeliveryHeaderError,
     delivery_columns,

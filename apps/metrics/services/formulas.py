@@ -1,51 +1,32 @@
-"""The metric formulas: what is derived from a pull request's rows.
+"""What is derived from a pull request's stored values: its first review and
+first approval (from its reviews, by the one rule in `apps/metrics/rules.py`),
+its flags (revert, hotfix) and its durations (by the engine in `durations.py`).
 
-Everything here is computed from the row and its reviews as they stand, never
-accumulated, so repeated and reordered events converge on the same figures.
+Everything here is computed from the row (and its reviews) as they stand, never
+accumulated, so repeated and reordered events converge on the same values, and
+`metrics_recompute` can derive them again from stored values alone.
 Definitions: docs/metrics.md."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
 
-from apps.metrics.models import PRReview, PullRequest
-
-# Reviews that do not count as a review having happened.
-NOT_COUNTED = frozenset({PRReview.State.PENDING, PRReview.State.DISMISSED})
+from apps.metrics import rules
+from apps.metrics.models import PullRequest
+from apps.metrics.services.durations import Calendar, durations_store
+from apps.metrics.services.payloads import is_hotfix, is_revert_title
 
 
-def hours_between(start: Any, end: Any) -> float | None:
-    if start is None or end is None:
-        return None
-    return float((end - start).total_seconds() / 3600)
+def pull_request_reviews_derive(row: PullRequest, reviews: Iterable[rules.ReviewLike]) -> None:
+    """Set the row's first review and first approval from all of its reviews."""
+    reviews = list(reviews)
+    row.first_review_at = rules.first_review_at(reviews, author_id=row.author_id)
+    row.first_approval_at = rules.first_approval_at(reviews, author_id=row.author_id)
 
 
-def pull_request_derive(row: PullRequest) -> None:
-    """Set the row's durations from its times: cycle time (opened to merged) and
-    review time (opened to the first review), in hours."""
-    row.cycle_time_hours = hours_between(row.pr_created_at, row.merged_at)
-    row.review_time_hours = hours_between(row.pr_created_at, row.first_review_at)
-
-
-def first_review_at(pull_request: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:
-    """The earliest submitted, not dismissed review by a human other than the author.
-
-    GitHub's deleted-account placeholder (`ghost`) is left out as bots are: it
-    stands for every deleted person, so it is nobody's review, and a review by
-    `ghost` of a pull request by `ghost` is never taken for the author's own
-    (two deleted people are both `ghost`): it is left out as a deleted
-    account's, not as a self-review."""
-    times = [
-        review.submitted_at
-        for review in reviews
-        if review.submitted_at is not None
-        and review.state not in NOT_COUNTED
-        and not (
-            review.reviewer is not None
-            and (review.reviewer.is_bot or review.reviewer.is_deleted_account)
-        )
-        and (pull_request.author_id is None or review.reviewer_id != pull_request.author_id)
-    ]
-    return min(times, default=None)
+def pull_request_derive(row: PullRequest, *, calendars: dict[str, Calendar]) -> None:
+    """Set the row's flags and every stored duration from its stored values."""
+    row.is_hotfix = is_hotfix(title=row.title, labels=row.labels, head_branch=row.head_branch)
+    # What it says it reverts (reverts_number) is read from its body as it arrives.
+    row.is_revert = is_revert_title(row.title) or row.reverts_number is not None
+    durations_store(row, calendars=calendars)

@@ -1,8 +1,9 @@
 """Pull request lifecycle events: each real transition recorded once, the live ones announced.
 
-The write path (`batches`) reads a pull request's lifecycle state before and
-after each change it applies (`lifecycle_state`), in memory; what moved
-(`transitions_between`), and the reverts that a save links, are recorded here
+The write path (the pull request kind, `pull_requests.PullRequestRows`) reads a
+pull request's lifecycle state before and after each change it applies
+(`lifecycle_state`), in memory; what moved (`transitions_between`), and the
+reverts that a save links, are recorded here
 as `PullRequestEvent` rows in the same transaction as the rows
 (`lifecycle_events_record`). Two unique constraints (per pull request, kind and
 GitHub time; and per pull request and kind for what happens once) make a
@@ -19,7 +20,7 @@ in order per pull request (`apps.metrics.signals`). Docs: docs/lifecycle.md."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from apps.metrics import signals
+from apps.metrics import rules, signals
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent
 
 if TYPE_CHECKING:
@@ -42,10 +43,6 @@ KIND_ORDER = {kind: rank for rank, kind in enumerate(Kind)}
 # Sources whose transitions may be live. History and replay read the past:
 # announcing them would announce months-old merges as news.
 LIVE_SOURCES = frozenset({"webhook", "recovery", "demo"})
-# Review states that set where a reviewer stands; a comment leaves it as it was.
-_STANDING_STATES = frozenset(
-    {PRReview.State.APPROVED, PRReview.State.CHANGES_REQUESTED, PRReview.State.DISMISSED}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ def lifecycle_state(
     """The row's lifecycle state. Its approval is read from `reviews` when they are
     known (a review change), else `approved_at` (as last read) stands."""
     if reviews is not None:
-        approved_at = standing_approval_at(row, reviews)
+        approved_at = rules.standing_approval_at(reviews, author_id=row.author_id)
     return LifecycleState(
         opened_at=row.pr_created_at,
         state=row.state,
@@ -83,23 +80,6 @@ def lifecycle_state(
         closed_at=row.closed_at,
         updated_at=row.pr_updated_at,
     )
-
-
-def standing_approval_at(row: PullRequest, reviews: Iterable[PRReview]) -> datetime | None:
-    """When the pull request's standing approval was given: each reviewer (other
-    than the author) stands where their latest approval, request for changes or
-    dismissed review left them; approved when one of them stands on an approval,
-    since the latest such approval. None when no one does."""
-    latest: dict[object, PRReview] = {}
-    for review in sorted(
-        (r for r in reviews if r.submitted_at is not None and r.state in _STANDING_STATES),
-        key=lambda r: (r.submitted_at, r.github_id),
-    ):
-        if row.author_id is not None and review.reviewer_id == row.author_id:
-            continue
-        latest[review.reviewer_id if review.reviewer_id is not None else review.github_id] = review
-    times = [r.submitted_at for r in latest.values() if r.state == PRReview.State.APPROVED]
-    return max((t for t in times if t is not None), default=None)
 
 
 def transitions_between(

@@ -1,17 +1,75 @@
-"""Team members: GitHub users as one team sees them, keyed by GitHub user id."""
+"""The member kind of row: GitHub users as one team sees them (`TeamMember`),
+keyed by team and GitHub user id.
+
+No event is read into members alone: every pull request and review event shows
+people (its author, its reviewer), and each such sighting is applied to the
+member it shows. A member takes the login and bot flag of the newest sighting
+(`is_not_older`). A member new to the team is stored as the batch loads, so the
+rows of the other kinds can point at it by id."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 
 from apps.metrics.models import TeamMember
+from apps.metrics.services.batches import Batch, Need, RowKind
 from apps.metrics.services.payloads import GitHubUser, SnapshotTime, is_not_older
 from apps.teams.models import Team
 
 # A user as one event's payload shows them, and when (see SnapshotTime).
 Sighting = tuple[GitHubUser, SnapshotTime]
+
+
+def sighting_needs(team: Team, sightings: Iterable[Sighting]) -> list[Need]:
+    """What a change that shows these people needs loaded."""
+    return [Need(MemberRows.name, team, user.github_id, (user, seen)) for user, seen in sightings]
+
+
+class MemberRows(RowKind):
+    """A batch's members: those its changes show, by team and GitHub id."""
+
+    name = "member"
+    model = TeamMember
+
+    def __init__(self, batch: Batch) -> None:
+        super().__init__(batch)
+        self._members: dict[int, dict[int, TeamMember]] = {}
+        self._changed: dict[tuple[int, int], TeamMember] = {}
+
+    def load(self, needs: Sequence[Need]) -> None:
+        """The members the changes show. People new to the team are stored now, as
+        their first sighting shows them (as one change at a time would), so that
+        rows point at them, and compare them, by member id."""
+        first_sightings: dict[int, dict[int, tuple[Team, Sighting]]] = {}
+        for need in needs:
+            by_id = first_sightings.setdefault(need.team.pk, {})
+            by_id.setdefault(need.github_id, (need.team, need.seed))
+        new = []
+        for team_id, sightings in sorted(first_sightings.items()):
+            team = next(iter(sightings.values()))[0]
+            members = self._members[team_id] = load_members(team=team, github_ids=sightings)
+            for github_id, (_, (user, seen)) in sightings.items():
+                if github_id not in members:
+                    apply_sighting(members, team=team, user=user, seen=seen)
+                    new.append(members[github_id])
+        save_members(new)
+
+    def members(self, team: Team, sightings: list[Sighting]) -> dict[int, TeamMember]:
+        """The team's members, once these sightings (the change's own) are applied."""
+        members = self._members.setdefault(team.pk, {})
+        for user, seen in sightings:
+            if apply_sighting(members, team=team, user=user, seen=seen):
+                self._changed[(team.pk, user.github_id)] = members[user.github_id]
+        return members
+
+    def loaded(self) -> dict[int, TeamMember]:
+        """Every member the batch holds, by primary key (one object per person)."""
+        return {m.pk: m for team in self._members.values() for m in team.values()}
+
+    def save(self) -> None:
+        save_members(self._changed.values())
 
 
 def load_members(*, team: Team, github_ids: Iterable[int]) -> dict[int, TeamMember]:

@@ -9,23 +9,23 @@ idempotency, bots, reverts) are the same for all of them.
 
 An event is what a GitHub webhook of that name carries: its payload (or one
 shaped like it), and when its delivery was received (None for a read of
-GitHub's API, which is the state as of the read). Adding a kind of event is
-adding its reader to `READERS`; the drain's routing table and the tests derive
-their lists from it.
+GitHub's API, which is the state as of the read). Which events are read, and
+into which kind of row, is the registry's (`kinds.KINDS`: each kind's
+`readers`); `READERS` and `EVENT_NAMES` are derived from it, and the drain's
+routing table and the tests derive their lists from those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from apps.metrics.services.batches import Change, apply_changes
+from apps.metrics.services.batches import Change, Reader, apply_changes
+from apps.metrics.services.kinds import KINDS
 from apps.metrics.services.payloads import PayloadError
-from apps.metrics.services.pull_requests import read_pull_request_change
-from apps.metrics.services.reviews import read_review_change
 from apps.teams.models import Team
 
 if TYPE_CHECKING:
@@ -56,12 +56,9 @@ class MetricsEvent:
     source: Source = Source.WEBHOOK
 
 
-Reader = Callable[..., Change]
-
 # GitHub event name -> the reader that turns its payload into a change of rows.
 READERS: dict[str, Reader] = {
-    "pull_request": read_pull_request_change,
-    "pull_request_review": read_review_change,
+    event: reader for kind in KINDS for event, reader in kind.readers.items()
 }
 EVENT_NAMES = frozenset(READERS)
 
@@ -111,5 +108,5 @@ def events_apply(*, events: Sequence[MetricsEvent]) -> list[EventResult]:
         else:
             sources.append(event.source)
             results.append(None)
-    rows = iter(apply_changes(changes, sources=sources) if changes else [])
+    rows = iter(apply_changes(changes, sources=sources, kinds=KINDS) if changes else [])
     return [result if result is not None else EventResult(row=next(rows)) for result in results]

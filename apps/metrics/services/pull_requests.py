@@ -1,8 +1,11 @@
-"""The pull_request processor, and the snapshot rules the review processor shares.
+"""The pull request kind of row: `PullRequest`, keyed by team and GitHub's pull
+request id, read from `pull_request` events, and the snapshot rules the review
+kind shares (a review event embeds a copy of its pull request).
 
 Every source of pull request data (webhooks, the copy embedded in review events,
-backfill's REST items) is read into a change and applied through `batches`, by
-`apply_pull_request_snapshot`, so the ordering rules live in one place:
+history's GraphQL nodes shaped as webhooks) is read into a change and applied
+through the batch, by `apply_pull_request_snapshot`, so the ordering rules live
+in one place:
 
 - the row is locked (SELECT ... FOR UPDATE) while its batch is applied, so
   concurrent workers on the same pull request apply their events one after the other;
@@ -10,36 +13,136 @@ backfill's REST items) is read into a change and applied through `batches`, by
   time of its delivery: see `is_not_older`) changes nothing, except fields the
   stored snapshots never carried (see `OWN_CLOCK_FIELDS`);
 - everything derived (state, durations, revert and hotfix flags) is computed from
-  the resulting row, never accumulated, so repeats and reorderings converge.
+  the resulting row as it is saved (`formulas`), never accumulated, so repeats
+  and reorderings converge.
+
+Its lifecycle transitions (opened, ready for review, first review, approved,
+merged, closed, reopened, reverted) are read from its state before and after each
+change (`lifecycle_state`), and from the reverts its save links.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from apps.metrics.models import PullRequest, TeamMember
-from apps.metrics.services.batches import Batch
-from apps.metrics.services.members import Sighting
+from apps.common.bulk import update_rows
+from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
+from apps.metrics.services.batches import (
+    Batch,
+    Change,
+    ConcurrentCreation,
+    Need,
+    OneAtATime,
+    RowKind,
+    Watcher,
+    changed_fields,
+    tracked_values,
+)
+from apps.metrics.services.durations import Calendar, team_calendars
+from apps.metrics.services.formulas import pull_request_derive
+from apps.metrics.services.lifecycle import (
+    NOT_STORED,
+    LifecycleState,
+    Transition,
+    is_live,
+    lifecycle_state,
+    transitions_between,
+)
+from apps.metrics.services.members import MemberRows, Sighting, sighting_needs
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
     RepositoryBlock,
     RevertReference,
     SnapshotTime,
-    is_hotfix,
     is_not_older,
-    is_revert_title,
     read_pull_request,
     read_repository_block,
     revert_reference,
 )
+from apps.metrics.services.reverts import reverted_pull_request, reverts_link_waiting
 from apps.teams.models import Team
 
 if TYPE_CHECKING:
     # Annotations only: apps.metrics never imports apps.integrations at run time.
     from apps.integrations.models import Repository
+
+
+class PullRequestNotStored(Exception):
+    """The database skipped a new pull request's row (SQLite's insert-or-ignore
+    does so for a row that breaks a constraint)."""
+
+
+def pull_request_need(
+    team: Team, snapshot: PullRequestSnapshot, repository: Repository | None
+) -> Need:
+    """What a change about this pull request needs loaded: a new row starts with
+    its number; the repository the change puts it in tells a move."""
+    seed = (snapshot.number, repository.pk if repository is not None else None)
+    return Need(PullRequestRows.name, team, snapshot.github_id, seed)
+
+
+@dataclass
+class TrackedPullRequest:
+    """A batch's pull request row, and what the batch knows of it."""
+
+    row: PullRequest
+    created: bool
+    loaded: dict[str, Any]
+    loaded_repository_id: int | None
+    # What a revert was linked to, and when merged, before the batch.
+    loaded_revert: tuple[int | None, Any]
+    # All of its reviews, when a change of the batch needs them (the review kind
+    # loads them); None when the batch does not know them.
+    reviews: list[PRReview] | None = None
+    # Its lifecycle state after the changes applied so far (None: none yet),
+    # and the source and repository of the last change applied to it.
+    lifecycle: LifecycleState | None = None
+    source: str = ""
+    repository: Repository | None = None
+    # (kind, when) of the transitions its changes made, with their source and repository.
+    moved: list[tuple[str, Any, str, Repository | None]] = field(default_factory=list)
+
+
+def _transition(
+    row: PullRequest,
+    pull_request_id: int,
+    kind: str,
+    at: Any,
+    source: str,
+    repository: Repository | None,
+) -> Transition:
+    return Transition(
+        team_id=row.team_id,
+        pull_request_id=pull_request_id,
+        kind=kind,
+        occurred_at=at,
+        source=source,
+        live=is_live(source=source, occurred_at=at, repository=repository),
+    )
+
+
+def _insert(rows: list[PullRequest]) -> None:
+    # Insert-or-nothing, so that a race with another worker creating the same
+    # pull request does not abort our transaction; a row read back is ours if it
+    # carries our creation time (to the microsecond), else theirs.
+    PullRequest.objects.bulk_create(rows, ignore_conflicts=True)
+    for team_id in sorted({row.team_id for row in rows}):
+        ours = {row.github_id: row for row in rows if row.team_id == team_id}
+        stored = (
+            PullRequest.objects.select_for_update()
+            .filter(team_id=team_id, github_id__in=ours)
+            .values_list("github_id", "pk", "created_at")
+        )
+        for github_id, pk, created_at in stored:
+            if created_at != ours[github_id].created_at:
+                raise ConcurrentCreation
+            ours[github_id].pk = pk
+    # SQLite's insert-or-ignore also skips a row that breaks a CHECK constraint.
+    if missing := [row.github_id for row in rows if row.pk is None]:
+        raise PullRequestNotStored(f"pull requests {missing} could not be stored")
 
 
 @dataclass(frozen=True)
@@ -81,20 +184,25 @@ class PullRequestChange:
     ready_for_review: bool = False
     # The event's own repository block: a revert naming it reverts in it.
     repository_block: RepositoryBlock | None = None
-    wants_reviews: ClassVar[bool] = False
 
     def sightings(self) -> list[Sighting]:
         author = self.pull_request.author
         return [(author, self.time)] if author is not None else []
 
+    def needs(self) -> list[Need]:
+        return [
+            pull_request_need(self.team, self.pull_request, self.repository),
+            *sighting_needs(self.team, self.sightings()),
+        ]
+
     def apply(self, batch: Batch) -> PullRequest:
-        row = batch.pull_request(self.team, self.pull_request)
+        row = batch.kind(PullRequestRows).row(self.team, self.pull_request)
         apply_pull_request_snapshot(
             row,
             self.pull_request,
             time=self.time,
             repository=self.repository,
-            members=batch.members(self.team, self.sightings()),
+            members=batch.kind(MemberRows).members(self.team, self.sightings()),
             repository_block=self.repository_block,
         )
         if self.ready_for_review:
@@ -152,7 +260,6 @@ def apply_pull_request_snapshot(
     if snapshot.author is not None:
         row.author = members[snapshot.author.github_id]
     SNAPSHOT_CLOCK.advance(row, time)
-    row.is_hotfix = is_hotfix(title=row.title, labels=row.labels, head_branch=row.head_branch)
     _refresh_revert(row, body=snapshot.body, repository_block=repository_block)
 
 
@@ -198,4 +305,185 @@ def _refresh_revert(
         row.reverts = None
         row.reverts_repository_github_id = named_github_id
     row.reverts_number, row.reverts_repository_full_name = number, full_name
-    row.is_revert = is_revert_title(row.title) or reference is not None
+
+
+class PullRequestRows(RowKind):
+    """A batch's pull requests, locked by team and GitHub id."""
+
+    name = "pull_request"
+    model = PullRequest
+    readers = {"pull_request": read_pull_request_change}
+
+    def __init__(self, batch: Batch) -> None:
+        super().__init__(batch)
+        self._tracked: dict[tuple[int, int], TrackedPullRequest] = {}
+        # Reverts the save linked: pull request pk -> when its merged reverts were merged.
+        self._linked: dict[int, list[Any]] = {}
+
+    # --- loading -----------------------------------------------------------------
+
+    def load(self, needs: Sequence[Need]) -> None:
+        teams = sorted({need.team.pk: need.team for need in needs}.items())
+        for team_id, team in teams:
+            numbers = {need.github_id: need.seed[0] for need in needs if need.team.pk == team_id}
+            self._lock(team, numbers)
+        if self.batch.size > 1:
+            self._refuse_moves(needs)
+
+    def _lock(self, team: Team, numbers: dict[int, int]) -> None:
+        # ORDER BY under FOR UPDATE: the rows are locked in that order.
+        locked = (
+            PullRequest.objects.select_for_update()
+            .filter(team=team, github_id__in=numbers)
+            .order_by("github_id")
+        )
+        for row in locked:
+            self._track(row, created=False)
+        for github_id in sorted(numbers.keys() - {row.github_id for row in locked}):
+            row = PullRequest(team=team, github_id=github_id, number=numbers[github_id])
+            self._track(row, created=True)
+
+    def _track(self, row: PullRequest, *, created: bool) -> None:
+        self._tracked[(row.team_id, row.github_id)] = TrackedPullRequest(
+            row=row,
+            created=created,
+            loaded=tracked_values(row),
+            loaded_repository_id=row.repository_id,
+            loaded_revert=(row.reverts_id, row.merged_at),
+        )
+
+    def _refuse_moves(self, needs: Sequence[Need]) -> None:
+        """Raise OneAtATime when a pull request moves between repositories in
+        the batch: which pull request a revert names, and which reverts wait for
+        a pull request, depend on where it is at each change (rare enough to
+        leave to one change at a time)."""
+        seen: dict[tuple[int, int], set[int | None]] = {}
+        for need in needs:
+            repository_id = need.seed[1]
+            if repository_id is None:
+                continue
+            key = (need.team.pk, need.github_id)
+            tracked = self._tracked[key]
+            start = set() if tracked.created else {tracked.loaded_repository_id}
+            seen.setdefault(key, start).add(repository_id)
+        if any(len(repositories) > 1 for repositories in seen.values()):
+            raise OneAtATime
+
+    # --- what changes read and update -----------------------------------------------
+
+    def tracked(self, team: Team, github_id: int) -> TrackedPullRequest:
+        return self._tracked[(team.pk, github_id)]
+
+    def row(self, team: Team, snapshot: PullRequestSnapshot) -> PullRequest:
+        """The team's row for this pull request: locked, or new and not yet inserted."""
+        return self._tracked[(team.pk, snapshot.github_id)].row
+
+    def watch(self, change: Change) -> Watcher | None:
+        keys = [(n.team.pk, n.github_id) for n in change.needs() if n.kind == self.name]
+        befores = []
+        for key in keys:
+            tracked = self._tracked[key]
+            before = tracked.lifecycle
+            if before is None:
+                before = (
+                    NOT_STORED
+                    if tracked.created
+                    else lifecycle_state(tracked.row, reviews=tracked.reviews, approved_at=None)
+                )
+            befores.append((tracked, before))
+
+        def after(source: str) -> None:
+            for tracked, before in befores:
+                state = lifecycle_state(
+                    tracked.row, reviews=tracked.reviews, approved_at=before.approved_at
+                )
+                for kind, at in transitions_between(before, state):
+                    tracked.moved.append((kind, at, source, change.repository))
+                tracked.lifecycle, tracked.source = state, source
+                if change.repository is not None:
+                    tracked.repository = change.repository
+
+        return after
+
+    # --- writing ---------------------------------------------------------------------
+
+    def save(self) -> None:
+        tracked = [self._tracked[key] for key in sorted(self._tracked)]
+        calendars: dict[int, dict[str, Calendar]] = {}
+        for item in tracked:
+            row = item.row
+            if row.team_id not in calendars:
+                calendars[row.team_id] = team_calendars(row.team)
+            pull_request_derive(row, calendars=calendars[row.team_id])
+            if row.reverts_number is not None and row.reverts_id is None:
+                row.reverts = reverted_pull_request(row)
+        created = [item for item in tracked if item.created]
+        if created:
+            _insert([item.row for item in created])
+            for item in created:
+                item.loaded = tracked_values(item.row)
+        changed, fields = changed_fields((item.row, item.loaded) for item in tracked)
+        update_rows(model=PullRequest, rows=changed, fields=fields)
+        arrived = [
+            item.row
+            for item in tracked
+            if item.created or item.loaded_repository_id != item.row.repository_id
+        ]
+        self._linked = reverts_link_waiting(arrived)
+        if self._linked:
+            self._refresh_waiting_reverts()
+
+    def _refresh_waiting_reverts(self) -> None:
+        """Reverts of this batch left waiting may have just been linked to a pull
+        request that arrived in it: the rows this batch returns say so too."""
+        waiting = {
+            item.row.pk: item.row
+            for item in self._tracked.values()
+            if item.row.reverts_number is not None and item.row.reverts_id is None
+        }
+        if not waiting:
+            return
+        for pk, reverts_id in PullRequest.objects.filter(pk__in=waiting).values_list(
+            "pk", "reverts_id"
+        ):
+            waiting[pk].reverts_id = reverts_id
+
+    def transitions(self) -> list[Transition]:
+        """The transitions the changes made, the rows stored (so with their ids):
+        those noted change by change, and the reverts the save linked."""
+        transitions = []
+        for item in (self._tracked[key] for key in sorted(self._tracked)):
+            row = item.row
+            for kind, at, source, repository in item.moved:
+                transitions.append(_transition(row, row.pk, kind, at, source, repository))
+            # A merged revert reverted what it links: when it was merged, or
+            # when linked to it (either may come first).
+            was_linked, was_merged = item.loaded_revert
+            if (
+                row.reverts_id is not None
+                and row.merged_at is not None
+                and (was_linked != row.reverts_id or was_merged is None)
+            ):
+                transitions.append(
+                    _transition(
+                        row,
+                        row.reverts_id,
+                        PullRequestEvent.Kind.REVERTED,
+                        row.merged_at,
+                        item.source,
+                        item.repository,
+                    )
+                )
+            for merged_at in self._linked.get(row.pk, []):
+                # Reverts that came first, linked to this pull request as it arrived.
+                transitions.append(
+                    _transition(
+                        row,
+                        row.pk,
+                        PullRequestEvent.Kind.REVERTED,
+                        merged_at,
+                        item.source,
+                        item.repository,
+                    )
+                )
+        return transitions

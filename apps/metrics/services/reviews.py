@@ -1,16 +1,26 @@
-"""The pull_request_review processor: reviews, and the first review they make."""
+"""The review kind of row: `PRReview`, keyed by team and GitHub's review id, read
+from `pull_request_review` events.
+
+A batch loads all the reviews of a pull request a review event is about (a
+handful, whatever the team's size): the one to update is among them, and the
+pull request's first review and first approval are derived from all of them
+(`formulas.pull_request_reviews_derive`). A review's state only moves forward
+(`_STATE_RANK`), so a late redelivery cannot undo a dismissal. A review
+contributes to its pull request's lifecycle (first review, approved), which
+the pull request kind reads from these reviews."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
+from apps.common.bulk import update_rows
 from apps.metrics.models import PRReview, TeamMember
-from apps.metrics.services.batches import Batch
-from apps.metrics.services.formulas import first_review_at
-from apps.metrics.services.members import Sighting
+from apps.metrics.services.batches import Batch, Need, RowKind, changed_fields, tracked_values
+from apps.metrics.services.formulas import pull_request_reviews_derive
+from apps.metrics.services.members import MemberRows, Sighting, sighting_needs
 from apps.metrics.services.payloads import (
     PullRequestSnapshot,
     RepositoryBlock,
@@ -20,7 +30,11 @@ from apps.metrics.services.payloads import (
     read_repository_block,
     read_review,
 )
-from apps.metrics.services.pull_requests import apply_pull_request_snapshot
+from apps.metrics.services.pull_requests import (
+    PullRequestRows,
+    apply_pull_request_snapshot,
+    pull_request_need,
+)
 from apps.teams.models import Team
 
 if TYPE_CHECKING:
@@ -48,15 +62,22 @@ class ReviewChange:
     # When the users it shows were seen (see read_review_change).
     seen: SnapshotTime
     repository_block: RepositoryBlock | None = None
-    wants_reviews: ClassVar[bool] = True
 
     def sightings(self) -> list[Sighting]:
         users = (self.pull_request.author, self.review.reviewer)
         return [(user, self.seen) for user in users if user is not None]
 
+    def needs(self) -> list[Need]:
+        return [
+            pull_request_need(self.team, self.pull_request, self.repository),
+            *sighting_needs(self.team, self.sightings()),
+            # All of the pull request's reviews.
+            Need(ReviewRows.name, self.team, self.pull_request.github_id),
+        ]
+
     def apply(self, batch: Batch) -> PRReview:
-        members = batch.members(self.team, self.sightings())
-        pull_request = batch.pull_request(self.team, self.pull_request)
+        members = batch.kind(MemberRows).members(self.team, self.sightings())
+        pull_request = batch.kind(PullRequestRows).row(self.team, self.pull_request)
         apply_pull_request_snapshot(
             pull_request,
             self.pull_request,
@@ -67,7 +88,7 @@ class ReviewChange:
         )
         # All of this pull request's reviews (a handful, whatever the team's size):
         # the one to update is among them, and the first review needs them.
-        reviews = batch.reviews(self.team, self.pull_request)
+        reviews = batch.kind(ReviewRows).of(self.team, self.pull_request)
         review = next((r for r in reviews if r.github_id == self.review.github_id), None)
         if review is None:
             review = PRReview(
@@ -75,7 +96,7 @@ class ReviewChange:
             )
             reviews.append(review)
         _apply_review(review, self.review, dismissed=self.dismissed, members=members)
-        pull_request.first_review_at = first_review_at(pull_request, reviews)
+        pull_request_reviews_derive(pull_request, reviews)
         return review
 
 
@@ -137,3 +158,53 @@ def _known_state(state: str | None) -> str:
 
 def _rank(state: str) -> int:
     return _STATE_RANK.get(state, _SUBMITTED_RANK)
+
+
+class ReviewRows(RowKind):
+    """A batch's reviews: all those of the pull requests its review changes are about."""
+
+    name = "review"
+    model = PRReview
+    readers = {"pull_request_review": read_review_change}
+
+    def __init__(self, batch: Batch) -> None:
+        super().__init__(batch)
+        self._reviews: list[list[PRReview]] = []
+        self._loaded: dict[int, dict[str, Any]] = {}
+
+    def load(self, needs: Sequence[Need]) -> None:
+        pull_requests = self.batch.kind(PullRequestRows)
+        by_pk: dict[int, list[PRReview]] = {}
+        for need in needs:
+            tracked = pull_requests.tracked(need.team, need.github_id)
+            if tracked.reviews is not None:
+                continue
+            tracked.reviews = [] if tracked.created else by_pk.setdefault(tracked.row.pk, [])
+            self._reviews.append(tracked.reviews)
+        if not by_pk:
+            return
+        # One object per person: a sighting applied in memory (a login, the bot
+        # flag) shows on the reviews of the pull requests it reviewed too.
+        members = self.batch.kind(MemberRows).loaded()
+        for review in PRReview.objects.filter(pull_request_id__in=by_pk).select_related("reviewer"):
+            if review.reviewer_id in members:
+                review.reviewer = members[review.reviewer_id]
+            by_pk[review.pull_request_id].append(review)
+            self._loaded[review.pk] = tracked_values(review)
+
+    def of(self, team: Team, snapshot: PullRequestSnapshot) -> list[PRReview]:
+        """The pull request's reviews; a review added to the list is inserted on save."""
+        reviews = self.batch.kind(PullRequestRows).tracked(team, snapshot.github_id).reviews
+        if reviews is None:
+            raise LookupError("a review change needs its pull request's reviews loaded")
+        return reviews
+
+    def save(self) -> None:
+        reviews = [review for reviews in self._reviews for review in reviews]
+        new = [review for review in reviews if review.pk is None]
+        if new:
+            PRReview.objects.bulk_create(new)
+        changed, fields = changed_fields(
+            (review, self._loaded[review.pk]) for review in reviews if review.pk in self._loaded
+        )
+        update_rows(model=PRReview, rows=changed, fields=fields)

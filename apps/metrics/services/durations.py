@@ -1,0 +1,145 @@
+"""The durations engine: every duration of a pull request, computed here, once,
+in Python, from the row's timestamps and a calendar, and stored on the row.
+
+Nothing else computes a duration: the figures aggregate the stored columns (no
+SQL subtracts times), the write path stores them as it saves a row
+(`formulas.pull_request_derive`), and `manage.py metrics_recompute` stores them
+again for old rows when a definition or a team's calendar changes.
+
+- A **calendar** says how many hours count between two moments
+  (`Calendar.hours_between`). Today every hour counts (`EVERY_HOUR`); a team's
+  working hours (time zone, working days and hours, holidays) are another
+  calendar, with no change here.
+- `durations_compute` gives the **named set** of durations of one pull request
+  for one calendar: ``{"cycle_time": …, "review_time": …, "coding": …, …}``.
+- A row stores one set per **slot** (`SLOTS`): the column of a duration is
+  ``<name>_<slot>``, so the every-hour set is ``cycle_time_hours``,
+  ``coding_hours``, … A second slot (``working_hours``: ``cycle_time_working_hours``,
+  …) is one entry in `SLOTS`, its columns (a migration) and its calendar in
+  `team_calendars`; `durations_store` and its callers stay as they are.
+
+Definitions (docs/metrics.md): cycle time is opened → merged; review time (time
+to first review) opened → first review. The four phases of a merged pull request
+run between these boundaries: opened, ready for review (opened if never a
+draft), first review, first approval, merged. A boundary that did not happen
+before the merge is skipped and its time goes to the next phase that did; one
+out of order is moved up to the boundary before it; so, for any calendar, the
+four add up to the cycle time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from apps.metrics.models import PullRequest
+from apps.teams.models import Team
+
+
+class Calendar(Protocol):
+    """How many hours count between two moments."""
+
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        """Hours counted from ``start`` to ``end``; negative when ``end`` comes first.
+        Additive: hours(a, b) + hours(b, c) == hours(a, c)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EveryHour:
+    """Every hour counts: the calendar of durations in plain hours."""
+
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        return (end - start).total_seconds() / 3600
+
+
+EVERY_HOUR = EveryHour()
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestTimes:
+    """The timestamps durations are computed from."""
+
+    opened_at: datetime | None
+    ready_for_review_at: datetime | None
+    first_review_at: datetime | None
+    first_approval_at: datetime | None
+    merged_at: datetime | None
+
+    @classmethod
+    def of(cls, row: PullRequest) -> PullRequestTimes:
+        return cls(
+            opened_at=row.pr_created_at,
+            ready_for_review_at=row.ready_for_review_at,
+            first_review_at=row.first_review_at,
+            first_approval_at=row.first_approval_at,
+            merged_at=row.merged_at,
+        )
+
+
+# The named set, in this order: what each stored slot has a column for.
+DURATIONS = ("cycle_time", "review_time", "coding", "pickup", "review", "merge")
+PHASES = ("coding", "pickup", "review", "merge")
+Durations = dict[str, float | None]
+
+# Slot -> the calendar its set is counted in (by `team_calendars`). Each slot's
+# durations are stored in the columns `<duration>_<slot>`.
+HOURS = "hours"
+SLOTS = (HOURS,)
+
+
+def duration_column(name: str, slot: str = HOURS) -> str:
+    """The PullRequest column that stores duration ``name`` of slot ``slot``."""
+    return f"{name}_{slot}"
+
+
+DURATION_COLUMNS = tuple(duration_column(name, slot) for slot in SLOTS for name in DURATIONS)
+
+
+def team_calendars(team: Team) -> dict[str, Calendar]:
+    """The calendar of each stored slot for the team's pull requests."""
+    return {HOURS: EVERY_HOUR}
+
+
+def durations_compute(times: PullRequestTimes, *, calendar: Calendar) -> Durations:
+    """The named set of durations, in hours counted by ``calendar``; None for one
+    that has not happened (no merge yet: no cycle time and no phases)."""
+
+    def hours(start: datetime, end: datetime) -> float:
+        return calendar.hours_between(start, end)
+
+    opened, merged = times.opened_at, times.merged_at
+    reviewed = times.first_review_at
+    review_time = hours(opened, reviewed) if opened and reviewed else None
+    if opened is None or merged is None:
+        return {
+            "cycle_time": None,
+            "review_time": review_time,
+            **dict.fromkeys(PHASES),
+        }
+    ready = min(max(times.ready_for_review_at or opened, opened), merged)
+    # A boundary after the merge did not happen (as far as the phases go).
+    reviewed_at = max(reviewed, ready) if reviewed is not None and reviewed <= merged else None
+    before_approval = reviewed_at or ready
+    approved = times.first_approval_at
+    approved_at = (
+        max(approved, before_approval) if approved is not None and approved <= merged else None
+    )
+    before_merge = approved_at or before_approval
+    return {
+        "cycle_time": hours(opened, merged),
+        "review_time": review_time,
+        "coding": hours(opened, ready),
+        "pickup": hours(ready, reviewed_at) if reviewed_at is not None else 0.0,
+        "review": hours(before_approval, approved_at) if approved_at is not None else 0.0,
+        "merge": hours(before_merge, merged),
+    }
+
+
+def durations_store(row: PullRequest, *, calendars: dict[str, Calendar]) -> None:
+    """Set every stored duration of the row, one set per slot, from its timestamps."""
+    times = PullRequestTimes.of(row)
+    for slot in SLOTS:
+        for name, value in durations_compute(times, calendar=calendars[slot]).items():
+            setattr(row, duration_column(name, slot), value)
