@@ -35,6 +35,7 @@ from django.db.models.lookups import LessThanOrEqual
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.periods import BadParameter, Period, Request
+from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.teams.models import Team
 
@@ -59,16 +60,8 @@ def _round(value: float | None, digits: int = DIGITS) -> float | None:
 
 
 def repositories_for_team(*, team: Team) -> list[str]:
-    """Full names of the repositories of the team's installations, sorted, each
-    once. (Not read through the pull requests: a DISTINCT over all of a team's
-    pull requests cost half a second at 100,000 in bench/bench_dashboard.py.)"""
-    repository_model = PullRequest._meta.get_field("repository").related_model
-    names = (
-        repository_model.objects.filter(installation__team=team)
-        .values_list("full_name", flat=True)
-        .distinct()
-    )
-    return sorted(set(names))
+    """Full names of the repositories of the team's installations, sorted, each once."""
+    return repository_directory().names_for_team(team=team)
 
 
 def repository_ids_for_team(*, team: Team, full_name: str) -> list[int] | None:
@@ -76,12 +69,7 @@ def repository_ids_for_team(*, team: Team, full_name: str) -> list[int] | None:
     repository when the name is empty); BadParameter for one the team lacks."""
     if not full_name:
         return None
-    repository_model = PullRequest._meta.get_field("repository").related_model
-    ids = list(
-        repository_model.objects.filter(installation__team=team, full_name=full_name)
-        .values_list("id", flat=True)
-        .distinct()
-    )
+    ids = repository_directory().ids_named(team=team, full_name=full_name)
     if not ids:
         raise BadParameter(f"Unknown repository '{full_name}' for this team.")
     return ids

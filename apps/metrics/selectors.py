@@ -25,16 +25,5 @@ def members_for_team(*, team: Team) -> QuerySet[TeamMember]:
     return TeamMember.objects.filter(team=team).select_related("user")
 
 
-def api_token_for(*, token: str) -> APIToken | None:
-    """The live (not revoked) token row for a presented token, with its team."""
-    from apps.metrics.services.api_tokens import api_token_hash
-
-    return (
-        APIToken.objects.select_related("team")
-        .filter(token_hash=api_token_hash(token=token), revoked_at__isnull=True)
-        .first()
-    )
-
-
 def api_tokens_for_team(*, team: Team) -> QuerySet[APIToken]:
     return APIToken.objects.filter(team=team).select_related("created_by")

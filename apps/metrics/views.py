@@ -24,9 +24,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.metrics import figures as metric_figures
+from apps.metrics.authentication import AuthenticationFailed, request_api_token
 from apps.metrics.models import PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
-from apps.metrics.selectors import api_token_for, api_tokens_for_team
+from apps.metrics.selectors import api_tokens_for_team
 from apps.metrics.services.api_tokens import (
     api_token_create,
     api_token_mark_used,
@@ -37,7 +38,6 @@ from apps.teams.models import Team
 
 TOKENS_ADMINS_ONLY = "Only team admins can create or revoke API tokens."
 PAGE_SIZE = 50
-MAX_TOKEN_LENGTH = 200
 
 
 def _read(request: HttpRequest, team: Team) -> tuple[Request, list[int] | None]:
@@ -326,25 +326,15 @@ def _json_error(status: int, message: str) -> JsonResponse:
 def _api_team(request: HttpRequest, team_slug: str) -> Team | JsonResponse:
     """The team a request may read: by bearer token (no session needed), or
     the logged-in member's. 401 for a bad token or none, 404 outside the team."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if (
-            scheme.lower() != "bearer"
-            or not token
-            or len(token) > MAX_TOKEN_LENGTH
-            or not token.isascii()
-            or not token.isprintable()
-        ):
-            return _json_error(401, "Send 'Authorization: Bearer <token>'.")
-        row = api_token_for(token=token)
-        if row is None:
-            return _json_error(401, "The token is not valid (unknown or revoked).")
-        if row.team.slug != team_slug:
+    try:
+        token = request_api_token(request)
+    except AuthenticationFailed as refused:
+        return _json_error(401, str(refused))
+    if token is not None:
+        if token.team.slug != team_slug:
             return _json_error(404, "No such team.")
-        api_token_mark_used(token=row)
-        return row.team
+        api_token_mark_used(token=token)
+        return token.team
     if not request.user.is_authenticated:
         return _json_error(401, "Log in, or send 'Authorization: Bearer <token>'.")
     try:

@@ -14,9 +14,9 @@ import pytest
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline import drain
 from apps.integrations.pipeline.drain import drain_deliveries
+from apps.integrations.scheduling import send_drain
 from apps.integrations.scheduling.wake import DrainWaker
 from apps.integrations.tasks import drain_deliveries as drain_task
-from apps.integrations.scheduling import send_drain
 from config.celery import app
 from tests.integrations.conftest import own_redis_database
 from tests.payloads.installations import ping_event

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from apps.metrics.authentication import token_hash
 from apps.metrics.models import APIToken
 from apps.teams.models import Team
 
 TOKEN_PREFIX = "tfm_"  # noqa: S105 (a marker, not a secret)
-
-
-def api_token_hash(*, token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def api_token_create(
@@ -28,7 +24,7 @@ def api_token_create(
     row = APIToken.objects.create(
         team=team,
         name=name.strip()[:100] or "API token",
-        token_hash=api_token_hash(token=token),
+        token_hash=token_hash(token),
         prefix=token[:10],
         created_by=created_by,
     )

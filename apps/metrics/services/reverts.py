@@ -18,27 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from functools import reduce
 from operator import or_
-from typing import Any
 
-from django.apps import apps
 from django.db.models import Q
 
 from apps.metrics.models import PullRequest
-
-
-def _repositories() -> Any:
-    # By its label: apps.metrics never imports apps.integrations at run time.
-    return apps.get_model("integrations", "Repository").objects
-
-
-def _github_ids_named(*, team_id: int, full_name: str) -> Any:
-    """GitHub ids of the team's repositories whose newest name is this one."""
-    return (
-        _repositories()
-        .filter(Q(installation__team_id=team_id) | Q(pull_requests__team_id=team_id))
-        .filter(full_name__iexact=full_name)
-        .values("github_id")
-    )
+from apps.metrics.repositories import repository_directory
 
 
 def reverted_pull_request(row: PullRequest) -> PullRequest | None:
@@ -48,7 +32,7 @@ def reverted_pull_request(row: PullRequest) -> PullRequest | None:
         candidates = candidates.filter(repository_github_id=row.reverts_repository_github_id)
     elif row.reverts_repository_full_name:
         candidates = candidates.filter(
-            repository_github_id__in=_github_ids_named(
+            repository_github_id__in=repository_directory().github_ids_named(
                 team_id=row.team_id, full_name=row.reverts_repository_full_name
             )
         )
@@ -89,12 +73,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> dict[int, list[datetime]
         same_repository = Q(
             reverts_repository_full_name="", repository_github_id=row.repository_github_id
         )
-        names = {
-            name.lower()
-            for name in _repositories()
-            .filter(github_id=row.repository_github_id)
-            .values_list("full_name", flat=True)
-        }
+        names = repository_directory().names_of(github_id=row.repository_github_id)
         named = [Q(reverts_repository_full_name__iexact=name) for name in sorted(names)]
         count = (
             PullRequest.objects.filter(

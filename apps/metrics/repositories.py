@@ -1,0 +1,50 @@
+"""What the metrics need to know of repositories, and who tells them.
+
+Repositories are the integrations' rows (`apps.integrations.models.Repository`,
+which pull requests point at); the metrics never import that app. They ask this
+port instead, which the integrations app provides when Django starts
+(`IntegrationsConfig.ready`): the dashboard lists a team's repositories, and
+revert linking finds a repository by the names it has had. A test checks that
+it is provided (tests/test_layout.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.teams.models import Team
+
+
+class RepositoryDirectory(Protocol):
+    def names_for_team(self, *, team: Team) -> list[str]:
+        """Full names of the repositories of the team's installations, sorted, each once."""
+        ...
+
+    def ids_named(self, *, team: Team, full_name: str) -> list[int]:
+        """Row ids of the team's repositories with this full name (none: [])."""
+        ...
+
+    def github_ids_named(self, *, team_id: int, full_name: str) -> Any:
+        """GitHub ids of the team's repositories (of its installations, or holding
+        its pull requests) whose newest name is this one, case-insensitive: a
+        values query, for use as a subquery."""
+        ...
+
+    def names_of(self, *, github_id: int) -> set[str]:
+        """Every name (lower case) the repository with this GitHub id has had here."""
+        ...
+
+
+class _Directory:
+    provided: RepositoryDirectory | None = None
+
+
+def repository_directory_provide(directory: RepositoryDirectory) -> None:
+    _Directory.provided = directory
+
+
+def repository_directory() -> RepositoryDirectory:
+    if _Directory.provided is None:
+        raise ImproperlyConfigured("no repository directory: is apps.integrations installed?")
+    return _Directory.provided
