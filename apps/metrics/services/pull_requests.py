@@ -380,6 +380,8 @@ class PullRequestRows(RowKind):
 
     def watch(self, change: Change) -> Watcher | None:
         keys = [(n.team.pk, n.github_id) for n in change.needs() if n.kind == self.name]
+        if not keys:
+            return None
         befores = []
         for key in keys:
             tracked = self._tracked[key]

@@ -113,7 +113,7 @@ def recompute_run_step(*, run_id: int, batch_size: int = BATCH_SIZE) -> Step:
         # skip_locked: a second worker on the same run (a duplicate message, the
         # resumer, the command) leaves the batch to the one already on it.
         run = (
-            RecomputeRun.objects.select_for_update(skip_locked=True)
+            RecomputeRun.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("team")
             .filter(pk=run_id)
             .first()

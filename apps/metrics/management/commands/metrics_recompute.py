@@ -56,7 +56,9 @@ class Command(BaseCommand):
         team = None
         if options["team"] is not None:
             slug = options["team"]
-            team = Team.objects.filter(slug=slug).first() if len(slug) <= 100 else None
+            # A slug is short text without NUL (PostgreSQL refuses NUL in a query).
+            usable = len(slug) <= 100 and "\x00" not in slug
+            team = Team.objects.filter(slug=slug).first() if usable else None
             if team is None:
                 raise CommandError(f"No team with the slug {slug!r}.")
         run = recompute_run_start(team=team, reason="manage.py metrics_recompute")
