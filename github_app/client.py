@@ -62,6 +62,7 @@ from github_app.errors import (
     Unavailable,
     ValidationFailed,
 )
+from github_app.values import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class _AppAuthFlow(AppAuth):
             issued = self._parse_installation_auth_response(token_response).parsed_data
             token = issued.token
             reuse_for = (
-                datetime.fromisoformat(issued.expires_at) - datetime.now(UTC) - TOKEN_REFRESH_MARGIN
+                parse_timestamp(issued.expires_at) - datetime.now(UTC) - TOKEN_REFRESH_MARGIN
             )
             if reuse_for > timedelta(0):
                 cache.set(key, token, reuse_for)

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from github_app.values import github_id, id_from_text
+
 
 class DeliveryHeaderError(ValueError):
     """A required delivery header is missing or malformed; the message says which."""
@@ -23,25 +25,10 @@ class DeliveryHeaders:
     target_id: int | None
 
 
-# GitHub's ids go in signed 64-bit columns (PostgreSQL bigint).
-MAX_ID = 2**63 - 1
-_ASCII_DIGITS = frozenset("0123456789")
-
-
 def _has_control_character(value: str) -> bool:
     # NUL cannot be stored in a PostgreSQL text column at all; the other C0
     # controls and DEL have no place in a header GitHub sends.
     return any(ord(char) < 0x20 or ord(char) == 0x7F for char in value)
-
-
-def id_from_text(value: str) -> int | None:
-    """A GitHub id written in decimal (a header, a query parameter): 1 to
-    2**63 - 1 in ASCII digits, else None. ``str.isdigit`` is no check: it accepts
-    "²", which ``int`` refuses, and "١٢", which ``int`` reads as 12."""
-    if not value or len(value) > 19 or not _ASCII_DIGITS.issuperset(value):
-        return None
-    number = int(value)
-    return number if 0 < number <= MAX_ID else None
 
 
 def _optional_id_header(headers: Mapping[str, str], name: str) -> int | None:
@@ -49,7 +36,7 @@ def _optional_id_header(headers: Mapping[str, str], name: str) -> int | None:
     value = (headers.get(name) or "").strip()
     if not value:
         return None
-    if not _ASCII_DIGITS.issuperset(value):
+    if not value.isascii() or not value.isdigit():
         raise DeliveryHeaderError(f"{name} header is not a number")
     number = id_from_text(value)
     if number is None:
@@ -85,14 +72,6 @@ def parse_delivery_headers(headers: Mapping[str, str]) -> DeliveryHeaders:
         target_type=target_type or None,
         target_id=_optional_id_header(headers, "X-GitHub-Hook-Installation-Target-ID"),
     )
-
-
-def github_id(value: object) -> int | None:
-    """A GitHub id read from a payload: a JSON integer from 1 to 2**63 - 1, else
-    None (a string, a float, a bool, a negative or out-of-range number)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value if 0 < value <= MAX_ID else None
 
 
 def payload_text(value: object, *, max_length: int) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from githubkit import GitHub
 
 from github_app.errors import Forbidden, GitHubError, RateLimited, Unavailable
+from github_app.values import github_id, id_from_text, timestamp_or_none
 
 # GitHub's own ghost user: what webhooks show for an account that was deleted.
 GHOST_USER: dict[str, Any] = {"id": 10137, "login": "ghost", "type": "User"}
@@ -162,7 +163,7 @@ def pull_request_page(
     page_info = _mapping(connection.get("pageInfo"), "pageInfo")
     nodes = [node for node in _list(connection.get("nodes")) if isinstance(node, dict)]
     return PullRequestPage(
-        repository_id=_int_or_none(repository.get("databaseId")),
+        repository_id=github_id(repository.get("databaseId")),
         total_count=_int_or_none(connection.get("totalCount")) or 0,
         nodes=nodes,
         has_next_page=page_info.get("hasNextPage") is True,
@@ -276,7 +277,7 @@ def _rate_limit(data: Mapping[str, Any]) -> RateLimit:
     return RateLimit(
         cost=_int_or_none(raw.get("cost")) or 0,
         remaining=_int_or_none(raw.get("remaining")) or 0,
-        reset_at=parse_time(raw.get("resetAt")),
+        reset_at=timestamp_or_none(raw.get("resetAt")),
     )
 
 
@@ -291,14 +292,14 @@ def user_block(author: object) -> dict[str, Any]:
         return dict(GHOST_USER)
     kind = author.get("__typename")
     login = str(author.get("login") or "")
-    github_id = _int_or_none(author.get("databaseId"))
-    if github_id is None:
+    user_id = github_id(author.get("databaseId"))
+    if user_id is None:
         return dict(GHOST_USER)
     if kind == "Bot":
-        return {"id": github_id, "login": f"{login}[bot]", "type": "Bot"}
+        return {"id": user_id, "login": f"{login}[bot]", "type": "Bot"}
     if kind == "Mannequin":
-        return {"id": github_id, "login": login, "type": "Mannequin"}
-    return {"id": github_id, "login": login, "type": "User"}
+        return {"id": user_id, "login": login, "type": "Mannequin"}
+    return {"id": user_id, "login": login, "type": "User"}
 
 
 def pull_request_block(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -403,23 +404,12 @@ def first_reviews(node: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | 
     return nodes, (_str_or_none(page_info.get("endCursor")) if more else None)
 
 
-def parse_time(value: object) -> datetime | None:
-    """GitHub's ISO 8601 time as an aware UTC datetime; None when unreadable."""
-    if not isinstance(value, str) or not value.isascii() or len(value) > 40:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def _database_id(node: Mapping[str, Any]) -> int | None:
     # fullDatabaseId is a BigInt, sent as a string; databaseId an Int (older servers).
     full = node.get("fullDatabaseId")
-    if isinstance(full, str) and full.isascii() and full.isdigit() and len(full) <= 19:
-        return int(full)
-    return _int_or_none(node.get("databaseId"))
+    if isinstance(full, str) and (found := id_from_text(full)) is not None:
+        return found
+    return github_id(node.get("databaseId"))
 
 
 def _int_or_none(value: object) -> int | None:

@@ -19,10 +19,9 @@ from githubkit import GitHub
 
 from github_app.deliveries import DeliveryHeaders
 from github_app.errors import GitHubError
+from github_app.values import github_id, id_from_text, timestamp_or_none
 
 PER_PAGE = 100
-# GitHub's ids are positive 64-bit integers (a bigint column on our side).
-MAX_ID = 2**63 - 1
 # What GitHub's answer may hold as a delivery id or event name (our columns).
 MAX_GUID_LENGTH = 100
 MAX_EVENT_LENGTH = 100
@@ -67,26 +66,10 @@ class FetchedDelivery:
     payload: dict[str, Any]
 
 
-def _positive_id(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
-        return value
-    return None
-
-
 def _short_text(value: Any, limit: int) -> str | None:
     if isinstance(value, str) and value.strip() and len(value) <= limit and "\x00" not in value:
         return value.strip()
     return None
-
-
-def _aware_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def _logged(item: Any) -> LoggedDelivery | None:
@@ -94,9 +77,9 @@ def _logged(item: Any) -> LoggedDelivery | None:
     reconcile needs (id, guid, time, event) or has it of the wrong type."""
     if not isinstance(item, Mapping):
         return None
-    delivery_id = _positive_id(item.get("id"))
+    delivery_id = github_id(item.get("id"))
     guid = _short_text(item.get("guid"), MAX_GUID_LENGTH)
-    delivered_at = _aware_time(item.get("delivered_at"))
+    delivered_at = timestamp_or_none(item.get("delivered_at"))
     event = _short_text(item.get("event"), MAX_EVENT_LENGTH)
     if delivery_id is None or guid is None or delivered_at is None or event is None:
         return None
@@ -112,8 +95,8 @@ def _logged(item: Any) -> LoggedDelivery | None:
         else None,
         event=event,
         action=_short_text(item.get("action"), 100) or "",
-        installation_id=_positive_id(item.get("installation_id")),
-        repository_id=_positive_id(item.get("repository_id")),
+        installation_id=github_id(item.get("installation_id")),
+        repository_id=github_id(item.get("repository_id")),
     )
 
 
@@ -166,9 +149,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 def _header_int(headers: Mapping[str, Any], name: str) -> int | None:
     value = (_header(headers, name) or "").strip()
     # isdecimal() alone would take other scripts' digits.
-    if value.isascii() and value.isdigit() and len(value) <= 19:
-        return _positive_id(int(value))
-    return None
+    return id_from_text(value)
 
 
 def fetch_delivery(client: GitHub[Any], *, logged: LoggedDelivery) -> FetchedDelivery:

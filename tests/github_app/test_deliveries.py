@@ -4,10 +4,9 @@ from github_app.deliveries import (
     DeliveryColumns,
     DeliveryHeaderError,
     delivery_columns,
-    github_id,
-    id_from_text,
     parse_delivery_headers,
 )
+from github_app.values import github_id, id_from_text
 
 HEADERS = {
     "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",

@@ -21,12 +21,12 @@ from apps.integrations.pipeline.lookups import Lookups
 from apps.integrations.pipeline.requeue import requeue_ignored_deliveries
 from apps.integrations.services import installations, repositories
 from apps.metrics.services.payloads import (
-    MAX_ID,
     PayloadError,
     read_repository_block,
     require_mapping,
 )
 from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source, events_apply
+from github_app.values import github_id
 
 Status = WebhookDelivery.Status
 
@@ -34,11 +34,7 @@ Status = WebhookDelivery.Status
 def payload_id(payload: Mapping[str, Any], key: str) -> int | None:
     """GitHub's id of the payload's ``installation``, ``repository``, … block."""
     block = payload.get(key)
-    value = block.get("id") if isinstance(block, Mapping) else None
-    # A bool is an int to Python; an id past bigint is no id of GitHub's.
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
-        return value
-    return None
+    return github_id(block.get("id")) if isinstance(block, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True)

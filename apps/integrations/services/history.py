@@ -36,12 +36,12 @@ from github_app.history import (
     MIN_PAGE_SIZE,
     PageTooLarge,
     graphql_endpoint,
-    parse_time,
     pull_request_events,
     pull_request_page,
     review_page,
 )
 from github_app.history import first_reviews as node_first_reviews
+from github_app.values import timestamp_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     oldest: datetime | None = None
     rate_limit = page.rate_limit
     for node in page.nodes:
-        updated_at = parse_time(node.get("updatedAt"))
+        updated_at = timestamp_or_none(node.get("updatedAt"))
         if updated_at is not None:
             oldest = updated_at if oldest is None else min(oldest, updated_at)
         if run.window_start is not None and (updated_at is None or updated_at < run.window_start):

@@ -33,8 +33,8 @@ from apps.integrations.services.repository_access import repositories_resync
 from apps.metrics.services.members import link_member_to_user
 from apps.teams.models import Membership, Team
 from github_app import api
-from github_app.deliveries import id_from_text
 from github_app.errors import GitHubError, OAuthCodeRejected
+from github_app.values import id_from_text
 
 logger = logging.getLogger(__name__)
 

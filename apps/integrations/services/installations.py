@@ -9,14 +9,13 @@ objects GitHub's REST API returns (``GET /app/installations/{id}``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from apps.integrations.models import Installation, Repository
 from apps.metrics.services.payloads import (
@@ -27,20 +26,11 @@ from apps.metrics.services.payloads import (
     require_mapping,
 )
 from apps.teams.models import Team
+from github_app.values import TimestampError, parse_timestamp
 
 
 class InstallationClaimError(Exception):
     """The installation cannot be claimed by this team; the message says why."""
-
-
-def _timestamp(value: Any) -> datetime | None:
-    # GitHub sends installation times as ISO strings in some payloads and as
-    # Unix seconds in others (installation.created_at in webhooks).
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    return parse_datetime(str(value))
 
 
 # Ordering. GitHub does not deliver events in order, and our own retries run a
@@ -87,11 +77,11 @@ def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise PayloadError("installation.events is not a list of strings")
     suspended_at = data.get("suspended_at")
-    if suspended_at is not None and not isinstance(suspended_at, str | int | float):
-        raise PayloadError("installation.suspended_at is not a time")
     try:
-        suspended = _timestamp(suspended_at)
-    except (ValueError, OverflowError, OSError):
+        # GitHub sends installation times as ISO text in some payloads and as
+        # Unix seconds in others.
+        suspended = None if suspended_at in (None, "") else parse_timestamp(suspended_at)
+    except TimestampError:
         raise PayloadError("installation.suspended_at is not a time") from None
     return {
         "account_login": _text(account.get("login"), "installation.account.login", limit=100),

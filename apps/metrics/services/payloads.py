@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from github_app.values import MAX_ID, TimestampError, github_id, parse_timestamp
 
 HOTFIX = "hotfix"
 # GitHub's revert button titles the pull request `Revert "<title>"`, names its
@@ -26,9 +28,8 @@ REVERT_BRANCH = re.compile(r"^revert-(\d+)-", re.ASCII)
 REVERTS_IN_BODY = re.compile(r"\breverts\s+([\w.-]+/[\w.-]+)?#(\d+)\b", re.IGNORECASE | re.ASCII)
 
 
-# GitHub's ids fit PostgreSQL's bigint, and numbers and line counts its integer:
-# a value outside these can only be a broken or hostile payload.
-MAX_ID = 2**63 - 1
+# GitHub's ids fit PostgreSQL's bigint (github_app.values.MAX_ID), and numbers and
+# line counts its integer: a value outside these can only be a broken or hostile payload.
 MAX_NUMBER = 2**31 - 1
 # Column lengths of the rows these values go to (longer ones are cut, not refused).
 MAX_LOGIN = 100
@@ -169,7 +170,7 @@ def read_user(value: object) -> GitHubUser | None:
     if not isinstance(value, Mapping):
         return None
     github_id = value.get("id")
-    if not _is_id(github_id):
+    if not _is_github_id(github_id):
         return None
     login = value.get("login")
     login = clean_text(login, limit=MAX_LOGIN) if isinstance(login, str) else ""
@@ -185,7 +186,7 @@ def read_user(value: object) -> GitHubUser | None:
 
 def read_repository_block(value: object) -> RepositoryBlock | None:
     """The event's repository block, or None without a usable id and full name."""
-    if not isinstance(value, Mapping) or not _is_id(value.get("id")):
+    if not isinstance(value, Mapping) or not _is_github_id(value.get("id")):
         return None
     full_name = value.get("full_name")
     if not isinstance(full_name, str) or "/" not in full_name or len(full_name) > MAX_FULL_NAME:
@@ -271,10 +272,6 @@ def require_mapping(value: object, path: str) -> Mapping[str, Any]:
     return value
 
 
-def _is_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
-
-
 def require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = MAX_ID) -> int:
     value = data.get(key)
     if value is None:
@@ -287,18 +284,18 @@ def require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = 
 
 
 def _datetime_or_absent(value: object) -> Any:
-    """An aware datetime, None for null, or _ABSENT for anything unreadable."""
+    """An aware datetime, None for null, or _ABSENT for anything unreadable
+    (github_app.values.parse_timestamp says why; a tolerant reader goes on)."""
     if value is None:
         return None
-    # GitHub's times are ASCII ISO 8601 of a few dozen characters.
-    if not isinstance(value, str) or not value.isascii() or len(value) > 40:
-        return _ABSENT
     try:
-        moment = datetime.fromisoformat(value)
-        # In UTC: an offset at the ends of the calendar cannot be stored.
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError):
+        return parse_timestamp(value)
+    except TimestampError:
         return _ABSENT
+
+
+def _is_github_id(value: object) -> bool:
+    return github_id(value) is not None
 
 
 def _state(data: Mapping[str, Any]) -> str | None:
