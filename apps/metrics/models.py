@@ -36,6 +36,12 @@ class TeamMember(models.Model):
         ordering = ["login"]
         constraints = [
             models.UniqueConstraint(fields=["team", "github_id"], name="unique_member_per_team"),
+            # An account is one GitHub person per team (services/members_link.py).
+            models.UniqueConstraint(
+                fields=["team", "user"],
+                condition=models.Q(user__isnull=False),
+                name="one_person_per_account_per_team",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.metrics.models import PullRequest, TeamMember
-from apps.metrics.services.members import link_member_to_user
+from apps.metrics.services.members_link import team_member_link
+from apps.metrics.services.payloads import GitHubUser
+from apps.teams.models import Membership
 from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.payloads.pull_requests import pull_request_payload, review_payload
 
@@ -130,7 +132,7 @@ def test_it_flags_a_bot_author(team):
 def test_it_matches_a_placeholder_to_an_account_without_duplicating(team, member):
     pull_request = open_pull_request(team, author_id=501, author_login="dana")
 
-    linked = link_member_to_user(team=team, github_id=501, login="dana", user=member)
+    linked = team_member_link(team=team, user=member, github_user=GitHubUser(501, "dana", False))
 
     assert TeamMember.objects.filter(team=team).count() == 1
     assert linked.user == member
@@ -139,7 +141,7 @@ def test_it_matches_a_placeholder_to_an_account_without_duplicating(team, member
 
 
 def test_it_keeps_the_account_when_later_events_arrive(team, member):
-    link_member_to_user(team=team, github_id=501, login="dana", user=member)
+    team_member_link(team=team, user=member, github_user=GitHubUser(501, "dana", False))
 
     open_pull_request(team, author_id=501, author_login="dana-renamed")
 
@@ -149,7 +151,38 @@ def test_it_keeps_the_account_when_later_events_arrive(team, member):
 
 def test_it_creates_the_member_when_linking_a_user_not_seen_yet(team):
     user = get_user_model().objects.create_user("erin")
+    Membership.objects.create(team=team, user=user)
 
-    linked = link_member_to_user(team=team, github_id=777, login="erin-gh", user=user)
+    linked = team_member_link(team=team, user=user, github_user=GitHubUser(777, "erin-gh", False))
 
     assert (linked.github_id, linked.login, linked.user) == (777, "erin-gh", user)
+
+
+def test_the_database_keeps_an_account_to_one_person_per_team(team, member):
+    from django.db import IntegrityError, transaction
+
+    TeamMember.objects.create(team=team, github_id=1, login="one", user=member)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TeamMember.objects.create(team=team, github_id=2, login="two", user=member)
+    # Unlinked people are many.
+    TeamMember.objects.create(team=team, github_id=3, login="three")
+    TeamMember.objects.create(team=team, github_id=4, login="four")
+
+
+def test_linking_by_github_identity_moves_the_account_from_another_person(team, member):
+    picked = TeamMember.objects.create(team=team, github_id=1, login="picked", user=member)
+
+    linked = team_member_link(team=team, user=member, github_user=GitHubUser(501, "dana", False))
+
+    picked.refresh_from_db()
+    assert picked.user is None
+    assert (linked.github_id, linked.user) == (501, member)
+
+
+def test_it_names_the_person_one_way_at_a_time(team, member):
+    with pytest.raises(TypeError):
+        team_member_link(team=team, user=member)
+    with pytest.raises(TypeError):
+        team_member_link(
+            team=team, user=member, member_id=1, github_user=GitHubUser(501, "dana", False)
+        )

@@ -30,7 +30,8 @@ from apps.integrations.services.installations import (
     installation_upsert,
 )
 from apps.integrations.services.repository_access import repositories_resync
-from apps.metrics.services.members import link_member_to_user
+from apps.metrics.services.members_link import MemberLinkRefused, team_member_link
+from apps.metrics.services.payloads import GitHubUser
 from apps.teams.models import Membership, Team
 from github_app import api
 from github_app.errors import GitHubError, OAuthCodeRejected
@@ -193,7 +194,17 @@ def install_complete(
         raise InstallRefused("Installation not available", str(exc), status=409) from None
     # Now we know this account's GitHub identity: its pull requests and reviews
     # (placeholder member until now) belong to it.
-    link_member_to_user(team=team, github_id=installer.github_id, login=installer.login, user=user)
+    try:
+        team_member_link(
+            team=team,
+            user=user,
+            github_user=GitHubUser(
+                github_id=installer.github_id, login=installer.login, is_bot=False
+            ),
+        )
+    except MemberLinkRefused as refused:
+        # The claim stands; an admin can link the account on the GitHub accounts page.
+        logger.warning("installer's account not linked: %s", refused)
     logger.info("installation %s claimed by team %s", installation.installation_id, team.pk)
     synced = _resync_quietly(installation)
     # Repositories the team already tracks bring their history (a claim after a

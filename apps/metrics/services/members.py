@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from apps.metrics.models import TeamMember
 from apps.metrics.services.batches import Batch, Need, RowKind
 from apps.metrics.services.payloads import GitHubUser, SnapshotTime, is_not_older
@@ -162,19 +160,3 @@ def _snapshot_updates_member(member: TeamMember, user: GitHubUser, seen: Snapsho
         member.is_bot,
         stored,
     ) != (user.login, user.is_bot, seen)
-
-
-def link_member_to_user(
-    *, team: Team, github_id: int, login: str, user: AbstractBaseUser
-) -> TeamMember:
-    """Match the team's member with this GitHub id to an account.
-
-    The placeholder created from events is reused, so the member's pull requests
-    and reviews stay with it; a member is created only if none exists yet."""
-    member, created = TeamMember.objects.get_or_create(
-        team=team, github_id=github_id, defaults={"login": login, "user": user}
-    )
-    if not created and member.user_id != user.pk:
-        member.user = user
-        member.save(update_fields=["user", "updated_at"])
-    return member
