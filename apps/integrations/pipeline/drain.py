@@ -147,7 +147,7 @@ def _parse(text: str) -> Any:
         return None
 
 
-def _event(delivery: WebhookDelivery, payload: Any, lookups: Lookups, source: Source) -> Event:
+def _event(delivery: WebhookDelivery, payload: Any, lookups: Lookups) -> Event:
     if not isinstance(payload, Mapping):
         raise Unreadable("the stored payload is not a JSON object")
     return Event(
@@ -168,7 +168,7 @@ def _route_alone(event: Event) -> Outcome:
 
 
 def _process_claimed(
-    deliveries: list[WebhookDelivery], *, arrivals: _Arrivals, alone: bool, source: Source
+    deliveries: list[WebhookDelivery], *, arrivals: _Arrivals, alone: bool
 ) -> datetime | None:
     """Process deliveries this transaction holds locked and record each outcome.
     In a pass of many, an error that may pass (a deadlock, say) is raised, to
@@ -183,7 +183,7 @@ def _process_claimed(
         arrivals.add(delivery, payload)
         # What is kept of a payload past this point is what its event holds.
         try:
-            event = _event(delivery, payload, lookups, source)
+            event = _event(delivery, payload, lookups)
             prepared = prepare(event)
             if prepared is None:
                 prepared = _route_alone(event)
@@ -221,7 +221,6 @@ def _process_pass(
     *,
     limit: int,
     on_retry: RetryScheduler | None = None,
-    source: Source = Source.WEBHOOK,
 ) -> int:
     """Claim and process up to ``limit`` of the oldest waiting deliveries
     together; if that fails, nothing of it was kept, and each is claimed and
@@ -238,7 +237,7 @@ def _process_pass(
             claimed = [delivery.pk for delivery in deliveries]
             # A pass of one holds only its own errors.
             alone = len(deliveries) == 1
-            retry_at = _process_claimed(deliveries, arrivals=arrivals, alone=alone, source=source)
+            retry_at = _process_claimed(deliveries, arrivals=arrivals, alone=alone)
     except Exception as error:
         if not claimed:
             raise
@@ -254,9 +253,7 @@ def _process_pass(
                 # delivery another worker finished in the meantime.
                 deliveries = _claim(queryset.filter(pk=pk), limit=1)
                 if deliveries:
-                    retries.append(
-                        _process_claimed(deliveries, arrivals=arrivals, alone=True, source=source)
-                    )
+                    retries.append(_process_claimed(deliveries, arrivals=arrivals, alone=True))
         retry_at = min((at for at in retries if at is not None), default=None)
     arrivals.record()
     if retry_at is not None and on_retry is not None:
@@ -345,9 +342,9 @@ def sweep_pending(
     )
 
 
-def process_delivery(*, pk: int, source: Source = Source.WEBHOOK) -> WebhookDelivery:
+def process_delivery(*, pk: int) -> WebhookDelivery:
     """Process one delivery now, unless it is finished or another worker holds
     it. Used by replay, where the caller waits for the outcome."""
     waiting = WebhookDelivery.objects.filter(pk=pk, status__in=[Status.RECEIVED, Status.FAILED])
-    _process_pass(waiting, limit=1, source=source)
+    _process_pass(waiting, limit=1)
     return WebhookDelivery.objects.get(pk=pk)

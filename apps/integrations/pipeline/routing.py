@@ -25,7 +25,7 @@ from apps.metrics.services.payloads import (
     read_repository_block,
     require_mapping,
 )
-from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source, events_apply
+from apps.metrics.services.processors import EVENT_NAMES, MetricsEvent, Source
 from github_app.values import github_id
 
 Status = WebhookDelivery.Status
@@ -188,10 +188,10 @@ def _account_renamed(event: Event) -> Outcome:
 
 
 class ToMetrics:
-    """Hands a pull request or review event to the metrics' one entry
-    (`events_apply`), only for a repository its team may process
-    (`repository_eligibility`). The drain calls `prepare` for many deliveries
-    and applies their events together."""
+    """Marks the events for the metrics' one entry (`events_apply`) in the
+    table: the drain calls `prepare` for each such delivery (only for a
+    repository its team may process, `repository_eligibility`) and applies the
+    events of a pass together."""
 
     def prepare(self, event: Event) -> MetricsEvent | Outcome:
         """The event for the metrics, or why it is ignored."""
@@ -221,21 +221,15 @@ class ToMetrics:
             source=event.source,
         )
 
-    def __call__(self, event: Event) -> Outcome:
-        prepared = self.prepare(event)
-        if isinstance(prepared, Outcome):
-            return prepared
-        [result] = events_apply(events=[prepared])
-        if not result.ok:
-            raise PayloadError(result.error)
-        return PROCESSED
-
 
 TO_METRICS = ToMetrics()
 
 ANY_ACTION = None
 
-ROUTES: dict[tuple[str, str | None], Handler] = {
+# A handler (routed alone, in its turn), or the metrics' events (applied in passes).
+Route = Handler | ToMetrics
+
+ROUTES: dict[tuple[str, str | None], Route] = {
     ("installation", "created"): _repositories_synced("repositories"),
     ("installation", "deleted"): _installation_deleted,
     ("installation", "suspend"): _installation_suspend,
@@ -271,7 +265,7 @@ SENT_TO_EVERY_APP = frozenset({"installation", "installation_repositories", "ins
 SUBSCRIBED_EVENTS = frozenset(name for name, _ in ROUTES) - SENT_TO_EVERY_APP
 
 
-def _handler(event: Event) -> Handler | Outcome:
+def _handler(event: Event) -> Route | Outcome:
     if event.name in IGNORED_EVENTS:
         return ignored(IGNORED_EVENTS[event.name])
     handler = ROUTES.get((event.name, event.action)) or ROUTES.get((event.name, ANY_ACTION))
@@ -282,9 +276,12 @@ def _handler(event: Event) -> Handler | Outcome:
 
 
 def route(event: Event) -> Outcome:
+    """Route an event that `prepare` left to be routed alone."""
     handler = _handler(event)
     if isinstance(handler, Outcome):
         return handler
+    if isinstance(handler, ToMetrics):
+        raise TypeError("the metrics' events are applied in passes: call prepare()")
     try:
         return handler(event)
     finally:
