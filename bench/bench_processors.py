@@ -204,7 +204,7 @@ def life(*, pr_id: int, author: int, reviewers: tuple[int, int]) -> list[Event]:
 
     process_pull_request_event = apply("pull_request")
     process_pull_request_review_event = apply("pull_request_review")
-    from tests.payloads.pull_requests import pull_request_payload, review_payload
+    from github_app.webhook_payloads import pull_request_payload, review_payload
 
     pr = {
         "pr_id": pr_id,

@@ -163,7 +163,7 @@ def build_requests(
     count: int, *, duplicate_share: float, bad_share: float, sent: list[Request], rng: random.Random
 ) -> list[Request]:
     from github_app.signatures import sign
-    from tests.payloads.pull_requests import pull_request_payload
+    from github_app.webhook_payloads import pull_request_payload
 
     requests: list[Request] = []
     for _ in range(count):

@@ -1,20 +1,27 @@
-"""pull_request and pull_request_review webhook payloads, shaped like GitHub's.
+"""GitHub's webhook objects, built: users, repositories, pull requests, reviews
+and the pull_request and pull_request_review events that carry them, in the
+shape GitHub sends (the fields GitHub documents, the URL fields included).
+
+The one builder of these objects: the demo's story (apps/demo/) posts them, and
+the tests build their payloads with it. Every argument has a default (example
+values: the tests' team "acme"):
 
     pull_request_payload(action="opened", pr_id=1, number=7, installation_id=42,
                          repository_id=100, repository_full_name="acme/api")
     review_payload(action="submitted", review_id=9, pr_id=1, number=7, review_state="approved",
                    reviewer_id=5, reviewer_login="bob", installation_id=42, ...)
 
-Every argument has a default. Keyword arguments not named in the signature
-override keys of the pull_request object as they are (e.g. merged=True,
-requested_reviewers=[...]); pass `omit=("additions",)` to drop keys, the way
-older or partial payloads lack them. Times are ISO 8601 strings, as GitHub sends.
+Keyword arguments not named in the signature override keys of the pull_request
+object as they are (e.g. merged=True, requested_reviewers=[...]); pass
+`omit=("additions",)` to drop keys, the way older or partial payloads lack them.
+Times are ISO 8601 strings, as GitHub sends (`iso` writes one).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 API = "https://api.github.com"
@@ -26,6 +33,12 @@ DEFAULT_REPOSITORY_FULL_NAME = "acme/api"
 DEFAULT_AUTHOR_ID = 21031067
 DEFAULT_AUTHOR_LOGIN = "Codertocat"
 DEFAULT_CREATED_AT = "2025-01-01T10:00:00Z"
+
+
+def iso(moment: datetime) -> str:
+    """GitHub's time format: UTC, whole seconds, a Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 # Keys the copy of a pull request embedded in review events does not carry.
 NOT_IN_REVIEW_COPY = (
@@ -119,6 +132,8 @@ REPOSITORY_LINKS = (
 def repository(
     repository_id: int = DEFAULT_REPOSITORY_ID,
     full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    *,
+    owner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     owner_login, _, name = full_name.partition("/")
     url = f"{API}/repos/{full_name}"
@@ -128,7 +143,7 @@ def repository(
         "name": name,
         "full_name": full_name,
         "private": True,
-        "owner": user(owner_login, 38302899, user_type="Organization"),
+        "owner": owner or user(owner_login, 38302899, user_type="Organization"),
         "html_url": f"{WEB}/{full_name}",
         "description": None,
         "fork": False,
@@ -321,12 +336,51 @@ def pull_request_payload(
         payload["after"] = pull_request["head"]["sha"]
     payload["repository"] = repository(repository_id, repository_full_name)
     if installation_id is not None:
-        payload["installation"] = {
-            "id": installation_id,
-            "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
-        }
+        payload["installation"] = installation_ref(installation_id)
     payload["sender"] = user(sender_login, sender_id)
     return payload
+
+
+def installation_ref(installation_id: int) -> dict[str, Any]:
+    """The installation block of a repository event: GitHub sends only these two."""
+    return {
+        "id": installation_id,
+        "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
+    }
+
+
+def review_copy(pull_request: dict[str, Any]) -> dict[str, Any]:
+    """The pull request as review events embed it."""
+    return {k: v for k, v in pull_request.items() if k not in NOT_IN_REVIEW_COPY}
+
+
+def review_object(
+    *,
+    review_id: int,
+    reviewer: dict[str, Any],
+    state: str,
+    submitted_at: str | None,
+    pull_request: dict[str, Any],
+    body: str | None = None,
+) -> dict[str, Any]:
+    """The review object of a pull_request_review event."""
+    html = f"{pull_request['html_url']}#pullrequestreview-{review_id}"
+    return {
+        "id": review_id,
+        "node_id": f"MDE3OlB1bGxSZXF1ZXN0UmV2aWV3{review_id}",
+        "user": reviewer,
+        "body": body,
+        "commit_id": pull_request["head"]["sha"],
+        "submitted_at": submitted_at,
+        "state": state,
+        "html_url": html,
+        "pull_request_url": pull_request["url"],
+        "author_association": "MEMBER",
+        "_links": {
+            "html": {"href": html},
+            "pull_request": {"href": pull_request["url"]},
+        },
+    }
 
 
 def review_payload(
@@ -355,38 +409,24 @@ def review_payload(
         omit=omit,
         **pull_request_fields,
     )
-    number = pull_request["number"]
-    html = f"{WEB}/{repository_full_name}/pull/{number}#pullrequestreview-{review_id}"
-    review_state = "dismissed" if action == "dismissed" else review_state
     reviewer = user(reviewer_login, reviewer_id, user_type=reviewer_type)
     payload: dict[str, Any] = {
         "action": action,
-        "review": {
-            "id": review_id,
-            "node_id": f"MDE3OlB1bGxSZXF1ZXN0UmV2aWV3{review_id}",
-            "user": reviewer,
-            "body": review_body,
-            "commit_id": pull_request["head"]["sha"],
-            "submitted_at": submitted_at,
-            "state": review_state,
-            "html_url": html,
-            "pull_request_url": pull_request["url"],
-            "author_association": "MEMBER",
-            "_links": {
-                "html": {"href": html},
-                "pull_request": {"href": pull_request["url"]},
-            },
-        },
+        "review": review_object(
+            review_id=review_id,
+            reviewer=reviewer,
+            state="dismissed" if action == "dismissed" else review_state,
+            submitted_at=submitted_at,
+            pull_request=pull_request,
+            body=review_body,
+        ),
         "pull_request": pull_request,
         "repository": repository(repository_id, repository_full_name),
     }
     if action == "edited":
         payload["changes"] = {"body": {"from": ""}}
     if installation_id is not None:
-        payload["installation"] = {
-            "id": installation_id,
-            "node_id": f"MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u{installation_id}",
-        }
+        payload["installation"] = installation_ref(installation_id)
     payload["sender"] = reviewer
     return payload
 

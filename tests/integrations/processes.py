@@ -373,7 +373,7 @@ class Sender:
     answers: list[float] = field(default_factory=list)
 
     def payload(self, number: int) -> dict[str, Any]:
-        from tests.payloads.pull_requests import pull_request_payload
+        from github_app.webhook_payloads import pull_request_payload
 
         return pull_request_payload(
             "opened",

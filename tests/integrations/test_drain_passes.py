@@ -13,7 +13,7 @@ from apps.integrations.pipeline.drain import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services import pull_requests
 from tests.integrations.conftest import installation_for, repository_for
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

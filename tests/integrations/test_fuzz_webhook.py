@@ -22,7 +22,7 @@ from apps.integrations.models import WebhookDelivery
 from github_app.signatures import sign
 from tests.integrations.conftest import SECRET, WEBHOOK_URL, installation_for, repository_for
 from tests.payloads.installations import installation_event, ping_event
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -249,7 +249,7 @@ def test_it_processes_the_kept_events_of_a_repository_once_it_is_tracked(
 ):
     from apps.integrations.models import WebhookDelivery
     from apps.metrics.models import PullRequest
-    from tests.payloads.pull_requests import pull_request_payload, review_payload
+    from github_app.webhook_payloads import pull_request_payload, review_payload
 
     common = {
         "installation_id": INSTALLATION_ID,

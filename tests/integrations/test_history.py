@@ -35,7 +35,7 @@ from tests.payloads.graphql import (
     review_node,
     secondary_limit_answer,
 )
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import pytest
 from apps.integrations.models import WebhookDelivery
 from tests.integrations.conftest import WEBHOOK_URL, installation_for, signed_headers
 from tests.payloads.installations import ping_event
-from tests.payloads.pull_requests import pull_request_payload
+from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from tests.payloads.installations import (
     installation_repositories_event,
     repository_stub,
 )
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.payloads.repositories import installation_target_event, repository_event
 
 pytestmark = pytest.mark.django_db

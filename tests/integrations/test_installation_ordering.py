@@ -18,7 +18,7 @@ from tests.payloads.installations import (
     installation_repositories_event,
     repository_stub,
 )
-from tests.payloads.pull_requests import pull_request_payload
+from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
 from tests.payloads.graphql import FakeGraphQL, pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db

@@ -28,7 +28,7 @@ from tests.integrations.conftest import (
 )
 from tests.integrations.processes import Processes, app_env
 from tests.payloads.installations import installation_repositories_event, repository_stub
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.integration
 

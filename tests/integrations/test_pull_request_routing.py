@@ -11,7 +11,7 @@ from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_repositories_event, repository_stub
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

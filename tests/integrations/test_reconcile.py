@@ -25,7 +25,7 @@ from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry, rate_limited, spammed
 from tests.payloads.installations import ping_event
-from tests.payloads.pull_requests import pull_request_payload
+from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from apps.integrations.models import Installation, WebhookDelivery
 from apps.metrics.models import PullRequest
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_event, repository_stub
-from tests.payloads.pull_requests import pull_request_payload
+from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

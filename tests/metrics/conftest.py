@@ -4,7 +4,7 @@ import pytest
 
 from apps.integrations.models import Installation, Repository
 from apps.teams.models import Team
-from tests.payloads.pull_requests import (
+from github_app.webhook_payloads import (
     DEFAULT_INSTALLATION_ID,
     DEFAULT_REPOSITORY_FULL_NAME,
     DEFAULT_REPOSITORY_ID,

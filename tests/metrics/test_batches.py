@@ -15,7 +15,7 @@ from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.processors import MetricsEvent
 from apps.teams.models import Team
 from tests.metrics.events import apply_events, metrics_event
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

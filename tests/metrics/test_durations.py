@@ -21,7 +21,7 @@ from apps.metrics.services.durations import (
     durations_store,
 )
 from tests.metrics.events import apply_events, metrics_event
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 
 def at(text: str) -> datetime:

@@ -18,7 +18,7 @@ from apps.metrics.services.members import MemberRows
 from apps.metrics.services.processors import EVENT_NAMES, READERS, Source
 from apps.metrics.services.pull_requests import PullRequestRows, read_pull_request_change
 from apps.metrics.services.reviews import ReviewRows
-from tests.payloads.pull_requests import pull_request_payload
+from github_app.webhook_payloads import pull_request_payload
 
 
 def test_the_events_the_metrics_read_are_the_kinds_readers():

@@ -7,7 +7,7 @@ from apps.metrics.selectors import (
 )
 from apps.teams.models import Team
 from tests.metrics.events import apply_pull_request_event, apply_review_event
-from tests.payloads.pull_requests import pull_request_payload, review_payload
+from github_app.webhook_payloads import pull_request_payload, review_payload
 
 
 def test_it_reads_only_the_teams_rows(team, outsider):

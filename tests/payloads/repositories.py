@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.payloads.installations import sender
-from tests.payloads.pull_requests import repository, user
+from github_app.webhook_payloads import repository, user
 
 
 def installation_stub(installation_id: int) -> dict[str, Any]:
