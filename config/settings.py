@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "apps.integrations",
     "apps.metrics",
     "apps.web",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -184,11 +184,11 @@ def repository(
     }
 
 
-def label(name: str) -> dict[str, Any]:
+def label(name: str, full_name: str = DEFAULT_REPOSITORY_FULL_NAME) -> dict[str, Any]:
     return {
         "id": zlib.crc32(name.encode()),
         "node_id": "MDU6TGFiZWwxMzYyOTM0Mzg5",
-        "url": f"{API}/repos/{DEFAULT_REPOSITORY_FULL_NAME}/labels/{name}",
+        "url": f"{API}/repos/{full_name}/labels/{name}",
         "name": name,
         "color": "d73a4a",
         "default": False,
@@ -254,7 +254,7 @@ def pull_request_object(
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "labels": [label(name) for name in labels],
+        "labels": [label(name, repository_full_name) for name in labels],
         "milestone": None,
         "draft": draft,
         "commits_url": f"{url}/pulls/{number}/commits",

@@ -1,2 +1,2 @@
-"""The demo: a team with 90 days of pull requests, fed as signed webhook
-deliveries through the real ``POST /webhooks/github/`` (see docs/demo.md)."""
+"""The demo: a team with 90 days of pull requests, fed in as webhook deliveries
+stored and drained like GitHub's (see docs/demo.md)."""

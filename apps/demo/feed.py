@@ -1,32 +1,31 @@
-"""Set the demo up and feed its story through the real webhook.
+"""Set the demo up and feed its story in as webhook deliveries.
 
 The team, its admin and the installation's claim are made with the same
 services the install flow uses; every pull request and review then arrives as a
-signed delivery posted to ``POST /webhooks/github/`` (Django's test client, in
-this process: the real URL, middleware, signature check and headers). With
-in-process tasks each delivery is processed as it is stored; with REDIS_URL
-set the deliveries wait for a Celery worker, like GitHub's."""
+delivery stored by the webhook's own store (`pipeline.store.store_delivery`,
+one statement keyed by the delivery id, as the endpoint and the recovery of
+GitHub's delivery log store theirs), with the demo as its source, and the drain
+is woken as the endpoint wakes it. With in-process tasks each pass is processed
+at its commit; with REDIS_URL set the deliveries wait for a Celery worker, like
+GitHub's. (No server needs to be up: `make run` loads the demo before it serves.)"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.http.request import validate_host
-from django.test import Client
-from django.test.utils import override_settings
 
-from apps.integrations.demo import story
+from apps.demo import story
 from apps.integrations.models import GitHubApp, Installation, Repository, WebhookDelivery
-from apps.integrations.services.app_config import webhook_secrets
+from apps.integrations.pipeline.store import store_delivery
+from apps.integrations.scheduling import wake_drain
 from apps.integrations.services.installations import (
     InstallationClaimError,
     installation_claim,
@@ -37,11 +36,12 @@ from apps.integrations.services.repository_access import repository_set_tracked
 from apps.teams.models import Membership, Team
 from apps.teams.services.memberships import membership_add, membership_set_role
 from apps.teams.services.teams import team_create
-from github_app.signatures import sign
+from github_app.deliveries import DeliveryHeaders
 
 DEMO_TEAM_NAME = "Demo team"
 DEMO_ADMIN_USERNAME = "demo-admin"
-WEBHOOK_PATH = "/webhooks/github/"
+# The hook id GitHub would show on the demo app's deliveries.
+DEMO_HOOK_ID = 4190019
 # Deliveries posted per transaction (see demo_run).
 BATCH = 50
 
@@ -116,29 +116,6 @@ def _installation(
             repository_set_tracked(repository=repository, tracked=True)
 
 
-def _allowed_host() -> str:
-    for host in ("localhost", "127.0.0.1", *settings.ALLOWED_HOSTS):
-        candidate = host.lstrip(".")
-        if candidate and candidate != "*" and validate_host(candidate, settings.ALLOWED_HOSTS):
-            return candidate
-    return "localhost"
-
-
-@contextlib.contextmanager
-def _signing_secret() -> Iterator[str]:
-    """A secret the endpoint accepts: the configured one, or, with none (a local
-    trial), a random one accepted by this process only while the demo posts.
-    Nothing is stored and no other process accepts it; unsigned bodies are still
-    refused."""
-    configured = webhook_secrets()
-    if configured:
-        yield configured[0]
-        return
-    one_off = secrets.token_urlsafe(32)
-    with override_settings(GITHUB_WEBHOOK_SECRETS=[one_off]):
-        yield one_off
-
-
 def demo_run(*, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
     """Create (or refresh) the demo team and post its deliveries. Safe to run
     again: the deliveries keep their ids, so a second run stores nothing new."""
@@ -149,33 +126,22 @@ def demo_run(*, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
         team = _team(admin)
         _installation(team, admin, deliveries)
     result = DemoResult(team=team, username=DEMO_ADMIN_USERNAME, password=password)
-    client = Client(HTTP_HOST=_allowed_host())
     # GitHub redelivers now and then with the same delivery id: one is sent twice.
     repeated = next(d for d in deliveries if d.event == "pull_request")
-    to_post = [*deliveries, repeated]
-    with _signing_secret() as secret:
-        for first in range(0, len(to_post), BATCH):
-            # One transaction per batch: the webhook's wake-ups run at its
-            # commit, and one drain pass takes the batch (one commit per
-            # request made the SQLite trial take a minute, mostly waiting on
-            # the disk).
-            with transaction.atomic():
-                batch = to_post[first : first + BATCH]
-                for delivery in batch:
-                    status = _post(client, delivery, secret)
-                    result.posted += 1
-                    if status == 202:
-                        result.accepted += 1
-                    else:
-                        result.repeats += 1
-                # Stored as the webhook stores any delivery; said to be the
-                # demo's before the drain takes them (at this commit), so its
-                # rows and lifecycle events carry the demo as their source.
-                WebhookDelivery.objects.filter(
-                    delivery_id__in=[d.delivery_id for d in batch],
-                    source=WebhookDelivery.Source.WEBHOOK,
-                ).update(source=WebhookDelivery.Source.DEMO)
-            progress(f"  {result.posted} of {len(to_post)} deliveries posted")
+    to_store = [*deliveries, repeated]
+    for first in range(0, len(to_store), BATCH):
+        # One transaction per batch: the drain is woken at its commit, and one
+        # pass takes the batch (one commit per delivery made the SQLite trial
+        # take a minute, mostly waiting on the disk).
+        with transaction.atomic():
+            for delivery in to_store[first : first + BATCH]:
+                result.posted += 1
+                if _store(delivery):
+                    result.accepted += 1
+                else:
+                    result.repeats += 1
+            transaction.on_commit(wake_drain, robust=True)
+        progress(f"  {result.posted} of {len(to_store)} deliveries stored")
     ids = [delivery.delivery_id for delivery in deliveries]
     result.statuses = Counter(
         WebhookDelivery.objects.filter(delivery_id__in=ids).values_list("status", flat=True)
@@ -183,26 +149,20 @@ def demo_run(*, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
     return result
 
 
-def _post(client: Client, delivery: story.DemoDelivery, secret: str) -> int:
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    response = client.post(
-        WEBHOOK_PATH,
-        body,
-        content_type="application/json",
-        HTTP_X_GITHUB_EVENT=delivery.event,
-        HTTP_X_GITHUB_DELIVERY=delivery.delivery_id,
-        HTTP_X_GITHUB_HOOK_ID="4190019",
-        HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_TYPE="integration",
-        HTTP_X_GITHUB_HOOK_INSTALLATION_TARGET_ID=str(story.ORGANIZATION["id"]),
-        HTTP_X_HUB_SIGNATURE_256=sign(body=body, secret=secret),
-        HTTP_USER_AGENT="GitHub-Hookshot/demo",
+def _store(delivery: story.DemoDelivery) -> bool:
+    """Store the delivery as the webhook stores GitHub's; False when its id was
+    stored before (the endpoint answers such a repeat 200, "already received")."""
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = DeliveryHeaders(
+        delivery_id=delivery.delivery_id,
+        event=delivery.event,
+        hook_id=DEMO_HOOK_ID,
+        target_type="integration",
+        target_id=story.ORGANIZATION["id"],
     )
-    if response.status_code not in (200, 202):
-        raise DemoError(
-            f"The webhook answered {response.status_code} to delivery {delivery.delivery_id} "
-            f"({delivery.event}): {response.content.decode(errors='replace').strip()}"
-        )
-    return response.status_code
+    return store_delivery(
+        headers=headers, body=body, payload=delivery.payload, source=WebhookDelivery.Source.DEMO
+    )
 
 
 def demo_installation() -> Installation | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apps.integrations.demo import payloads
+from apps.demo import payloads
 
 ORGANIZATION = payloads.organization("tformance-demo", 91900019)
 INSTALLATION_ID = 91900019

@@ -1,5 +1,5 @@
-"""The demo: signed deliveries through the real webhook, the same rows on a
-second run, every case of the story present."""
+"""The demo: deliveries stored as the webhook stores them and drained, the same
+rows on a second run, every case of the story present."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from apps.integrations.demo import story
-from apps.integrations.demo.feed import DEMO_ADMIN_USERNAME, demo_run
+from apps.demo import story
+from apps.demo.feed import DEMO_ADMIN_USERNAME, demo_run
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
 
@@ -44,7 +44,7 @@ def test_it_gives_the_same_rows_when_run_twice(django_capture_on_commit_callback
     deliveries = story.demo_deliveries(anchor=story.demo_anchor())
     assert first.posted == len(deliveries) + 1
     assert first.accepted == len(deliveries)
-    # The repeated delivery, answered 200 "already received".
+    # The repeated delivery: its id was stored already.
     assert first.repeats == 1
     assert second.accepted == 0
     assert second.repeats == second.posted

@@ -57,8 +57,8 @@ def test_it_leaves_the_secret_settings_as_they_were(
 ):
     _first_run(django_capture_on_commit_callbacks)
 
-    # The demo's one-off secret was for its own posts: nothing was stored, and
-    # the endpoint still refuses what is not signed.
+    # The demo needs no secret (it stores its deliveries itself): none was
+    # stored or set, and the endpoint still refuses what is not signed.
     assert no_app.GITHUB_WEBHOOK_SECRETS == []
     assert not GitHubApp.objects.exists()
     response = client.post(

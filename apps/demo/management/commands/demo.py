@@ -3,13 +3,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.integrations.demo.feed import DemoError, demo_run, demo_wanted
+from apps.demo.feed import DemoError, demo_run, demo_wanted
 
 
 class Command(BaseCommand):
     help = (
-        "Create a demo team with 90 days of pull requests and reviews, sent as signed "
-        "webhook deliveries through POST /webhooks/github/, and print its admin's login. "
+        "Create a demo team with 90 days of pull requests and reviews, stored as webhook "
+        "deliveries and drained like GitHub's, and print its admin's login. "
         "Safe to run again. See docs/demo.md."
     )
 
@@ -33,9 +33,7 @@ class Command(BaseCommand):
                     f"Demo data not loaded: {reason}. (python manage.py demo loads it.)"
                 )
                 return
-        self.stdout.write(
-            "Loading the demo: 90 days of pull requests, as signed webhook deliveries…"
-        )
+        self.stdout.write("Loading the demo: 90 days of pull requests, as webhook deliveries…")
         # Each in-process drain logs a line; the login must not drown in them.
         trace = logging.getLogger("celery.app.trace")
         level = trace.level
@@ -50,8 +48,8 @@ class Command(BaseCommand):
             f"{count} {status}" for status, count in sorted(result.statuses.items())
         )
         self.stdout.write(
-            f"Posted {result.posted} deliveries to /webhooks/github/: {result.accepted} accepted, "
-            f"{result.repeats} already received (answered 200). Now: {statuses}."
+            f"Stored {result.posted} deliveries as the webhook stores them: {result.accepted} new, "
+            f"{result.repeats} already received. Now: {statuses}."
         )
         waiting = result.statuses.get("received", 0)
         if waiting:
