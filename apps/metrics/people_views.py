@@ -1,4 +1,5 @@
-"""Team pages that read several apps: linking accounts to GitHub people."""
+"""The team's GitHub people (its `TeamMember` rows) and the accounts linked to
+them: the GitHub accounts page, next to Members."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def team_member_links(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = membership.team
     return render(
         request,
-        "web/team_member_links.html",
+        "metrics/team_member_links.html",
         {
             "team": team,
             "membership": membership,

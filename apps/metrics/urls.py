@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.metrics import views
+from apps.metrics import people_views, views
 
 urlpatterns = [
     path("teams/<slug:team_slug>/", views.team_dashboard, name="team_dashboard"),
@@ -21,4 +21,14 @@ urlpatterns = [
         name="team_api_token_revoke",
     ),
     path("api/teams/<slug:team_slug>/metrics/", views.team_metrics_api, name="team_metrics_api"),
+    path(
+        "teams/<slug:team_slug>/members/github/",
+        people_views.team_member_links,
+        name="team_member_links",
+    ),
+    path(
+        "teams/<slug:team_slug>/members/github/link/",
+        people_views.team_member_link_view,
+        name="team_member_link",
+    ),
 ]
