@@ -33,13 +33,17 @@ run: $(BIN)/.installed $(VENDOR)
 test: $(BIN)/.installed $(VENDOR)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# mypy --strict (pyproject.toml) over the GitHub code, the metrics' services and
+# the delivery pipeline.
+TYPED := github_app apps/metrics/services apps/integrations/pipeline
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy github_app
+	$(BIN)/mypy $(TYPED)
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy github_app
+	$(BIN)/mypy $(TYPED)
 
 migrate: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput

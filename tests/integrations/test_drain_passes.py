@@ -12,8 +12,8 @@ from apps.integrations.pipeline import drain
 from apps.integrations.pipeline.drain import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services import pull_requests
-from tests.integrations.conftest import installation_for, repository_for
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.integrations.conftest import installation_for, repository_for
 
 pytestmark = pytest.mark.django_db
 

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from apps.integrations.models import WebhookDelivery
 from github_app.signatures import sign
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import SECRET, WEBHOOK_URL, installation_for, repository_for
 from tests.payloads.installations import installation_event, ping_event
-from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -24,6 +24,7 @@ from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from apps.teams.models import Team
 from github_app.history import graphql_endpoint, pull_request_events
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.graphql import (
@@ -35,7 +36,6 @@ from tests.payloads.graphql import (
     review_node,
     secondary_limit_answer,
 )
-from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

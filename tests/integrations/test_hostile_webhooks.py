@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from apps.integrations.models import WebhookDelivery
+from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import WEBHOOK_URL, installation_for, signed_headers
 from tests.payloads.installations import ping_event
-from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -11,13 +11,13 @@ import pytest
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.integrations.services.installations import repositories_sync
 from apps.metrics.models import PullRequest, TeamMember
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import (
     installation_event,
     installation_repositories_event,
     repository_stub,
 )
-from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.payloads.repositories import installation_target_event, repository_event
 
 pytestmark = pytest.mark.django_db

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.integrations.pipeline.drain import process_delivery
 from apps.integrations.services.installations import installation_upsert, repositories_sync
+from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import (
     installation_block,
@@ -18,7 +19,6 @@ from tests.payloads.installations import (
     installation_repositories_event,
     repository_stub,
 )
-from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

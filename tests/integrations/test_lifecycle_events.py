@@ -24,12 +24,12 @@ from apps.metrics import signals
 from apps.metrics.models import PullRequest, PullRequestEvent
 from apps.metrics.services import lifecycle
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
 from tests.payloads.graphql import FakeGraphQL, pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
-from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db

@@ -20,6 +20,7 @@ from django.db import connection
 from apps.integrations.models import WebhookDelivery
 from apps.metrics.models import PRReview, PullRequest
 from github_app.signatures import sign
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import (
     SECRET,
     installation_for,
@@ -28,7 +29,6 @@ from tests.integrations.conftest import (
 )
 from tests.integrations.processes import Processes, app_env
 from tests.payloads.installations import installation_repositories_event, repository_stub
-from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.integration
 

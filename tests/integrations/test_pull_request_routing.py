@@ -9,9 +9,9 @@ from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline.drain import drain_deliveries
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_repositories_event, repository_stub
-from github_app.webhook_payloads import pull_request_payload, review_payload
 
 pytestmark = pytest.mark.django_db
 

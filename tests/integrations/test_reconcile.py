@@ -21,11 +21,11 @@ from apps.integrations.services.reconcile import (
 )
 from apps.metrics.models import PullRequest
 from apps.metrics.services.processors import Source
+from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry, rate_limited, spammed
 from tests.payloads.installations import ping_event
-from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

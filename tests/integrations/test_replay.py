@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 
 from apps.integrations.models import Installation, WebhookDelivery
 from apps.metrics.models import PullRequest
+from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.installations import installation_event, repository_stub
-from github_app.webhook_payloads import pull_request_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.processors import MetricsEvent
 from apps.teams.models import Team
-from tests.metrics.events import apply_events, metrics_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_events, metrics_event
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import transaction
 
 from apps.metrics.models import PRReview, PullRequest, TeamMember
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 

@@ -22,9 +22,9 @@ from apps.integrations.pipeline.drain import process_delivery
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.services.processors import MetricsEvent
 from apps.teams.models import Team
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import WEBHOOK_URL, signed_headers
 from tests.metrics.events import apply_events, metrics_event
-from github_app.webhook_payloads import pull_request_payload, review_payload
 
 OPENED = datetime(2025, 1, 1, 10, tzinfo=UTC)
 # A fraction of a second, in hours: GitHub dates both snapshots with the same second.

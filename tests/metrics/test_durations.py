@@ -20,8 +20,8 @@ from apps.metrics.services.durations import (
     durations_compute,
     durations_store,
 )
-from tests.metrics.events import apply_events, metrics_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_events, metrics_event
 
 
 def at(text: str) -> datetime:

@@ -9,8 +9,8 @@ from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.members_link import team_member_link
 from apps.metrics.services.payloads import GitHubUser
 from apps.teams.models import Membership
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 
 
 def open_pull_request(team, **fields) -> PullRequest:  # type: ignore[no-untyped-def]

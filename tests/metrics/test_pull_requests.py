@@ -9,13 +9,13 @@ from apps.integrations.models import Repository
 from apps.metrics.models import PullRequest, TeamMember
 from apps.metrics.services.payloads import PayloadError
 from apps.teams.models import Team
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import (
     pull_request_object,
     pull_request_payload,
     rest_pull_request_item,
     review_payload,
 )
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 
 
 def at(text: str) -> datetime:

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 
 MAX_QUERIES = 12
 NEW_AUTHOR = {"author_id": 90001, "author_login": "newcomer"}

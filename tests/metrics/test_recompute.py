@@ -21,9 +21,9 @@ from apps.metrics.services.recompute import (
 )
 from apps.metrics.tasks import resume_recompute_runs
 from apps.teams.models import Team
+from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.metrics.events import apply_pull_request_event, apply_review_event
 from tests.metrics.test_durations import Weekdays
-from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 STORED = (

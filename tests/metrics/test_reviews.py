@@ -9,8 +9,8 @@ from apps.integrations.models import Repository
 from apps.metrics.models import PRReview, PullRequest
 from apps.metrics.services.payloads import PayloadError
 from apps.teams.models import Team
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 
 AUTHOR_ID = 21031067
 

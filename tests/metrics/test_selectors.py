@@ -6,8 +6,8 @@ from apps.metrics.selectors import (
     reviews_for_pull_request,
 )
 from apps.teams.models import Team
-from tests.metrics.events import apply_pull_request_event, apply_review_event
 from github_app.webhook_payloads import pull_request_payload, review_payload
+from tests.metrics.events import apply_pull_request_event, apply_review_event
 
 
 def test_it_reads_only_the_teams_rows(team, outsider):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.payloads.installations import sender
 from github_app.webhook_payloads import repository, user
+from tests.payloads.installations import sender
 
 
 def installation_stub(installation_id: int) -> dict[str, Any]:

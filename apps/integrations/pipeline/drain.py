@@ -124,7 +124,7 @@ def _with_payloads(deliveries: list[WebhookDelivery]) -> Iterator[tuple[WebhookD
     size = 0
     for delivery in [*deliveries, None]:
         full = delivery is None or (
-            bool(group) and size + delivery.payload_bytes > PASS_PAYLOAD_BYTES
+            bool(group) and size + _payload_bytes(delivery) > PASS_PAYLOAD_BYTES
         )
         if full and group:
             bodies = dict(
@@ -137,7 +137,12 @@ def _with_payloads(deliveries: list[WebhookDelivery]) -> Iterator[tuple[WebhookD
             group, size = [], 0
         if delivery is not None:
             group.append(delivery)
-            size += delivery.payload_bytes
+            size += _payload_bytes(delivery)
+
+
+def _payload_bytes(delivery: WebhookDelivery) -> int:
+    # Annotated by `_claim`.
+    return int(getattr(delivery, "payload_bytes", 0))
 
 
 def _parse(text: str) -> Any:

@@ -65,7 +65,7 @@ def describe(error: Exception) -> str:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return FIRST_RETRY_AFTER * (4 ** (attempts - 1))
+    return FIRST_RETRY_AFTER * int(4 ** (attempts - 1))
 
 
 def outcome_record(

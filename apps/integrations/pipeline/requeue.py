@@ -21,10 +21,14 @@ def retry_delivery(*, delivery: WebhookDelivery) -> None:
     Only while its installation is still connected to the delivery's team: once
     disconnected (or claimed by another team), a retry would route the event to
     whoever holds the installation now."""
-    still_connected = Installation.objects.filter(
-        installation_id=delivery.installation_id, team_id=delivery.team_id
-    ).exists()
-    if delivery.team_id is None or not still_connected:
+    still_connected = (
+        delivery.team_id is not None
+        and delivery.installation_id is not None
+        and Installation.objects.filter(
+            installation_id=delivery.installation_id, team_id=delivery.team_id
+        ).exists()
+    )
+    if not still_connected:
         raise RetryRefused(
             f"Delivery {delivery.delivery_id} was not retried: its installation is no "
             "longer connected to this team."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import connection
 from django.utils import timezone
@@ -18,6 +18,9 @@ from django.utils import timezone
 from apps.common.connections import cursor_binding_on_server
 from apps.integrations.models import WebhookDelivery
 from github_app.deliveries import DeliveryHeaders, delivery_columns
+
+if TYPE_CHECKING:
+    from django.db.models import Field
 
 _STORED_FIELDS = (
     "delivery_id",
@@ -43,9 +46,13 @@ def _insert_sql(vendor: str) -> str:
     # key because the quoting belongs to the connection.
     meta = WebhookDelivery._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _STORED_FIELDS)
+
+    def column(name: str) -> str:
+        return quote(cast("Field[Any, Any]", meta.get_field(name)).column)
+
+    columns = ", ".join(column(name) for name in _STORED_FIELDS)
     placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
-    conflict = quote(meta.get_field("delivery_id").column)
+    conflict = column("delivery_id")
     # Names come from the model, values go in as parameters.
     return (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
@@ -90,4 +97,4 @@ def store_delivery(
     # The body goes as a parameter of its own, not quoted into the statement.
     with cursor_binding_on_server() as cursor:
         cursor.execute(_insert_sql(connection.vendor), [values[name] for name in _STORED_FIELDS])
-        return cursor.rowcount == 1
+        return bool(cursor.rowcount == 1)

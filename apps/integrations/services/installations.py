@@ -99,7 +99,7 @@ def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def installation_upsert(*, data: Mapping[str, Any], at: datetime | None = None) -> Installation:
+def installation_upsert(*, data: object, at: datetime | None = None) -> Installation:
     """Record GitHub's installation object as it was at ``at`` (the delivery's
     receipt time; None for a REST read, which is current).
 

@@ -26,7 +26,7 @@ def api_token_create(
         name=name.strip()[:100] or "API token",
         token_hash=token_hash(token),
         prefix=token[:10],
-        created_by=created_by,
+        created_by_id=created_by.pk if created_by is not None else None,
     )
     return row, token
 

@@ -130,7 +130,8 @@ def save_order(kinds: Sequence[type[RowKind]]) -> list[type[RowKind]]:
         if kind in path:
             raise ValueError(f"row kinds point at each other: {[k.name for k in path]}")
         for field in kind.model._meta.concrete_fields:
-            target = by_model.get(field.related_model) if field.is_relation else None
+            related = field.related_model if field.is_relation else None
+            target = by_model.get(related) if isinstance(related, type) else None
             if target is not None and target is not kind:
                 visit(target, (*path, kind))
         ordered.append(kind)

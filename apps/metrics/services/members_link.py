@@ -59,17 +59,19 @@ def _link(
             defaults={"login": github_user.login, "is_bot": github_user.is_bot},
         )
     else:
-        found = members.filter(pk=member_id).first()
+        found = members.filter(pk=member_id).first() if member_id is not None else None
         if found is None:
             raise MemberLinkRefused("That GitHub account is not one of this team's.")
         member = found
     if user is not None:
         if member.is_bot:
             raise MemberLinkRefused(f"{member.login} is a bot: it has no person to link.")
-        if not Membership.objects.filter(team=team, user=user).exists():
+        if not Membership.objects.filter(team=team, user_id=user.pk).exists():
             raise MemberLinkRefused(f"{user.get_username()} is not a member of {team.name}.")
-        TeamMember.objects.filter(team=team, user=user).exclude(pk=member.pk).update(user=None)
+        TeamMember.objects.filter(team=team, user_id=user.pk).exclude(pk=member.pk).update(
+            user=None
+        )
     if member.user_id != (user.pk if user is not None else None):
-        member.user = user  # type: ignore[assignment]
+        member.user_id = user.pk if user is not None else None
         member.save(update_fields=["user", "updated_at"])
     return member

@@ -169,18 +169,18 @@ def read_user(value: object) -> GitHubUser | None:
     """The user, or None when the payload has none (or one without a usable id)."""
     if not isinstance(value, Mapping):
         return None
-    github_id = value.get("id")
-    if not _is_github_id(github_id):
+    user_id = github_id(value.get("id"))
+    if user_id is None:
         return None
     login = value.get("login")
     login = clean_text(login, limit=MAX_LOGIN) if isinstance(login, str) else ""
     # Apps act as users of type "Bot"; older payloads only show it in the login.
     is_bot = value.get("type") == "Bot" or login.endswith("[bot]")
     return GitHubUser(
-        github_id=github_id,
+        github_id=user_id,
         login=login,
         is_bot=is_bot,
-        is_deleted_account=github_id == GHOST_ID and login == GHOST_LOGIN,
+        is_deleted_account=user_id == GHOST_ID and login == GHOST_LOGIN,
     )
 
 
@@ -280,7 +280,7 @@ def require_int(data: Mapping[str, Any], key: str, path: str, *, maximum: int = 
         raise PayloadError(f"{path}.{key} is not an integer")
     if not 0 < value <= maximum:
         raise PayloadError(f"{path}.{key} is out of range (1 to {maximum})")
-    return value
+    return int(value)
 
 
 def _datetime_or_absent(value: object) -> Any:

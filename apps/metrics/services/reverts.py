@@ -27,6 +27,8 @@ from apps.metrics.repositories import repository_directory
 
 def reverted_pull_request(row: PullRequest) -> PullRequest | None:
     """The pull request this revert names, if the team has it (by number, never by title)."""
+    if row.reverts_number is None:
+        return None
     candidates = PullRequest.objects.filter(team_id=row.team_id, number=row.reverts_number)
     if row.reverts_repository_github_id is not None:
         candidates = candidates.filter(repository_github_id=row.reverts_repository_github_id)
@@ -64,7 +66,8 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> dict[int, list[datetime]
     )
     linked: dict[int, list[datetime]] = {}
     for row in targets:
-        if (row.team_id, row.number) not in waited_for:
+        repository_github_id = row.repository_github_id
+        if repository_github_id is None or (row.team_id, row.number) not in waited_for:
             continue
         by_id = Q(reverts_repository_github_id=row.repository_github_id)
         # Reverts stored before ids were kept name no id: the same repository,
@@ -73,7 +76,7 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> dict[int, list[datetime]
         same_repository = Q(
             reverts_repository_full_name="", repository_github_id=row.repository_github_id
         )
-        names = repository_directory().names_of(github_id=row.repository_github_id)
+        names = repository_directory().names_of(github_id=repository_github_id)
         named = [Q(reverts_repository_full_name__iexact=name) for name in sorted(names)]
         count = (
             PullRequest.objects.filter(
@@ -86,9 +89,11 @@ def reverts_link_waiting(arrived: list[PullRequest]) -> dict[int, list[datetime]
         if count:
             # Those merged have reverted it (the lifecycle's `reverted`); reverts
             # linked before are read too, and their event is there already.
-            linked[row.pk] = list(
-                PullRequest.objects.filter(reverts=row, merged_at__isnull=False)
+            linked[row.pk] = [
+                merged_at
+                for merged_at in PullRequest.objects.filter(reverts=row, merged_at__isnull=False)
                 .exclude(pk=row.pk)
                 .values_list("merged_at", flat=True)
-            )
+                if merged_at is not None
+            ]
     return linked
