@@ -96,7 +96,9 @@ def team_installations(*, team: Team) -> list[Installation]:
             for repo in installation.repositories.all()
         ]
         for repo in installation.repositories.all():
-            repo.history = histories.get(repo.pk)  # type: ignore[attr-defined]
+            repo.history = (  # type: ignore[attr-defined]
+                DEMO_HISTORY if installation.demo else histories.get(repo.pk)
+            )
         installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
             installation=installation
         )
@@ -126,13 +128,27 @@ def installation_settings_url(*, installation: Installation) -> str:
 
 @dataclass(frozen=True)
 class HistoryProgress:
-    """A repository's latest history run as the settings page shows it."""
+    """A repository's latest history run as the settings page shows it:
+    ``text`` for everyone, ``reason`` (why it failed or waits, which may name
+    settings) for the team's admins only."""
 
-    run: HistoryRun
+    run: HistoryRun | None
     text: str
     css: str
     active: bool
     retryable: bool
+    reason: str = ""
+
+
+# The demo's repositories: their past is the demo's own story (posted as
+# webhook deliveries by `manage.py demo`), never read from GitHub.
+DEMO_HISTORY = HistoryProgress(
+    None,
+    "the demo's story: 90 days sent as webhook deliveries",
+    "ok",
+    active=False,
+    retryable=False,
+)
 
 
 def repository_histories(*, repository_ids: list[int]) -> dict[int, HistoryProgress]:
@@ -161,9 +177,15 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
     if status == HistoryRun.Status.WAITING:
         until = timezone.localtime(run.resume_at).strftime("%H:%M") if run.resume_at else "soon"
         if run.failures:
-            text = f"GitHub is failing ({run.error}); trying again at {until}"
-        else:
-            text = f"{loaded} loaded; waiting for GitHub's rate limit until {until}"
+            return HistoryProgress(
+                run,
+                f"GitHub is failing; trying again at {until}",
+                "warn",
+                active=True,
+                retryable=False,
+                reason=run.error,
+            )
+        text = f"{loaded} loaded; waiting for GitHub's rate limit until {until}"
         return HistoryProgress(run, text, "warn", active=True, retryable=False)
     if status == HistoryRun.Status.DONE:
         since = (
@@ -174,7 +196,7 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
         )
         return HistoryProgress(run, f"done: {loaded}{since}", "ok", active=False, retryable=True)
     if status == HistoryRun.Status.FAILED:
-        return HistoryProgress(run, f"failed: {run.error}", "bad", active=False, retryable=True)
+        return HistoryProgress(run, "failed", "bad", active=False, retryable=True, reason=run.error)
     return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
 
 

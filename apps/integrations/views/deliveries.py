@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,7 +11,7 @@ from django.views.decorators.http import require_POST
 from apps.integrations import selectors
 from apps.integrations.models import WebhookDelivery
 from apps.integrations.pipeline.requeue import RetryRefused, retry_delivery
-from apps.teams.access import team_admin
+from apps.teams.access import staff_only, team_admin
 from apps.teams.models import Membership
 
 ADMINS_ONLY = "Only team admins see the webhook deliveries."
@@ -58,8 +57,7 @@ def retry(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
 
 @login_required
 def all_deliveries(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff see every delivery.")
+    staff_only(user=request.user, reason="Only staff see every team's deliveries.")
     deliveries = selectors.all_deliveries(status=request.GET.get("status"))
     runs = selectors.reconcile_runs()
     return _render_log(
