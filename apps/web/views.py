@@ -9,7 +9,12 @@ from apps.teams.access import StaffOnly
 from apps.teams.selectors import teams_for_user
 from apps.web.docs import doc_index, doc_read
 from apps.web.services.health import broker_status, database_status
-from apps.web.services.monitoring import DeliveryCollector, client_allowed
+from apps.web.services.monitoring import (
+    DeliveryCollector,
+    HistoryCollector,
+    ReconcileCollector,
+    client_allowed,
+)
 
 
 @require_GET
@@ -41,7 +46,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
     ):
         raise Http404
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DeliveryCollector())
+    for collector in (DeliveryCollector(), HistoryCollector(), ReconcileCollector()):
+        registry.register(collector)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

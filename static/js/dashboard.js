@@ -82,6 +82,7 @@
               generateLabels: function (chart) {
                 return Chart.defaults.plugins.legend.labels.generateLabels(chart).map(function (item) {
                   item.lineWidth = 3;
+                  item.lineDash = chart.data.datasets[item.datasetIndex].borderDash || [];
                   return item;
                 });
               }

@@ -1,9 +1,8 @@
 """What /metrics reports, read from the database and the broker at scrape time.
 
 Gauges, not counters kept in process memory: several web processes on several
-machines each answer a scrape, and they must all tell the same figures. History
-runs and reconcile results are not reported yet: their models are not in this
-release."""
+machines each answer a scrape, and they must all tell the same figures: the
+webhook deliveries, the history runs and the last reconcile run."""
 
 from __future__ import annotations
 
@@ -13,12 +12,12 @@ from collections.abc import Iterator
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, OuterRef, Subquery
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from apps.integrations.models import WebhookDelivery
+from apps.integrations.models import HistoryRun, ReconcileRun, Repository, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +92,62 @@ class DeliveryCollector(Collector):
                 "Messages waiting in the Celery queue on Redis.",
                 value=messages,
             )
+
+
+class HistoryCollector(Collector):
+    """History runs by status, and the tracked repositories whose latest run failed."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = dict(
+            HistoryRun.objects.order_by()
+            .values_list("status")
+            .annotate(count=Count("pk"))
+            .values_list("status", "count")
+        )
+        by_status = GaugeMetricFamily(
+            "tformance_history_runs",
+            "History runs (backfills), by their status now.",
+            labels=["status"],
+        )
+        for status in HistoryRun.Status.values:
+            by_status.add_metric([status], float(counts.get(status, 0)))
+        yield by_status
+        latest = HistoryRun.objects.filter(repository=OuterRef("pk")).order_by("-created_at", "-pk")
+        failed = (
+            Repository.objects.filter(tracked=True)
+            .annotate(latest_status=Subquery(latest.values("status")[:1]))
+            .filter(latest_status=HistoryRun.Status.FAILED)
+            .count()
+        )
+        yield GaugeMetricFamily(
+            "tformance_history_failed_repositories",
+            "Tracked repositories whose latest history run failed (Retry on the GitHub page).",
+            value=float(failed),
+        )
+
+
+class ReconcileCollector(Collector):
+    """The latest reconcile run with GitHub's delivery log (none yet: no series)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        run = ReconcileRun.objects.order_by("-started_at", "-pk").first()
+        if run is None:
+            return
+        yield GaugeMetricFamily(
+            "tformance_reconcile_last_run_age_seconds",
+            "Seconds since the latest reconcile run started.",
+            value=max(0.0, (timezone.now() - run.started_at).total_seconds()),
+        )
+        yield GaugeMetricFamily(
+            "tformance_reconcile_last_run_failed",
+            "1 when the latest reconcile run ended early on an error, else 0.",
+            value=1.0 if run.error else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "tformance_reconcile_last_run_recovered",
+            "Deliveries the latest reconcile run recovered from GitHub's delivery log.",
+            value=float(run.recovered),
+        )
 
 
 def client_allowed(*, address: str, authorization: str) -> bool:
