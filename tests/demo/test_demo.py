@@ -204,23 +204,28 @@ def test_it_opens_on_the_demos_own_history_not_a_failed_run(
     assert not HistoryRun.objects.exists()
 
 
-def test_it_clears_the_failed_runs_an_older_demo_left(django_capture_on_commit_callbacks):
+def test_it_clears_the_failed_runs_an_older_demo_left():
+    """Migration 0011 on a database where the demo ran before the flag existed."""
     from importlib import import_module
 
     from django.apps import apps
 
-    with django_capture_on_commit_callbacks(execute=True):
-        demo_run()
-    installation = Installation.objects.get()
-    Installation.objects.update(demo=False)
-    repository = installation.repositories.filter(tracked=True).first()
-    HistoryRun.objects.create(repository=repository, status="failed", error="no GitHub App")
+    older = Installation.objects.create(
+        installation_id=story.INSTALLATION_ID, account_login=story.ORGANIZATION["login"]
+    )
+    real = Installation.objects.create(installation_id=story.INSTALLATION_ID + 1)
+    for installation in (older, real):
+        repository = Repository.objects.create(
+            installation=installation, github_id=installation.pk, full_name="x/api", tracked=True
+        )
+        HistoryRun.objects.create(repository=repository, status="failed", error="no GitHub App")
 
     migration = import_module("apps.integrations.migrations.0011_installation_demo")
     migration.mark_the_demo(apps, None)
 
-    assert Installation.objects.get().demo
-    assert not HistoryRun.objects.exists()
+    assert Installation.objects.get(pk=older.pk).demo
+    assert not Installation.objects.get(pk=real.pk).demo
+    assert list(HistoryRun.objects.values_list("repository__installation", flat=True)) == [real.pk]
 
 
 def test_it_keeps_the_password_and_sessions_unless_asked(

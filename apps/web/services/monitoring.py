@@ -9,10 +9,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import redis
 from django.conf import settings
-from django.db.models import Count, Min, OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -38,21 +39,30 @@ def _broker_messages() -> float | None:
         client.close()
 
 
+def _by_status(
+    rows: QuerySet[Any], statuses: list[str], name: str, documentation: str
+) -> tuple[GaugeMetricFamily, dict[str, int]]:
+    """A gauge of the rows by status (every status, 0 for none), and the counts."""
+    counts: dict[str, int] = dict(
+        rows.order_by()
+        .values_list("status")
+        .annotate(count=Count("pk"))
+        .values_list("status", "count")
+    )
+    gauge = GaugeMetricFamily(name, documentation, labels=["status"])
+    for status in statuses:
+        gauge.add_metric([status], float(counts.get(status, 0)))
+    return gauge, counts
+
+
 class DeliveryCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        counts = dict(
-            WebhookDelivery.objects.order_by()
-            .values_list("status")
-            .annotate(count=Count("pk"))
-            .values_list("status", "count")
-        )
-        by_status = GaugeMetricFamily(
+        by_status, counts = _by_status(
+            WebhookDelivery.objects.all(),
+            Status.values,
             "tformance_webhook_deliveries",
             "Webhook deliveries stored, by their status now (received = waiting).",
-            labels=["status"],
         )
-        for status in Status.values:
-            by_status.add_metric([status], float(counts.get(status, 0)))
         yield by_status
         yield GaugeMetricFamily(
             "tformance_webhook_deliveries_stored",
@@ -98,19 +108,12 @@ class HistoryCollector(Collector):
     """History runs by status, and the tracked repositories whose latest run failed."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        counts = dict(
-            HistoryRun.objects.order_by()
-            .values_list("status")
-            .annotate(count=Count("pk"))
-            .values_list("status", "count")
-        )
-        by_status = GaugeMetricFamily(
+        by_status, _counts = _by_status(
+            HistoryRun.objects.all(),
+            HistoryRun.Status.values,
             "tformance_history_runs",
             "History runs (backfills), by their status now.",
-            labels=["status"],
         )
-        for status in HistoryRun.Status.values:
-            by_status.add_metric([status], float(counts.get(status, 0)))
         yield by_status
         latest = HistoryRun.objects.filter(repository=OuterRef("pk")).order_by("-created_at", "-pk")
         failed = (
