@@ -18,7 +18,8 @@ from apps.teams.models import Team
 
 class RepositoryDirectory(Protocol):
     def names_for_team(self, *, team: Team) -> list[str]:
-        """Full names of the repositories of the team's installations, sorted, each once."""
+        """Full names of the team's repositories the dashboard's filter offers
+        (tracked, or holding the team's pull requests), sorted, each once."""
         ...
 
     def ids_named(self, *, team: Team, full_name: str) -> list[int]:
