@@ -257,6 +257,8 @@ class _Planner:
         self.next_pr_id = 1919000000
         self.next_review_id = 2919000000
         self.used_titles: dict[tuple[tuple[str, str], str], int] = {}
+        # Whether the story has a draft still open at its end (one at least, whatever the day).
+        self.open_draft = False
         self.pulls: list[PlannedPullRequest] = []
 
     def hours(self, low: float, high: float) -> timedelta:
@@ -328,8 +330,9 @@ class _Planner:
         if not hotfix and (rng.random() < 0.04 or at > self.anchor - timedelta(days=3)):
             # Waiting for its first review; some still drafts (made ready after
             # the anchor, so never within the story).
-            if rng.random() < 0.4:
+            if rng.random() < 0.4 or not self.open_draft:
                 pull.draft_until = self.anchor + timedelta(days=30)
+                self.open_draft = True
             return pull
         ready = at
         if not hotfix and rng.random() < 0.22:
