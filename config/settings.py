@@ -170,6 +170,16 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
 )
+# How many proxies in front append the address they were connected from to
+# X-Forwarded-For: the client's address is the entry the outermost of them wrote
+# (apps/common/addresses.py; login throttling, logs). One by default behind a
+# TLS proxy; 0 reads the connection's own address (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int(
+    "DJANGO_TRUSTED_PROXY_COUNT",
+    1 if SECURE_PROXY_SSL_HEADER else 0,
+    minimum=0,
+    maximum=10,
+)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=not DEBUG)
 # /healthz and /metrics are read by monitors over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]

@@ -302,6 +302,94 @@ def test_it_lets_a_user_in_below_the_limit_and_clears_the_count(client, login_us
     assert _login(client, "dana", "right-password-1", address="198.51.100.6").status_code == 302
 
 
+def _login_through_proxy(client, username: str, password: str, forwarded_for: str):
+    # Every request comes from the proxy; it appends its client's address.
+    return client.post(
+        "/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_it_counts_failures_by_the_address_the_trusted_proxy_reports(client, login_user, settings):
+    settings.LOGIN_FAILURES_ALLOWED = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    # One client tries three names; what it puts in X-Forwarded-For itself is
+    # left of what the proxy appended, and changes nothing.
+    for attempt, name in enumerate(["a", "b", "c"]):
+        _login_through_proxy(client, name, "wrong", f"192.0.2.{attempt}, 203.0.113.7")
+
+    assert (
+        _login_through_proxy(client, "dana", "right-password-1", "203.0.113.7").status_code == 429
+    )
+    # Everyone else behind the same proxy still logs in.
+    assert (
+        _login_through_proxy(client, "dana", "right-password-1", "198.51.100.8").status_code == 302
+    )
+
+
+def test_it_reads_the_connection_address_with_no_trusted_proxy(client, login_user, settings):
+    settings.LOGIN_FAILURES_ALLOWED = 3
+    settings.TRUSTED_PROXY_COUNT = 0
+    for attempt, name in enumerate(["a", "b", "c"]):
+        # A client cannot spread its failures over invented addresses.
+        _login_through_proxy(client, name, "wrong", f"192.0.2.{attempt}")
+    assert (
+        _login_through_proxy(client, "dana", "right-password-1", "198.51.100.8").status_code == 429
+    )
+
+
+def test_it_defaults_to_one_trusted_proxy_behind_a_tls_proxy():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_DEBUG": "1",
+        "DJANGO_BEHIND_TLS_PROXY": "1",
+    }
+    env.pop("DJANGO_TRUSTED_PROXY_COUNT", None)
+    code = "from django.conf import settings; print(settings.TRUSTED_PROXY_COUNT)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "1", result.stderr
+
+
+def test_it_lets_logins_through_and_says_so_while_the_cache_is_down(
+    client, login_user, settings, caplog
+):
+    settings.LOGIN_FAILURES_ALLOWED = 1
+    # A Redis that is not there (nothing listens on the port).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+    with caplog.at_level(logging.WARNING, logger="apps.teams.throttle"):
+        wrong = _login(client, "dana", "wrong")
+        right = _login(client, "dana", "right-password-1")
+
+    assert wrong.status_code == 200
+    assert right.status_code == 302
+    assert "login throttle off: the cache is unavailable" in caplog.messages
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.mark.django_db
 def test_it_shows_stored_deliveries_read_only_in_the_admin(admin_client):
     delivery = _delivery("processed")
