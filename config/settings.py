@@ -149,7 +149,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes and the web process serves from (docs/deploy.md).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "") or BASE_DIR / "staticfiles")
 
 # Without DEBUG, only what collectstatic wrote is served (and read once, at start).
 WHITENOISE_USE_FINDERS = DEBUG

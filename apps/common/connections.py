@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
-from apps.common.deadline import DeadlinePassed
+from apps.common.deadline import DeadlinePassed, deadline_passed
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ def once_more_if_dropped(work: Callable[[], T]) -> T:
         # A database past the deadline is not asked again (is_usable would wait on it).
         if isinstance(error, DeadlinePassed):
             raise
+        if deadline_passed():
+            raise DeadlinePassed("no answer from the database within the deadline") from error
         if connection.in_atomic_block or connection.is_usable():
             raise
         logger.warning("the database dropped the connection; reconnecting once")
