@@ -118,6 +118,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # with a 503 instead (apps.common.middleware.py). A database frozen mid-query
     # (the server process stopped) enforces nothing: the webhook's own deadline
     # covers that (WEBHOOK_DEADLINE_SECONDS).
+    # Django's backend, with connections opened within a request's deadline.
+    DATABASES["default"]["ENGINE"] = "apps.common.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
         {
@@ -127,9 +129,14 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
             ),
         }
     )
-# How long the webhook may wait on the database before it answers 503, in
-# seconds (0: no deadline). Under GitHub's 10 s, with room for the network.
-WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "7"))
+# How long after its arrival the webhook answers 503 if the database has not
+# answered, in seconds: under GitHub's 10 s, with room for the network
+# (apps/common/deadline.py). /healthz has a shorter one of its own.
+WEBHOOK_DEADLINE_SECONDS = float(env_int("WEBHOOK_DEADLINE_SECONDS", 7, minimum=3, maximum=9))
+HEALTH_DEADLINE_SECONDS = float(env_int("HEALTH_DEADLINE_SECONDS", 3, minimum=2, maximum=30))
+# Threads of each web process for pages, and as many again for the webhook
+# (config/web.py); each keeps a database connection open once it has served.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -39,7 +39,8 @@ def test_it_uses_postgres_when_database_url_says_so():
         {"DJANGO_SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
+    # Django's backend, opening connections within a request's deadline.
+    assert result.stdout.strip() == "apps.common.postgresql"
 
 
 @pytest.mark.django_db

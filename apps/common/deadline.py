@@ -11,9 +11,10 @@ once, in whichever thread it is; the block's next or current query fails with
 What was in flight is lost with the connection: a transaction the server had
 not committed is rolled back when it comes back (it sees the connection gone).
 
-A connection opened inside the block cannot be interrupted while it is being
-opened; it is bounded by its connect timeout instead, and the block does not
-start opening one with less time left than that (``DATABASE_CONNECT_TIMEOUT``).
+A connection being opened has no socket to shut yet: the PostgreSQL backend
+(apps/common/postgresql) opens it with a connect timeout no longer than the
+time left, and opens none with less left than libpq's shortest (2 s) or once
+the deadline has passed.
 """
 
 from __future__ import annotations
@@ -165,23 +166,36 @@ def deadline_passed() -> bool:
 connection_created.connect(_noted_on_connect, dispatch_uid="apps.common.deadline")
 
 
-def _connect_timeout() -> float:
-    options = connection.settings_dict.get("OPTIONS", {})
-    return float(options.get("connect_timeout", 0) or 0)
+# libpq's shortest connect timeout, in whole seconds.
+MIN_CONNECT_SECONDS = 2
+
+
+def connect_timeout_within_deadline(wrapper: Any, configured: int) -> int:
+    """The connect timeout for a connection ``wrapper`` opens now: the
+    configured one, or less within a block under a deadline (libpq counts whole
+    seconds, 2 at least). ``DeadlinePassed`` when the block's deadline has
+    passed or is nearer than that. Called by the PostgreSQL backend
+    (apps/common/postgresql)."""
+    watch = getattr(_current, "watch", None)
+    if watch is None or watch.wrapper is not wrapper:
+        return configured
+    left = remaining(watch.at)
+    if watch.fired or left < MIN_CONNECT_SECONDS:
+        raise DeadlinePassed("too little time left to connect within the request's deadline")
+    return min(configured, int(left)) if configured else int(left)
 
 
 @contextmanager
 def deadline(*, at: float) -> Iterator[None]:
     """Run the block's database work until ``at`` (a ``time.monotonic()``
-    instant); past it, ``DeadlinePassed``. Raised at once when ``at`` has
-    passed already, or when the block would have to open a connection with
-    less time left than opening one may take."""
-    left = remaining(at)
-    if left <= 0 or (connection.connection is None and left < _connect_timeout()):
+    instant); past it, ``DeadlinePassed`` (at once when ``at`` has passed
+    already). A connection the block opens is opened within the time left."""
+    if remaining(at) <= 0:
         raise DeadlinePassed("no time left within the request's deadline")
+    wrapper = connections[DEFAULT_DB_ALIAS]
     # The thread's own connection object (``connection`` is a proxy that each
     # thread, the watchdog's too, resolves to its own).
-    watch = _Watch(at, connections[DEFAULT_DB_ALIAS])
+    watch = _Watch(at, wrapper)
     watch.note_socket()
     outer = getattr(_current, "watch", None)
     _current.watch = watch
