@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -137,3 +137,34 @@ def _known_state(state: str | None) -> str:
 
 def _rank(state: str) -> int:
     return _STATE_RANK.get(state, _SUBMITTED_RANK)
+
+
+def reviews_claimed_elsewhere(changes: Sequence[object]) -> dict[int, str]:
+    """The changes (by index) whose review is stored on another pull request of
+    its team, or claimed by an earlier change of the list for another one, each
+    with the reason. A review belongs to one pull request for good (GitHub's
+    review ids are unique): such a change can never be applied, however often
+    it is tried (the database's unique review per team refuses it)."""
+    reviews = [
+        (index, change) for index, change in enumerate(changes) if isinstance(change, ReviewChange)
+    ]
+    if not reviews:
+        return {}
+    stored = PRReview.objects.filter(
+        team_id__in={change.team.pk for _, change in reviews},
+        github_id__in={change.review.github_id for _, change in reviews},
+    ).values_list("team_id", "github_id", "pull_request__github_id", "pull_request__number")
+    owners: dict[tuple[int, int], tuple[int, int | None]] = {
+        (team_id, github_id): (pull_request_id, number)
+        for team_id, github_id, pull_request_id, number in stored
+    }
+    refused: dict[int, str] = {}
+    for index, change in reviews:
+        key = (change.team.pk, change.review.github_id)
+        owner = owners.setdefault(key, (change.pull_request.github_id, change.pull_request.number))
+        if owner[0] != change.pull_request.github_id:
+            refused[index] = (
+                f"review {change.review.github_id} belongs to another pull request "
+                f"(#{owner[1]}), not to #{change.pull_request.number}"
+            )
+    return refused
