@@ -385,3 +385,69 @@ def test_it_shows_stored_deliveries_read_only_in_the_admin(admin_client):
         == 403
     )
     assert WebhookDelivery.objects.filter(pk=delivery.pk).exists()
+
+
+@pytest.fixture
+def json_log():
+    """Every log line, as the deployment writes it (the JSON formatter), in a list."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(StructuredFormatter(json=True))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+
+
+def test_it_never_logs_an_invitation_token_or_a_github_code(owner, team, json_log):
+    from django.test import Client
+
+    from apps.teams.services.invitations import invitation_create
+
+    _, token = invitation_create(team=team, created_by=owner)
+    browser = Client(enforce_csrf_checks=True)
+    # A join without its CSRF token (403, logged by django.security.csrf with
+    # the path), the manifest callback with a one-time code (a refusal, logged
+    # by django.request with the request and its query), a 404 under a token.
+    assert browser.post(f"/teams/acme/join/{token}/").status_code == 403
+    browser.get("/github/manifest/callback/?code=one-time-code-123&state=state-456")
+    assert browser.get(f"/teams/nope/join/{token}/").status_code == 404
+
+    text = "\n".join(json_log)
+    assert "/teams/acme/join/[redacted]/" in text
+    for secret in [token, "one-time-code-123", "state-456"]:
+        assert secret not in text
+
+
+def test_the_access_log_names_paths_without_their_secrets(json_log, caplog):
+    from tests.test_web_server import _call, _scope
+
+    def wsgi(environ, start_response):
+        start_response("302 Found", [("Location", "/login/")])
+        return [b""]
+
+    from config.web import BufferedWSGI, Lane
+
+    bridge = BufferedWSGI(wsgi, lanes={}, default=Lane("pages", 1))
+    with caplog.at_level(logging.INFO, logger="tformance.access"):
+        scope = _scope("/teams/acme/join/secret-token-1/", {}, method="GET")
+        _call(bridge, scope, [b""])
+        login = _scope("/login/", {}, method="GET")
+        login["query_string"] = b"next=%2Fteams%2Facme%2Fjoin%2Fsecret-token-2%2F"
+        _call(bridge, login, [b""])
+        callback = _scope("/github/install/callback/", {}, method="GET")
+        callback["query_string"] = b"installation_id=5&code=secret-code-3"
+        _call(bridge, callback, [b""])
+
+    text = "\n".join(json_log)
+    assert '"GET /teams/acme/join/[redacted]/ 302"' in text
+    assert "installation_id=5" in text
+    for secret in ["secret-token-1", "secret-token-2", "secret-code-3"]:
+        assert secret not in text
