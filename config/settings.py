@@ -67,6 +67,8 @@ MIDDLEWARE = [
     # First: the webhook skips the rest, which is for pages (see its docstring).
     "apps.integrations.middleware.WebhookFirstMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # Static files from the web process itself, compressed and cached forever.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A plain 503 (not the HTML 500 page) while the database is away.
@@ -197,6 +199,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 # the domain is served over HTTPS everywhere (docs/deploy.md).
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -326,6 +329,24 @@ if GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH:
 GITHUB_WEBHOOK_SECRETS = env_list("GITHUB_WEBHOOK_SECRET")
 GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "https://github.com").rstrip("/")
+# Scripts, styles, images and fonts from this site only; no inline script or
+# style (the pages have none: scripts are static files, data goes in
+# json_script blocks, which are not run). Forms post here, or to GitHub (the
+# app manifest flow). No page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'", GITHUB_WEB_URL],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # Public base URL of this deployment (used to fill the app manifest's URLs).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 # Key for secrets stored at rest (Fernet). Derived from SECRET_KEY when unset.
