@@ -43,7 +43,6 @@ class PayloadError(ValueError):
     """A required field is missing or malformed; str(error) is the reason."""
 
 
-
 def github_link(url: object) -> str:
     """``url`` if it is a page of GitHub's own site (https://github.com/…, or
     GITHUB_WEB_URL's host for GitHub Enterprise Server), else "". Pages link to
@@ -60,6 +59,7 @@ def github_link(url: object) -> str:
     if (parts.scheme, parts.netloc.lower()) not in allowed or not parts.path.startswith("/"):
         return ""
     return parts.geturl()
+
 
 def clean_text(value: str, *, limit: int | None = None) -> str:
     """Text as the database can hold it: PostgreSQL refuses NUL characters in
