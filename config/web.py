@@ -319,6 +319,10 @@ def _environ(scope: Scope, body: bytes, arrived: float) -> dict[str, Any]:
         ARRIVED_AT: arrived,
     }
     for raw_name, raw_value in scope["headers"]:
+        if b"_" in raw_name:
+            # "X_Forwarded_For" would pass for X-Forwarded-For once both are
+            # written with underscores: dropped, as Django's own server does.
+            continue
         name = raw_name.decode("latin-1").upper().replace("-", "_")
         if name in ("TRANSFER_ENCODING", "CONTENT_LENGTH"):
             continue  # the body is whole: its length is given below

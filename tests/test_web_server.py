@@ -139,3 +139,17 @@ def test_a_busy_lane_does_not_hold_another():
 
     assert answer == (200, b"/webhook")
     assert page_saw_it == [True]
+
+
+def test_it_drops_headers_spelt_with_underscores():
+    seen: dict[str, str] = {}
+
+    def wsgi(environ, start_response):
+        seen.update({k: v for k, v in environ.items() if k.startswith("HTTP_X_FORWARDED")})
+        start_response("200 OK", [])
+        return [b""]
+
+    bridge = BufferedWSGI(wsgi, lanes={}, default=Lane("pages", 1))
+    _call(bridge, _scope("/", {"X_Forwarded_For": "6.6.6.6", "X-Forwarded-For": "1.2.3.4"}), [b""])
+
+    assert seen == {"HTTP_X_FORWARDED_FOR": "1.2.3.4"}
