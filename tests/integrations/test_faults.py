@@ -298,7 +298,7 @@ def test_it_answers_github_at_once_while_six_clients_stall(stack):
     # With gunicorn's two sync workers this waited 27 s for the stalled clients.
     assert seconds < 1, seconds
     assert accounting(database_url).stored == 2
-    _report("6 stalled clients", sender, accounting(database_url), answer_s=round(seconds, 3))
+    print(f"\nFAULT 6 stalled clients: a signed delivery answered in {seconds:.3f} s")
 
 
 def test_it_accepts_a_chunked_delivery_and_keeps_the_size_limit(stack):
