@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck worker beat migrate clean static
+.PHONY: run demo test lint typecheck worker beat migrate clean static
 
 # Browser libraries from npm, pinned by package-lock.json, served as static files.
 # Chart.js's source map comes along: the script names it (sourceMappingURL), and
@@ -25,12 +25,22 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 # Local trial on SQLite with in-process tasks; DEBUG on so no secret key is needed.
-# On an empty database with no GitHub App configured, loads the demo once and
-# prints its login (docs/demo.md).
+LOCAL := DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py
+
+# First a clear error if the port is taken. On an empty database with no GitHub
+# App configured, loads the demo once; every start prints how to log in to it
+# (docs/demo.md).
 run: $(BIN)/.installed $(VENDOR)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py demo --first-run --base-url http://$(HOST):$(PORT)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@$(LOCAL) address_free $(HOST) $(PORT)
+	$(LOCAL) migrate --noinput
+	$(LOCAL) demo --first-run --base-url http://$(HOST):$(PORT)
+	$(LOCAL) runserver $(HOST):$(PORT)
+
+# Loads (or refreshes) the demo and prints how to log in; RESET_PASSWORD=1 gives
+# demo-admin a new password.
+demo: $(BIN)/.installed
+	$(LOCAL) migrate --noinput
+	$(LOCAL) demo --base-url http://$(HOST):$(PORT) $(if $(RESET_PASSWORD),--reset-password)
 
 test: $(BIN)/.installed $(VENDOR)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -43,7 +43,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. Set it to a long random value "
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
-            "or set DJANGO_DEBUG=1 for local development."
+            "or, for a local trial, set DJANGO_DEBUG=1 (as make run and make demo do)."
         )
     SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG"  # noqa: S105
 
@@ -236,7 +236,9 @@ METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS")
 # Without REDIS_URL tasks run in-process (eagerly), so the embedded default
 # needs no broker.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# In-process tasks still open a producer on the in-memory broker; naming its
+# host keeps kombu from warning "No hostname was supplied" on the console.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 if REDIS_URL.startswith("redis://"):
     # kombu's Redis transport, fixed to go on through a Redis restart (config/broker.py).
     CELERY_BROKER_TRANSPORT = "config.broker:Transport"

@@ -8,3 +8,5 @@ urlpatterns = [
     path("", include("apps.metrics.urls")),
     path("", include("apps.web.urls")),
 ]
+
+handler403 = "apps.web.views.permission_denied"

@@ -69,6 +69,9 @@ class Installation(models.Model):
     # events than this change nothing (see services/installations.py).
     state_changed_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # Made by `manage.py demo`: its events are the demo's story, not GitHub's,
+    # so nothing is read from GitHub for it (no history, no re-sync).
+    demo = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,28 +19,76 @@ from apps.integrations.models import (
 from apps.integrations.services.history import history_pages_left
 from apps.teams.models import Team
 
-DELIVERY_LOG_LIMIT = 200
+DELIVERIES_PER_PAGE = 100
+# The log counts its rows up to this many (a bounded COUNT, whatever the
+# table's size); past it, the page says "more than".
+DELIVERY_COUNT_LIMIT = 10_000
 
 
-def _log(queryset: QuerySet[WebhookDelivery], status: str | None) -> QuerySet[WebhookDelivery]:
+@dataclass(frozen=True)
+class DeliveryPage:
+    """One page of the delivery log, newest first."""
+
+    rows: list[WebhookDelivery]
+    number: int
+    total: int  # counted up to DELIVERY_COUNT_LIMIT
+    total_capped: bool  # more than DELIVERY_COUNT_LIMIT
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * DELIVERIES_PER_PAGE + 1
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.rows) - 1
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are (None past the count limit)."""
+        if self.total_capped:
+            return None
+        return max(1, -(-self.total // DELIVERIES_PER_PAGE))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.total_capped or self.number * DELIVERIES_PER_PAGE < self.total
+
+    @property
+    def past_the_end(self) -> bool:
+        return not self.rows and self.number > 1
+
+
+def _log(queryset: QuerySet[WebhookDelivery], status: str | None, page: int) -> DeliveryPage:
     if status in WebhookDelivery.Status.values:
         queryset = queryset.filter(status=status)
+    counted = queryset[: DELIVERY_COUNT_LIMIT + 1].count()
+    start = (page - 1) * DELIVERIES_PER_PAGE
     # The raw bodies can be megabytes each; the log never shows them.
-    return (
+    rows = list(
         queryset.defer("payload")
         .select_related("team")
-        .order_by("-received_at", "-pk")[:DELIVERY_LOG_LIMIT]
+        .order_by("-received_at", "-pk")[start : start + DELIVERIES_PER_PAGE]
+    )
+    return DeliveryPage(
+        rows=rows,
+        number=page,
+        total=min(counted, DELIVERY_COUNT_LIMIT),
+        total_capped=counted > DELIVERY_COUNT_LIMIT,
     )
 
 
-def team_deliveries(*, team: Team, status: str | None = None) -> QuerySet[WebhookDelivery]:
-    """The team's most recent deliveries, newest first."""
-    return _log(WebhookDelivery.objects.filter(team=team), status)
+def team_deliveries(*, team: Team, status: str | None = None, page: int = 1) -> DeliveryPage:
+    """A page of the team's deliveries, newest first."""
+    return _log(WebhookDelivery.objects.filter(team=team), status, page)
 
 
-def all_deliveries(*, status: str | None = None) -> QuerySet[WebhookDelivery]:
-    """Every team's deliveries and the unrouted ones (no team), for staff."""
-    return _log(WebhookDelivery.objects.all(), status)
+def all_deliveries(*, status: str | None = None, page: int = 1) -> DeliveryPage:
+    """A page of every team's deliveries and the unrouted ones (no team), for staff."""
+    return _log(WebhookDelivery.objects.all(), status, page)
 
 
 def reconcile_runs(*, limit: int = 10) -> list[ReconcileRun]:
@@ -96,7 +144,9 @@ def team_installations(*, team: Team) -> list[Installation]:
             for repo in installation.repositories.all()
         ]
         for repo in installation.repositories.all():
-            repo.history = histories.get(repo.pk)  # type: ignore[attr-defined]
+            repo.history = (  # type: ignore[attr-defined]
+                DEMO_HISTORY if installation.demo else histories.get(repo.pk)
+            )
         installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
             installation=installation
         )
@@ -126,13 +176,27 @@ def installation_settings_url(*, installation: Installation) -> str:
 
 @dataclass(frozen=True)
 class HistoryProgress:
-    """A repository's latest history run as the settings page shows it."""
+    """A repository's latest history run as the settings page shows it:
+    ``text`` for everyone, ``reason`` (why it failed or waits, which may name
+    settings) for the team's admins only."""
 
-    run: HistoryRun
+    run: HistoryRun | None
     text: str
     css: str
     active: bool
     retryable: bool
+    reason: str = ""
+
+
+# The demo's repositories: their past is the demo's own story (posted as
+# webhook deliveries by `manage.py demo`), never read from GitHub.
+DEMO_HISTORY = HistoryProgress(
+    None,
+    "the demo's story: 90 days sent as webhook deliveries",
+    "ok",
+    active=False,
+    retryable=False,
+)
 
 
 def repository_histories(*, repository_ids: list[int]) -> dict[int, HistoryProgress]:
@@ -161,9 +225,15 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
     if status == HistoryRun.Status.WAITING:
         until = timezone.localtime(run.resume_at).strftime("%H:%M") if run.resume_at else "soon"
         if run.failures:
-            text = f"GitHub is failing ({run.error}); trying again at {until}"
-        else:
-            text = f"{loaded} loaded; waiting for GitHub's rate limit until {until}"
+            return HistoryProgress(
+                run,
+                f"GitHub is failing; trying again at {until}",
+                "warn",
+                active=True,
+                retryable=False,
+                reason=run.error,
+            )
+        text = f"{loaded} loaded; waiting for GitHub's rate limit until {until}"
         return HistoryProgress(run, text, "warn", active=True, retryable=False)
     if status == HistoryRun.Status.DONE:
         since = (
@@ -174,7 +244,7 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
         )
         return HistoryProgress(run, f"done: {loaded}{since}", "ok", active=False, retryable=True)
     if status == HistoryRun.Status.FAILED:
-        return HistoryProgress(run, f"failed: {run.error}", "bad", active=False, retryable=True)
+        return HistoryProgress(run, "failed", "bad", active=False, retryable=True, reason=run.error)
     return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
 
 

@@ -59,12 +59,16 @@ def _round(value: float | None, digits: int = DIGITS) -> float | None:
 
 
 def repositories_for_team(*, team: Team) -> list[str]:
-    """Full names of the repositories of the team's installations, sorted, each
-    once. (Not read through the pull requests: a DISTINCT over all of a team's
-    pull requests cost half a second at 100,000 in bench/bench_dashboard.py.)"""
+    """Full names of the repositories the filter offers, sorted, each once: the
+    team's tracked ones, and any other that has pull requests of the team
+    (tracked once); one granted but never tracked would only show zeros.
+    (Not a DISTINCT over the pull requests, which cost half a second at 100,000
+    in bench/bench_dashboard.py: one EXISTS per repository, on an index.)"""
     repository_model = PullRequest._meta.get_field("repository").related_model
+    has_pull_requests = Exists(PullRequest.objects.filter(team=team, repository_id=OuterRef("pk")))
     names = (
         repository_model.objects.filter(installation__team=team)
+        .filter(Q(tracked=True) | has_pull_requests)
         .values_list("full_name", flat=True)
         .distinct()
     )
@@ -412,9 +416,11 @@ def _reviews_in(team: Team, period: Period, repository_ids: list[int] | None) ->
 
 def _review_load(
     team: Team, period: Period, repository_ids: list[int] | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Reviews per reviewer, and per reviewer and author, from one query grouped
-    by the pair (a pull request has one author, so pairs add up per reviewer)."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int]:
+    """Reviews per reviewer, and per reviewer and author (the busiest
+    REVIEWERS_LIMIT of each), and how many there are in all, from one query
+    grouped by the pair (a pull request has one author, so pairs add up per
+    reviewer)."""
     pairs = list(
         _reviews_in(team, period, repository_ids)
         .values("reviewer_id", "reviewer__login", "pull_request__author__login")
@@ -445,7 +451,38 @@ def _review_load(
         ),
         key=lambda p: (-p["reviews"], p["reviewer"], p["author"] or ""),
     )
-    return by_load[:REVIEWERS_LIMIT], pair_rows[:REVIEWERS_LIMIT]
+    return (
+        by_load[:REVIEWERS_LIMIT],
+        pair_rows[:REVIEWERS_LIMIT],
+        len(by_load),
+        len(pair_rows),
+    )
+
+
+def people_activity(*, team: Team, period: Period) -> dict[int, dict[str, int]]:
+    """Per GitHub person (TeamMember id): pull requests opened and pull requests
+    reviewed in the period, counted as the drill-down's ``author`` and
+    ``reviewer`` lists count them. Two queries, whatever the number of people."""
+    activity: dict[int, dict[str, int]] = {}
+    opened = (
+        PullRequest.objects.filter(_in("pr_created_at", period), team=team, author__isnull=False)
+        .values("author_id")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for row in opened:
+        activity.setdefault(row["author_id"], {"opened": 0, "reviewed": 0})["opened"] = row["count"]
+    reviewed = (
+        _reviews_in(team, period, None)
+        .values("reviewer_id")
+        .annotate(count=Count("pull_request_id", distinct=True))
+        .order_by()
+    )
+    for row in reviewed:
+        activity.setdefault(row["reviewer_id"], {"opened": 0, "reviewed": 0})["reviewed"] = row[
+            "count"
+        ]
+    return activity
 
 
 def waiting_for_review(*, team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
@@ -482,7 +519,12 @@ def team_figures(
     figures["period"]["repository"] = request.repository or None
     figures["weekly"] = _weekly(period, merged["week"])
     figures["sizes"] = _sizes(merged["size"])
-    figures["reviewers"], figures["review_pairs"] = _review_load(team, period, repository_ids)
+    (
+        figures["reviewers"],
+        figures["review_pairs"],
+        figures["reviewers_count"],
+        figures["review_pairs_count"],
+    ) = _review_load(team, period, repository_ids)
     figures["waiting_for_review"] = [
         {
             "repository": pull_request.repository.full_name if pull_request.repository else None,
@@ -519,7 +561,34 @@ FIGURES = {
     "size": "merged in the period, of one size",
     "week": "merged in one week",
     "reviewer": "reviewed by one person in the period",
+    "author": "opened by one person in the period",
 }
+
+# What each list's rows are, so the page shows the columns they have: merged
+# ones their phases, open ones how long they have been open or waiting.
+FIGURE_ROWS = {
+    "opened": "mixed",
+    "closed_unmerged": "closed",
+    "open_now": "open",
+    "first_review": "mixed",
+    "waiting": "waiting",
+    "reviewer": "mixed",
+    "author": "mixed",
+}
+# The order of each list (the field, newest first unless it says otherwise),
+# and how the page says it.
+_ORDERS = {
+    "-merged_at": "latest merged first",
+    "-pr_created_at": "latest opened first",
+    "-closed_at": "latest closed first",
+    "-first_review_at": "latest first review first",
+    "waiting_since": "longest waiting first",
+}
+
+
+def figure_rows(figure: str) -> str:
+    """ "merged", "mixed", "closed", "open" or "waiting": what the rows of a list are."""
+    return FIGURE_ROWS.get(figure, "merged")
 
 
 def pull_requests_behind(
@@ -529,9 +598,10 @@ def pull_requests_behind(
     repository_ids: list[int] | None,
     figure: str,
     value: str = "",
-) -> QuerySet[PullRequest]:
+) -> tuple[QuerySet[PullRequest], str]:
     """The pull requests a figure counts, in the list's order (``with_details``
-    adds their phases and reviews). BadParameter for an unknown figure or value."""
+    adds their phases and reviews), and that order in words. BadParameter for an
+    unknown figure or value."""
     queryset = _scoped(team, repository_ids)
     merged_in = _in("merged_at", period) & Q(pr_created_at__isnull=False)
     order = "-merged_at"
@@ -553,7 +623,10 @@ def pull_requests_behind(
         queryset = queryset.filter(HUMAN, merged_in, **{flag: True})
     elif figure == "waiting":
         ids = waiting_for_review(team=team, repository_ids=repository_ids).values("id")
-        queryset, order = queryset.filter(id__in=ids), "pr_created_at"
+        queryset = queryset.filter(id__in=ids).annotate(
+            waiting_since=Coalesce("ready_for_review_at", "pr_created_at")
+        )
+        order = "waiting_since"
     elif figure == "bots":
         queryset = queryset.filter(merged_in, author__is_bot=True)
     elif figure == "size":
@@ -579,11 +652,17 @@ def pull_requests_behind(
             pull_request=OuterRef("pk"), reviewer__login=value
         )
         queryset, order = queryset.filter(Exists(reviewed)), "-pr_created_at"
+    elif figure == "author":
+        if not value or len(value) > 100 or "\x00" in value:
+            raise BadParameter("'value' must be an author's login.")
+        queryset = queryset.filter(_in("pr_created_at", period), author__login=value)
+        order = "-pr_created_at"
     else:
         raise BadParameter("Unknown figure; one of " + ", ".join(FIGURES) + ".")
-    return queryset.order_by(
+    ordered = queryset.order_by(
         F(order.lstrip("-")).desc(nulls_last=True) if order.startswith("-") else order, "-id"
     )
+    return ordered, _ORDERS[order]
 
 
 def with_details(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
@@ -592,7 +671,7 @@ def with_details(queryset: QuerySet[PullRequest]) -> QuerySet[PullRequest]:
     reviews = PRReview.objects.select_related("reviewer").order_by("submitted_at")
     return (
         with_phases(queryset)
-        .select_related("repository", "author")
+        .select_related("repository", "author__user", "reverts")
         .prefetch_related(Prefetch("reviews", queryset=reviews))
     )
 

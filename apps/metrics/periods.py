@@ -113,7 +113,10 @@ def request_read(*, params: Mapping[str, list[str]], time_zone: str, today: date
             raise BadParameter("Give both 'from' and 'to' (YYYY-MM-DD).")
         start, end = _date("from", from_value), _date("to", to_value)
         if start > end:
-            raise BadParameter("'from' is after 'to'.")
+            raise BadParameter(
+                f"'from' is after 'to'. ({start} is after {end}: a period starts on or "
+                "before its last day.)"
+            )
         if (end - start).days + 1 > MAX_SPAN_DAYS:
             raise BadParameter(f"A period is at most {MAX_SPAN_DAYS} days long.")
         return Request(Period(start, end, time_zone), None, repository)

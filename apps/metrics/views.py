@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.metrics import figures as metric_figures
 from apps.metrics.models import PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
-from apps.metrics.selectors import api_token_for, api_tokens_for_team
+from apps.metrics.selectors import api_token_for, api_tokens_for_team, members_for_team
 from apps.metrics.services.api_tokens import (
     api_token_create,
     api_token_mark_used,
@@ -47,6 +47,32 @@ def _read(request: HttpRequest, team: Team) -> tuple[Request, list[int] | None]:
     asked = request_read(params=params, time_zone=str(team.tzinfo), today=today)
     repository_ids = metric_figures.repository_ids_for_team(team=team, full_name=asked.repository)
     return asked, repository_ids
+
+
+def _period_values(params: Any, asked: Request | None) -> dict[str, str]:
+    """What the period form shows: the period read, or, for one that could not
+    be read, what was sent (so an error never resets the form to a preset)."""
+    if asked is not None:
+        custom = asked.days is None
+        return {
+            "days": "" if custom else str(asked.days),
+            "from": asked.period.start.isoformat() if custom else "",
+            "to": asked.period.end.isoformat() if custom else "",
+            "repository": asked.repository,
+        }
+    sent = {key: str(params.get(key, ""))[:200] for key in ("days", "from", "to", "repository")}
+    if sent["from"] or sent["to"]:
+        sent["days"] = ""
+    return sent
+
+
+def _period_choices(values: dict[str, str]) -> list[tuple[str, str]]:
+    """The period menu: the presets, and a number of days asked in the URL that
+    is none of them (so the menu says what is shown)."""
+    days = [str(preset) for preset in PRESET_DAYS]
+    if values["days"] and values["days"] not in days:
+        days.append(values["days"])
+    return [(value, f"Last {value} days") for value in days]
 
 
 def _query(asked: Request, **extra: str) -> str:
@@ -99,22 +125,30 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
     context: dict[str, Any] = {
         "team": team,
         "membership": membership,
-        "presets": PRESET_DAYS,
         "repositories": metric_figures.repositories_for_team(team=team),
         "params": request.GET,
+        # The GitHub people linked to this account: "yours" in the toolbar.
+        "own_logins": list(
+            members_for_team(team=team).filter(user=request.user).values_list("login", flat=True)
+        ),
     }
     try:
         asked, repository_ids = _read(request, team)
     except BadParameter as exc:
         context["error"] = str(exc)
+        context["period_values"] = _period_values(request.GET, None)
+        context["period_choices"] = _period_choices(context["period_values"])
         return render(request, "metrics/dashboard.html", context, status=400)
     figures = metric_figures.team_figures(
         team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
     )
     phases = figures["phases_hours"]
+    values = _period_values(request.GET, asked)
     context.update(
         {
             "asked": asked,
+            "period_values": values,
+            "period_choices": _period_choices(values),
             "figures": figures,
             "changes": _changes(figures),
             "query": _query(asked),
@@ -132,20 +166,20 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
     return render(request, "metrics/dashboard.html", context)
 
 
-def _drill_down(request: HttpRequest, team: Team) -> tuple[Request, str, str, Any]:
+def _drill_down(request: HttpRequest, team: Team) -> tuple[Request, str, str, Any, str]:
     asked, repository_ids = _read(request, team)
     figure = request.GET.get("figure", "merged")
     value = request.GET.get("value", "")
     if len(figure) > 50 or len(value) > 200 or "\x00" in figure:
         raise BadParameter("'figure' or 'value' is not a known choice.")
-    rows = metric_figures.pull_requests_behind(
+    rows, order = metric_figures.pull_requests_behind(
         team=team,
         period=asked.period,
         repository_ids=repository_ids,
         figure=figure,
         value=value,
     )
-    return asked, figure, value, rows
+    return asked, figure, value, rows, order
 
 
 @login_required
@@ -155,7 +189,7 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = membership.team
     context: dict[str, Any] = {"team": team, "membership": membership, "params": request.GET}
     try:
-        asked, figure, value, rows = _drill_down(request, team)
+        asked, figure, value, rows, order = _drill_down(request, team)
     except BadParameter as exc:
         context["error"] = str(exc)
         return render(request, "metrics/pull_requests.html", context, status=400)
@@ -169,10 +203,21 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
         for pr in metric_figures.with_details(PullRequest.objects.filter(team=team, id__in=ids))
     }
     page.object_list = [details[pk] for pk in ids if pk in details]
+    columns = metric_figures.figure_rows(figure)
+    if columns in ("open", "waiting"):
+        now = timezone.now()
+        for pr in page.object_list:
+            since = pr.pr_created_at
+            if columns == "waiting":
+                since = pr.ready_for_review_at or pr.pr_created_at
+            pr.waiting_since = since
+            pr.waiting_hours = max((now - since).total_seconds(), 0.0) / 3600 if since else None
     context.update(
         {
             "asked": asked,
             "figure": figure,
+            "columns": columns,
+            "order_label": order,
             "figure_label": metric_figures.FIGURES[figure],
             "value": value,
             "page": page,
@@ -265,7 +310,7 @@ def _csv_rows(rows: Any) -> Iterator[str]:
 def team_pull_requests_csv(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     try:
-        _asked, figure, _value, rows = _drill_down(request, membership.team)
+        _asked, figure, _value, rows, _order = _drill_down(request, membership.team)
     except BadParameter as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(

@@ -2,7 +2,8 @@
 
 An outsider (anonymous, or a member of another team) gets 404, so no page
 confirms that a team exists; a member asking for an admin's page gets the
-styled 403 page with the reason.
+styled 403 page with the reason. The site's own pages (creating the GitHub App,
+every team's deliveries) are for staff: `staff_only`.
 """
 
 from __future__ import annotations
@@ -30,3 +31,14 @@ def team_admin(
     if not membership.is_admin:
         raise PermissionDenied(reason)
     return membership
+
+
+class StaffOnly(PermissionDenied):
+    """A page for the site's staff, not for a team: the 403 page says how a
+    staff account is made rather than to ask a team admin."""
+
+
+def staff_only(*, user: AbstractBaseUser | AnonymousUser, reason: str) -> None:
+    """Nothing for staff; the styled 403 page with ``reason`` for anyone else."""
+    if not user.is_staff:
+        raise StaffOnly(reason)

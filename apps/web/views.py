@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -6,9 +7,16 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from apps.common.deadline import arrived_at
+from apps.teams.access import StaffOnly
 from apps.teams.selectors import teams_for_user
+from apps.web.docs import doc_index, doc_read
 from apps.web.services.health import broker_status, database_status
-from apps.web.services.monitoring import DeliveryCollector, client_allowed
+from apps.web.services.monitoring import (
+    DeliveryCollector,
+    HistoryCollector,
+    ReconcileCollector,
+    client_allowed,
+)
 
 
 @require_GET
@@ -44,5 +52,32 @@ def metrics(request: HttpRequest) -> HttpResponse:
     ):
         raise Http404
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DeliveryCollector())
+    for collector in (DeliveryCollector(), HistoryCollector(), ReconcileCollector()):
+        registry.register(collector)
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The styled 403 page (config/urls.py's handler403): the reason, and who to
+    ask, which for a staff page is not a team's admin."""
+    return render(
+        request,
+        "403.html",
+        {"exception": str(exception), "staff_only": isinstance(exception, StaffOnly)},
+        status=403,
+    )
+
+
+@login_required
+@require_GET
+def docs_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/docs.html", {"docs": doc_index()})
+
+
+@login_required
+@require_GET
+def doc(request: HttpRequest, name: str) -> HttpResponse:
+    found = doc_read(name=name)
+    if found is None:
+        raise Http404("No such document.")
+    return render(request, "web/doc.html", {"doc": found})

@@ -67,7 +67,29 @@
           { label: "p90", data: data.weekly.map(function (w) { return w.cycle_time_p90_hours; }), borderColor: COLORS.p90, backgroundColor: COLORS.p90, borderDash: [5, 4], spanGaps: true }
         ]
       },
-      options: { onClick: toWeek, scales: { y: hoursAxis(false) }, plugins: { tooltip: tooltipHours() } }
+      // Legend swatches drawn as short lines (dashed for p90), like the lines
+      // they name: a box outlined with a dash is a blob.
+      options: {
+        onClick: toWeek,
+        scales: { y: hoursAxis(false) },
+        plugins: {
+          tooltip: tooltipHours(),
+          legend: {
+            labels: {
+              usePointStyle: true,
+              pointStyle: "line",
+              pointStyleWidth: 32,
+              generateLabels: function (chart) {
+                return Chart.defaults.plugins.legend.labels.generateLabels(chart).map(function (item) {
+                  item.lineWidth = 3;
+                  item.lineDash = chart.data.datasets[item.datasetIndex].borderDash || [];
+                  return item;
+                });
+              }
+            }
+          }
+        }
+      }
     });
 
     draw("chart-breakdown", {
@@ -108,19 +130,68 @@
     });
   }
 
+  // The period form: picking a date means "from – to", picking a preset clears
+  // the dates; a custom period is checked before it is sent, with the reason
+  // shown beside the form (never a silent fall back to a preset).
   function periodForm() {
     var form = document.querySelector("[data-role=period-form]");
     if (!form) return;
-    form.addEventListener("submit", function () {
-      var days = form.querySelector("select[name=days]");
-      var dates = form.querySelectorAll("input[type=date]");
-      var preset = days.value !== "";
-      dates.forEach(function (input) { if (preset || !input.value) input.disabled = true; });
-      if (!preset) days.disabled = true;
+    var days = form.querySelector("select[name=days]");
+    var from = form.querySelector("input[name=from]");
+    var to = form.querySelector("input[name=to]");
+    var note = form.querySelector("[data-role=period-error]");
+
+    function say(problem) {
+      note.textContent = problem;
+      note.hidden = !problem;
+    }
+    [from, to].forEach(function (input) {
+      input.addEventListener("change", function () {
+        if (input.value) days.value = "";
+        say("");
+      });
+    });
+    days.addEventListener("change", function () {
+      if (days.value !== "") {
+        from.value = "";
+        to.value = "";
+      }
+      say("");
+    });
+    form.addEventListener("submit", function (event) {
+      if (days.value === "") {
+        var problem = "";
+        if (!from.value || !to.value) problem = "Choose both dates: from and to.";
+        else if (from.value > to.value) problem = "'From' (" + from.value + ") is after 'to' (" + to.value + "): choose a start on or before the end.";
+        if (problem) {
+          event.preventDefault();
+          say(problem);
+          return;
+        }
+        days.disabled = true;
+      } else {
+        from.disabled = true;
+        to.disabled = true;
+      }
       var repository = form.querySelector("select[name=repository]");
       if (repository && !repository.value) repository.disabled = true;
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { periodForm(); start(); });
+  // "Show all" under a table that shows its first rows: the rest were sent
+  // hidden (data-more); the note then says how many are shown.
+  function moreRows() {
+    document.querySelectorAll("[data-role=show-rows]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var note = button.closest("p");
+        var table = note.previousElementSibling.querySelector("table");
+        table.querySelectorAll("tr[data-more]").forEach(function (row) { row.hidden = false; });
+        var count = note.querySelector("[data-role=rows-count]");
+        count.textContent = count.dataset.after;
+        button.hidden = true;
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { periodForm(); moreRows(); start(); });
 })();

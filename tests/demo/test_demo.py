@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from apps.integrations.demo import story
 from apps.integrations.demo.feed import DEMO_ADMIN_USERNAME, demo_run
-from apps.integrations.models import Installation, Repository, WebhookDelivery
+from apps.integrations.models import HistoryRun, Installation, Repository, WebhookDelivery
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,73 @@ def test_it_prints_a_login_that_works(client, django_capture_on_commit_callbacks
     assert page.status_code == 200
     assert b'data-role="figures"' in page.content, page.content.decode()[-3000:]
     assert b'data-role="next-step"' not in page.content
+
+
+def test_it_opens_on_the_demos_own_history_not_a_failed_run(
+    client, django_capture_on_commit_callbacks, settings
+):
+    settings.GITHUB_APP_ID = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        result = demo_run()
+
+    assert Installation.objects.get().demo
+    assert not HistoryRun.objects.exists()
+    client.force_login(result.team.memberships.get().user)
+    page = client.get("/teams/demo-team/github/").content.decode()
+    assert page.count("the demo&#x27;s story: 90 days sent as webhook deliveries") == 3
+    assert "failed" not in page
+    assert "Re-sync from GitHub" not in page
+    assert 'data-role="demo-note"' in page
+
+    # Tracking a demo repository again starts no run either.
+    sandbox = Repository.objects.get(full_name="tformance-demo/sandbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/teams/demo-team/github/repositories/{sandbox.pk}/track/", {"tracked": "1"})
+    assert Repository.objects.get(pk=sandbox.pk).tracked
+    assert not HistoryRun.objects.exists()
+
+
+def test_it_clears_the_failed_runs_an_older_demo_left():
+    """Migration 0011 on a database where the demo ran before the flag existed."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    older = Installation.objects.create(
+        installation_id=story.INSTALLATION_ID, account_login=story.ORGANIZATION["login"]
+    )
+    real = Installation.objects.create(installation_id=story.INSTALLATION_ID + 1)
+    for installation in (older, real):
+        repository = Repository.objects.create(
+            installation=installation, github_id=installation.pk, full_name="x/api", tracked=True
+        )
+        HistoryRun.objects.create(repository=repository, status="failed", error="no GitHub App")
+
+    migration = import_module("apps.integrations.migrations.0011_installation_demo")
+    migration.mark_the_demo(apps, None)
+
+    assert Installation.objects.get(pk=older.pk).demo
+    assert not Installation.objects.get(pk=real.pk).demo
+    assert list(HistoryRun.objects.values_list("repository__installation", flat=True)) == [real.pk]
+
+
+def test_it_keeps_the_password_and_sessions_unless_asked(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = demo_run()
+    assert first.password
+    assert client.login(username=DEMO_ADMIN_USERNAME, password=first.password)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = demo_run()
+    assert again.password is None
+    assert client.get("/teams/demo-team/").status_code == 200  # still logged in
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reset = demo_run(reset_password=True)
+    assert reset.password and reset.password != first.password
+    # The new password ends the old sessions (Django's session hash).
+    assert client.get("/teams/demo-team/").status_code == 302
+    assert client.login(username=DEMO_ADMIN_USERNAME, password=reset.password)
+    assert not client.login(username=DEMO_ADMIN_USERNAME, password=first.password)

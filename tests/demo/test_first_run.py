@@ -46,10 +46,27 @@ def test_it_loads_the_demo_on_an_empty_database_once(no_app, django_capture_on_c
 
     second = _first_run(django_capture_on_commit_callbacks)
 
-    assert "Demo data not loaded: the database already has users or teams." in second
-    assert "password" not in second
+    # Not loaded again, but how to log in is printed again (the password is
+    # hashed: where it came from, and how to get a new one).
+    assert "The demo is loaded" in second
+    assert "Demo team: http://127.0.0.1:8000/teams/demo-team/" in second
+    assert "Log in at http://127.0.0.1:8000/login/ as  demo-admin  with the password" in second
+    assert "make demo RESET_PASSWORD=1" in second
+    assert "Posted" not in second
     assert PullRequest.objects.filter(state="merged").count() == merged
     assert WebhookDelivery.objects.count() == deliveries
+
+
+def test_it_says_why_it_skips_a_database_someone_else_uses(
+    no_app, django_capture_on_commit_callbacks
+):
+    get_user_model().objects.create_user("first-user", password="pw-first-user-1")
+
+    out = _first_run(django_capture_on_commit_callbacks)
+
+    assert "Demo data not loaded: the database already has users or teams." in out
+    assert "Log in at http://127.0.0.1:8000/login/" in out
+    assert "password" not in out
 
 
 def test_it_leaves_the_secret_settings_as_they_were(

@@ -62,7 +62,7 @@ def test_it_shows_a_team_admin_the_teams_deliveries_only(client, owner, routed):
     response = client.get(TEAM_LOG)
 
     assert response.status_code == 200
-    shown = {d.delivery_id for d in response.context["deliveries"]}
+    shown = {d.delivery_id for d in response.context["deliveries"].rows}
     assert shown == {"ours"}
     assert b"installation_repositories.added" in response.content
     assert b"Processed" in response.content
@@ -74,7 +74,7 @@ def test_it_filters_the_log_by_status(client, owner, routed, failed):
 
     response = client.get(TEAM_LOG, {"status": "failed"})
 
-    assert [d.delivery_id for d in response.context["deliveries"]] == ["broken"]
+    assert [d.delivery_id for d in response.context["deliveries"].rows] == ["broken"]
 
 
 def test_it_shows_the_error_and_a_retry_button_for_a_failed_delivery(client, owner, failed):
@@ -150,7 +150,7 @@ def test_it_shows_staff_every_delivery_including_unrouted_ones(client, routed):
     response = client.get(ALL_LOG)
 
     assert response.status_code == 200
-    assert {d.delivery_id for d in response.context["deliveries"]} == {
+    assert {d.delivery_id for d in response.context["deliveries"].rows} == {
         "ours",
         "theirs",
         "unrouted",
@@ -186,3 +186,84 @@ def test_it_refuses_to_retry_once_the_installation_left_the_team(client, owner, 
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.team) == ("failed", 1, team)
     assert b"no longer connected to this team" in response.content
+
+
+# --- pages -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def many(team):
+    """231 deliveries of the team, a minute apart; every third one ignored."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            delivery_id=f"d-{n:03}",
+            event="ping",
+            team=team,
+            payload="{}",
+            received_at=start + timedelta(minutes=n),
+            status="ignored" if n % 3 == 0 else "processed",
+        )
+        for n in range(231)
+    )
+
+
+def _ids(response) -> list[str]:
+    return [d.delivery_id for d in response.context["deliveries"].rows]
+
+
+def test_it_pages_the_log_and_says_what_it_shows(client, owner, many):
+    client.force_login(owner)
+
+    first = client.get(TEAM_LOG)
+    assert _ids(first) == [f"d-{n:03}" for n in range(230, 130, -1)]
+    page = first.content.decode()
+    assert "Deliveries 1\u2013100 of 231, newest first." in page
+    assert "Page 1 of 3" in page
+    assert 'href="?page=2" rel="next"' in page
+
+    second = client.get(TEAM_LOG, {"page": "2"})
+    assert _ids(second) == [f"d-{n:03}" for n in range(130, 30, -1)]
+    assert "Deliveries 101\u2013200 of 231" in second.content.decode()
+
+    last = client.get(TEAM_LOG, {"page": "3"})
+    assert _ids(last) == [f"d-{n:03}" for n in range(30, -1, -1)]
+    page = last.content.decode()
+    assert 'rel="next"' not in page
+    assert 'href="?page=2" rel="prev"' in page
+
+
+def test_it_keeps_the_status_filter_from_page_to_page(client, owner, many):
+    client.force_login(owner)
+    response = client.get(TEAM_LOG, {"status": "ignored", "page": "1"})
+    page = response.content.decode()
+    assert "of 77," in page
+    assert len(_ids(response)) == 77
+    assert 'rel="next"' not in page
+
+    response = client.get(TEAM_LOG, {"status": "processed"})
+    assert 'href="?status=processed&amp;page=2" rel="next"' in response.content.decode()
+
+
+def test_it_says_a_page_past_the_end_is_empty(client, owner, many):
+    client.force_login(owner)
+    response = client.get(TEAM_LOG, {"page": "9"})
+    assert response.status_code == 200
+    assert "No deliveries on page 9: there are 3 pages." in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "٢", "1_0", "9999999", "2\x00", ""])
+def test_it_refuses_a_page_that_is_not_a_number(client, owner, many, page):
+    client.force_login(owner)
+    response = client.get(TEAM_LOG, {"page": page})
+    assert response.status_code == 400
+    assert "&#x27;page&#x27; must be a whole number" in response.content.decode()
+
+
+def test_it_pages_the_staff_log_too(client, many):
+    staff = get_user_model().objects.create_user("olga", password="pw", is_staff=True)
+    client.force_login(staff)
+    response = client.get(ALL_LOG, {"page": "3"})
+    assert len(_ids(response)) == 31

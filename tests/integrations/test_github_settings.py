@@ -295,4 +295,4 @@ def test_it_asks_to_press_no_button_that_is_not_there(client, owner, settings):
     assert response.status_code == 200
     assert b"Install on GitHub" not in response.content
     assert b"not set up yet" in response.content
-    assert b"manage.py demo" in response.content
+    assert b"make demo" in response.content

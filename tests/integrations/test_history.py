@@ -440,7 +440,8 @@ def test_it_shows_the_progress_of_each_tracked_repository(client, owner, team, r
         status="failed", error="GitHub refused access (403)"
     )
     page = _settings_page(client, team)
-    assert "failed: GitHub refused access (403)" in page
+    assert '<span class="badge bad" data-role="history-text">failed</span>' in page
+    assert "GitHub refused access (403)" in page
     assert f"/github/history/{run.pk}/retry/" in page
 
 
@@ -679,3 +680,96 @@ def test_a_claim_queues_history_for_the_repositories_the_team_tracks(
     assert not HistoryRun.objects.filter(repository=untracked).exists()
     assert HistoryRun.objects.get().status == "done"
     assert PullRequest.objects.count() == 1
+
+
+# --- retrying honestly, and what members see --------------------------------------
+
+
+def _messages(response) -> list[tuple[str, str]]:
+    return [(message.tags, str(message)) for message in response.context["messages"]]
+
+
+def test_it_refuses_a_retry_that_could_only_fail_again(client, owner, team, repository, settings):
+    settings.GITHUB_APP_ID = ""
+    failed = HistoryRun.objects.create(
+        repository=repository, status="failed", error="no GitHub App is configured"
+    )
+    client.force_login(owner)
+
+    response = client.post(f"/teams/{team.slug}/github/history/{failed.pk}/retry/", follow=True)
+
+    assert HistoryRun.objects.get() == failed
+    (tags, text), *_ = _messages(response)
+    assert tags == "error"
+    assert "cannot be loaded: no GitHub App is configured" in text
+    assert "/github/manifest/" in text
+
+
+# Committed for real, as in production: with in-process tasks the run is over
+# before the view answers.
+@pytest.mark.django_db(transaction=True)
+def test_it_says_a_retried_run_failed_again_in_red(client, owner, team, repository, github):
+    github.route.side_effect = None
+    github.route.return_value = httpx.Response(403, json={"message": "Resource not accessible"})
+    failed = HistoryRun.objects.create(repository=repository, status="failed", error="boom")
+    client.force_login(owner)
+
+    response = client.post(f"/teams/{team.slug}/github/history/{failed.pk}/retry/", follow=True)
+
+    again = HistoryRun.objects.exclude(pk=failed.pk).get()
+    assert again.status == "failed"
+    [(tags, text)] = _messages(response)
+    assert tags == "error"
+    assert text.startswith("History of acme/api: failed (")
+
+
+# Committed for real, as in production: with in-process tasks the run is over
+# before the view answers.
+@pytest.mark.django_db(transaction=True)
+def test_it_says_a_retried_run_loaded_in_green(client, owner, team, repository, github):
+    github.add(pr_node(number=1))
+    failed = HistoryRun.objects.create(repository=repository, status="failed", error="boom")
+    client.force_login(owner)
+
+    response = client.post(f"/teams/{team.slug}/github/history/{failed.pk}/retry/", follow=True)
+
+    [(tags, text)] = _messages(response)
+    assert tags == "success"
+    assert text == "History of acme/api: done: 1 pull request (all history)."
+
+
+NOT_CONFIGURED = (
+    "no GitHub App is configured: create it from the manifest (/github/manifest/) "
+    "or set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
+)
+
+
+def test_it_shows_members_why_a_run_failed_without_naming_settings(
+    client, owner, member, team, repository
+):
+    HistoryRun.objects.create(repository=repository, status="failed", error=NOT_CONFIGURED)
+
+    client.force_login(member)
+    page = _settings_page(client, team)
+    assert '<span class="badge bad" data-role="history-text">failed</span>' in page
+    assert "A team admin sees why and can retry." in page
+    assert "GITHUB_" not in page
+    assert "/github/manifest/" not in page
+
+    client.force_login(owner)
+    page = _settings_page(client, team)
+    assert "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY" in page
+
+
+def test_it_shows_members_a_failing_github_without_its_error(client, member, team, repository):
+    HistoryRun.objects.create(
+        repository=repository,
+        status="waiting_rate_limit",
+        failures=2,
+        error="GitHub answered 502 (GITHUB_API_URL=https://ghe.example)",
+        resume_at=timezone.now() + timedelta(minutes=1),
+    )
+    client.force_login(member)
+    page = _settings_page(client, team)
+    assert "GitHub is failing; trying again at" in page
+    assert "GITHUB_API_URL" not in page

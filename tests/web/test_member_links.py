@@ -137,3 +137,52 @@ def test_it_keeps_an_account_to_one_person_per_team(client, team, owner, member,
     theirs.refresh_from_db()
     assert theirs.user == member
     assert get_user_model().objects.get(pk=member.pk).team_members.count() == 2
+
+
+def test_it_shows_what_a_link_changes(client, owner, member, team):
+    from django.utils import timezone
+
+    from apps.metrics.models import PRReview, PullRequest
+
+    person = TeamMember.objects.create(team=team, github_id=583231, login="octocat")
+    reviewer = TeamMember.objects.create(team=team, github_id=7, login="hubot-person")
+    now = timezone.now()
+    for number in (1, 2):
+        pr = PullRequest.objects.create(
+            team=team,
+            github_id=number,
+            number=number,
+            title=f"Change {number}",
+            author=person,
+            pr_created_at=now - timezone.timedelta(days=number),
+            html_url=f"https://github.com/acme/api/pull/{number}",
+        )
+        PRReview.objects.create(
+            team=team,
+            pull_request=pr,
+            github_id=100 + number,
+            reviewer=reviewer,
+            state="approved",
+            submitted_at=now - timezone.timedelta(hours=number),
+        )
+    client.force_login(owner)
+
+    response = _link(client, person, member)
+
+    [message] = response.context["messages"]
+    assert str(message) == (
+        "octocat is now linked to bob: octocat's pull requests and reviews are bob's on "
+        "this team's pages (2 pull requests opened and 0 reviewed in the last 90 days)."
+    )
+    page = response.content.decode()
+    row = page[page.index('data-person="octocat"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-role="opened">2</a>' in row
+    assert "?days=90&amp;figure=author&amp;value=octocat" in row
+    assert '<span class="badge ok">bob</span>' in row
+    other = page[page.index('data-person="hubot-person"') :]
+    assert 'data-role="reviewed">2</a>' in other[: other.index("</tr>")]
+
+    # Their pull requests now say whose they are.
+    listed = client.get("/teams/acme/pull-requests/?days=90&figure=author&value=octocat")
+    assert listed.content.decode().count("(bob)</span>") == 2

@@ -25,7 +25,13 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from apps.integrations.demo import story
-from apps.integrations.models import GitHubApp, Installation, Repository, WebhookDelivery
+from apps.integrations.models import (
+    GitHubApp,
+    HistoryRun,
+    Installation,
+    Repository,
+    WebhookDelivery,
+)
 from apps.integrations.services.app_config import webhook_secrets
 from apps.integrations.services.installations import (
     InstallationClaimError,
@@ -54,7 +60,8 @@ class DemoError(Exception):
 class DemoResult:
     team: Team
     username: str
-    password: str
+    # The admin's new password, or None: the one set before still works.
+    password: str | None
     posted: int = 0
     accepted: int = 0
     repeats: int = 0
@@ -73,16 +80,27 @@ def demo_wanted() -> tuple[bool, str]:
     return True, ""
 
 
-def _admin(password: str) -> AbstractBaseUser:
+def demo_team() -> Team | None:
+    """The team that holds the demo's installation, once the demo has run."""
+    installation = demo_installation()
+    return installation.team if installation is not None else None
+
+
+def _admin(*, reset_password: bool) -> tuple[AbstractBaseUser, str | None]:
+    """The demo's admin, and its password when this run set one: a new admin
+    gets one; an existing admin keeps its own (and its sessions) unless asked."""
     users = get_user_model()
     user = users.objects.filter(username=DEMO_ADMIN_USERNAME).first()
     if user is None:
-        user = users.objects.create_user(DEMO_ADMIN_USERNAME, password=password)
-    else:
-        # A new password on every run: the one printed is the one that works.
-        user.set_password(password)
-        user.save(update_fields=["password"])
-    return user
+        password = secrets.token_urlsafe(12)
+        return users.objects.create_user(DEMO_ADMIN_USERNAME, password=password), password
+    if not reset_password:
+        return user, None
+    # A new password ends the admin's sessions (Django's session hash).
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    return user, password
 
 
 def _team(admin: AbstractBaseUser) -> Team:
@@ -105,6 +123,13 @@ def _installation(
     later and in passes: they must find the claim made)."""
     created = deliveries[0]
     installation = installation_upsert(data=created.payload["installation"])
+    # Marked before anything is tracked: nothing is read from GitHub for it, so
+    # tracking starts no history run (the story is its history). Runs an older
+    # demo started failed for want of a GitHub App; they go.
+    if not installation.demo:
+        installation.demo = True
+        installation.save(update_fields=["demo", "updated_at"])
+    HistoryRun.objects.filter(repository__installation=installation).delete()
     repositories_sync(installation=installation, repositories=created.payload["repositories"])
     try:
         installation_claim(installation=installation, team=team, user=admin)
@@ -139,13 +164,15 @@ def _signing_secret() -> Iterator[str]:
         yield one_off
 
 
-def demo_run(*, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
+def demo_run(
+    *, reset_password: bool = False, progress: Callable[[str], None] = lambda _: None
+) -> DemoResult:
     """Create (or refresh) the demo team and post its deliveries. Safe to run
-    again: the deliveries keep their ids, so a second run stores nothing new."""
+    again: the deliveries keep their ids, so a second run stores nothing new,
+    and the admin keeps its password unless ``reset_password``."""
     deliveries = story.demo_deliveries(anchor=story.demo_anchor())
-    password = secrets.token_urlsafe(12)
     with transaction.atomic():
-        admin = _admin(password)
+        admin, password = _admin(reset_password=reset_password)
         team = _team(admin)
         _installation(team, admin, deliveries)
     result = DemoResult(team=team, username=DEMO_ADMIN_USERNAME, password=password)

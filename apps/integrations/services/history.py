@@ -26,9 +26,10 @@ from django.utils import timezone
 
 from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
+from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
-from github_app.errors import GitHubError, RateLimited, Unavailable
+from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
     MAX_PAGE_SIZE,
     MIN_PAGE_SIZE,
@@ -94,10 +95,15 @@ def history_run_start(*, repository: Repository, days: int | None = None) -> His
         return found
 
 
-def history_backfill_queue(*, repository: Repository, days: int | None = None) -> HistoryRun:
-    """Start (or find) the repository's run and queue its task once this commits."""
+def history_backfill_queue(*, repository: Repository, days: int | None = None) -> HistoryRun | None:
+    """Start (or find) the repository's run and queue its task once this commits.
+
+    None for the demo's repositories: their history is the demo's story, and
+    GitHub has nothing for them."""
     from apps.integrations import tasks  # the tasks call this module's functions
 
+    if repository.installation.demo:
+        return None
     run = history_run_start(repository=repository, days=days)
     tasks.queue_history_run(run.pk)
     return run
@@ -106,7 +112,8 @@ def history_backfill_queue(*, repository: Repository, days: int | None = None) -
 def history_backfill_installation(*, installation: Installation) -> list[HistoryRun]:
     """Queue history for every repository the installation's team tracks (on claim)."""
     repositories = installation.repositories.filter(tracked=True, accessible=True)
-    return [history_backfill_queue(repository=repository) for repository in repositories]
+    runs = [history_backfill_queue(repository=repository) for repository in repositories]
+    return [run for run in runs if run is not None]
 
 
 def history_runs_stop(*, repositories: Any, reason: str) -> int:
@@ -117,9 +124,32 @@ def history_runs_stop(*, repositories: Any, reason: str) -> int:
     ).update(status=HistoryRun.Status.STOPPED, error=reason, finished_at=now, resume_at=None)
 
 
+class HistoryRetryRefused(Exception):
+    """The history cannot be loaded again now; the message says why."""
+
+
 def history_run_retry(*, run: HistoryRun) -> HistoryRun:
-    """A failed run again, as a new run from the start (re-reading is safe)."""
-    return history_backfill_queue(repository=run.repository)
+    """A failed run again, as a new run from the start (re-reading is safe).
+
+    Refused, with the reason, when it could only fail the same way: the
+    repository untracked, the demo's, or no GitHub App to read it with."""
+    repository = run.repository
+    if not repository.tracked:
+        raise HistoryRetryRefused(f"Track {repository.full_name} first.")
+    if not repository.installation.demo:
+        try:
+            github_app_config()
+        except NotConfigured as exc:
+            raise HistoryRetryRefused(
+                f"The history of {repository.full_name} cannot be loaded: {exc}."
+            ) from None
+    new_run = history_backfill_queue(repository=repository)
+    if new_run is None:
+        raise HistoryRetryRefused(
+            f"{repository.full_name} is the demo's: its history is the demo's story, "
+            "not read from GitHub."
+        )
+    return new_run
 
 
 def history_runs_due(*, now: datetime | None = None) -> list[int]:

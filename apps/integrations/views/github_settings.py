@@ -12,8 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.integrations import selectors
+from apps.integrations.models import HistoryRun
 from apps.integrations.services.app_config import github_app_config
-from apps.integrations.services.history import history_run_retry
+from apps.integrations.services.history import HistoryRetryRefused, history_run_retry
 from apps.integrations.services.install_flow import install_start
 from apps.integrations.services.repository_access import (
     RepositoryNotTrackable,
@@ -45,11 +46,16 @@ def _admin_action(action: AdminAction) -> Callable[[HttpRequest, str, int], Http
     return view
 
 
-def _app_ready() -> bool:
+def _app_problem() -> str:
+    """Why teams cannot install the GitHub App yet ("" once they can): what the
+    site's staff must do, naming settings, so shown to admins and staff only."""
     try:
-        return bool(github_app_config().slug)
-    except NotConfigured:
-        return False
+        config = github_app_config()
+    except NotConfigured as exc:
+        return str(exc)
+    if not config.slug:
+        return "the GitHub App's slug is not set (GITHUB_APP_SLUG)"
+    return ""
 
 
 @login_required
@@ -57,6 +63,7 @@ def _app_ready() -> bool:
 def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     installations = selectors.team_installations(team=membership.team)
+    problem = _app_problem()
     return render(
         request,
         "integrations/github_settings.html",
@@ -64,7 +71,8 @@ def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
             "team": membership.team,
             "membership": membership,
             "installations": installations,
-            "app_ready": _app_ready(),
+            "app_ready": not problem,
+            "app_problem": problem,
             # The page refreshes itself while a tracked repository's history loads.
             "history_active": any(
                 repo.tracked and repo.history and repo.history.active
@@ -81,9 +89,10 @@ def install(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
     try:
         url = install_start(session=request.session, team=membership.team)
-    except NotConfigured:
+    except NotConfigured as exc:
         messages.error(
-            request, "The GitHub App is not set up yet: ask a site operator to create it."
+            request,
+            f"The GitHub App is not set up yet ({exc}): this page says who sets it up, and how.",
         )
         return redirect("github_settings", team_slug=team_slug)
     return redirect(url)
@@ -92,6 +101,13 @@ def install(request: HttpRequest, team_slug: str) -> HttpResponse:
 @_admin_action
 def resync(request: HttpRequest, team: Team, pk: int) -> None:
     installation = selectors.team_installation_or_404(team=team, pk=pk)
+    if installation.demo:
+        messages.error(
+            request,
+            f"{installation.account_login} is the demo's installation: GitHub has nothing to "
+            "re-sync for it.",
+        )
+        return
     try:
         repositories = repositories_resync(installation=installation)
     except GitHubError as exc:
@@ -132,8 +148,20 @@ def disconnect(request: HttpRequest, team: Team, pk: int) -> None:
 @_admin_action
 def history_retry(request: HttpRequest, team: Team, pk: int) -> None:
     run = selectors.team_history_run_or_404(team=team, pk=pk)
-    if not run.repository.tracked:
-        messages.error(request, f"Track {run.repository.full_name} first.")
+    name = run.repository.full_name
+    try:
+        new_run = history_run_retry(run=run)
+    except HistoryRetryRefused as refusal:
+        messages.error(request, str(refusal))
         return
-    history_run_retry(run=run)
-    messages.success(request, f"Loading the history of {run.repository.full_name} again.")
+    # With in-process tasks the run has already gone as far as it can: say
+    # what became of it, never "loading" over a row that failed again.
+    new_run.refresh_from_db()
+    progress = selectors.history_progress(run=new_run)
+    said = f"History of {name}: {progress.text}"
+    if progress.reason:
+        said += f" ({progress.reason})"
+    if new_run.status in (HistoryRun.Status.FAILED, HistoryRun.Status.STOPPED):
+        messages.error(request, f"{said}.")
+    else:
+        messages.success(request, f"{said}.")

@@ -8,7 +8,6 @@ import logging
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -19,6 +18,7 @@ from apps.integrations.services.manifest import (
     complete_manifest_flow,
     manifest_request,
 )
+from apps.teams.access import staff_only
 from github_app.errors import GitHubError, NotFound, ValidationFailed
 from github_app.manifest import ManifestError
 
@@ -46,8 +46,10 @@ class ManifestForm(forms.Form):
 
 
 def _require_staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise PermissionDenied("Only site operators (staff) create the GitHub App.")
+    staff_only(
+        user=request.user,
+        reason="The GitHub App is created once for the whole site, by a staff account of it.",
+    )
 
 
 @login_required
