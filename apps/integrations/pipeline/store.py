@@ -37,7 +37,7 @@ _STORED_FIELDS = (
 )
 
 
-# The transaction-local setting PostgreSQL's commit check reads (migration 0011
+# The transaction-local setting PostgreSQL's commit check reads (migration 0012
 # of integrations): how long after its transaction began a delivery's commit may come.
 COMMIT_WITHIN_SETTING = "tformance.webhook_commit_within"
 

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 25 * 1024 * 1024
 # A delivery's transaction commits only while at least this much of the
 # deadline is left, and PostgreSQL refuses a commit of one that began longer ago
-# than this (migration 0011 of integrations: the two numbers must agree).
+# than this (migration 0012 of integrations: the two numbers must agree).
 COMMIT_ALLOWANCE_SECONDS = 2.0
 
 
@@ -79,7 +79,7 @@ def _store(
     Without a commit, that work is rolled back (the connection is gone by
     then). A COMMIT sent before ``commit_by`` and still unanswered at the
     deadline is refused by the database itself: the insert asks PostgreSQL
-    (migration 0011 of integrations) to refuse this transaction's commit more
+    (migration 0012 of integrations) to refuse this transaction's commit more
     than COMMIT_ALLOWANCE_SECONDS after it began, by its own clock; such a
     commit reaches the server after the deadline, more than the allowance after
     the transaction began."""

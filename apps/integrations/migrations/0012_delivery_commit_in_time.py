@@ -61,7 +61,7 @@ def drop(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("integrations", "0010_merge_history_runs"),
+        ("integrations", "0011_installation_demo"),
     ]
 
     operations = [
