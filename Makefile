@@ -8,11 +8,13 @@ PORT ?= 8000
 .PHONY: run demo test lint typecheck worker beat migrate clean static
 
 # Browser libraries from npm, pinned by package-lock.json, served as static files.
-VENDOR := static/vendor/chart.umd.min.js
+# Chart.js's source map comes along: the script names it (sourceMappingURL), and
+# collectstatic's manifest storage refuses a reference to a missing file.
+VENDOR := static/vendor/chart.umd.min.js.map
 $(VENDOR): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor
-	cp node_modules/chart.js/dist/chart.umd.min.js $@
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/dist/chart.umd.min.js.map static/vendor/
 
 static: $(VENDOR)
 

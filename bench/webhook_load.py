@@ -1,9 +1,10 @@
 """Load test of POST /webhooks/github/ against a bare HMAC-only WSGI app.
 
-Starts, on free 127.0.0.1 ports: gunicorn (2 sync workers) serving the Django
-project on PostgreSQL and Redis, a Celery worker, and gunicorn (2 workers)
-serving ``bench.bare_app``; then alternates rounds of signed, real-shaped
-pull_request deliveries against the two at a fixed concurrency, with a share of
+Starts, on free 127.0.0.1 ports: the Procfile's web process (gunicorn with
+uvicorn workers, 2 processes) serving the Django project on PostgreSQL and
+Redis, a Celery worker, and gunicorn (2 sync workers) serving
+``bench.bare_app``; then alternates rounds of signed, real-shaped pull_request
+deliveries against the two at a fixed concurrency, with a share of
 repeated deliveries and of bad signatures. Prints throughput, latency
 percentiles, the ratio of the two, how many bad signatures or duplicates got
 through (must be 0), and the time from receipt to processed. Stops everything
@@ -223,7 +224,7 @@ def run_round(
             if rate:
                 time.sleep(max(0.0, begin + index / rate - time.perf_counter()))
             started = time.perf_counter()
-            # gunicorn's sync workers close every connection: a new one per request.
+            # A new connection per request, as GitHub's deliveries come.
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             conn.request("POST", "/webhooks/github/", body=request.body, headers=request.headers)
             response = conn.getresponse()
@@ -359,8 +360,8 @@ def main() -> None:
     parser.add_argument(
         "--web-threads",
         type=int,
-        default=1,
-        help="threads per gunicorn worker (both apps); above 1, gunicorn's gthread worker",
+        default=4,
+        help="WEB_THREADS of the project's web process (the bare app runs sync workers)",
     )
     parser.add_argument("--worker-pool", default="prefork", choices=["prefork", "solo"])
     parser.add_argument("--worker-concurrency", type=int, default=1)
@@ -401,17 +402,24 @@ def main() -> None:
     worker = "-m celery -A config worker --loglevel WARNING --pool {} --concurrency {} " + (
         "--without-gossip --without-mingle --without-heartbeat"
     )
-    web = (args.web_workers, args.web_threads)
-    commands = {
-        "django": gunicorn.format("config.wsgi", *web, django_port),
-        "bare": gunicorn.format("bench.bare_app:app", *web, bare_port),
+    procfile = (BASE_DIR / "Procfile").read_text().splitlines()
+    web_line = next(line for line in procfile if line.startswith("web:")).split(":", 1)[1]
+    web_env = {
+        **env,
+        "PORT": str(django_port),
+        "WEB_CONCURRENCY": str(args.web_workers),
+        "WEB_THREADS": str(args.web_threads),
+        "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
     }
+    commands = {"bare": gunicorn.format("bench.bare_app:app", args.web_workers, 1, bare_port)}
     if not args.no_worker:
         commands["celery"] = worker.format(args.worker_pool, args.worker_concurrency)
     processes = [
         start([sys.executable, *command.split()], env, logs / f"{name}.log")
         for name, command in commands.items()
     ]
+    # The project's web process exactly as the Procfile starts it.
+    processes.append(start(["bash", "-c", f"exec {web_line.strip()}"], web_env, logs / "web.log"))
     try:
         wait_for_http(django_port, processes)
         wait_for_http(bare_port, processes)
@@ -450,8 +458,8 @@ def main() -> None:
             f"{args.concurrency}"
             + (f" sending {args.rate:.0f} req/s" if args.rate else "")
             + f", {args.duplicate_share:.0%} duplicates, {args.bad_share:.0%} bad "
-            f"signatures; gunicorn {args.web_workers} workers x {args.web_threads} threads "
-            "each; Celery worker pool "
+            f"signatures; {args.web_workers} web processes, the project's with "
+            f"WEB_THREADS={args.web_threads} (Procfile), the bare app's sync; Celery worker pool "
             f"{args.worker_pool}, concurrency {args.worker_concurrency}; {os.cpu_count()} CPUs\n"
         )
         bare = summary("bare", results["bare"])

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     # First: the webhook skips the rest, which is for pages (see its docstring).
     "apps.integrations.middleware.WebhookFirstMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # Static files from the web process itself, compressed and cached forever.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A plain 503 (not the HTML 500 page) while the database is away.
@@ -119,6 +121,8 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # with a 503 instead (apps.common.middleware.py). A database frozen mid-query
     # (the server process stopped) enforces nothing: the webhook's own deadline
     # covers that (WEBHOOK_DEADLINE_SECONDS).
+    # Django's backend, with connections opened within a request's deadline.
+    DATABASES["default"]["ENGINE"] = "apps.common.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
         {
@@ -128,9 +132,14 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
             ),
         }
     )
-# How long the webhook may wait on the database before it answers 503, in
-# seconds (0: no deadline). Under GitHub's 10 s, with room for the network.
-WEBHOOK_DEADLINE_SECONDS = float(os.environ.get("WEBHOOK_DEADLINE_SECONDS", "7"))
+# How long after its arrival the webhook answers 503 if the database has not
+# answered, in seconds: under GitHub's 10 s, with room for the network
+# (apps/common/deadline.py). /healthz has a shorter one of its own.
+WEBHOOK_DEADLINE_SECONDS = float(env_int("WEBHOOK_DEADLINE_SECONDS", 7, minimum=3, maximum=9))
+HEALTH_DEADLINE_SECONDS = float(env_int("HEALTH_DEADLINE_SECONDS", 3, minimum=2, maximum=30))
+# Threads of each web process for pages, and as many again for the webhook
+# (config/web.py); each keeps a database connection open once it has served.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -150,7 +159,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes and the web process serves from (docs/deploy.md).
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "") or BASE_DIR / "staticfiles")
 
 # Without DEBUG, only what collectstatic wrote is served (and read once, at start).
 WHITENOISE_USE_FINDERS = DEBUG
@@ -171,6 +181,16 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_TLS_PROXY") else None
 )
+# How many proxies in front append the address they were connected from to
+# X-Forwarded-For: the client's address is the entry the outermost of them wrote
+# (apps/common/addresses.py; login throttling, logs). One by default behind a
+# TLS proxy; 0 reads the connection's own address (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int(
+    "DJANGO_TRUSTED_PROXY_COUNT",
+    1 if SECURE_PROXY_SSL_HEADER else 0,
+    minimum=0,
+    maximum=10,
+)
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", default=not DEBUG)
 # /healthz and /metrics are read by monitors over plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
@@ -180,6 +200,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 # the domain is served over HTTPS everywhere (docs/deploy.md).
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -317,6 +338,24 @@ if GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_PATH:
 GITHUB_WEBHOOK_SECRETS = env_list("GITHUB_WEBHOOK_SECRET")
 GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
 GITHUB_WEB_URL = os.environ.get("GITHUB_WEB_URL", "https://github.com").rstrip("/")
+# Scripts, styles, images and fonts from this site only; no inline script or
+# style (the pages have none: scripts are static files, data goes in
+# json_script blocks, which are not run). Forms post here, or to GitHub (the
+# app manifest flow). No page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'", GITHUB_WEB_URL],
+        "frame-ancestors": ["'none'"],
+    }
+}
 # Public base URL of this deployment (used to fill the app manifest's URLs).
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 # Key for secrets stored at rest (Fernet). Derived from SECRET_KEY when unset.

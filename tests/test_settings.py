@@ -39,7 +39,8 @@ def test_it_uses_postgres_when_database_url_says_so():
         {"DJANGO_SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.db.backends.postgresql"
+    # Django's backend, opening connections within a request's deadline.
+    assert result.stdout.strip() == "apps.common.postgresql"
 
 
 @pytest.mark.django_db
@@ -137,3 +138,42 @@ def test_it_reads_the_history_window(days, expected):
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert result.stdout.strip() == str(expected), result.stderr
+
+
+def _variables_read_by_settings() -> set[str]:
+    """Every environment variable config/settings.py reads: the first argument
+    of os.environ.get / os.environ[...] / env_bool / env_list / env_int."""
+    import ast
+
+    tree = ast.parse((ROOT / "config" / "settings.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args:
+            func = ast.unparse(node.func)
+            if func in {"os.environ.get", "os.getenv", "env_bool", "env_list", "env_int"}:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    names.add(first.value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
+    return names
+
+
+def _readme_settings_table() -> set[str]:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_readme_lists_every_variable_the_settings_read():
+    read = _variables_read_by_settings()
+    # The reader itself works: a few it must find.
+    assert {"DJANGO_SECRET_KEY", "TFORMANCE_HISTORY_DAYS", "DJANGO_SSL_REDIRECT"} <= read
+    assert sorted(read - _readme_settings_table()) == []

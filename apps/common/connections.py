@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.db import InterfaceError, OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 
-from apps.common.deadline import DeadlinePassed
+from apps.common.deadline import DeadlinePassed, deadline_passed
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +27,21 @@ def once_more_if_dropped(work: Callable[[], T]) -> T:
     on a dropped one fails. For work whose failure loses data, the webhook's:
     GitHub does not resend a delivery it could not hand over. Only outside a
     transaction (the work must start afresh) and for idempotent work."""
+    before = connection.connection
     try:
         return work()
     except (OperationalError, InterfaceError) as error:
         # A database past the deadline is not asked again (is_usable would wait on it).
         if isinstance(error, DeadlinePassed):
             raise
-        if connection.in_atomic_block or connection.is_usable():
+        if deadline_passed():
+            raise DeadlinePassed("no answer from the database within the deadline") from error
+        if connection.in_atomic_block:
+            raise
+        # Work in a transaction of its own: after a failed rollback, Django's
+        # Atomic has opened a new connection already; the old one was dropped.
+        reopened = before is not None and connection.connection not in (None, before)
+        if not reopened and connection.is_usable():
             raise
         logger.warning("the database dropped the connection; reconnecting once")
         connection.close()

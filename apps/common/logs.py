@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from apps.common.redact import redacted_text
+
 MASK = "[secret]"
 _SECRET_NAME = re.compile(
     r"secret|token|password|passwd|private|authorization|api_key|signature|cookie", re.I
@@ -114,7 +116,10 @@ class StructuredFormatter(structlog.stdlib.ProcessorFormatter):
         )
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_secrets(super().format(record), configured_secrets())
+        # URLs are logged by Django (django.request's "Not Found: <path>", the
+        # request itself as an extra field), runserver and the access log:
+        # invitation tokens and GitHub's one-time codes are taken out of all of them.
+        return redacted_text(mask_secrets(super().format(record), configured_secrets()))
 
 
 def configure_structlog() -> None:

@@ -34,7 +34,7 @@ from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.models import PRReview, PullRequest
-from apps.metrics.periods import BadParameter, Period, Request
+from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.teams.models import Team
@@ -585,4 +585,7 @@ def _parse_week(value: str) -> date:
         raise BadParameter("'value' must be a week's Monday, YYYY-MM-DD.") from None
     if week.weekday() != 0:
         raise BadParameter("'value' must be a week's Monday, YYYY-MM-DD.")
+    # The week's end must be a date too (9999-12-27 + 7 days is not).
+    if not EARLIEST <= week <= LATEST:
+        raise BadParameter(f"'value' must be a week between {EARLIEST} and {LATEST}.")
     return week

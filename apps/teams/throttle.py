@@ -4,7 +4,12 @@ A small limiter in the cache (Redis when there is one, so every web process
 counts together). Past LOGIN_FAILURES_ALLOWED failures within
 LOGIN_FAILURE_WINDOW_SECONDS, for the name or for the address, the login page
 answers 429 without checking the password, until the window has passed.
-A successful login clears its name's count."""
+A successful login clears its name's count.
+
+The address is the client's as the trusted proxies report it
+(``client_address``), not the proxy's: behind a TLS proxy every request comes
+from the proxy. While the cache is unreachable the throttle lets every login
+through and logs it: locking everyone out is worse than a pause in counting."""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from apps.common.addresses import client_address
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,29 +37,46 @@ def _keys(*, username: str, address: str) -> list[str]:
     return [key("user", username.strip().lower()), key("address", address)]
 
 
+def _cache_unavailable(error: Exception) -> None:
+    # The type only: a connection error's message can hold the cache's URL.
+    logger.warning(
+        "login throttle off: the cache is unavailable", extra={"error": type(error).__name__}
+    )
+
+
 def login_blocked(*, username: str, address: str) -> bool:
-    counts = cache.get_many(_keys(username=username, address=address))
+    try:
+        counts = cache.get_many(_keys(username=username, address=address))
+    except Exception as error:  # any cache backend's connection error
+        _cache_unavailable(error)
+        return False
     return any(count >= settings.LOGIN_FAILURES_ALLOWED for count in counts.values())
 
 
 def login_failed(*, username: str, address: str) -> None:
-    for key in _keys(username=username, address=address):
-        # add() starts the window; incr() keeps its expiry.
-        if not cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between the two calls
-                cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    try:
+        for key in _keys(username=username, address=address):
+            # add() starts the window; incr() keeps its expiry.
+            if not cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
+                try:
+                    cache.incr(key)
+                except ValueError:  # expired between the two calls
+                    cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    except Exception as error:
+        _cache_unavailable(error)
 
 
 def login_succeeded(*, username: str) -> None:
-    cache.delete(_keys(username=username, address="")[0])
+    try:
+        cache.delete(_keys(username=username, address="")[0])
+    except Exception as error:
+        _cache_unavailable(error)
 
 
 class ThrottledLoginView(LoginView):
     def _identity(self) -> tuple[str, str]:
         username = str(self.request.POST.get("username", ""))[:150]
-        return username, self.request.META.get("REMOTE_ADDR", "")
+        return username, client_address(self.request)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username, address = self._identity()

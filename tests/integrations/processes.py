@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -14,9 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,6 +228,14 @@ class PostgresServer:
                 self.kill()
 
 
+def procfile_command(name: str) -> str:
+    """The command of the Procfile's process ``name``."""
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {name}: line in the Procfile")
+
+
 def app_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
@@ -270,23 +281,19 @@ class Processes:
         self.running.append(process)
         return process
 
-    def gunicorn(self, *, workers: int = 2) -> str:
+    def web(self, *, workers: int = 2) -> str:
+        """The web process exactly as the Procfile starts it (its ``web:``
+        line, run by a shell with PORT and WEB_CONCURRENCY set); its base URL."""
         port = free_port()
-        self._start(
-            "gunicorn",
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--timeout",
-                "30",
-            ],
-        )
+        command = procfile_command("web")
+        self.env = {
+            **self.env,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            # The Procfile names gunicorn: this interpreter's.
+            "PATH": f"{Path(sys.executable).parent}:{self.env.get('PATH', '')}",
+        }
+        self._start("web", ["bash", "-c", f"exec {command}"])
         url = f"http://127.0.0.1:{port}"
 
         def up() -> bool:
@@ -296,7 +303,7 @@ class Processes:
             except httpx.TransportError:
                 return False
 
-        wait_for(up, timeout=START_TIMEOUT, what="gunicorn")
+        wait_for(up, timeout=START_TIMEOUT, what="the web process")
         return url
 
     def worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
@@ -367,10 +374,15 @@ class Sender:
     as an operator redelivers it from GitHub's log, until it is."""
 
     base_url: str
+    # Post a refused delivery again under a new delivery id (else the same id,
+    # as GitHub's redelivery does): the refused id must then never be stored.
+    new_id_after_refusal: bool = False
     accepted: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     refusals: int = 0
     longest: float = 0.0
     answers: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def payload(self, number: int) -> dict[str, Any]:
         from github_app.webhook_payloads import pull_request_payload
@@ -386,16 +398,18 @@ class Sender:
         )
 
     def post_one(self, number: int, *, give_up_after: float = 120.0) -> None:
-        delivery_id = f"fault-{number:05d}"
         body = json.dumps(self.payload(number)).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "pull_request",
-            "X-GitHub-Delivery": delivery_id,
-            "X-Hub-Signature-256": sign(body=body, secret=SECRET),
-        }
         deadline = time.monotonic() + give_up_after
-        while True:
+        for attempt in itertools.count():
+            delivery_id = f"fault-{number:05d}"
+            if self.new_id_after_refusal and attempt:
+                delivery_id += f"-{attempt}"
+            headers = {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "pull_request",
+                "X-GitHub-Delivery": delivery_id,
+                "X-Hub-Signature-256": sign(body=body, secret=SECRET),
+            }
             started = time.monotonic()
             try:
                 status = httpx.post(
@@ -404,16 +418,25 @@ class Sender:
             except httpx.TransportError:
                 status = 0
             elapsed = time.monotonic() - started
-            self.answers.append(elapsed)
-            self.longest = max(self.longest, elapsed)
+            with self.lock:
+                self.answers.append(elapsed)
+                self.longest = max(self.longest, elapsed)
             if status in (200, 202):
                 self.accepted.append(delivery_id)
                 return
             assert status in (0, 503), f"unexpected answer {status} for {delivery_id}"
-            self.refusals += 1
+            with self.lock:
+                self.refusals += 1
+                self.refused.append(delivery_id)
             if time.monotonic() > deadline:
                 raise AssertionError(f"{delivery_id} was never accepted")
             time.sleep(0.2)
+
+    def stream_concurrently(self, numbers: range, *, clients: int) -> None:
+        """``numbers`` posted by ``clients`` at once, as GitHub sends under load."""
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            for future in [pool.submit(self.post_one, number) for number in numbers]:
+                future.result()
 
     def stream(self, numbers: range, *, during: Callable[[int], None] | None = None) -> None:
         for number in numbers:

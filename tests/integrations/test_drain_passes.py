@@ -191,3 +191,39 @@ def test_it_holds_at_most_a_budget_of_bodies_in_memory_at_once(store, repository
     body_reads = [q for q in queries.captured_queries if '"payload" FROM' in q["sql"]]
     assert len(body_reads) == 2  # two bodies, then the third
     assert _statuses("1", "2", "3") == ["processed"] * 3
+
+
+def test_a_review_stored_on_another_pull_request_fails_alone_at_once(store, repository, caplog):
+    store("pull_request_review", review_payload(pr_id=1, number=1, review_id=500, **WHERE), "r-1")
+    assert drain_deliveries() == 1
+    for number in range(2, 12):
+        store(
+            "pull_request",
+            pull_request_payload(pr_id=number, number=number, **WHERE),
+            f"pr-{number}",
+        )
+    # GitHub's review ids are unique: the same id on pull request #2 can never be stored.
+    store("pull_request_review", review_payload(pr_id=2, number=2, review_id=500, **WHERE), "r-2")
+
+    with caplog.at_level("WARNING"):
+        assert drain_deliveries() == 11
+
+    failed = WebhookDelivery.objects.get(delivery_id="r-2")
+    assert failed.status == "failed"
+    assert "review 500 belongs to another pull request (#1), not to #2" in failed.last_error
+    # Failed for good: no retry scheduled, and the pass was not redone one at a time.
+    assert (failed.attempts, failed.next_attempt_at) == (1, None)
+    assert not any("one at a time" in message for message in caplog.messages)
+    assert _statuses(*(f"pr-{n}" for n in range(2, 12))) == ["processed"] * 10
+    assert PRReview.objects.get(github_id=500).pull_request.number == 1
+
+
+def test_two_pull_requests_claiming_one_review_in_a_pass_leave_it_to_the_first(store, repository):
+    store("pull_request_review", review_payload(pr_id=1, number=1, review_id=600, **WHERE), "a")
+    store("pull_request_review", review_payload(pr_id=2, number=2, review_id=600, **WHERE), "b")
+
+    assert drain_deliveries() == 2
+
+    assert _statuses("a", "b") == ["processed", "failed"]
+    assert WebhookDelivery.objects.get(delivery_id="b").next_attempt_at is None
+    assert PRReview.objects.get(github_id=600).pull_request.number == 1

@@ -6,17 +6,23 @@ each, none lost, none duplicated. Each prints its figures (run with -s)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
+from github_app.signatures import sign
+from tests.integrations.conftest import SECRET
 from tests.integrations.processes import (
     Accounting,
     PostgresServer,
@@ -121,7 +127,7 @@ def _assert_exactly_once(sender: Sender, result: Accounting) -> None:
 
 def test_it_goes_on_through_a_redis_restart(stack):
     processes, redis, database_url = stack
-    sender = Sender(processes.gunicorn())
+    sender = Sender(processes.web())
     worker = processes.worker()
     restarts = 0
 
@@ -160,7 +166,7 @@ def test_it_goes_on_through_a_redis_restart(stack):
 
 def test_it_loses_nothing_when_a_worker_is_killed_three_times(stack):
     processes, _, database_url = stack
-    sender = Sender(processes.gunicorn())
+    sender = Sender(processes.web())
     worker = [processes.worker("worker")]
     kills = 0
 
@@ -182,7 +188,7 @@ def test_it_loses_nothing_when_a_worker_is_killed_three_times(stack):
 
 def test_three_workers_and_the_sweeper_race_on_one_backlog_without_a_duplicate(stack):
     processes, _, database_url = stack
-    sender = Sender(processes.gunicorn())
+    sender = Sender(processes.web())
     # The backlog: stored with no worker running, its wake-ups waiting in Redis.
     sender.stream(range(STREAM))
     assert accounting(database_url).by_status == {"received": STREAM}
@@ -199,7 +205,7 @@ def test_three_workers_and_the_sweeper_race_on_one_backlog_without_a_duplicate(s
 
 def test_it_answers_503_while_postgresql_is_stopped_and_loses_nothing(stack, postgres):
     processes, _, database_url = stack
-    sender = Sender(processes.gunicorn())
+    sender = Sender(processes.web())
     processes.worker()
 
     def fault(number: int) -> None:
@@ -218,18 +224,109 @@ def test_it_answers_503_while_postgresql_is_stopped_and_loses_nothing(stack, pos
 
 def test_it_answers_within_githubs_10_s_while_postgresql_is_frozen(stack, postgres):
     processes, _, database_url = stack
-    sender = Sender(processes.gunicorn())
+    # What GitHub sees is an answer within 10 s of sending; each refused
+    # delivery is sent again under a new id, so a refused one stored would show.
+    sender = Sender(processes.web(), new_id_after_refusal=True)
     processes.worker()
+    sender.stream(range(40))
 
-    def fault(number: int) -> None:
-        if number == 50:
-            pids = postgres.freeze()
-            # Frozen for 9 s: past the webhook's deadline (7 s), not past GitHub's 10 s.
-            threading.Timer(9.0, postgres.thaw, args=(pids,)).start()
+    pids = postgres.freeze()
+    # Frozen for 9 s: past the webhook's deadline (7 s), not past GitHub's 10 s.
+    threading.Timer(9.0, postgres.thaw, args=(pids,)).start()
+    health = {}
 
-    sender.stream(range(STREAM), during=fault)
+    def check_health() -> None:
+        started = time.monotonic()
+        response = httpx.get(f"{sender.base_url}/healthz", timeout=15)
+        health.update(status=response.status_code, seconds=time.monotonic() - started)
+
+    checker = threading.Thread(target=check_health)
+    checker.start()
+    # Twelve clients at once: more than the web process's threads, so some
+    # deliveries wait for one while the others wait on the frozen database.
+    sender.stream_concurrently(range(40, STREAM), clients=12)
+    checker.join()
+
     result = wait_until_processed(database_url, STREAM)
     _assert_exactly_once(sender, result)
-    assert sender.longest < 10, sender.answers
+    assert sender.longest < 10, sorted(sender.answers)[-10:]
     assert sender.refusals >= 1, ([a for a in sender.answers if a > 1], processes.logs())
-    _report("postgresql frozen (SIGSTOP) 9 s", sender, result)
+    # Not one delivery answered 503 was stored (stored == accepted, above; and by id).
+    with psycopg.connect(database_url) as conn:
+        stored_refused = conn.execute(
+            "SELECT delivery_id FROM integrations_webhookdelivery WHERE delivery_id = ANY(%s)",
+            [sender.refused],
+        ).fetchall()
+    assert stored_refused == []
+    # /healthz said the database was down within its own deadline (3 s), not at the thaw.
+    assert health["status"] == 503
+    assert health["seconds"] < 6, health
+    _report(
+        "postgresql frozen (SIGSTOP) 9 s, 12 clients",
+        sender,
+        result,
+        healthz_s=round(health["seconds"], 2),
+        slowest=[round(a, 2) for a in sorted(sender.answers)[-12:]],
+    )
+
+
+def _stall(base_url: str) -> socket.socket:
+    """A client that sends a delivery's headers and 10 bytes of its body, then nothing."""
+    host, port = base_url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(
+        b"POST /webhooks/github/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nX-GitHub-Event: ping\r\n"
+        b"Content-Length: 5000\r\n\r\n" + b'{"zen": "'
+    )
+    return client
+
+
+def test_it_answers_github_at_once_while_six_clients_stall(stack):
+    processes, _, database_url = stack
+    sender = Sender(processes.web())
+    sender.post_one(0)  # the processes are warm
+    stalled = [_stall(sender.base_url) for _ in range(6)]
+    try:
+        started = time.monotonic()
+        sender.post_one(1)
+        seconds = time.monotonic() - started
+    finally:
+        for client in stalled:
+            client.close()
+
+    # With gunicorn's two sync workers this waited 27 s for the stalled clients.
+    assert seconds < 1, seconds
+    assert accounting(database_url).stored == 2
+    print(f"\nFAULT 6 stalled clients: a signed delivery answered in {seconds:.3f} s")
+
+
+def test_it_accepts_a_chunked_delivery_and_keeps_the_size_limit(stack):
+    processes, _, database_url = stack
+    base_url = processes.web()
+    body = json.dumps(Sender(base_url).payload(7)).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": "chunked-1",
+        "X-Hub-Signature-256": sign(body=body, secret=SECRET),
+    }
+
+    def chunks(data: bytes, size: int = 1000):
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
+    # A generator has no length: httpx sends it with Transfer-Encoding: chunked.
+    accepted = httpx.post(
+        f"{base_url}/webhooks/github/", content=chunks(body), headers=headers, timeout=30
+    )
+    too_large = httpx.post(
+        f"{base_url}/webhooks/github/",
+        content=chunks(b"x" * (26 * 1024 * 1024), size=1024 * 1024),
+        headers={**headers, "X-GitHub-Delivery": "chunked-2"},
+        timeout=60,
+    )
+
+    assert accepted.status_code == 202, accepted.text
+    assert too_large.status_code == 413
+    assert accounting(database_url).stored == 1

@@ -84,7 +84,7 @@ def live(transactional_db: None, tmp_path: Path) -> Iterator[Live]:
     )
     processes = Processes(env=env, folder=tmp_path)
     try:
-        base_url = processes.gunicorn(workers=1)
+        base_url = processes.web(workers=1)
         processes.worker()
         yield Live(base_url=base_url, processes=processes)
     finally:

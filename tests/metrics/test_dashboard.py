@@ -101,7 +101,15 @@ def test_every_figure_has_its_list(client, member, history, figure, value, count
 
 
 @pytest.mark.parametrize(
-    "query", ["figure=nope", "figure=size&value=huge", "figure=week&value=2025-01-07"]
+    "query",
+    [
+        "figure=nope",
+        "figure=size&value=huge",
+        "figure=week&value=2025-01-07",
+        # Mondays whose week ends past the last date Python has, or starts before 1970.
+        "figure=week&value=9999-12-27",
+        "figure=week&value=0001-01-01",
+    ],
 )
 def test_it_refuses_an_unknown_figure(client, member, query):
     client.force_login(member)

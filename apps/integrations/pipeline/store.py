@@ -40,8 +40,13 @@ _STORED_FIELDS = (
 )
 
 
+# The transaction-local setting PostgreSQL's commit check reads (migration 0012
+# of integrations): how long after its transaction began a delivery's commit may come.
+COMMIT_WITHIN_SETTING = "tformance.webhook_commit_within"
+
+
 @cache
-def _insert_sql(vendor: str) -> str:
+def _insert_sql(vendor: str, *, commit_within: bool) -> str:
     # Same statement on PostgreSQL and SQLite (3.24+); the vendor is the cache
     # key because the quoting belongs to the connection.
     meta = WebhookDelivery._meta
@@ -54,6 +59,13 @@ def _insert_sql(vendor: str) -> str:
     placeholders = ", ".join(["%s"] * len(_STORED_FIELDS))
     conflict = column("delivery_id")
     # Names come from the model, values go in as parameters.
+    if commit_within:
+        # The commit check's setting, set by the insert itself: no round trip more.
+        return (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT {placeholders} "
+            f"WHERE set_config('{COMMIT_WITHIN_SETTING}', %s, true) IS NOT NULL "
+            f"ON CONFLICT ({conflict}) DO NOTHING"
+        )
     return (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
         f"ON CONFLICT ({conflict}) DO NOTHING"
@@ -66,13 +78,17 @@ def store_delivery(
     body: str,
     payload: Mapping[str, Any],
     source: str = WebhookDelivery.Source.WEBHOOK,
+    commit_within_seconds: float | None = None,
 ) -> bool:
     """Store a verified delivery in one statement. False when its delivery id
     was stored before (GitHub keeps the id when it redelivers): nothing changes.
 
     ``body`` is the raw body, kept as GitHub signed it (for a delivery recovered
     from GitHub's log, the JSON text of GitHub's copy of the payload).
-    ``source``: a ``WebhookDelivery.Source`` value, how the delivery came."""
+    ``source``: a ``WebhookDelivery.Source`` value, how the delivery came.
+    ``commit_within_seconds``: PostgreSQL refuses to commit the transaction
+    storing it later than this after the transaction began (the webhook's own
+    transaction; see ``_store`` in apps/integrations/views/webhooks.py)."""
     # Checked columns: an id out of range or text with NUL is left blank, not a 500.
     columns = delivery_columns(payload)
     values = {
@@ -95,6 +111,11 @@ def store_delivery(
         "source": WebhookDelivery.Source(source).value,
     }
     # The body goes as a parameter of its own, not quoted into the statement.
+    parameters = [values[name] for name in _STORED_FIELDS]
+    commit_within = commit_within_seconds is not None and connection.vendor == "postgresql"
+    if commit_within:
+        parameters.append(f"{commit_within_seconds} seconds")
+    sql = _insert_sql(connection.vendor, commit_within=commit_within)
     with cursor_binding_on_server() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), [values[name] for name in _STORED_FIELDS])
+        cursor.execute(sql, parameters)
         return bool(cursor.rowcount == 1)

@@ -98,6 +98,13 @@ class RowKind(ABC):
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
 
+    @classmethod
+    def refusals(cls, changes: Sequence[object]) -> dict[int, str]:
+        """Before any batch: the changes (by index in ``changes``) that can never
+        be applied, each with the reason (their events fail at once, not retried,
+        and the others are applied all the same)."""
+        return {}
+
     @abstractmethod
     def load(self, needs: Sequence[Need]) -> None:
         """Read (and lock) the rows the batch's changes need, in one or two queries."""

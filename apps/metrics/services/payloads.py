@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
 
 from github_app.values import MAX_ID, TimestampError, github_id, parse_timestamp
 
@@ -39,6 +42,24 @@ MAX_FULL_NAME = 200
 
 class PayloadError(ValueError):
     """A required field is missing or malformed; str(error) is the reason."""
+
+
+def github_link(url: object) -> str:
+    """``url`` if it is a page of GitHub's own site (https://github.com/…, or
+    GITHUB_WEB_URL's host for GitHub Enterprise Server), else "". Pages link to
+    what payloads call ``html_url``: a signed payload is still only text, and a
+    ``javascript:`` or another site's URL must not become a link."""
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        return ""
+    try:
+        parts = urlsplit(clean_text(url))
+    except ValueError:  # an unbalanced "[" in the host
+        return ""
+    web = urlsplit(settings.GITHUB_WEB_URL)
+    allowed = {("https", "github.com"), (web.scheme, web.netloc.lower())}
+    if (parts.scheme, parts.netloc.lower()) not in allowed or not parts.path.startswith("/"):
+        return ""
+    return parts.geturl()
 
 
 def clean_text(value: str, *, limit: int | None = None) -> str:
@@ -137,8 +158,8 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
     base_ref = _branch(data.get("base"))
     if base_ref is not None:
         fields["base_branch"] = base_ref
-    if isinstance(data.get("html_url"), str) and len(data["html_url"]) <= MAX_URL:
-        fields["html_url"] = clean_text(data["html_url"])
+    if "html_url" in data:
+        fields["html_url"] = github_link(data["html_url"])
 
     body = data.get("body", _ABSENT)
     updated_at = _datetime_or_absent(data.get("updated_at"))

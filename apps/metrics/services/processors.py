@@ -92,20 +92,31 @@ def event_read(event: MetricsEvent) -> Change:
 
 def events_apply(*, events: Sequence[MetricsEvent]) -> list[EventResult]:
     """Apply the events in order, in one transaction (a savepoint inside the
-    caller's), and say what became of each. An event whose payload cannot be read
-    gets its reason and changes nothing; the others are applied all the same.
+    caller's), and say what became of each. An event whose payload cannot be read,
+    or whose review belongs to another pull request, gets its reason and changes
+    nothing; the others are applied all the same.
 
     Other errors (the database's) propagate: nothing of the call is kept, and the
     caller may try again, or one event at a time."""
+    read: list[Change | EventResult] = []
+    for event in events:
+        try:
+            read.append(event_read(event))
+        except PayloadError as error:
+            read.append(EventResult(error=str(error)))
+    # A change that can never be applied (a review already on another pull
+    # request) fails its event alone, at once.
+    for kind in KINDS:
+        for index, reason in kind.refusals(read).items():
+            read[index] = EventResult(error=reason)
     changes: list[Change] = []
     sources: list[str] = []
     results: list[EventResult | None] = []
-    for event in events:
-        try:
-            changes.append(event_read(event))
-        except PayloadError as error:
-            results.append(EventResult(error=str(error)))
+    for event, item in zip(events, read, strict=True):
+        if isinstance(item, EventResult):
+            results.append(item)
         else:
+            changes.append(item)
             sources.append(event.source)
             results.append(None)
     rows = iter(apply_changes(changes, sources=sources, kinds=KINDS) if changes else [])

@@ -199,6 +199,10 @@ class ReviewRows(RowKind):
             raise LookupError("a review change needs its pull request's reviews loaded")
         return reviews
 
+    @classmethod
+    def refusals(cls, changes: Sequence[object]) -> dict[int, str]:
+        return reviews_claimed_elsewhere(changes)
+
     def save(self) -> None:
         reviews = [review for reviews in self._reviews for review in reviews]
         new = [review for review in reviews if review.pk is None]
@@ -208,3 +212,34 @@ class ReviewRows(RowKind):
             (review, self._loaded[review.pk]) for review in reviews if review.pk in self._loaded
         )
         update_rows(model=PRReview, rows=changed, fields=fields)
+
+
+def reviews_claimed_elsewhere(changes: Sequence[object]) -> dict[int, str]:
+    """The changes (by index) whose review is stored on another pull request of
+    its team, or claimed by an earlier change of the list for another one, each
+    with the reason. A review belongs to one pull request for good (GitHub's
+    review ids are unique): such a change can never be applied, however often
+    it is tried (the database's unique review per team refuses it)."""
+    reviews = [
+        (index, change) for index, change in enumerate(changes) if isinstance(change, ReviewChange)
+    ]
+    if not reviews:
+        return {}
+    stored = PRReview.objects.filter(
+        team_id__in={change.team.pk for _, change in reviews},
+        github_id__in={change.review.github_id for _, change in reviews},
+    ).values_list("team_id", "github_id", "pull_request__github_id", "pull_request__number")
+    owners: dict[tuple[int, int], tuple[int, int | None]] = {
+        (team_id, github_id): (pull_request_id, number)
+        for team_id, github_id, pull_request_id, number in stored
+    }
+    refused: dict[int, str] = {}
+    for index, change in reviews:
+        key = (change.team.pk, change.review.github_id)
+        owner = owners.setdefault(key, (change.pull_request.github_id, change.pull_request.number))
+        if owner[0] != change.pull_request.github_id:
+            refused[index] = (
+                f"review {change.review.github_id} belongs to another pull request "
+                f"(#{owner[1]}), not to #{change.pull_request.number}"
+            )
+    return refused

@@ -4,13 +4,17 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from apps.common.deadline import deadline
+
 logger = logging.getLogger(__name__)
 
 
-def database_status() -> str:
-    """ "up" or "down"; a failure is logged with its type only (a DSN may hold a password)."""
+def database_status(*, answer_by: float) -> str:
+    """ "up" or "down" (no answer by ``answer_by``, a ``time.monotonic()``
+    instant, is down too: a frozen server answers nothing); a failure is logged
+    with its type only (a DSN may hold a password)."""
     try:
-        with connection.cursor() as cursor:
+        with deadline(at=answer_by), connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, opening connections only within the request's deadline."""
