@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from apps.metrics.models import PullRequest
-from tests.integrations.conftest import installation_for, repository_for
 from github_app.webhook_payloads import pull_request_payload
+from tests.integrations.conftest import installation_for, repository_for
 
 pytestmark = pytest.mark.django_db
 
