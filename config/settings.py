@@ -7,6 +7,7 @@ tasks run in-process. Set DATABASE_URL and REDIS_URL for production.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -360,6 +361,36 @@ CONTENT_SECURITY_POLICY = {
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 # Key for secrets stored at rest (Fernet). Derived from SECRET_KEY when unset.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+
+# --- email ------------------------------------------------------------------------
+# Django's own settings, from the environment. The merge question goes by email
+# (docs/merge-question.md); its links need PUBLIC_BASE_URL (with DJANGO_DEBUG, a
+# local trial's http://127.0.0.1:8000 stands in). The console backend prints
+# each message on standard output: nothing leaves the machine until EMAIL_BACKEND
+# says otherwise.
+EMAIL_BACKEND = (
+    os.environ.get("EMAIL_BACKEND", "") or "django.core.mail.backends.console.EmailBackend"
+)
+if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+", EMAIL_BACKEND):
+    raise ImproperlyConfigured(
+        "EMAIL_BACKEND must be a dotted path, e.g. django.core.mail.backends.smtp.EmailBackend"
+    )
+# The file backend's folder (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "") or str(BASE_DIR / "sent-emails")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "set EMAIL_USE_TLS (STARTTLS, port 587) or EMAIL_USE_SSL (465), not both"
+    )
+# Seconds an SMTP server has to answer: a worker never hangs on a mail server.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "") or "tformance <tformance@localhost>"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 
 def _history_days() -> int:

@@ -177,3 +177,78 @@ def test_readme_lists_every_variable_the_settings_read():
     # The reader itself works: a few it must find.
     assert {"DJANGO_SECRET_KEY", "TFORMANCE_HISTORY_DAYS", "DJANGO_SSL_REDIRECT"} <= read
     assert sorted(read - _readme_settings_table()) == []
+
+
+def _email_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EMAIL_"))}
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from django.core.mail import send_mail; "
+        "print(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, "
+        "settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT, settings.DEFAULT_FROM_EMAIL, sep='|'); "
+        "send_mail('Subject', 'Body', None, ['bob@example.com'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **base,
+            "DJANGO_SECRET_KEY": "x" * 50,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_email_goes_to_the_console_by_default():
+    result = _email_settings({})
+
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first == (
+        "django.core.mail.backends.console.EmailBackend|localhost|25|False|10|"
+        "tformance <tformance@localhost>"
+    )
+    assert "To: bob@example.com" in result.stdout
+
+
+def test_email_settings_come_from_the_environment(tmp_path):
+    result = _email_settings(
+        {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(tmp_path),
+            "EMAIL_HOST": "smtp.example.com",
+            "EMAIL_PORT": "587",
+            "EMAIL_USE_TLS": "1",
+            "EMAIL_TIMEOUT": "30",
+            "DEFAULT_FROM_EMAIL": "Metrics <metrics@example.com>",
+        }
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "django.core.mail.backends.filebased.EmailBackend|smtp.example.com|587|True|30|"
+        "Metrics <metrics@example.com>"
+    )
+    (written,) = tmp_path.iterdir()
+    assert "From: Metrics <metrics@example.com>" in written.read_text()
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"EMAIL_BACKEND": "smtp"}, "EMAIL_BACKEND must be a dotted path"),
+        ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT must be a whole number"),
+        ({"EMAIL_PORT": "70000"}, "EMAIL_PORT must be a whole number"),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be a whole number"),
+        ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "not both"),
+    ],
+)
+def test_it_refuses_email_settings_that_cannot_work(env, said):
+    result = _email_settings(env)
+
+    assert result.returncode != 0
+    assert said in result.stderr
