@@ -125,3 +125,29 @@ def announced() -> Iterator[list[tuple[str, int]]]:
     yield heard
     for signal, receiver in receivers:
         signal.disconnect(receiver)
+
+
+class Clock:
+    """The time ``django.utils.timezone.now`` answers while the fixture is on:
+    fixed, moved on by ``advance``."""
+
+    def __init__(self, now: Any) -> None:
+        self.now = now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """A Wednesday noon, UTC (2025-01-08), for whatever reads timezone.now():
+    weeks, expiries and recent merges do not depend on the day the suite runs."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    frozen = Clock(datetime(2025, 1, 8, 12, 0, tzinfo=UTC))
+    monkeypatch.setattr(timezone, "now", lambda: frozen.now)
+    return frozen

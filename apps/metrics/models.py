@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -342,3 +344,95 @@ class RecomputeRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class MergeQuestion(models.Model):
+    """The author's own answer, on merge: "How much of this pull request was
+    written with AI?" (docs/merge-question.md).
+
+    One row per merged pull request whose author has an account (a database
+    constraint: a redelivered, recovered or twice-processed merge, and an
+    account linked later, find the row there), whether the person was asked or
+    sampled out by the team's weekly cap. The answer is the person's: pages show
+    it only to them, and team figures only where at least 3 people answered."""
+
+    class Status(models.TextChoices):
+        ASKED = "asked", "Asked"
+        NOT_ASKED = "not_asked", "Not asked"
+
+    class NotAskedReason(models.TextChoices):
+        # The person had been asked the team's weekly number already.
+        WEEKLY_CAP = "weekly_cap", "Weekly cap reached"
+        # Left out by the random draw that keeps a busy person under the cap.
+        SAMPLED_OUT = "sampled_out", "Sampled out"
+
+    class Answer(models.TextChoices):
+        NONE = "none", "None"
+        LITTLE = "little", "A little"
+        HALF = "half", "About half"
+        MOST = "most", "Most"
+        ALL = "all", "All"
+
+    class Channel(models.TextChoices):
+        """Where an answer came from: each channel answers through the same service."""
+
+        APP = "app", "The app"
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+
+    # A question, and the links that answer it, can be answered (and the answer
+    # changed) this long after it was asked.
+    LIFETIME = timedelta(days=14)
+    TEXT = "How much of this pull request was written with AI?"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="merge_questions")
+    pull_request = models.ForeignKey(
+        PullRequest, on_delete=models.CASCADE, related_name="merge_questions"
+    )
+    # The GitHub person who authored it, and the account that person was linked
+    # to when the question was decided: the answer belongs to that account (and
+    # goes with it when the account is deleted).
+    member = models.ForeignKey(
+        TeamMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merge_questions"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices)
+    not_asked_reason = models.CharField(max_length=20, choices=NotAskedReason.choices, blank=True)
+    # The chance this merge had of being asked when it was decided (1.0 for a
+    # person under the cap); kept so the sample can be checked.
+    sample_probability = models.FloatField(default=1.0)
+    # When it was decided (asked or not), and until when it can be answered.
+    asked_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answer = models.CharField(max_length=10, choices=Answer.choices, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_via = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    # Claimed before the email is sent: at most one email per question, whatever
+    # the retries and workers.
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-asked_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pull_request"], name="one_merge_question_per_pull_request"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(answer__in=["", "none", "little", "half", "most", "all"]),
+                name="merge_question_answer_known",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="asked") | models.Q(answer=""),
+                name="merge_question_answered_only_when_asked",
+            ),
+        ]
+        indexes = [
+            # The weekly cap and "Your pull requests": a person's questions by time.
+            models.Index(fields=["team", "user", "asked_at"], name="merge_question_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Merge question on {self.pull_request} ({self.get_status_display()})"

@@ -4,7 +4,9 @@
   per announcement, in order; a consumer that fails is retried on the events it
   had left, and the others are not told again;
 - recompute runs (`services/recompute.py`): a run's next batches, then itself
-  queued again until the run is done; beat resumes runs that stopped.
+  queued again until the run is done; beat resumes runs that stopped;
+- merge questions (`services/merge_questions.py`): the email of the questions
+  a person was asked when their account was linked, retried while it fails.
 
 Services queue these by name (`apps.common.scheduling`); none imports this module."""
 
@@ -20,7 +22,7 @@ from django.db import OperationalError
 
 from apps.common import scheduling
 from apps.metrics.models import PullRequestEvent
-from apps.metrics.services import lifecycle, recompute
+from apps.metrics.services import lifecycle, merge_question_mail, recompute
 from apps.metrics.signals import lifecycle_events_announced
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,22 @@ def consume_lifecycle_events(self: Task, consumer: str, event_ids: list[int]) ->
         raise self.retry(
             kwargs={"consumer": consumer, "event_ids": failure.remaining}, countdown=countdown
         ) from failure
+
+
+# Sending email is retried as lifecycle consumers are: 10 s, 20 s, 40 s … an hour.
+EMAIL_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, max_retries=EMAIL_MAX_RETRIES)
+def send_merge_question_emails(self: Task, question_ids: list[int]) -> int:
+    try:
+        return merge_question_mail.merge_questions_email(question_ids=question_ids)
+    except Exception as error:
+        if self.request.retries >= EMAIL_MAX_RETRIES:
+            logger.error("gave up emailing merge questions %s: %s", question_ids, error)
+            return 0
+        countdown = min(10 * 2**self.request.retries, 3600)
+        raise self.retry(countdown=countdown) from error
 
 
 @shared_task

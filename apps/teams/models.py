@@ -2,6 +2,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -12,11 +13,20 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 
+MERGE_QUESTIONS_PER_WEEK_MAX = 50
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
     # Where the team's days begin and end: the dashboard's periods and weeks.
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # At most this many merge questions ("how much of this pull request was
+    # written with AI?") per person per week; the rest are sampled out
+    # (docs/merge-question.md). 0 asks no one.
+    merge_questions_per_week = models.PositiveSmallIntegerField(
+        default=5, validators=[MaxValueValidator(MERGE_QUESTIONS_PER_WEEK_MAX)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from apps.metrics import rules, signals
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent
+from apps.metrics.services.merge_questions import merge_question_on_merge
 
 if TYPE_CHECKING:
     # Annotations only: apps.metrics never imports apps.integrations at run time.
@@ -274,6 +275,9 @@ def merged_pull_request_log(event: PullRequestEvent) -> None:
 # names and ids), so renaming one drops the events queued for the old name.
 CONSUMERS: dict[str, Consumer] = {
     "merged-log": Consumer(kinds=frozenset({Kind.MERGED}), handle=merged_pull_request_log),
+    # The author's own answer: "How much of this pull request was written with
+    # AI?" (services/merge_questions.py, docs/merge-question.md).
+    "merge-question": Consumer(kinds=frozenset({Kind.MERGED}), handle=merge_question_on_merge),
 }
 
 

@@ -6,7 +6,11 @@ installer's GitHub identity, verified by GitHub).
 One account is at most one GitHub person per team (a database constraint,
 `one_person_per_account_per_team`): linking an account to another person
 unlinks it from the first, in the same transaction. Only accounts of the team
-can be linked, and no bot."""
+can be linked, and no bot.
+
+A person linked to an account is asked the merge question about their merges of
+the last 14 days (`merge_questions_catch_up`), in the same transaction; the email
+follows its commit."""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from apps.metrics.models import TeamMember
+from apps.metrics.services.merge_questions import (
+    merge_questions_catch_up,
+    merge_questions_email_later,
+)
 from apps.metrics.services.payloads import GitHubUser
 from apps.teams.models import Membership, Team
 
@@ -74,4 +82,6 @@ def _link(
     if member.user_id != (user.pk if user is not None else None):
         member.user_id = user.pk if user is not None else None
         member.save(update_fields=["user", "updated_at"])
+        if user is not None:
+            merge_questions_email_later(question_ids=merge_questions_catch_up(member=member))
     return member
