@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from apps.metrics.models import APIToken, PRReview, PullRequest, TeamMember
+from apps.metrics.models import APIToken, MergeQuestion, PRReview, PullRequest, TeamMember
 from apps.teams.models import Team
 
 
@@ -27,3 +30,42 @@ def members_for_team(*, team: Team) -> QuerySet[TeamMember]:
 
 def api_tokens_for_team(*, team: Team) -> QuerySet[APIToken]:
     return APIToken.objects.filter(team=team).select_related("created_by")
+
+
+@dataclass(frozen=True)
+class PersonQuestions:
+    """One person's merge questions in one team, for "Your pull requests"."""
+
+    open: list[MergeQuestion]
+    answered: list[MergeQuestion]
+    closed_unanswered: list[MergeQuestion]
+    # Their merges of the last 14 days that were not asked (the weekly cap).
+    not_asked_recently: int
+
+
+# "Your pull requests" shows this many answered and closed questions at most.
+PERSON_QUESTIONS_SHOWN = 30
+
+
+def merge_questions_for_person(*, team: Team, user_id: int, now: datetime) -> PersonQuestions:
+    """The person's own questions: open ones (oldest first, the first to
+    close), answered ones (newest first; changeable until they close), and
+    those that closed unanswered."""
+    mine = MergeQuestion.objects.filter(team=team, user_id=user_id).select_related(
+        "pull_request__repository"
+    )
+    asked = mine.filter(status=MergeQuestion.Status.ASKED)
+    return PersonQuestions(
+        open=list(asked.filter(answer="", expires_at__gt=now).order_by("expires_at", "pk")),
+        answered=list(
+            asked.exclude(answer="").order_by("-asked_at", "-pk")[:PERSON_QUESTIONS_SHOWN]
+        ),
+        closed_unanswered=list(
+            asked.filter(answer="", expires_at__lte=now).order_by("-asked_at", "-pk")[
+                :PERSON_QUESTIONS_SHOWN
+            ]
+        ),
+        not_asked_recently=mine.filter(
+            status=MergeQuestion.Status.NOT_ASKED, asked_at__gt=now - MergeQuestion.LIFETIME
+        ).count(),
+    )

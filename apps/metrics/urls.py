@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.metrics import people_views, views
+from apps.metrics import people_views, question_views, views
 
 urlpatterns = [
     path("teams/<slug:team_slug>/", views.team_dashboard, name="team_dashboard"),
@@ -31,4 +31,22 @@ urlpatterns = [
         people_views.team_member_link_view,
         name="team_member_link",
     ),
+    path(
+        "teams/<slug:team_slug>/your-pull-requests/",
+        question_views.your_pull_requests,
+        name="your_pull_requests",
+    ),
+    path(
+        "teams/<slug:team_slug>/your-pull-requests/<int:pk>/answer/",
+        question_views.your_pull_request_answer,
+        name="your_pull_request_answer",
+    ),
+    path(
+        "teams/<slug:team_slug>/merge-question/settings/",
+        question_views.merge_questions_cap,
+        name="merge_questions_cap",
+    ),
+    # An email's one-click link (?token=…&answer=…): the token is a query
+    # parameter, so logs redact it (apps/common/redact.py).
+    path("merge-question/", question_views.merge_question_link, name="merge_question_link"),
 ]
