@@ -33,7 +33,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
-from apps.metrics.models import PRReview, PullRequest
+from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
@@ -395,7 +395,7 @@ def team_figures(
     *, team: Team, request: Request, repository_ids: list[int] | None, now: datetime
 ) -> dict[str, Any]:
     """Every figure of the request's period (the JSON API's document), and the
-    headline figures of the previous period of the same length: four queries."""
+    headline figures of the previous period of the same length: five queries."""
     period = request.period
     counts = _counts(team, {"current": period, "previous": period.previous()}, repository_ids)
     rows = _merged_rows(team, period, repository_ids)
@@ -436,7 +436,48 @@ def team_figures(
     figures["previous"] = _summary(
         period.previous(), counts["previous"], merged["previous"].get("", {})
     )
+    figures["ai"] = {
+        "survey": ai_survey_figures(team=team, period=period, repository_ids=repository_ids)
+    }
     return figures
+
+
+# Answers are shown only where at least this many people answered: fewer, and
+# a teammate could tell who answered what (docs/merge-question.md).
+SURVEY_MIN_PEOPLE = 3
+
+
+def ai_survey_figures(
+    *, team: Team, period: Period, repository_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """The merge question over the pull requests merged in the period: how many
+    authors were asked (and not asked: sampled out by the weekly cap), how many
+    answered, the response rate, and the answers by option, which are None
+    unless at least SURVEY_MIN_PEOPLE distinct people answered. One query."""
+    questions = MergeQuestion.objects.filter(team=team).filter(
+        _in("pull_request__merged_at", period)
+    )
+    if repository_ids is not None:
+        questions = questions.filter(pull_request__repository_id__in=repository_ids)
+    answered = ~Q(answer="")
+    keys = MergeQuestion.Answer.values
+    found = questions.aggregate(
+        asked=Count("pk", filter=Q(status=MergeQuestion.Status.ASKED)),
+        not_asked=Count("pk", filter=Q(status=MergeQuestion.Status.NOT_ASKED)),
+        answered=Count("pk", filter=answered),
+        people=Count("user", filter=answered, distinct=True),
+        **{f"answer_{key}": Count("pk", filter=Q(answer=key)) for key in keys},
+    )
+    shown = found["people"] >= SURVEY_MIN_PEOPLE
+    return {
+        "asked": found["asked"],
+        "answered": found["answered"],
+        "response_rate": _share(found["answered"], found["asked"]),
+        "answers": {key: found[f"answer_{key}"] for key in keys} if shown else None,
+        "people_answered": found["people"],
+        "min_people": SURVEY_MIN_PEOPLE,
+        "not_asked": found["not_asked"],
+    }
 
 
 # --- drill-down --------------------------------------------------------------

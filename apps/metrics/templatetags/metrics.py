@@ -4,6 +4,8 @@ from typing import Any
 
 from django import template
 
+from apps.metrics.models import MergeQuestion
+
 register = template.Library()
 
 
@@ -37,3 +39,21 @@ def change(value: dict[str, Any] | None, lower_is_better: bool = False) -> dict[
     better = (difference < 0) if lower_is_better else (difference > 0)
     amount = f"{value['percent']:+d}%" if value["percent"] is not None else f"{difference:+g}"
     return {"text": f"{arrow} {amount} vs previous", "tone": "ok" if better else "bad"}
+
+
+@register.filter
+def answer_rows(answers: dict[str, int] | None) -> list[dict[str, Any]]:
+    """The merge question's answers by option (``figures.ai.survey.answers``),
+    in the order they are offered, with their labels and share of the answers."""
+    if not answers:
+        return []
+    total = sum(answers.values())
+    return [
+        {
+            "key": key,
+            "label": label,
+            "count": answers.get(key, 0),
+            "share": answers.get(key, 0) / total if total else 0.0,
+        }
+        for key, label in MergeQuestion.Answer.choices
+    ]
