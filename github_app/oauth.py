@@ -1,12 +1,34 @@
-"""A user's OAuth code, exchanged for a user access token.
+"""The GitHub App's user authorization (OAuth web flow): the URL that sends a
+person to GitHub, and the code GitHub sends back, exchanged for a user access
+token.
 
 The install flow uses it to learn who came back from GitHub: the
-``installation_id`` in the setup URL can be forged, a user token cannot."""
+``installation_id`` in the setup URL can be forged, a user token cannot.
+"Sign in with GitHub" uses it to learn a person's GitHub account from GitHub
+itself."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from github_app.client import anonymous_client
 from github_app.errors import OAuthCodeRejected
+
+
+def authorize_url(*, web_url: str, client_id: str, redirect_uri: str, state: str) -> str:
+    """``GET {web_url}/login/oauth/authorize``: where a person authorizes the
+    app. A GitHub App's user token has the app's permissions, so no scope is
+    asked; ``redirect_uri`` must be one of the app's callback URLs (GitHub
+    takes the first when none is given, which is the install's)."""
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+            "allow_signup": "false",
+        }
+    )
+    return f"{web_url}/login/oauth/authorize?{query}"
 
 
 def exchange_oauth_code(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.integrations.views import deliveries, github_settings, install, webhooks
+from apps.integrations.views import deliveries, github_settings, install, sign_in, webhooks
 from apps.integrations.views import manifest as manifest_views
 
 urlpatterns: list = [
@@ -50,5 +50,10 @@ urlpatterns: list = [
     ),
     path(
         "github/install/callback/", install.github_install_callback, name="github_install_callback"
+    ),
+    path("teams/<slug:team_slug>/github/sign-in/", sign_in.github_sign_in, name="github_sign_in"),
+    # In app-manifest.json's callback_urls: GitHub sends the person back here.
+    path(
+        "github/sign-in/callback/", sign_in.github_sign_in_callback, name="github_sign_in_callback"
     ),
 ]

@@ -37,7 +37,10 @@ def test_it_fills_every_url_with_the_base_url():
     assert manifest["url"] == "https://metrics.example.com/"
     assert manifest["hook_attributes"]["url"] == "https://metrics.example.com/webhooks/github/"
     assert manifest["redirect_url"] == "https://metrics.example.com/github/manifest/callback/"
-    assert manifest["callback_urls"] == ["https://metrics.example.com/github/install/callback/"]
+    assert manifest["callback_urls"] == [
+        "https://metrics.example.com/github/install/callback/",
+        "https://metrics.example.com/github/sign-in/callback/",
+    ]
     assert manifest["setup_url"] == "https://metrics.example.com/github/install/callback/"
     assert MANIFEST["url"] == "{BASE_URL}/"
 

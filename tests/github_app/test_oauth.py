@@ -4,7 +4,7 @@ import pytest
 import respx
 
 from github_app.errors import OAuthCodeRejected, Unavailable
-from github_app.oauth import exchange_oauth_code
+from github_app.oauth import authorize_url, exchange_oauth_code
 
 WEB = "https://github.com"
 
@@ -77,3 +77,18 @@ def test_it_reports_github_failing_without_spending_the_code_twice(no_sleep):
             _exchange()
     assert route.call_count == 1
     assert no_sleep == []
+
+
+def test_it_builds_the_user_authorization_url():
+    url = authorize_url(
+        web_url="https://ghe.example.com",
+        client_id="Iv1.abc",
+        redirect_uri="https://m.example.com/github/sign-in/callback/",
+        state="7.s3cr3t",
+    )
+
+    assert url == (
+        "https://ghe.example.com/login/oauth/authorize?client_id=Iv1.abc"
+        "&redirect_uri=https%3A%2F%2Fm.example.com%2Fgithub%2Fsign-in%2Fcallback%2F"
+        "&state=7.s3cr3t&allow_signup=false"
+    )

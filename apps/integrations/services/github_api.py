@@ -22,7 +22,7 @@ from github_app.client import (
     user_client,
 )
 from github_app.errors import NotConfigured
-from github_app.oauth import exchange_oauth_code
+from github_app.oauth import authorize_url, exchange_oauth_code
 
 
 def installation_github(*, installation_id: int) -> GitHubClient[InstallationStrategy]:
@@ -49,21 +49,36 @@ def user_github(*, token: str) -> GitHubClient[TokenAuthStrategy]:
     return user_client(token=token, api_url=settings.GITHUB_API_URL)
 
 
-def exchange_user_code(*, code: str, redirect_uri: str = "") -> str:
-    """The user access token for the OAuth ``code`` GitHub sent back after an
-    install (the manifest asks for user authorization on install).
-
-    Raises OAuthCodeRejected for a bad, used or expired code."""
+def _client_credentials() -> tuple[str, str]:
     config = github_app_config()
     if not config.client_id or not config.client_secret:
         raise NotConfigured(
             "the GitHub App's client id and client secret are not set "
             "(GITHUB_APP_CLIENT_ID, GITHUB_APP_CLIENT_SECRET)"
         )
+    return config.client_id, config.client_secret
+
+
+def user_authorize_url(*, redirect_uri: str, state: str) -> str:
+    """Where a person authorizes the app, to come back to ``redirect_uri``
+    with a code and ``state`` (the app's user authorization)."""
+    client_id, _ = _client_credentials()
+    return authorize_url(
+        web_url=settings.GITHUB_WEB_URL, client_id=client_id, redirect_uri=redirect_uri, state=state
+    )
+
+
+def exchange_user_code(*, code: str, redirect_uri: str = "") -> str:
+    """The user access token for the OAuth ``code`` GitHub sent back after an
+    install (the manifest asks for user authorization on install) or a
+    sign-in with GitHub.
+
+    Raises OAuthCodeRejected for a bad, used or expired code."""
+    client_id, client_secret = _client_credentials()
     return exchange_oauth_code(
         web_url=settings.GITHUB_WEB_URL,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
+        client_id=client_id,
+        client_secret=client_secret,
         code=code,
         redirect_uri=redirect_uri,
     )
