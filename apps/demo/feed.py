@@ -23,6 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from apps.demo import story
+from apps.demo.answers import demo_answers
 from apps.integrations.models import (
     GitHubApp,
     HistoryRun,
@@ -66,6 +67,10 @@ class DemoResult:
     accepted: int = 0
     repeats: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    # The merge questions asked of the demo's people, and answered; None when
+    # the deliveries still wait for a worker (the pull requests are not there yet).
+    questions_asked: int | None = None
+    questions_answered: int | None = None
 
 
 def demo_wanted() -> tuple[bool, str]:
@@ -173,6 +178,9 @@ def demo_run(
     result.statuses = Counter(
         WebhookDelivery.objects.filter(delivery_id__in=ids).values_list("status", flat=True)
     )
+    if not result.statuses.get(WebhookDelivery.Status.RECEIVED):
+        answers = demo_answers(team=team, admin=admin)
+        result.questions_asked, result.questions_answered = answers.asked, answers.answered
     return result
 
 

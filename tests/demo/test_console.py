@@ -55,6 +55,7 @@ def test_it_loads_the_demo_with_a_readable_console(tmp_path):
     password = re.search(r"as  demo-admin  with password  (\S+)", console)
     assert password, console
     assert "http://127.0.0.1:8765/teams/demo-team/" in console
+    assert re.search(r"The merge question: \d+ asked of the demo's people, \d+ answered", console)
 
     # The next `make run` start prints the login again, and keeps the password.
     again = _run(

@@ -14,7 +14,13 @@ from django.db.models import Count
 from apps.demo import story
 from apps.demo.feed import DEMO_ADMIN_USERNAME, demo_run
 from apps.integrations.models import HistoryRun, Installation, Repository, WebhookDelivery
-from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
+from apps.metrics.models import (
+    MergeQuestion,
+    PRReview,
+    PullRequest,
+    PullRequestEvent,
+    TeamMember,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -189,7 +195,7 @@ def test_it_opens_on_the_demos_own_history_not_a_failed_run(
 
     assert Installation.objects.get().demo
     assert not HistoryRun.objects.exists()
-    client.force_login(result.team.memberships.get().user)
+    client.force_login(result.team.memberships.get(user__username=DEMO_ADMIN_USERNAME).user)
     page = client.get("/teams/demo-team/github/").content.decode()
     assert page.count("the demo&#x27;s story: 90 days sent as webhook deliveries") == 3
     assert "failed" not in page
@@ -248,3 +254,36 @@ def test_it_keeps_the_password_and_sessions_unless_asked(
     assert client.get("/teams/demo-team/").status_code == 302
     assert client.login(username=DEMO_ADMIN_USERNAME, password=reset.password)
     assert not client.login(username=DEMO_ADMIN_USERNAME, password=first.password)
+
+
+def test_its_people_have_answered_the_merge_question(client, django_capture_on_commit_callbacks):
+    """Once its deliveries are processed, the demo links its six people to
+    accounts and asks and answers their merges: the dashboard shows the answers
+    (more than 3 people), and demo-admin has open and answered questions."""
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = demo_run()
+    # Here the drain ran after demo_run's commits: the answers came with a second run.
+    assert waiting.questions_asked is None
+    first = demo_run()
+    answers = dict(
+        MergeQuestion.objects.values_list("pull_request__github_id", "answer").order_by()
+    )
+    second = demo_run()
+
+    assert first.questions_asked == second.questions_asked >= 30
+    assert first.questions_answered == second.questions_answered >= 20
+    assert (
+        dict(MergeQuestion.objects.values_list("pull_request__github_id", "answer").order_by())
+        == answers
+    )
+    assert not MergeQuestion.objects.filter(member__is_bot=True).exists()
+    admin = first.team.memberships.get(user__username=DEMO_ADMIN_USERNAME).user
+    mine = MergeQuestion.objects.filter(user=admin, status="asked")
+    assert mine.filter(answer="").exists() and mine.exclude(answer="").exists()
+
+    client.force_login(admin)
+    survey = client.get("/api/teams/demo-team/metrics/?days=90").json()["ai"]["survey"]
+    assert survey["people_answered"] >= 3
+    assert sum(survey["answers"].values()) == survey["answered"]
+    page = client.get("/teams/demo-team/your-pull-requests/").content.decode()
+    assert 'data-role="open-questions"' in page and 'data-role="answered"' in page

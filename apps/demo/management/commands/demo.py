@@ -95,7 +95,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{waiting} deliveries wait for a Celery worker (REDIS_URL is set): "
                 "start one with `make worker`, or process them here with "
-                "`python manage.py process_pending --older-than 0`."
+                "`python manage.py process_pending --older-than 0`. Run the demo again "
+                "once they are processed for its people's answers to the merge question."
+            )
+        else:
+            self.stdout.write(
+                f"The merge question: {result.questions_asked} asked of the demo's people, "
+                f"{result.questions_answered} answered (docs/merge-question.md)."
             )
         self._login(base=base, slug=result.team.slug, password=result.password)
 
