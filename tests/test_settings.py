@@ -71,15 +71,14 @@ def test_it_keeps_callback_urls_with_one_time_codes_out_of_the_access_log():
     assert not logging.getLogger("django.server").isEnabledFor(logging.INFO)
 
 
-def _reconcile_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TFORMANCE_"))}
-    code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.CELERY_BEAT_SCHEDULE.get('reconcile-deliveries'), "
-        "settings.TFORMANCE_RECONCILE_MAX_PAGES)"
-    )
+def _settings_run(
+    env: dict[str, str], code: str, *, unset: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """``code`` run after django.setup() with config.settings, a secret key, and
+    ``env`` over this environment less the variables starting with ``unset``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(unset)}
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", "import django; django.setup(); " + code],
         cwd=ROOT,
         env={
             **base,
@@ -91,6 +90,15 @@ def _reconcile_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]
         text=True,
         check=False,
     )
+
+
+def _reconcile_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "from django.conf import settings; "
+        "print(settings.CELERY_BEAT_SCHEDULE.get('reconcile-deliveries'), "
+        "settings.TFORMANCE_RECONCILE_MAX_PAGES)"
+    )
+    return _settings_run(env, code, unset=("DJANGO_", "TFORMANCE_"))
 
 
 def test_reconcile_runs_on_the_interval_set_and_not_at_all_with_zero():
@@ -180,27 +188,13 @@ def test_readme_lists_every_variable_the_settings_read():
 
 
 def _email_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EMAIL_"))}
     code = (
-        "import django; django.setup(); from django.conf import settings; "
-        "from django.core.mail import send_mail; "
+        "from django.conf import settings; from django.core.mail import send_mail; "
         "print(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, "
         "settings.EMAIL_USE_TLS, settings.EMAIL_TIMEOUT, settings.DEFAULT_FROM_EMAIL, sep='|'); "
         "send_mail('Subject', 'Body', None, ['bob@example.com'])"
     )
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={
-            **base,
-            "DJANGO_SECRET_KEY": "x" * 50,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return _settings_run(env, code, unset=("DJANGO_", "EMAIL_"))
 
 
 def test_email_goes_to_the_console_by_default():

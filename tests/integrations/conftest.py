@@ -101,3 +101,24 @@ def repository_for(
         repository.tracked = True
         repository.save(update_fields=["tracked"])
     return repository
+
+
+@pytest.fixture
+def graphql():
+    """GitHub's GraphQL API for history, faked at its real path, for the
+    installation 42's repository acme/api (186853002); an installation token
+    for it."""
+    from datetime import UTC, datetime, timedelta
+
+    import respx
+
+    from tests.payloads.graphql import FakeGraphQL
+
+    fake = FakeGraphQL(repository_id=186853002, full_name="acme/api")
+    with respx.mock(base_url="https://api.github.com", assert_all_called=False) as mock:
+        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        mock.post("/app/installations/42/access_tokens").respond(
+            201, json={"token": "ghs_history", "expires_at": expires}
+        )
+        mock.post("/graphql").mock(side_effect=fake.respond)
+        yield fake

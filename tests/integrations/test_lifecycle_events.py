@@ -28,7 +28,7 @@ from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
-from tests.payloads.graphql import FakeGraphQL, pr_node
+from tests.payloads.graphql import pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
@@ -240,18 +240,6 @@ def test_what_github_dated_before_the_repository_was_tracked_is_historical(
 
     assert kinds_of(7) == [(Kind.OPENED, False), (Kind.MERGED, True)]
     assert announced == [(Kind.MERGED, 7)]
-
-
-@pytest.fixture
-def graphql():
-    fake = FakeGraphQL(repository_id=REPOSITORY_ID, full_name="acme/api")
-    with respx.mock(base_url=API, assert_all_called=False) as mock:
-        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        mock.post("/app/installations/42/access_tokens").respond(
-            201, json={"token": "ghs_history", "expires_at": expires}
-        )
-        mock.post("/graphql").mock(side_effect=fake.respond)
-        yield fake
 
 
 def test_a_history_load_of_500_merged_pull_requests_announces_nothing(

@@ -32,7 +32,7 @@ from github_app.webhook_payloads import pull_request_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
-from tests.payloads.graphql import FakeGraphQL, pr_node
+from tests.payloads.graphql import pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
@@ -327,18 +327,6 @@ def test_replayed_merges_ask_no_one(
     assert questions() == []
 
 
-@pytest.fixture
-def graphql():
-    fake = FakeGraphQL(repository_id=REPOSITORY_ID, full_name="acme/api")
-    with respx.mock(base_url=API, assert_all_called=False) as mock:
-        expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        mock.post("/app/installations/42/access_tokens").respond(
-            201, json={"token": "ghs_history", "expires_at": expires}
-        )
-        mock.post("/graphql").mock(side_effect=fake.respond)
-        yield fake
-
-
 def test_a_history_load_asks_no_one_even_when_the_author_links_later(
     settings, team, repository, graphql, member, clock, django_capture_on_commit_callbacks
 ):
@@ -434,3 +422,38 @@ def test_linking_later_keeps_the_weekly_cap(deliver, repository, team, member, c
             status=Status.NOT_ASKED
         )
     ) == {("sampled_out", 0.4)}
+
+
+def test_the_email_after_a_link_is_retried_by_its_task(
+    deliver,
+    repository,
+    team,
+    member,
+    clock,
+    settings,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from django.core.mail import EmailMultiAlternatives
+
+    settings.PUBLIC_BASE_URL = "https://metrics.example.com"
+    member.email = "bob@example.com"
+    member.save(update_fields=["email"])
+    deliver("pull_request", merged(3, at="2025-01-07T10:00:00Z"))
+    real_send = EmailMultiAlternatives.send
+    failures = iter([TimeoutError("mail server slow")])
+
+    def flaky_send(self, fail_silently=False):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real_send(self, fail_silently=fail_silently)
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", flaky_send)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        team_member_link(team=team, user=member, github_user=AUTHOR)
+
+    assert questions() == [(3, "bob", Status.ASKED)]
+    assert len(mail.outbox) == 1
+    assert MergeQuestion.objects.get().emailed_at is not None

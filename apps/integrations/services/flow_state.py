@@ -13,6 +13,8 @@ from typing import Any
 
 from django.contrib.sessions.backends.base import SessionBase
 
+from github_app.values import id_from_text
+
 # GitHub's manifest code and OAuth code both live an hour at most.
 STATE_LIFETIME = 60 * 60  # seconds
 _SESSION_KEY = "github_flow_states"
@@ -36,9 +38,39 @@ def consume_state(*, session: SessionBase, purpose: str, state: str, bound_to: s
     if not isinstance(issued, dict) or not state:
         return False
     fresh = time.time() - float(issued.get("issued_at", 0)) < STATE_LIFETIME
-    same_object = hmac.compare_digest(str(issued.get("bound_to", "")), bound_to)
+    # Bytes: compare_digest refuses str with non-ASCII characters.
+    same_object = hmac.compare_digest(str(issued.get("bound_to", "")).encode(), bound_to.encode())
     return (
         hmac.compare_digest(str(issued.get("state", "")).encode(), state.encode())
         and same_object
         and fresh
     )
+
+
+def issue_team_state(*, session: SessionBase, purpose: str, team_id: int) -> str:
+    """A state for a round trip made for one team (``<team id>.<token>``): the
+    team's id rides along so the callback knows which team to check it
+    against; ``consume_team_state`` still refuses any other session's."""
+    token = issue_state(session=session, purpose=purpose, bound_to=str(team_id))
+    return f"{team_id}.{token}"
+
+
+def consume_team_state(*, session: SessionBase, purpose: str, state: str) -> int | None:
+    """The team id of a state from ``issue_team_state`` issued in this session,
+    or None for a forged, replayed or stale one. Used up either way."""
+    team_id, _, token = state.partition(".")
+    valid = consume_state(session=session, purpose=purpose, state=token, bound_to=team_id)
+    number = id_from_text(team_id)
+    return number if valid and number is not None else None
+
+
+class FlowRefused(Exception):
+    """A return from GitHub that cannot be completed; ``title`` and ``message``
+    are for the page (``integrations/flow_refused.html``), ``status`` its HTTP
+    status."""
+
+    def __init__(self, title: str, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status

@@ -21,7 +21,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
-from apps.integrations.services.flow_state import consume_state, issue_state
+from apps.integrations.services.flow_state import (
+    FlowRefused,
+    consume_team_state,
+    issue_team_state,
+)
 from apps.integrations.services.github_api import (
     exchange_user_code,
     user_authorize_url,
@@ -33,7 +37,6 @@ from apps.metrics.services.payloads import GitHubUser
 from apps.teams.models import Membership, Team
 from github_app import api
 from github_app.errors import GitHubError, OAuthCodeRejected
-from github_app.values import id_from_text
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +55,8 @@ _ERRORS = {
 _ERROR_CODE = re.compile(r"[a-z_]{1,60}")
 
 
-class SignInRefused(Exception):
-    """The sign-in cannot link the account; ``title`` and ``message`` are for
-    the page, ``status`` its HTTP status."""
-
-    def __init__(self, title: str, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.title = title
-        self.message = message
-        self.status = status
+class SignInRefused(FlowRefused):
+    """The sign-in cannot link the account."""
 
 
 @dataclass(frozen=True)
@@ -74,22 +70,20 @@ class SignInResult:
 def github_sign_in_start(*, session: SessionBase, team: Team, redirect_uri: str) -> str:
     """The GitHub URL where the person authorizes the app, with a state bound
     to this session and team. NotConfigured without the app's client id."""
-    token = issue_state(session=session, purpose=STATE_PURPOSE, bound_to=str(team.pk))
-    return user_authorize_url(redirect_uri=redirect_uri, state=f"{team.pk}.{token}")
+    state = issue_team_state(session=session, purpose=STATE_PURPOSE, team_id=team.pk)
+    return user_authorize_url(redirect_uri=redirect_uri, state=state)
 
 
 def _team(*, session: SessionBase, state: str, user: AbstractBaseUser) -> Team:
-    team_id, _, token = state.partition(".")
-    if id_from_text(team_id) is None or not consume_state(
-        session=session, purpose=STATE_PURPOSE, state=token, bound_to=team_id
-    ):
+    team_id = consume_team_state(session=session, purpose=STATE_PURPOSE, state=state)
+    if team_id is None:
         raise SignInRefused(
             "This sign-in has expired",
             "This return from GitHub does not match a sign-in started in this browser, or it "
             "was already used. Start again from \u201cYour pull requests\u201d.",
         )
     membership = (
-        Membership.objects.select_related("team").filter(user=user, team_id=int(team_id)).first()
+        Membership.objects.select_related("team").filter(user=user, team_id=team_id).first()
     )
     if membership is None:
         raise SignInRefused(

@@ -17,7 +17,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
 
 from apps.integrations.models import Installation
-from apps.integrations.services.flow_state import consume_state, issue_state
+from apps.integrations.services.flow_state import (
+    FlowRefused,
+    consume_team_state,
+    issue_team_state,
+)
 from apps.integrations.services.github_api import (
     app_install_url,
     exchange_user_code,
@@ -42,15 +46,8 @@ logger = logging.getLogger(__name__)
 STATE_PURPOSE = "install"
 
 
-class InstallRefused(Exception):
-    """The install callback cannot link the installation; ``title`` and
-    ``message`` are for the page, ``status`` its HTTP status."""
-
-    def __init__(self, title: str, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.title = title
-        self.message = message
-        self.status = status
+class InstallRefused(FlowRefused):
+    """The install callback cannot link the installation."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +60,8 @@ class InstallResult:
 def install_start(*, session: SessionBase, team: Team) -> str:
     """The GitHub URL that installs the app, carrying a state bound to this
     session and team."""
-    token = issue_state(session=session, purpose=STATE_PURPOSE, bound_to=str(team.pk))
-    # The team's id rides along in the state so the callback knows which team
-    # to check it against; consume_state still refuses any other session's.
-    return f"{app_install_url()}?state={team.pk}.{token}"
+    state = issue_team_state(session=session, purpose=STATE_PURPOSE, team_id=team.pk)
+    return f"{app_install_url()}?state={state}"
 
 
 def _admin_team(*, user: AbstractBaseUser, team_id: int) -> Team:
@@ -85,16 +80,14 @@ def _admin_team(*, user: AbstractBaseUser, team_id: int) -> Team:
 
 
 def _team_from_state(*, session: SessionBase, state: str, user: AbstractBaseUser) -> Team:
-    team_id, _, token = state.partition(".")
-    if id_from_text(team_id) is None or not consume_state(
-        session=session, purpose=STATE_PURPOSE, state=token, bound_to=team_id
-    ):
+    team_id = consume_team_state(session=session, purpose=STATE_PURPOSE, state=state)
+    if team_id is None:
         raise InstallRefused(
             "This link has expired",
             "This return from GitHub does not match an install started in this browser, "
             "or it was already used. Start again from your team's GitHub settings page.",
         )
-    return _admin_team(user=user, team_id=int(team_id))
+    return _admin_team(user=user, team_id=team_id)
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,12 @@ def github_install_callback(request: HttpRequest) -> HttpResponse:
     except InstallRefused as refusal:
         return render(
             request,
-            "integrations/install_refused.html",
-            {"title": refusal.title, "message": refusal.message},
+            "integrations/flow_refused.html",
+            {
+                "title": refusal.title,
+                "message": refusal.message,
+                "outcome": "Nothing was connected.",
+            },
             status=refusal.status,
         )
     _report(request, result)

@@ -49,8 +49,12 @@ def github_sign_in(request: HttpRequest, team_slug: str) -> HttpResponse:
 def _refused(request: HttpRequest, refusal: SignInRefused) -> HttpResponse:
     return render(
         request,
-        "integrations/sign_in_refused.html",
-        {"title": refusal.title, "message": refusal.message},
+        "integrations/flow_refused.html",
+        {
+            "title": refusal.title,
+            "message": refusal.message,
+            "outcome": "Your account was not linked to GitHub.",
+        },
         status=refusal.status,
     )
 
