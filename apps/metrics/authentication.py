@@ -2,8 +2,9 @@
 
 A request may carry ``Authorization: Bearer <token>``; only the SHA-256 of a
 token is stored (`APIToken.token_hash`), so a presented token is hashed and
-looked up. Scopes (read, deployments write, admin) are checked here too when
-tokens carry them."""
+looked up. What a request may do (a scope: read, deployments write, admin) is
+decided here too, for a token by its scopes and for a session by the person's
+role in the team (`request_team_access`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ MAX_TOKEN_LENGTH = 200
 
 class AuthenticationFailed(Exception):
     """The request's credentials are refused; the message says why (for a 401)."""
+
+
+class PermissionRefused(Exception):
+    """The request is who it says, but may not do this; the message says why (a 403)."""
 
 
 def token_hash(token: str) -> str:
@@ -57,3 +62,19 @@ def request_api_token(request: HttpRequest) -> APIToken | None:
     if row is None:
         raise AuthenticationFailed("The token is not valid (unknown or revoked).")
     return row
+
+
+def token_scope_check(token: APIToken, scope: str) -> None:
+    """PermissionRefused unless the token was created with ``scope``."""
+    if not token.allows(scope):
+        label = APIToken.Scope(scope).label
+        raise PermissionRefused(
+            f"This token lacks the '{scope}' scope ({label}); a team admin creates "
+            "tokens with it on the team's API tokens page."
+        )
+
+
+def session_scope_check(*, is_admin: bool, scope: str) -> None:
+    """For a logged-in person: members read, admins may do everything."""
+    if scope != APIToken.Scope.READ and not is_admin:
+        raise PermissionRefused("Only team admins can do this.")

@@ -196,11 +196,19 @@ class PRReview(models.Model):
 
 
 class APIToken(models.Model):
-    """A team's read-only token for the metrics JSON API.
+    """A team's token for the JSON API, with the scopes it was created with.
 
     Only the SHA-256 of the token is stored: the token itself is shown once,
     when it is created. Tokens are long random strings, so a fast hash is
     enough (no password-style stretching needed)."""
+
+    class Scope(models.TextChoices):
+        # Reads the team's figures, deployments, settings and squads.
+        READ = "read", "Read metrics"
+        # Records deployments (POST /api/teams/<slug>/deployments/), for a CI.
+        DEPLOYMENTS_WRITE = "deployments:write", "Record deployments"
+        # Changes the team's settings and squads; reads everything too.
+        ADMIN = "admin", "Change settings and squads"
 
     team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
@@ -213,6 +221,8 @@ class APIToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Scope values (`Scope`), in their declared order; never empty.
+    scopes = models.JSONField(default=list)
 
     class Meta:
         ordering = ["-created_at"]
@@ -220,6 +230,14 @@ class APIToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    def allows(self, scope: str) -> bool:
+        """Whether the token may do what ``scope`` allows: an admin token reads too."""
+        granted = set(self.scopes)
+        return scope in granted or (scope == self.Scope.READ and self.Scope.ADMIN in granted)
+
+    def scope_labels(self) -> list[str]:
+        return [str(label) for value, label in self.Scope.choices if value in self.scopes]
 
 
 # A pull request is opened, first reviewed and merged at most once: a second

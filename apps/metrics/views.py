@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
-    Http404,
     HttpRequest,
     HttpResponse,
     JsonResponse,
@@ -24,15 +23,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.metrics import figures as metric_figures
-from apps.metrics.authentication import AuthenticationFailed, request_api_token
-from apps.metrics.models import PullRequest
+from apps.metrics.api import api_team, json_error
+from apps.metrics.models import APIToken, PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
-from apps.metrics.services.api_tokens import (
-    api_token_create,
-    api_token_mark_used,
-    api_token_revoke,
-)
+from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
 from apps.teams.access import team_admin, team_member
 from apps.teams.models import Team
 
@@ -333,7 +328,15 @@ def api_tokens(request: HttpRequest, team_slug: str) -> HttpResponse:
     new_token = None
     if request.method == "POST":
         name = request.POST.get("name", "").replace("\x00", "")
-        _row, new_token = api_token_create(team=team, name=name, created_by=request.user)
+        try:
+            _row, new_token = api_token_create(
+                team=team,
+                name=name,
+                created_by=request.user,
+                scopes=request.POST.getlist("scopes"),
+            )
+        except BadScopes as refused:
+            messages.error(request, str(refused))
     elif request.method != "GET":
         return HttpResponse(status=405)
     return render(
@@ -344,6 +347,7 @@ def api_tokens(request: HttpRequest, team_slug: str) -> HttpResponse:
             "membership": membership,
             "tokens": api_tokens_for_team(team=team),
             "new_token": new_token,
+            "scopes": APIToken.Scope.choices,
             "api_url": request.build_absolute_uri(reverse("team_metrics_api", args=[team.slug])),
         },
     )
@@ -361,43 +365,16 @@ def api_token_revoke_view(request: HttpRequest, team_slug: str, pk: int) -> Http
 # --- JSON API -------------------------------------------------------------------
 
 
-def _json_error(status: int, message: str) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
-    if status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="tformance"'
-    return response
-
-
-def _api_team(request: HttpRequest, team_slug: str) -> Team | JsonResponse:
-    """The team a request may read: by bearer token (no session needed), or
-    the logged-in member's. 401 for a bad token or none, 404 outside the team."""
-    try:
-        token = request_api_token(request)
-    except AuthenticationFailed as refused:
-        return _json_error(401, str(refused))
-    if token is not None:
-        if token.team.slug != team_slug:
-            return _json_error(404, "No such team.")
-        api_token_mark_used(token=token)
-        return token.team
-    if not request.user.is_authenticated:
-        return _json_error(401, "Log in, or send 'Authorization: Bearer <token>'.")
-    try:
-        return team_member(user=request.user, team_slug=team_slug).team
-    except Http404:
-        return _json_error(404, "No such team.")
-
-
 @never_cache
 @require_GET
 def team_metrics_api(request: HttpRequest, team_slug: str) -> JsonResponse:
-    team = _api_team(request, team_slug)
+    team = api_team(request, team_slug)
     if isinstance(team, JsonResponse):
         return team
     try:
         asked, repository_ids = _read(request, team)
     except BadParameter as exc:
-        return _json_error(400, str(exc))
+        return json_error(400, str(exc))
     figures = metric_figures.team_figures(
         team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
     )

@@ -29,6 +29,7 @@ PAGES = {
     "members": "/teams/demo-team/members/",
     "accounts": "/teams/demo-team/members/github/",
     "docs": "/docs/github-app/",
+    "api_tokens": "/teams/demo-team/api-tokens/",
 }
 PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 # Elements wider than the card they sit in, other than inside a scrolling wrapper.

@@ -166,7 +166,7 @@ def test_it_quotes_formulas_in_csv(client, member, team, history):
 
 def test_it_lets_an_admin_create_a_token_shown_once(client, owner):
     client.force_login(owner)
-    response = client.post("/teams/acme/api-tokens/", {"name": "grafana"})
+    response = client.post("/teams/acme/api-tokens/", {"name": "grafana", "scopes": ["read"]})
     assert response.status_code == 200
     token = response.context["new_token"]
     assert token.startswith("tfm_") and token.encode() in response.content
@@ -179,7 +179,9 @@ def test_it_lets_an_admin_create_a_token_shown_once(client, owner):
 
 def test_it_lets_an_admin_revoke_a_token(client, owner):
     client.force_login(owner)
-    token = client.post("/teams/acme/api-tokens/", {"name": "ci"}).context["new_token"]
+    token = client.post("/teams/acme/api-tokens/", {"name": "ci", "scopes": ["read"]}).context[
+        "new_token"
+    ]
     row = APIToken.objects.get()
     response = client.post(f"/teams/acme/api-tokens/{row.pk}/revoke/")
     assert response.status_code == 302
@@ -201,7 +203,7 @@ def test_it_shows_members_the_styled_403_for_tokens(client, member):
 
 def test_it_hides_tokens_from_outsiders(client, team, outsider, owner):
     client.force_login(owner)
-    client.post("/teams/acme/api-tokens/", {"name": "ci"})
+    client.post("/teams/acme/api-tokens/", {"name": "ci", "scopes": ["read"]})
     row = APIToken.objects.get()
     client.force_login(outsider)
     assert client.get("/teams/acme/api-tokens/").status_code == 404

@@ -1,8 +1,9 @@
-"""Creating and revoking a team's read-only API tokens."""
+"""Creating and revoking a team's API tokens, each with its scopes."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.shortcuts import get_object_or_404
@@ -15,11 +16,29 @@ from apps.teams.models import Team
 TOKEN_PREFIX = "tfm_"  # noqa: S105 (a marker, not a secret)
 
 
+class BadScopes(ValueError):
+    """The scopes asked for are none, or not all known; str(error) says which."""
+
+
 def api_token_create(
-    *, team: Team, name: str, created_by: AbstractBaseUser | None
+    *,
+    team: Team,
+    name: str,
+    created_by: AbstractBaseUser | None,
+    scopes: Iterable[str] = (APIToken.Scope.READ,),
 ) -> tuple[APIToken, str]:
-    """A new token for the team; returns the row and the token, which is not
-    stored and cannot be shown again."""
+    """A new token for the team with these scopes (BadScopes for none or an
+    unknown one); returns the row and the token, which is not stored and
+    cannot be shown again."""
+    asked = set(scopes)
+    unknown = sorted(asked - set(APIToken.Scope.values))
+    if unknown:
+        raise BadScopes(
+            f"Unknown scope {', '.join(map(repr, unknown))}; "
+            f"one or more of {', '.join(APIToken.Scope.values)}."
+        )
+    if not asked:
+        raise BadScopes("Choose at least one scope.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = APIToken.objects.create(
         team=team,
@@ -27,6 +46,7 @@ def api_token_create(
         token_hash=token_hash(token),
         prefix=token[:10],
         created_by_id=created_by.pk if created_by is not None else None,
+        scopes=[value for value in APIToken.Scope.values if value in asked],
     )
     return row, token
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0012_pull_request_links_to_github_only'),
+        ('metrics', '0013_api_token_scopes'),
         ('teams', '0003_merge_invitations_and_time_zone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
