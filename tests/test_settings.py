@@ -235,9 +235,7 @@ def test_email_settings_come_from_the_environment(tmp_path):
     ("env", "said"),
     [
         ({"EMAIL_BACKEND": "smtp"}, "EMAIL_BACKEND must be a dotted path"),
-        ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT must be a whole number"),
         ({"EMAIL_PORT": "70000"}, "EMAIL_PORT must be a whole number"),
-        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be a whole number"),
         ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "not both"),
     ],
 )
