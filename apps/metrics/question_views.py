@@ -78,10 +78,6 @@ def _whole_number(value: str, *, maximum: int) -> int | None:
     return int(value)
 
 
-def _id(value: str) -> int | None:
-    return _whole_number(value, maximum=2**63 - 1) if len(value) <= 19 else None
-
-
 @login_required
 @require_POST
 def your_pull_request_answer(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:

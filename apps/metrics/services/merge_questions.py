@@ -270,7 +270,7 @@ def merge_question_answer(
     now = now or timezone.now()
     with transaction.atomic():
         question = (
-            MergeQuestion.objects.select_for_update()
+            MergeQuestion.objects.select_for_update(of=("self",))
             .select_related("pull_request__repository")
             .filter(pk=question_id)
             .first()
