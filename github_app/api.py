@@ -63,3 +63,23 @@ def installation_repositories(github: GitHub[Any]) -> list[dict[str, Any]]:
     """``GET /installation/repositories``, every page: the repositories the
     installation's token can reach (as GitHub's repository blocks)."""
     return list(iter_pages(github, "/installation/repositories", items_key="repositories"))
+
+
+def compare_commits(github: GitHub[Any], *, full_name: str, base: str, head: str) -> list[str]:
+    """``GET /repos/{owner}/{repo}/compare/{base}...{head}``, every page: the
+    shas of the commits reachable from ``head`` and not from ``base`` (none when
+    ``head`` is behind: a rollback). GitHub pages the commits (``Link``), 250 at
+    most on its first answer."""
+    owner, _, name = full_name.partition("/")
+    if not owner or not name:
+        raise GitHubError(f"not a repository's full name: {full_name!r}")
+    path = (
+        f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        f"/compare/{quote(base, safe='')}...{quote(head, safe='')}"
+    )
+    shas = []
+    for commit in iter_pages(github, path, items_key="commits"):
+        sha = commit.get("sha")
+        if isinstance(sha, str):
+            shas.append(sha)
+    return shas

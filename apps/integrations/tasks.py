@@ -6,13 +6,18 @@ pages. This module imports the services; no service imports it."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import Task, shared_task
 
 from apps.integrations import scheduling
 from apps.integrations.models import ReconcileRun
 from apps.integrations.pipeline import drain
-from apps.integrations.services import history
+from apps.integrations.services import deployments, history
 from apps.integrations.services.reconcile import ReconcileBusy, deliveries_reconcile
+from github_app.errors import GitHubError, RateLimited, Unavailable
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True)
@@ -68,3 +73,23 @@ def resume_history_runs() -> int:
         else:
             scheduling.history_run_send(run_id)
     return len(due)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(Unavailable, RateLimited),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def deployment_ship_fetch(self: Task, deployment_id: int) -> str:
+    """The pull requests a deployment shipped, read from GitHub's compare API.
+    GitHub's transient errors are retried; an app not configured, or an error
+    that can never succeed, leaves the deployment unshipped (logged)."""
+    try:
+        return deployments.deployment_ship_read(deployment_id=deployment_id)
+    except (Unavailable, RateLimited):
+        raise
+    except GitHubError:
+        logger.exception("deployment %s: what it shipped could not be read", deployment_id)
+        return "failed"

@@ -15,7 +15,7 @@ import pytest
 
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.integrations.pipeline.routing import ANY_ACTION, IGNORED_EVENTS, ROUTES
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import Deployment, PRReview, PullRequest, TeamMember
 from tests.integrations.conftest import installation_for, repository_for
 
 pytestmark = pytest.mark.django_db
@@ -387,3 +387,29 @@ def test_pull_request_review_thread_unresolved(send, hello_world):
     _ignored_review_activity(
         send, "pull_request_review_thread.unresolved", "pull_request_review_thread"
     )
+
+
+# --- deployments ----------------------------------------------------------------------
+
+DEPLOYMENT_ID = 145988746
+
+
+def test_deployment_created(send, hello_world):
+    _processed(send("deployment.created"))
+    deployment = Deployment.objects.get(key=f"github:{DEPLOYMENT_ID}")
+    assert (deployment.sha, deployment.environment, deployment.status) == (
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+        "production",
+        "pending",
+    )
+    assert (deployment.is_production, deployment.repository) == (True, hello_world)
+    assert deployment.started_at == datetime(2019, 5, 15, 15, 20, 53, tzinfo=UTC)
+    assert deployment.finished_at is None
+
+
+def test_deployment_status_created(send, hello_world):
+    _processed(send("deployment_status.created"))
+    deployment = Deployment.objects.get(key=f"github:{DEPLOYMENT_ID}")
+    assert (deployment.status, deployment.is_production) == ("success", True)
+    assert deployment.finished_at == datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC)
+    assert deployment.status_github_id == 209916254

@@ -160,6 +160,9 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
         fields["base_branch"] = base_ref
     if "html_url" in data:
         fields["html_url"] = github_link(data["html_url"])
+    merge_commit = read_sha(data.get("merge_commit_sha"))
+    if merge_commit is not None:
+        fields["merge_commit_sha"] = merge_commit
 
     body = data.get("body", _ABSENT)
     updated_at = _datetime_or_absent(data.get("updated_at"))
@@ -276,6 +279,18 @@ def is_revert_title(title: str) -> bool:
 def is_hotfix(*, title: str, labels: list[str], head_branch: str) -> bool:
     texts = [title, head_branch, *labels]
     return any(HOTFIX in text.lower() for text in texts)
+
+
+# A commit's id as GitHub writes it: 40 hexadecimal digits (SHA-1).
+SHA = re.compile(r"[0-9a-f]{40}", re.ASCII)
+
+
+def read_sha(value: object) -> str | None:
+    """A full commit sha, lower case; None for anything else."""
+    if not isinstance(value, str) or len(value) != 40:
+        return None
+    value = value.lower()
+    return value if SHA.fullmatch(value) else None
 
 
 class _Absent:

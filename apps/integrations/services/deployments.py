@@ -1,0 +1,59 @@
+"""What a deployment shipped, read from GitHub: the commits between the
+previous successful production deployment of its repository and this one
+(GitHub's compare API), handed to the metrics (`deployment_ship`), which match
+them to merged pull requests by their merge commit.
+
+Queued (by name, `apps.metrics.services.deployments.SHIP_TASK`) after the
+commit that stores a successful production deployment; the task
+(`apps/integrations/tasks.py`) retries GitHub's transient errors."""
+
+from __future__ import annotations
+
+import logging
+
+from apps.integrations.models import Repository
+from apps.integrations.services.github_api import installation_github
+from apps.metrics.models import Deployment
+from apps.metrics.services.deployments import deployment_previous
+from apps.metrics.services.shipping import deployment_ship
+from github_app.api import compare_commits
+from github_app.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+
+def deployment_ship_read(*, deployment_id: int) -> str:
+    """Read and record what the deployment shipped; what became of it."""
+    deployment = Deployment.objects.filter(pk=deployment_id).first()
+    if deployment is None:
+        return "gone"
+    if deployment.shipped_at is not None:
+        return "shipped already"
+    previous = deployment_previous(deployment)
+    if previous is None:
+        # No previous deployment to compare with (docs/metrics.md).
+        deployment_ship(deployment_id=deployment.pk, previous_id=None, shas=None)
+        return "first"
+    repository = (
+        Repository.objects.select_related("installation")
+        .filter(pk=deployment.repository_id)
+        .first()
+    )
+    if repository is None:
+        return "no repository"
+    if previous.sha == deployment.sha:
+        shas: list[str] = []
+    else:
+        try:
+            shas = compare_commits(
+                installation_github(installation_id=repository.installation.installation_id),
+                full_name=repository.full_name,
+                base=previous.sha,
+                head=deployment.sha,
+            )
+        except NotFound:
+            # A commit GitHub does not know (force-pushed away): nothing to match.
+            logger.warning("compare %s...%s: not found", previous.sha, deployment.sha)
+            shas = []
+    deployment_ship(deployment_id=deployment.pk, previous_id=previous.pk, shas=shas)
+    return "compared"

@@ -1,0 +1,45 @@
+"""Recording what a deployment shipped: the merged pull requests its commits
+merged, applied through the write path's batch (`ShipChange`) like every
+change of rows. Apart from `deployments.py` because it applies through the
+registry of kinds, which lists the deployment kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from apps.metrics.models import Deployment, PullRequest
+from apps.metrics.services.batches import apply_changes
+from apps.metrics.services.deployments import ShipChange
+from apps.metrics.services.kinds import KINDS
+from apps.metrics.services.payloads import read_sha
+
+
+def deployment_ship(
+    *, deployment_id: int, previous_id: int | None, shas: Iterable[str] | None
+) -> Deployment:
+    """Record what the deployment shipped: the merged pull requests of its
+    repository whose merge commit is among ``shas`` (the commits GitHub's compare
+    gives between the previous successful production deployment and this one).
+    ``shas`` None: there is no previous one; it shipped the merged pull requests
+    of its repository merged before it finished that no deployment shipped yet
+    (docs/metrics.md)."""
+    deployment = Deployment.objects.select_related("team").get(pk=deployment_id)
+    merged = PullRequest.objects.filter(
+        team_id=deployment.team_id,
+        repository_github_id=deployment.repository_github_id,
+        state=PullRequest.State.MERGED,
+    )
+    if shas is None:
+        matched = merged.filter(merged_at__lte=deployment.finished_at, deployed_at__isnull=True)
+    else:
+        wanted = sorted({sha for sha in (read_sha(value) for value in shas) if sha})
+        matched = merged.filter(merge_commit_sha__in=wanted) if wanted else merged.none()
+    pull_requests = tuple(matched.order_by("github_id").values_list("github_id", "number"))
+    change = ShipChange(
+        team=deployment.team,
+        deployment_key=deployment.key,
+        previous_id=previous_id,
+        pull_requests=pull_requests,
+    )
+    (row,) = apply_changes([change], sources=["webhook"], kinds=KINDS)
+    return deployment if not isinstance(row, Deployment) else row
