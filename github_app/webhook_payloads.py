@@ -535,27 +535,3 @@ def deployment_status_payload(
         "repository_url": deployment["repository_url"],
     }
     return {"action": "created", **{k: v for k, v in payload.items() if k != "action"}}
-
-
-def api_deployment_status_payload(
-    *,
-    idempotency_key: str,
-    sha: str,
-    environment: str,
-    state: str,
-    started_at: str | None,
-    finished_at: str | None,
-) -> dict[str, Any]:
-    """The deployment_status-shaped event the API's POST builds from what a CI
-    sent: its deployment keyed by the caller's idempotency key (GitHub's own
-    deployments carry an id instead)."""
-    return {
-        "action": "created",
-        "deployment": {
-            "idempotency_key": idempotency_key,
-            "sha": sha,
-            "environment": environment,
-            "created_at": started_at,
-        },
-        "deployment_status": {"state": state, "updated_at": finished_at or started_at},
-    }

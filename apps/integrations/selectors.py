@@ -304,3 +304,16 @@ class RepositoryRows:
     def names_of(self, *, github_id: int) -> set[str]:
         names = Repository.objects.filter(github_id=github_id).values_list("full_name", flat=True)
         return {name.lower() for name in names}
+
+    def tracked_named(self, *, team: Team, full_name: str) -> Repository | None:
+        # The newest tracked row of that name (a reinstall makes a second one).
+        return (
+            Repository.objects.filter(
+                installation__team=team,
+                full_name__iexact=full_name,
+                tracked=True,
+                deleted_at__isnull=True,
+            )
+            .order_by("-pk")
+            .first()
+        )

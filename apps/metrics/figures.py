@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
+from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
@@ -439,6 +440,9 @@ def team_figures(
     figures["ai"] = {
         "survey": ai_survey_figures(team=team, period=period, repository_ids=repository_ids)
     }
+    figures["deployments"] = deployment_figures(
+        team=team, period=period, repository_ids=repository_ids
+    )
     return figures
 
 

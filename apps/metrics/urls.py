@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.metrics import people_views, question_views, views
+from apps.metrics import deployment_views, people_views, question_views, views
 
 urlpatterns = [
     path("teams/<slug:team_slug>/", views.team_dashboard, name="team_dashboard"),
@@ -49,4 +49,9 @@ urlpatterns = [
     # An email's one-click link (?token=…&answer=…): the token is a query
     # parameter, so logs redact it (apps/common/redact.py).
     path("merge-question/", question_views.merge_question_link, name="merge_question_link"),
+    path(
+        "api/teams/<slug:team_slug>/deployments/",
+        deployment_views.team_deployments_api,
+        name="team_deployments_api",
+    ),
 ]
