@@ -288,3 +288,26 @@ def test_it_fails_the_deployment_a_hotfix_followed_but_not_after_the_window(
 
     assert (row(1).failed, row(1).failure_reason) == (True, "hotfixed")
     assert not row(2).failed  # the hotfix 36 hours later is outside the 1-day window
+
+
+def test_a_revert_not_deployed_yet_fails_its_deployment_at_the_next_recompute(
+    deliver, repository, github
+):
+    from django.core.management import call_command
+
+    merged_pull_request(deliver, pr_id=1, number=1, opened=0, merged=1, sha=SHA["a"])
+    deploy(deliver, deployment_id=1, sha=SHA["a"], hours=2)
+    merged_pull_request(
+        deliver,
+        pr_id=2,
+        number=2,
+        opened=3,
+        merged=4,
+        sha=SHA["b"],
+        title='Revert "Update the README"',
+        body="Reverts acme/api#1",
+    )
+    assert not row(1).failed
+    call_command("metrics_recompute", "--team", "acme")
+    assert (row(1).failed, row(1).failure_reason) == (True, "reverted")
+    assert row(1).recovery_time_hours is None  # nothing deployed since

@@ -439,6 +439,25 @@ def deployments_assess(
     return len(changed)
 
 
+def deployments_reassess(*, team: Team | None) -> int:
+    """`deployments_assess` for every repository of the team (None: every
+    team) that has deployments: after a recompute of its pull requests."""
+    pairs = Deployment.objects.filter(is_production=True)
+    if team is not None:
+        pairs = pairs.filter(team=team)
+    changed = 0
+    teams: dict[int, Team] = {}
+    for team_id, repository_github_id in (
+        pairs.values_list("team_id", "repository_github_id").distinct().order_by("team_id")
+    ):
+        if team_id not in teams:
+            teams[team_id] = team if team is not None else Team.objects.get(pk=team_id)
+        changed += deployments_assess(
+            team=teams[team_id], repository_github_id=repository_github_id
+        )
+    return changed
+
+
 def _reset(row: Deployment) -> None:
     row.failed, row.failure_reason, row.failure_detail = False, "", ""
     row.is_rework, row.recovered_at = False, None
