@@ -83,3 +83,19 @@ def compare_commits(github: GitHub[Any], *, full_name: str, base: str, head: str
         if isinstance(sha, str):
             shas.append(sha)
     return shas
+
+
+def commit_sha(github: GitHub[Any], *, full_name: str, ref: str) -> str:
+    """``GET /repos/{owner}/{repo}/commits/{ref}``: the sha of the commit a
+    tag, branch or sha names."""
+    owner, _, name = full_name.partition("/")
+    if not owner or not name or not ref:
+        raise GitHubError(f"not a repository and ref: {full_name!r} {ref!r}")
+    body = github.request(
+        "GET",
+        f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}/commits/{quote(ref, safe='')}",
+    ).json()
+    sha = body.get("sha") if isinstance(body, Mapping) else None
+    if not isinstance(sha, str) or len(sha) != 40:
+        raise GitHubError(f"GitHub's answer to GET commits/{ref} has no sha")
+    return sha.lower()

@@ -535,3 +535,108 @@ def deployment_status_payload(
         "repository_url": deployment["repository_url"],
     }
     return {"action": "created", **{k: v for k, v in payload.items() if k != "action"}}
+
+
+def release_payload(
+    action: str = "published",
+    *,
+    release_id: int = 17372790,
+    tag_name: str = "v1.0.0",
+    target_commitish: str = "main",
+    draft: bool = False,
+    prerelease: bool = False,
+    created_at: str = DEFAULT_CREATED_AT,
+    published_at: str | None = DEFAULT_CREATED_AT,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    """A release event body."""
+    url = f"{API}/repos/{repository_full_name}/releases/{release_id}"
+    author = user(DEFAULT_AUTHOR_LOGIN, DEFAULT_AUTHOR_ID)
+    payload: dict[str, Any] = {
+        "action": action,
+        "release": {
+            "url": url,
+            "assets_url": f"{url}/assets",
+            "upload_url": f"{url}/assets{{?name,label}}",
+            "html_url": f"{WEB}/{repository_full_name}/releases/tag/{tag_name}",
+            "id": release_id,
+            "node_id": f"MDc6UmVsZWFzZT{release_id}",
+            "tag_name": tag_name,
+            "target_commitish": target_commitish,
+            "name": tag_name,
+            "draft": draft,
+            "author": author,
+            "prerelease": prerelease,
+            "created_at": created_at,
+            "published_at": published_at,
+            "assets": [],
+            "tarball_url": f"{API}/repos/{repository_full_name}/tarball/{tag_name}",
+            "zipball_url": f"{API}/repos/{repository_full_name}/zipball/{tag_name}",
+            "body": None,
+        },
+        "repository": repository(repository_id, repository_full_name),
+        "sender": author,
+    }
+    if installation_id is not None:
+        payload["installation"] = installation_ref(installation_id)
+    return payload
+
+
+def workflow_run_payload(
+    action: str = "completed",
+    *,
+    run_id: int = 1589141559,
+    run_attempt: int = 1,
+    path: str = ".github/workflows/deploy.yml",
+    head_sha: str = "5779607b49aab1200488439f02372c57b4f75444",
+    head_branch: str = "main",
+    status: str = "completed",
+    conclusion: str | None = "success",
+    run_started_at: str = DEFAULT_CREATED_AT,
+    updated_at: str = DEFAULT_CREATED_AT,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    """A workflow_run event body (the fields the metrics read, and the usual ones)."""
+    repo = repository(repository_id, repository_full_name)
+    url = f"{API}/repos/{repository_full_name}/actions/runs/{run_id}"
+    workflow_id = zlib.crc32(path.encode())
+    payload: dict[str, Any] = {
+        "action": action,
+        "workflow": {
+            "id": workflow_id,
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "state": "active",
+        },
+        "workflow_run": {
+            "id": run_id,
+            "name": path.rsplit("/", 1)[-1],
+            "node_id": f"WFR_{run_id}",
+            "head_branch": head_branch,
+            "head_sha": head_sha,
+            "path": path,
+            "run_number": run_id % 1000,
+            "run_attempt": run_attempt,
+            "event": "push",
+            "status": status,
+            "conclusion": conclusion,
+            "workflow_id": workflow_id,
+            "url": url,
+            "html_url": f"{WEB}/{repository_full_name}/actions/runs/{run_id}",
+            "pull_requests": [],
+            "created_at": run_started_at,
+            "updated_at": updated_at,
+            "run_started_at": run_started_at,
+            "head_repository": repo,
+            "repository": repo,
+        },
+        "repository": repo,
+        "sender": user(DEFAULT_AUTHOR_LOGIN, DEFAULT_AUTHOR_ID),
+    }
+    if installation_id is not None:
+        payload["installation"] = installation_ref(installation_id)
+    return payload

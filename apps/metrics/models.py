@@ -534,7 +534,9 @@ class Deployment(models.Model):
     production_environment = models.BooleanField(null=True, blank=True)
     # Derived: production_environment, or the environment among the team's list.
     is_production = models.BooleanField(default=False)
-    sha = models.CharField(max_length=40)
+    # Empty only for a release whose tag's commit is not read yet (`ref`).
+    sha = models.CharField(max_length=40, blank=True)
+    ref = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     # GitHub's time of the status stored, and its id (orders statuses of one second).
     status_at = models.DateTimeField(null=True, blank=True)

@@ -11,12 +11,19 @@ from typing import Any
 import pytest
 import respx
 
-from apps.metrics.models import Deployment, DeploymentSettings, PullRequest
+from apps.metrics.models import (
+    Deployment,
+    DeploymentSettings,
+    PullRequest,
+    RepositoryDeploymentSource,
+)
 from github_app.webhook_payloads import (
     deployment_payload,
     deployment_status_payload,
     iso,
     pull_request_payload,
+    release_payload,
+    workflow_run_payload,
 )
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
@@ -311,3 +318,68 @@ def test_a_revert_not_deployed_yet_fails_its_deployment_at_the_next_recompute(
     call_command("metrics_recompute", "--team", "acme")
     assert (row(1).failed, row(1).failure_reason) == (True, "reverted")
     assert row(1).recovery_time_hours is None  # nothing deployed since
+
+
+# --- the other sources ---------------------------------------------------------------------
+
+
+def test_a_release_ships_from_its_tags_commit_read_from_github(deliver, repository, github, team):
+    place = {"repository_id": REPOSITORY_ID, "repository_full_name": FULL_NAME}
+    merged_pull_request(deliver, pr_id=1, number=1, opened=0, merged=1, sha=SHA["a"])
+    first = release_payload(
+        **place,
+        release_id=1,
+        tag_name="v1",
+        target_commitish=SHA["a"],
+        created_at=at(1.5),
+        published_at=at(2),
+    )
+    assert deliver("release", first).status_code == 202
+    merged_pull_request(deliver, pr_id=2, number=2, opened=2, merged=3, sha=SHA["b"])
+    tag = github.get(f"/repos/{FULL_NAME}/commits/v2").respond(200, json={"sha": SHA["b"]})
+    compare_answers(github, SHA["a"], SHA["b"], [[SHA["b"]]])
+    second = release_payload(
+        **place,
+        release_id=2,
+        tag_name="v2",
+        target_commitish="main",
+        created_at=at(3.5),
+        published_at=at(4),
+    )
+    assert deliver("release", second).status_code == 202
+
+    assert tag.called
+    release = Deployment.objects.get(key="release:2")
+    assert (release.sha, release.ref, release.source) == (SHA["b"], "v2", "release")
+    assert PullRequest.objects.get(number=1).deployment.key == "release:1"
+    assert PullRequest.objects.get(number=2).deployed_at == T0 + timedelta(hours=4)
+
+
+def test_a_workflow_run_of_the_picked_workflow_is_a_deployment(deliver, repository, team):
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=REPOSITORY_ID,
+        choice="workflow",
+        workflow_path=".github/workflows/deploy.yml",
+    )
+    failed = workflow_run_payload(
+        run_id=5,
+        head_sha=SHA["a"],
+        conclusion="failure",
+        repository_id=REPOSITORY_ID,
+        repository_full_name=FULL_NAME,
+        updated_at=at(1),
+    )
+    retried = workflow_run_payload(
+        run_id=5,
+        run_attempt=2,
+        head_sha=SHA["a"],
+        conclusion="success",
+        repository_id=REPOSITORY_ID,
+        repository_full_name=FULL_NAME,
+        updated_at=at(2),
+    )
+    assert deliver("workflow_run", retried).status_code == 202
+    assert deliver("workflow_run", failed).status_code == 202  # the older attempt, late
+    deployment = Deployment.objects.get()
+    assert (deployment.status, deployment.finished_at) == ("success", T0 + timedelta(hours=2))

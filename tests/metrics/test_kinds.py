@@ -28,6 +28,8 @@ def test_the_events_the_metrics_read_are_the_kinds_readers():
         "pull_request_review": ReviewRows.readers["pull_request_review"],
         "deployment": DeploymentRows.readers["deployment"],
         "deployment_status": DeploymentRows.readers["deployment_status"],
+        "workflow_run": DeploymentRows.readers["workflow_run"],
+        "release": DeploymentRows.readers["release"],
     }
     assert expected == READERS
     assert set(expected) == EVENT_NAMES

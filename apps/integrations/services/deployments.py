@@ -16,7 +16,8 @@ from apps.integrations.services.github_api import installation_github
 from apps.metrics.models import Deployment
 from apps.metrics.services.deployments import deployment_previous
 from apps.metrics.services.shipping import deployment_ship
-from github_app.api import compare_commits
+from github_app.api import commit_sha, compare_commits
+from github_app.client import GitHubClient, InstallationStrategy
 from github_app.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -29,31 +30,36 @@ def deployment_ship_read(*, deployment_id: int) -> str:
         return "gone"
     if deployment.shipped_at is not None:
         return "shipped already"
-    previous = deployment_previous(deployment)
-    if previous is None:
-        # No previous deployment to compare with (docs/metrics.md).
-        deployment_ship(deployment_id=deployment.pk, previous_id=None, shas=None)
-        return "first"
     repository = (
         Repository.objects.select_related("installation")
         .filter(pk=deployment.repository_id)
         .first()
     )
+    sha = deployment.sha
+    if not sha:
+        # A release names a tag: its commit is GitHub's to say.
+        if repository is None or not deployment.ref:
+            return "no commit"
+        sha = commit_sha(_github(repository), full_name=repository.full_name, ref=deployment.ref)
+    previous = deployment_previous(deployment)
+    if previous is None or not previous.sha:
+        # No previous deployment to compare with (docs/metrics.md).
+        deployment_ship(deployment_id=deployment.pk, previous_id=None, shas=None, sha=sha)
+        return "first"
     if repository is None:
         return "no repository"
-    if previous.sha == deployment.sha:
-        shas: list[str] = []
-    else:
+    shas: list[str] = []
+    if previous.sha != sha:
         try:
             shas = compare_commits(
-                installation_github(installation_id=repository.installation.installation_id),
-                full_name=repository.full_name,
-                base=previous.sha,
-                head=deployment.sha,
+                _github(repository), full_name=repository.full_name, base=previous.sha, head=sha
             )
         except NotFound:
             # A commit GitHub does not know (force-pushed away): nothing to match.
-            logger.warning("compare %s...%s: not found", previous.sha, deployment.sha)
-            shas = []
-    deployment_ship(deployment_id=deployment.pk, previous_id=previous.pk, shas=shas)
+            logger.warning("compare %s...%s: not found", previous.sha, sha)
+    deployment_ship(deployment_id=deployment.pk, previous_id=previous.pk, shas=shas, sha=sha)
     return "compared"
+
+
+def _github(repository: Repository) -> GitHubClient[InstallationStrategy]:
+    return installation_github(installation_id=repository.installation.installation_id)

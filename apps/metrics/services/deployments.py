@@ -41,6 +41,7 @@ from apps.metrics.models import (
     Deployment,
     DeploymentSettings,
     PullRequest,
+    RepositoryDeploymentSource,
 )
 from apps.metrics.services.batches import (
     Batch,
@@ -79,6 +80,7 @@ logger = logging.getLogger(__name__)
 SHIP_TASK = "apps.integrations.tasks.deployment_ship_fetch"
 
 MAX_ENVIRONMENT = 255
+MAX_REF = 255
 MAX_KEY = 200
 Status = Deployment.Status
 # GitHub's deployment status states -> ours ("queued" is waiting, as pending).
@@ -121,6 +123,8 @@ class DeploymentChange:
     production_environment: bool | None = None
     started_at: datetime | None = None
     status: StatusSnapshot | None = None
+    # A release's tag, whose commit is read from GitHub when the sha is not known.
+    ref: str = ""
 
     def needs(self) -> list[Need]:
         return [Need(DeploymentRows.name, self.team, 0, self.key)]
@@ -131,7 +135,11 @@ class DeploymentChange:
             row.repository = self.repository
             row.repository_github_id = self.repository.github_id
         # What GitHub says of a deployment (its commit, environment) never changes.
-        row.sha, row.environment = self.sha, self.environment
+        if self.sha:
+            row.sha = self.sha
+        row.environment = self.environment
+        if self.ref:
+            row.ref = self.ref
         if self.github_id is not None:
             row.github_id = self.github_id
         if self.production_environment is not None:
@@ -283,6 +291,125 @@ def read_api_deployment_change(
     )
 
 
+@dataclass(frozen=True)
+class NoChange:
+    """An event of a deployment kind that is no deployment (a workflow that is
+    not the repository's deployment workflow, a draft release, a run still
+    going): processed, changing nothing."""
+
+    team: Team
+    repository: Repository | None
+    reason: str
+
+    def needs(self) -> list[Need]:
+        return []
+
+    def apply(self, batch: Batch) -> None:
+        return None
+
+
+# A workflow run's conclusion -> the deployment's status; the others (cancelled,
+# skipped, neutral, action_required, stale) deployed nothing and are no attempt.
+_RUN_CONCLUSIONS = {
+    "success": Status.SUCCESS,
+    "failure": Status.FAILURE,
+    "timed_out": Status.FAILURE,
+    "startup_failure": Status.FAILURE,
+}
+
+
+def repository_workflow_path(*, team: Team, repository: Repository | None) -> str:
+    """The workflow file the team's admin picked as the repository's deployments."""
+    if repository is None:
+        return ""
+    chosen = (
+        RepositoryDeploymentSource.objects.filter(
+            team=team, repository_github_id=repository.github_id
+        )
+        .values_list("workflow_path", flat=True)
+        .first()
+    )
+    return chosen or ""
+
+
+def read_workflow_run_change(
+    *,
+    team: Team,
+    repository: Repository | None,
+    payload: Mapping[str, Any],
+    received_at: datetime | None = None,
+) -> DeploymentChange | NoChange:
+    """Read a `workflow_run` event: a completed run of the repository's
+    deployment workflow on its default branch is a production deployment of
+    its head commit (success deploys; failure is a failed deployment)."""
+    run = require_mapping(payload.get("workflow_run"), "workflow_run")
+    run_id = require_int(run, "id", "workflow_run")
+    workflow = payload.get("workflow")
+    path = run.get("path") or (workflow.get("path") if isinstance(workflow, Mapping) else None)
+    wanted = repository_workflow_path(team=team, repository=repository)
+    if not wanted or path != wanted:
+        return NoChange(team, repository, "not the repository's deployment workflow")
+    repository_block = payload.get("repository")
+    default_branch = (
+        repository_block.get("default_branch") if isinstance(repository_block, Mapping) else None
+    )
+    if run.get("head_branch") != default_branch:
+        return NoChange(team, repository, "a run on another branch than the default one")
+    status = _RUN_CONCLUSIONS.get(str(run.get("conclusion")))
+    if payload.get("action") != "completed" or run.get("status") != "completed" or status is None:
+        return NoChange(team, repository, "a run that deployed nothing (yet)")
+    return DeploymentChange(
+        team=team,
+        repository=repository,
+        key=f"workflow_run:{run_id}",
+        source=Deployment.Source.WORKFLOW,
+        github_id=run_id,
+        sha=_sha(run.get("head_sha"), "workflow_run.head_sha"),
+        environment="production",
+        production_environment=True,
+        started_at=_time(run.get("run_started_at"), "workflow_run.run_started_at"),
+        # A re-run (a new attempt) of the same run is newer by its updated_at.
+        status=StatusSnapshot(
+            status=str(status),
+            at=_time(run.get("updated_at"), "workflow_run.updated_at"),
+            github_id=run.get("run_attempt") if isinstance(run.get("run_attempt"), int) else None,
+        ),
+    )
+
+
+def read_release_change(
+    *,
+    team: Team,
+    repository: Repository | None,
+    payload: Mapping[str, Any],
+    received_at: datetime | None = None,
+) -> DeploymentChange | NoChange:
+    """Read a `release` event: a release published (not a draft, not a
+    prerelease) is a successful production deployment of its tag's commit.
+    The tag's commit is its `target_commitish` when that is a sha; else
+    (a branch name) it is read from GitHub before what it shipped is."""
+    release = require_mapping(payload.get("release"), "release")
+    release_id = require_int(release, "id", "release")
+    if payload.get("action") != "published":
+        return NoChange(team, repository, "only a published release deploys")
+    if release.get("draft") is not False or release.get("prerelease") is not False:
+        return NoChange(team, repository, "a draft or a prerelease")
+    published_at = _time(release.get("published_at"), "release.published_at")
+    return DeploymentChange(
+        team=team,
+        repository=repository,
+        key=f"release:{release_id}",
+        source=Deployment.Source.RELEASE,
+        github_id=release_id,
+        sha=read_sha(release.get("target_commitish")) or "",
+        ref=_text(release.get("tag_name"), "release.tag_name", limit=MAX_REF),
+        environment="production",
+        production_environment=True,
+        started_at=_time(release.get("created_at"), "release.created_at"),
+        status=StatusSnapshot(status=str(Status.SUCCESS), at=published_at),
+    )
+
+
 # --- which pull requests a deployment shipped --------------------------------------------
 
 
@@ -298,6 +425,8 @@ class ShipChange:
     # The shipped pull requests: (GitHub id, number).
     pull_requests: tuple[tuple[int, int], ...]
     repository: Repository | None = None
+    # Its commit, read from GitHub (a release's tag), when it had none.
+    sha: str = ""
 
     def needs(self) -> list[Need]:
         return [
@@ -314,6 +443,8 @@ class ShipChange:
             raise LookupError("a deployment is shipped only once stored and finished")
         deployment.previous_id = self.previous_id
         deployment.shipped_at = timezone.now()
+        if self.sha and not deployment.sha:
+            deployment.sha = self.sha
         pull_requests = batch.kind(PullRequestRows)
         for github_id, _ in self.pull_requests:
             tracked = pull_requests.tracked(self.team, github_id)
@@ -483,7 +614,7 @@ def _assess(
     # A rollback: a success deploying a commit deployed before the previous
     # success; what was deployed in between was rolled back.
     for index, row in enumerate(successes):
-        if index == 0 or successes[index - 1].sha == row.sha:
+        if index == 0 or not row.sha or successes[index - 1].sha == row.sha:
             continue
         earlier = [i for i in range(index - 1) if successes[i].sha == row.sha]
         if not earlier:
@@ -558,6 +689,8 @@ class DeploymentRows(RowKind):
     readers = {
         "deployment": read_deployment_change,
         "deployment_status": read_deployment_status_change,
+        "workflow_run": read_workflow_run_change,
+        "release": read_release_change,
     }
 
     def __init__(self, batch: Batch) -> None:

@@ -15,7 +15,11 @@ from apps.metrics.services.payloads import read_sha
 
 
 def deployment_ship(
-    *, deployment_id: int, previous_id: int | None, shas: Iterable[str] | None
+    *,
+    deployment_id: int,
+    previous_id: int | None,
+    shas: Iterable[str] | None,
+    sha: str = "",
 ) -> Deployment:
     """Record what the deployment shipped: the merged pull requests of its
     repository whose merge commit is among ``shas`` (the commits GitHub's compare
@@ -40,6 +44,7 @@ def deployment_ship(
         deployment_key=deployment.key,
         previous_id=previous_id,
         pull_requests=pull_requests,
+        sha=read_sha(sha) or "",
     )
     (row,) = apply_changes([change], sources=["webhook"], kinds=KINDS)
     return deployment if not isinstance(row, Deployment) else row
