@@ -23,18 +23,13 @@ from django.db.models import Count, Q, QuerySet
 from apps.metrics.dbfunctions import PercentileCont
 from apps.metrics.models import Deployment, PullRequest, RepositoryDeploymentSource
 from apps.metrics.periods import Period
+from apps.metrics.services.deployments import FAMILIES
 from apps.teams.models import Team
 
 Source = Deployment.Source
 Choice = RepositoryDeploymentSource.Choice
-# What each choice of source counts: the API's deployments come from the
-# team's own CI, as GitHub's deployments do.
-CHOICE_SOURCES: dict[str, tuple[str, ...]] = {
-    Choice.GITHUB: (Source.GITHUB, Source.API),
-    Choice.WORKFLOW: (Source.WORKFLOW,),
-    Choice.RELEASE: (Source.RELEASE,),
-    Choice.MERGE: (Source.MERGE,),
-}
+# What each choice of source counts (the API's deployments with GitHub's).
+CHOICE_SOURCES = FAMILIES
 FINISHED = (*Deployment.SUCCEEDED_STATUSES, *Deployment.FAILED_STATUSES)
 LIST_LIMIT = 20
 DIGITS = 3

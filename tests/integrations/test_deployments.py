@@ -297,7 +297,7 @@ def test_it_fails_the_deployment_a_hotfix_followed_but_not_after_the_window(
     assert not row(2).failed  # the hotfix 36 hours later is outside the 1-day window
 
 
-def test_a_revert_not_deployed_yet_fails_its_deployment_at_the_next_recompute(
+def test_a_revert_not_deployed_yet_fails_its_deployment_as_it_merges_and_at_recompute(
     deliver, repository, github
 ):
     from django.core.management import call_command
@@ -314,10 +314,13 @@ def test_a_revert_not_deployed_yet_fails_its_deployment_at_the_next_recompute(
         title='Revert "Update the README"',
         body="Reverts acme/api#1",
     )
-    assert not row(1).failed
-    call_command("metrics_recompute", "--team", "acme")
+    # Its merge writes the repository's deployments (a merge is one), which
+    # derives their failures again.
     assert (row(1).failed, row(1).failure_reason) == (True, "reverted")
     assert row(1).recovery_time_hours is None  # nothing deployed since
+    Deployment.objects.update(failed=False, failure_reason="")
+    call_command("metrics_recompute", "--team", "acme")
+    assert (row(1).failed, row(1).failure_reason) == (True, "reverted")
 
 
 # --- the other sources ---------------------------------------------------------------------
@@ -383,3 +386,25 @@ def test_a_workflow_run_of_the_picked_workflow_is_a_deployment(deliver, reposito
     assert deliver("workflow_run", failed).status_code == 202  # the older attempt, late
     deployment = Deployment.objects.get()
     assert (deployment.status, deployment.finished_at) == ("success", T0 + timedelta(hours=2))
+
+
+def test_a_repository_without_deployments_deploys_every_merge_to_its_default_branch(
+    deliver, repository, github
+):
+    merged_pull_request(deliver, pr_id=1, number=1, opened=0, merged=3, sha=SHA["a"])
+    merged_pull_request(
+        deliver, pr_id=2, number=2, opened=0, merged=4, sha=SHA["b"], base_ref="release-1"
+    )
+    first = PullRequest.objects.get(number=1)
+    assert first.deployment.key == "merge:1"
+    assert first.deployed_at == first.merged_at
+    assert first.lead_time_hours == first.cycle_time_hours == 3
+    # A merge into another branch than the default one deploys nothing.
+    assert not Deployment.objects.filter(key="merge:2").exists()
+
+    # GitHub deployments appear: they are the source now, and the first one
+    # ships what merges no longer count for.
+    deploy(deliver, deployment_id=1, sha=SHA["a"], hours=5)
+    first.refresh_from_db()
+    assert first.deployment == row(1)
+    assert first.lead_time_hours == 5

@@ -13,8 +13,9 @@ import logging
 
 from apps.integrations.models import Repository
 from apps.integrations.services.github_api import installation_github
+from apps.metrics.figures_deployments import deployment_sources
 from apps.metrics.models import Deployment
-from apps.metrics.services.deployments import deployment_previous
+from apps.metrics.services.deployments import FAMILIES, deployment_previous
 from apps.metrics.services.shipping import deployment_ship
 from github_app.api import commit_sha, compare_commits
 from github_app.client import GitHubClient, InstallationStrategy
@@ -25,11 +26,19 @@ logger = logging.getLogger(__name__)
 
 def deployment_ship_read(*, deployment_id: int) -> str:
     """Read and record what the deployment shipped; what became of it."""
-    deployment = Deployment.objects.filter(pk=deployment_id).first()
+    deployment = Deployment.objects.select_related("team").filter(pk=deployment_id).first()
     if deployment is None:
         return "gone"
     if deployment.shipped_at is not None:
         return "shipped already"
+    resolved = deployment_sources(team=deployment.team).get(deployment.repository_github_id or 0)
+    if resolved is None or deployment.source not in FAMILIES[resolved[1]]:
+        # Not the repository's source (yet): it ships nothing, counts for nothing.
+        return "not counted"
+    if deployment.source == Deployment.Source.MERGE:
+        # A merge deploys its own pull request, and only it.
+        deployment_ship(deployment_id=deployment.pk, previous_id=None, shas=[deployment.sha])
+        return "merge"
     repository = (
         Repository.objects.select_related("installation")
         .filter(pk=deployment.repository_id)

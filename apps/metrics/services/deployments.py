@@ -45,9 +45,11 @@ from apps.metrics.models import (
 )
 from apps.metrics.services.batches import (
     Batch,
+    Change,
     ConcurrentCreation,
     Need,
     RowKind,
+    Watcher,
     changed_fields,
     tracked_values,
 )
@@ -65,7 +67,7 @@ from apps.metrics.services.payloads import (
     require_int,
     require_mapping,
 )
-from apps.metrics.services.pull_requests import PullRequestRows
+from apps.metrics.services.pull_requests import PullRequestChange, PullRequestRows
 from apps.teams.models import Team
 from github_app.values import TimestampError, parse_timestamp
 
@@ -95,6 +97,16 @@ _STATES = {
     "inactive": Status.INACTIVE,
 }
 FINISHED = (Status.SUCCESS, Status.FAILURE, Status.ERROR)
+Source = Deployment.Source
+# Sources that make one history of a repository's deployments: the API's
+# deployments come from the team's own CI, as GitHub's deployments do.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    Source.GITHUB: (Source.GITHUB, Source.API),
+    Source.API: (Source.GITHUB, Source.API),
+    Source.WORKFLOW: (Source.WORKFLOW,),
+    Source.RELEASE: (Source.RELEASE,),
+    Source.MERGE: (Source.MERGE,),
+}
 
 
 # --- what an event says -------------------------------------------------------------
@@ -427,6 +439,9 @@ class ShipChange:
     repository: Repository | None = None
     # Its commit, read from GitHub (a release's tag), when it had none.
     sha: str = ""
+    # Of the shipped pull requests, those whose deployment is of another source
+    # (one that no longer counts for the repository): replaced, whatever its time.
+    replace: frozenset[int] = frozenset()
 
     def needs(self) -> list[Need]:
         return [
@@ -451,7 +466,11 @@ class ShipChange:
             if tracked.created:
                 continue  # gone since it was matched
             row = tracked.row
-            if row.deployed_at is not None and row.deployment_id not in (None, deployment.pk):
+            if (
+                row.deployed_at is not None
+                and row.deployment_id not in (None, deployment.pk)
+                and github_id not in self.replace
+            ):
                 first = (row.deployed_at, row.deployment_id or 0)
                 if first <= (deployment.finished_at, deployment.pk):
                     continue  # an earlier deployment shipped it first
@@ -484,7 +503,7 @@ def _counted(deployment: Deployment) -> Any:
     return Deployment.objects.filter(
         team_id=deployment.team_id,
         repository_github_id=deployment.repository_github_id,
-        source=deployment.source,
+        source__in=FAMILIES[deployment.source],
         is_production=True,
     )
 
@@ -713,6 +732,24 @@ class DeploymentRows(RowKind):
                 row.team = self._teams[team_id]
                 self._tracked[(team_id, row.key)] = _Tracked(row, False, tracked_values(row))
 
+    # --- merges to the default branch: a deployment per merged pull request -------
+
+    @classmethod
+    def needs_of(cls, change: Change) -> list[Need]:
+        key = _merge_key(change)
+        return [Need(cls.name, change.team, 0, key)] if key else []
+
+    def watch(self, change: Change) -> Watcher | None:
+        key = _merge_key(change)
+        if key is None or not isinstance(change, PullRequestChange):
+            return None
+
+        def after(source: str) -> None:
+            pull_request = self.batch.kind(PullRequestRows).row(change.team, change.pull_request)
+            _merge_apply(self.row(change.team, key, source=Deployment.Source.MERGE), pull_request)
+
+        return after
+
     def row(self, team: Team, key: str, *, source: str = "") -> Deployment:
         """The team's deployment of that key: locked, or new and not yet inserted."""
         tracked = self._tracked.get((team.pk, key))
@@ -766,6 +803,36 @@ class DeploymentRows(RowKind):
                 team=self._teams[team_id], repository_github_id=repository_github_id or None
             )
         return []
+
+
+def _merge_key(change: object) -> str | None:
+    """The merge deployment a pull request change may write: a merge (with its
+    merge commit) into the repository's default branch (any branch where the
+    payload does not say which is the default)."""
+    if not isinstance(change, PullRequestChange):
+        return None
+    fields = change.pull_request.fields
+    if fields.get("state") != PullRequest.State.MERGED or not fields.get("merge_commit_sha"):
+        return None
+    block = change.repository_block
+    default = block.default_branch if block is not None else None
+    if default is not None and fields.get("base_branch") not in (None, default):
+        return None
+    return f"merge:{change.pull_request.github_id}"
+
+
+def _merge_apply(row: Deployment, pull_request: PullRequest) -> None:
+    """The merge's deployment, as the pull request now stands: its merge commit,
+    to production, finished at the merge."""
+    if pull_request.merged_at is None or not pull_request.merge_commit_sha:
+        return
+    row.repository = pull_request.repository
+    row.repository_github_id = pull_request.repository_github_id
+    row.github_id = pull_request.github_id
+    row.sha = pull_request.merge_commit_sha
+    row.environment, row.production_environment = "production", True
+    row.started_at = pull_request.merged_at
+    status_apply(row, StatusSnapshot(status=str(Status.SUCCESS), at=pull_request.merged_at))
 
 
 def _ship_send(deployment_id: int) -> None:

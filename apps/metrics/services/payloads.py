@@ -96,6 +96,8 @@ class RepositoryBlock:
     updated_at: datetime | None
     private: bool | None
     archived: bool | None
+    # None where the block does not say (history's copies).
+    default_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ def read_repository_block(value: object) -> RepositoryBlock | None:
         updated_at=updated_at if isinstance(updated_at, datetime) else None,
         private=private if isinstance(private, bool) else None,
         archived=archived if isinstance(archived, bool) else None,
+        default_branch=_branch({"ref": value.get("default_branch")}),
     )
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Q
+
 from apps.metrics.models import Deployment, PullRequest
 from apps.metrics.services.batches import apply_changes
-from apps.metrics.services.deployments import ShipChange
+from apps.metrics.services.deployments import FAMILIES, ShipChange
 from apps.metrics.services.kinds import KINDS
 from apps.metrics.services.payloads import read_sha
 
@@ -33,18 +35,29 @@ def deployment_ship(
         repository_github_id=deployment.repository_github_id,
         state=PullRequest.State.MERGED,
     )
+    family = FAMILIES[deployment.source]
+    # Deployed by no deployment of this history (or by one of a source that no
+    # longer counts for the repository: the automatic source moved on).
+    not_shipped_here = Q(deployment__isnull=True) | ~Q(deployment__source__in=family)
     if shas is None:
-        matched = merged.filter(merged_at__lte=deployment.finished_at, deployed_at__isnull=True)
+        matched = merged.filter(not_shipped_here, merged_at__lte=deployment.finished_at)
     else:
         wanted = sorted({sha for sha in (read_sha(value) for value in shas) if sha})
         matched = merged.filter(merge_commit_sha__in=wanted) if wanted else merged.none()
-    pull_requests = tuple(matched.order_by("github_id").values_list("github_id", "number"))
+    found = list(
+        matched.order_by("github_id").values_list("github_id", "number", "deployment__source")
+    )
+    pull_requests = tuple((github_id, number) for github_id, number, _ in found)
+    replace = frozenset(
+        github_id for github_id, _, source in found if source is not None and source not in family
+    )
     change = ShipChange(
         team=deployment.team,
         deployment_key=deployment.key,
         previous_id=previous_id,
         pull_requests=pull_requests,
         sha=read_sha(sha) or "",
+        replace=replace,
     )
     (row,) = apply_changes([change], sources=["webhook"], kinds=KINDS)
     return deployment if not isinstance(row, Deployment) else row
