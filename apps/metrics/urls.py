@@ -54,4 +54,14 @@ urlpatterns = [
         deployment_views.team_deployments_api,
         name="team_deployments_api",
     ),
+    path(
+        "teams/<slug:team_slug>/deployments/",
+        deployment_views.team_deployments,
+        name="team_deployments",
+    ),
+    path(
+        "teams/<slug:team_slug>/deployments.csv",
+        deployment_views.team_deployments_csv,
+        name="team_deployments_csv",
+    ),
 ]
