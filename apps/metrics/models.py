@@ -112,6 +112,15 @@ class PullRequest(models.Model):
     review_hours = models.FloatField(null=True, blank=True)
     merge_hours = models.FloatField(null=True, blank=True)
     lead_time_hours = models.FloatField(null=True, blank=True)
+    # The same durations counted in the team's working hours (its time zone,
+    # working days and hours, holidays): the "working_hours" slot.
+    cycle_time_working_hours = models.FloatField(null=True, blank=True)
+    review_time_working_hours = models.FloatField(null=True, blank=True)
+    coding_working_hours = models.FloatField(null=True, blank=True)
+    pickup_working_hours = models.FloatField(null=True, blank=True)
+    review_working_hours = models.FloatField(null=True, blank=True)
+    merge_working_hours = models.FloatField(null=True, blank=True)
+    lead_time_working_hours = models.FloatField(null=True, blank=True)
     additions = models.PositiveIntegerField(null=True, blank=True)
     deletions = models.PositiveIntegerField(null=True, blank=True)
     is_revert = models.BooleanField(default=False)
