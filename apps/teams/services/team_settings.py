@@ -124,7 +124,7 @@ def _working_days(value: Any) -> list[int]:
 
 def _clock(field: str, value: Any) -> datetime.time:
     text = _text(field, value)
-    # fullmatch on ASCII digits only: "٠٩:٠٠" and "9:00 " are refused.
+    # fullmatch on ASCII digits only: Arabic-Indic digits and "9:00" are refused.
     match = _CLOCK.fullmatch(text) if text.isascii() else None
     if match is None:
         raise SettingsRefused(field, f"{text[:20]!r} is not a time of day, HH:MM (00:00-23:59).")
