@@ -124,7 +124,10 @@ def test_it_needs_the_csrf_token_of_a_logged_in_admin(team, owner):
         ({"working_hours": {"start": "25:00", "end": "26:00"}}, "working_hours.start"),
         ({"working_hours": {"start": "09:00", "end": "09:00"}}, "working_hours"),
         ({"working_hours": {"start": "17:00", "end": "09:00"}}, "working_hours"),
-        ({"working_hours": {"start": "\u0660\u0669:\u0660\u0660", "end": "17:00"}}, "working_hours.start"),
+        (
+            {"working_hours": {"start": "\u0660\u0669:\u0660\u0660", "end": "17:00"}},
+            "working_hours.start",
+        ),
         ({"working_hours": {"start": "9:00", "end": "17:00"}}, "working_hours.start"),
         ({"working_hours": {"start": "09:00"}}, "working_hours"),
         ({"working_hours": "09:00-17:00"}, "working_hours"),
