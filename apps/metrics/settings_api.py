@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from apps.metrics.api import api_team, json_error
-from apps.metrics.models import APIToken
+from apps.metrics.models import APIToken, Squad
+from apps.metrics.services.squads import SquadRefused, squad_create, squad_delete, squad_update
 from apps.metrics.services.team_settings import team_recompute_run, team_settings_update
+from apps.metrics.squads import squad_json, squad_of_team, squads_for_team
 from apps.teams.models import Team
 from apps.teams.services.team_settings import SettingsRefused, team_settings_json
 
@@ -85,3 +87,66 @@ def team_settings_api(request: HttpRequest, team_slug: str) -> JsonResponse:
         return json_error(400, f"{refused.field}: {refused.message}")
     team.refresh_from_db()
     return JsonResponse(_settings_answer(team), json_dumps_params={"ensure_ascii": False})
+
+
+def _squad_answer(squad: Squad, status: int = 200) -> JsonResponse:
+    return JsonResponse(squad_json(squad), status=status, json_dumps_params={"ensure_ascii": False})
+
+
+@csrf_exempt
+@never_cache
+def team_squads_api(request: HttpRequest, team_slug: str) -> JsonResponse:
+    if request.method == "GET":
+        team = api_team(request, team_slug)
+        if isinstance(team, JsonResponse):
+            return team
+        return JsonResponse(
+            {"squads": [squad_json(squad) for squad in squads_for_team(team=team)]},
+            json_dumps_params={"ensure_ascii": False},
+        )
+    if request.method != "POST":
+        response = json_error(405, "GET or POST.")
+        response["Allow"] = "GET, POST"
+        return response
+    team = api_write_team(request, team_slug)
+    if isinstance(team, JsonResponse):
+        return team
+    try:
+        squad = squad_create(team=team, values=json_body(request))
+    except BadBody as bad:
+        return json_error(400, str(bad))
+    except SquadRefused as refused:
+        return json_error(400, f"{refused.field}: {refused.message}")
+    return _squad_answer(squad_of_team(team=team, squad_id=squad.pk), status=201)
+
+
+@csrf_exempt
+@never_cache
+def team_squad_api(request: HttpRequest, team_slug: str, squad_id: int) -> JsonResponse:
+    if request.method not in ("GET", "PUT", "DELETE"):
+        response = json_error(405, "GET, PUT or DELETE.")
+        response["Allow"] = "GET, PUT, DELETE"
+        return response
+    team = (
+        api_team(request, team_slug)
+        if request.method == "GET"
+        else api_write_team(request, team_slug)
+    )
+    if isinstance(team, JsonResponse):
+        return team
+    try:
+        squad = squad_of_team(team=team, squad_id=squad_id)
+    except Http404:
+        return json_error(404, "No such squad.")
+    if request.method == "GET":
+        return _squad_answer(squad)
+    if request.method == "DELETE":
+        squad_delete(squad=squad)
+        return JsonResponse({}, status=200)
+    try:
+        squad_update(squad=squad, values=json_body(request))
+    except BadBody as bad:
+        return json_error(400, str(bad))
+    except SquadRefused as refused:
+        return json_error(400, f"{refused.field}: {refused.message}")
+    return _squad_answer(squad_of_team(team=team, squad_id=squad.pk))

@@ -55,4 +55,19 @@ urlpatterns = [
         settings_api.team_settings_api,
         name="team_settings_api",
     ),
+    path(
+        "api/teams/<slug:team_slug>/squads/", settings_api.team_squads_api, name="team_squads_api"
+    ),
+    path(
+        "api/teams/<slug:team_slug>/squads/<int:squad_id>/",
+        settings_api.team_squad_api,
+        name="team_squad_api",
+    ),
+    path("teams/<slug:team_slug>/squads/", settings_views.team_squads, name="team_squads"),
+    path(
+        "teams/<slug:team_slug>/squads/<int:squad_id>/",
+        settings_views.team_squad_edit,
+        name="team_squad_edit",
+    ),
+    path("teams/<slug:team_slug>/me/", settings_views.team_me, name="team_me"),
 ]
