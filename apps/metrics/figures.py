@@ -33,6 +33,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
+from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
 from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
@@ -455,6 +456,7 @@ def team_figures(
     figures["previous"] = _summary(
         period.previous(), counts["previous"], merged["previous"].get("", {})
     )
+    figures["targets"] = target_figures(scope=scope)
     figures["ai"] = {
         "survey": ai_survey_figures(
             team=team, period=period, repository_ids=repository_ids, scope=scope
@@ -521,6 +523,7 @@ FIGURES = {
     "week": "merged in one week",
     "reviewer": "reviewed by one person in the period",
     "author": "opened by one person in the period",
+    "outside_target": "outside the team's target in the period",
 }
 
 # What each list's rows are, so the page shows the columns they have: merged
@@ -533,6 +536,7 @@ FIGURE_ROWS = {
     "waiting": "waiting",
     "reviewer": "mixed",
     "author": "mixed",
+    "outside_target": "mixed",
 }
 # The order of each list (the field, newest first unless it says otherwise),
 # and how the page says it.
@@ -618,6 +622,8 @@ def pull_requests_behind(
             raise BadParameter("'value' must be an author's login.")
         queryset = queryset.filter(_in("pr_created_at", period), author__login=value)
         order = "-pr_created_at"
+    elif figure == "outside_target":
+        queryset, order = pull_requests_outside_target(scope=scope, metric=value)
     else:
         raise BadParameter("Unknown figure; one of " + ", ".join(FIGURES) + ".")
     ordered = queryset.order_by(

@@ -306,3 +306,78 @@ def test_an_admin_manages_squads_on_the_page(client, owner, people):
     client.post(f"/teams/acme/squads/{squad.pk}/", {"delete": "1"})
     assert not Squad.objects.filter(name="mobile").exists()
     assert PullRequest.objects.count() == 3
+
+
+# --- targets --------------------------------------------------------------------
+
+
+def test_it_shows_each_target_whether_it_was_met_and_the_share_within(
+    client, team, people, read_token
+):
+    team.targets = {
+        "first_review": {"within": 4, "unit": "working_hours", "percentile": 50},
+        # Half a working day: 4 working hours.
+        "cycle_time": {"within": 0.5, "unit": "working_days", "percentile": 50},
+    }
+    team.save()
+    targets = get(client, read_token)["targets"]
+    # Working first reviews 2, 4, 2: p50 2 <= 4, all three within.
+    assert targets["first_review"] == {
+        "within": 4.0,
+        "unit": "working_hours",
+        "percentile": 50,
+        "label": "time to first review p50 within 4 working hours",
+        "hours": "working",
+        "limit_hours": 4.0,
+        "value_hours": 2.0,
+        "met": True,
+        "count": 3,
+        "count_within": 3,
+        "count_outside": 0,
+        "share_within": 1.0,
+    }
+    # Working cycle times 4, 8, 4: p50 4 <= 4; #2 (8 h) is outside.
+    cycle = targets["cycle_time"]
+    assert (cycle["limit_hours"], cycle["value_hours"], cycle["met"]) == (4.0, 4.0, True)
+    assert (cycle["count"], cycle["count_outside"], cycle["share_within"]) == (3, 1, 0.6667)
+    # The same in a squad: api's are #1 (4 h) and #2 (8 h).
+    squad = get(client, read_token, "&squad=api")["targets"]["cycle_time"]
+    assert (squad["value_hours"], squad["met"], squad["share_within"]) == (6.0, False, 0.5)
+
+
+def test_a_calendar_target_is_read_in_calendar_hours_whatever_the_page_shows(
+    client, team, people, read_token
+):
+    team.targets = {"cycle_time": {"within": 1, "unit": "days", "percentile": 90}}
+    team.save()
+    # Calendar cycle times 4, 24, 68: p90 by interpolation 24 + 0.8 * 44 = 59.2.
+    cycle = get(client, read_token, "&hours=working")["targets"]["cycle_time"]
+    assert (cycle["limit_hours"], cycle["value_hours"], cycle["met"]) == (24.0, 59.2, False)
+    assert (cycle["hours"], cycle["count_within"], cycle["count_outside"]) == ("calendar", 2, 1)
+
+
+def test_the_dashboard_shows_targets_and_the_list_of_those_outside(client, team, member, people):
+    team.targets = {"cycle_time": {"within": 0.5, "unit": "working_days"}}
+    team.save()
+    client.force_login(member)
+    page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31").content.decode()
+    assert 'data-role="target-met">met<' in page
+    assert 'data-role="target-share">67%<' in page
+    assert "figure=outside_target&amp;value=cycle_time" in page
+    outside = client.get(
+        "/teams/acme/pull-requests/?from=2025-01-01&to=2025-01-31&figure=outside_target&value=cycle_time"
+    )
+    assert [row.number for row in outside.context["page"].object_list] == [2]
+    no_target = client.get(
+        "/teams/acme/pull-requests/?from=2025-01-01&to=2025-01-31&figure=outside_target&value=first_review"
+    )
+    assert no_target.status_code == 400
+
+
+def test_the_dashboard_says_when_its_figures_are_being_recomputed(client, team, member, people):
+    from apps.metrics.services.recompute import recompute_run_start
+
+    client.force_login(member)
+    assert b'data-role="recomputing"' not in client.get("/teams/acme/").content
+    recompute_run_start(team=team, reason="calendar changed")
+    assert b'data-role="recomputing"' in client.get("/teams/acme/").content
