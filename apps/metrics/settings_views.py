@@ -6,7 +6,6 @@ durations, whose progress the page shows."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -211,6 +210,8 @@ def team_me(request: HttpRequest, team_slug: str) -> HttpResponse:
             "metrics/team_me_unlinked.html",
             {"team": membership.team, "membership": membership},
         )
-    return redirect(
-        reverse("team_dashboard", args=[team_slug]) + "?" + urlencode({"person": login})
-    )
+    # The period and hours asked for stay; the squad does not (it is one person).
+    params = request.GET.copy()
+    params.pop("squad", None)
+    params["person"] = login
+    return redirect(reverse("team_dashboard", args=[team_slug]) + "?" + params.urlencode())

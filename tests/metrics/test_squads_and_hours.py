@@ -189,6 +189,8 @@ def test_the_dashboard_filters_by_squad_and_hours(client, member, people):
     assert 'data-figure="merged">2<' in content
     assert 'data-figure="cycle_median">6.0 h<' in content
     assert '<option value="api" selected>' in content
+    # carol reviews api's pull requests from outside it; alice is in it.
+    assert content.count('data-role="outside-squad"') == 1
     bad = client.get("/teams/acme/?squad=nope")
     assert bad.status_code == 400
     assert "Unknown squad" in bad.content.decode()
