@@ -24,6 +24,7 @@ from apps.metrics.dbfunctions import PercentileCont
 from apps.metrics.models import Deployment, PullRequest, RepositoryDeploymentSource
 from apps.metrics.periods import Period
 from apps.metrics.services.deployments import FAMILIES
+from apps.metrics.services.durations import HOURS, duration_column
 from apps.teams.models import Team
 
 Source = Deployment.Source
@@ -128,14 +129,17 @@ def _key_figures(
     deployments: QuerySet[Deployment],
     pull_requests: QuerySet[PullRequest],
     periods: dict[str, Period],
+    slot: str,
 ) -> dict[str, dict[str, Any]]:
-    """The five keys of each named period: two queries."""
+    """The five keys of each named period, durations in the slot's hours: two queries."""
     aggregates: dict[str, Any] = {}
     lead: dict[str, Any] = {}
+    recovery_time = duration_column("recovery_time", slot)
+    lead_time = duration_column("lead_time", slot)
     for name, period in periods.items():
         finished = _in("finished_at", period) & Q(status__in=FINISHED)
         succeeded = _in("finished_at", period) & Q(status__in=Deployment.SUCCEEDED_STATUSES)
-        recovered = finished & Q(failed=True, recovery_time_hours__isnull=False)
+        recovered = finished & Q(failed=True, **{f"{recovery_time}__isnull": False})
         aggregates.update(
             {
                 f"{name}__attempts": Count("id", filter=finished),
@@ -143,23 +147,19 @@ def _key_figures(
                 f"{name}__failed": Count("id", filter=finished & Q(failed=True)),
                 f"{name}__rework": Count("id", filter=succeeded & Q(is_rework=True)),
                 f"{name}__recovered": Count("id", filter=recovered),
-                f"{name}__recovery_median": PercentileCont(
-                    "recovery_time_hours", 0.5, filter=recovered
-                ),
-                f"{name}__recovery_p90": PercentileCont(
-                    "recovery_time_hours", 0.9, filter=recovered
-                ),
+                f"{name}__recovery_median": PercentileCont(recovery_time, 0.5, filter=recovered),
+                f"{name}__recovery_p90": PercentileCont(recovery_time, 0.9, filter=recovered),
             }
         )
-        deployed = _in("deployed_at", period) & Q(lead_time_hours__isnull=False)
+        deployed = _in("deployed_at", period) & Q(**{f"{lead_time}__isnull": False})
         lead.update(
             {
                 f"{name}__lead_count": Count("id", filter=deployed),
                 f"{name}__lead_from_opening": Count(
                     "id", filter=deployed & Q(first_commit_at__isnull=True)
                 ),
-                f"{name}__lead_median": PercentileCont("lead_time_hours", 0.5, filter=deployed),
-                f"{name}__lead_p90": PercentileCont("lead_time_hours", 0.9, filter=deployed),
+                f"{name}__lead_median": PercentileCont(lead_time, 0.5, filter=deployed),
+                f"{name}__lead_p90": PercentileCont(lead_time, 0.9, filter=deployed),
             }
         )
     values = {**deployments.aggregate(**aggregates), **pull_requests.aggregate(**lead)}
@@ -224,16 +224,17 @@ def _weekly(deployments: QuerySet[Deployment], period: Period) -> list[dict[str,
 
 
 def deployment_figures(
-    *, team: Team, period: Period, repository_ids: list[int] | None
+    *, team: Team, period: Period, repository_ids: list[int] | None, slot: str = HOURS
 ) -> dict[str, Any]:
     """The JSON API's ``deployments`` object: the five keys of the period, the
-    previous period's beside them, and the weekly trend."""
+    previous period's beside them, and the weekly trend; durations in the
+    hours of ``slot`` (the durations engine's: calendar or working hours)."""
     deployments = counted_deployments(team=team, repository_ids=repository_ids)
     pull_requests = PullRequest.objects.filter(team=team)
     if repository_ids is not None:
         pull_requests = pull_requests.filter(repository_id__in=repository_ids)
     found = _key_figures(
-        deployments, pull_requests, {"current": period, "previous": period.previous()}
+        deployments, pull_requests, {"current": period, "previous": period.previous()}, slot
     )
     figures = _summary(period, found["current"])
     figures["previous"] = _summary(period.previous(), found["previous"])
