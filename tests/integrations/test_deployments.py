@@ -408,3 +408,18 @@ def test_a_repository_without_deployments_deploys_every_merge_to_its_default_bra
     first.refresh_from_db()
     assert first.deployment == row(1)
     assert first.lead_time_hours == 5
+
+
+def test_deploying_the_rolled_back_commit_again_is_a_roll_forward_not_a_rollback(
+    deliver, repository, github
+):
+    github.get(url__regex=rf"/repos/{FULL_NAME}/compare/.*").respond(200, json={"commits": []})
+    deploy(deliver, deployment_id=1, sha=SHA["a"], hours=1)
+    deploy(deliver, deployment_id=2, sha=SHA["b"], hours=2)
+    deploy(deliver, deployment_id=3, sha=SHA["a"], hours=3)  # back to a
+    deploy(deliver, deployment_id=4, sha=SHA["b"], hours=4)  # b again, fixed elsewhere
+
+    assert (row(2).failed, row(2).failure_reason) == (True, "rolled_back")
+    assert row(3).is_rework and not row(3).failed
+    assert not row(4).failed and not row(4).is_rework
+    assert row(2).recovery_time_hours == 1  # the rollback itself restored service

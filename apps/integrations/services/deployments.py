@@ -14,7 +14,7 @@ import logging
 from apps.integrations.models import Repository
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.figures_deployments import deployment_sources
-from apps.metrics.models import Deployment
+from apps.metrics.models import Deployment, PullRequest
 from apps.metrics.services.deployments import FAMILIES, deployment_previous
 from apps.metrics.services.shipping import deployment_ship
 from github_app.api import commit_sha, compare_commits
@@ -58,7 +58,11 @@ def deployment_ship_read(*, deployment_id: int) -> str:
     if repository is None:
         return "no repository"
     shas: list[str] = []
-    if previous.sha != sha:
+    if repository.installation.demo:
+        # The demo's story has no GitHub behind it: its history is linear, so
+        # the commits between two deployments are the merges between theirs.
+        shas = _demo_commits(deployment=deployment, base=previous.sha, head=sha)
+    elif previous.sha != sha:
         try:
             shas = compare_commits(
                 _github(repository), full_name=repository.full_name, base=previous.sha, head=sha
@@ -68,6 +72,26 @@ def deployment_ship_read(*, deployment_id: int) -> str:
             logger.warning("compare %s...%s: not found", previous.sha, sha)
     deployment_ship(deployment_id=deployment.pk, previous_id=previous.pk, shas=shas, sha=sha)
     return "compared"
+
+
+def _demo_commits(*, deployment: Deployment, base: str, head: str) -> list[str]:
+    merged = PullRequest.objects.filter(
+        team_id=deployment.team_id,
+        repository_github_id=deployment.repository_github_id,
+        merged_at__isnull=False,
+    )
+    times = dict(
+        merged.filter(merge_commit_sha__in=[base, head]).values_list(
+            "merge_commit_sha", "merged_at"
+        )
+    )
+    if base not in times or head not in times or times[head] <= times[base]:
+        return []
+    return list(
+        merged.filter(merged_at__gt=times[base], merged_at__lte=times[head]).values_list(
+            "merge_commit_sha", flat=True
+        )
+    )
 
 
 def _github(repository: Repository) -> GitHubClient[InstallationStrategy]:

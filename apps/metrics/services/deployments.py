@@ -630,17 +630,24 @@ def _assess(
     for row in group:
         if row.status in Deployment.FAILED_STATUSES:
             _fail(row, Deployment.Failure.STATUS, f"Its status was {row.status}.")
-    # A rollback: a success deploying a commit deployed before the previous
-    # success; what was deployed in between was rolled back.
+    # A rollback: a success deploying an older commit than the one running,
+    # a commit's age being when it was first deployed (no commit graph here);
+    # what was deployed since that commit last ran, and is newer, was rolled back.
+    # Deploying the newer commit again afterwards is a roll forward, not one.
+    first_seen: dict[str, int] = {}
+    for index, row in enumerate(successes):
+        if row.sha:
+            first_seen.setdefault(row.sha, index)
     for index, row in enumerate(successes):
         if index == 0 or not row.sha or successes[index - 1].sha == row.sha:
             continue
-        earlier = [i for i in range(index - 1) if successes[i].sha == row.sha]
-        if not earlier:
+        live = successes[index - 1].sha
+        if not live or first_seen[row.sha] >= first_seen[live]:
             continue
         row.is_rework = True
-        for rolled_back in successes[earlier[-1] + 1 : index]:
-            if rolled_back.sha != row.sha:
+        last_here = max(i for i in range(index) if successes[i].sha == row.sha)
+        for rolled_back in successes[last_here + 1 : index]:
+            if rolled_back.sha and first_seen[rolled_back.sha] > first_seen[row.sha]:
                 _fail(
                     rolled_back,
                     Deployment.Failure.ROLLED_BACK,
