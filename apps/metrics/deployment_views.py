@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from apps.metrics import figures as metric_figures
 from apps.metrics.api import api_team, json_error
-from apps.metrics.figures_deployments import deployments_in_period
+from apps.metrics.figures_deployments import deployments_in_period, pull_requests_deployed
 from apps.metrics.models import APIToken
 from apps.metrics.periods import BadParameter, Request, request_read
 from apps.metrics.services.deployment_api import (
@@ -150,6 +150,9 @@ def team_deployments(request: HttpRequest, team_slug: str) -> HttpResponse:
     rows = deployments_in_period(
         team=team, period=asked.period, repository_ids=repository_ids, limit=PAGE_LIMIT + 1
     )
+    deployed = pull_requests_deployed(
+        team=team, period=asked.period, repository_ids=repository_ids, limit=PAGE_LIMIT + 1
+    )
     return render(
         request,
         "metrics/deployments.html",
@@ -159,6 +162,9 @@ def team_deployments(request: HttpRequest, team_slug: str) -> HttpResponse:
             "asked": asked,
             "rows": rows[:PAGE_LIMIT],
             "more": len(rows) > PAGE_LIMIT,
+            "deployed": deployed[:PAGE_LIMIT],
+            "more_deployed": len(deployed) > PAGE_LIMIT,
+            "from_opening": sum(1 for row in deployed[:PAGE_LIMIT] if row["from_opening"]),
             "limit": PAGE_LIMIT,
             "query": request.GET.urlencode(),
         },

@@ -83,6 +83,7 @@ def deployment_sources(*, team: Team) -> dict[int, tuple[str, str]]:
     seen: dict[int, set[str]] = defaultdict(set)
     for repository_github_id, source in (
         Deployment.objects.filter(team=team, repository_github_id__isnull=False)
+        .order_by()
         .values_list("repository_github_id", "source")
         .distinct()
     ):
@@ -278,4 +279,36 @@ def deployments_in_period(
             "pull_requests": shipped.get(row.pk, []),
         }
         for row in rows
+    ]
+
+
+def pull_requests_deployed(
+    *, team: Team, period: Period, repository_ids: list[int] | None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The pull requests deployed in the period (those the lead time counts),
+    newest first: each with its lead and cycle times, and whether its lead time
+    started at its opening (no first commit known). One query."""
+    queryset = (
+        PullRequest.objects.filter(
+            _in("deployed_at", period), team=team, lead_time_hours__isnull=False
+        )
+        .select_related("repository", "deployment")
+        .order_by("-deployed_at", "-pk")
+    )
+    if repository_ids is not None:
+        queryset = queryset.filter(repository_id__in=repository_ids)
+    return [
+        {
+            "repository": row.repository.full_name if row.repository else None,
+            "number": row.number,
+            "title": row.title,
+            "html_url": row.html_url,
+            "merged_at": row.merged_at.isoformat() if row.merged_at else None,
+            "deployed_at": row.deployed_at.isoformat() if row.deployed_at else None,
+            "lead_time_hours": _round(row.lead_time_hours),
+            "cycle_time_hours": _round(row.cycle_time_hours),
+            "from_opening": row.first_commit_at is None,
+            "deployment_sha": row.deployment.sha if row.deployment else None,
+        }
+        for row in queryset[: limit or None]
     ]

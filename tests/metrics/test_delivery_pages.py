@@ -84,3 +84,19 @@ def test_an_outsider_sees_nothing(client, outsider, history):
     client.force_login(outsider)
     assert client.get("/teams/acme/deployments/").status_code == 404
     assert client.get("/teams/acme/deployments.csv").status_code == 404
+
+
+def test_the_deployments_page_lists_the_deployed_pull_requests_starting_at_their_opening(
+    client, member, history, team
+):
+    from apps.metrics.models import PullRequest
+
+    # A known first commit for #8 (the commits kind's to fill): the others start at opening.
+    first_commit = PullRequest.objects.get(number=8).pr_created_at
+    PullRequest.objects.filter(number=8).update(first_commit_at=first_commit)
+    client.force_login(member)
+    page = client.get(f"/teams/acme/deployments/?{PERIOD}").content.decode()
+    assert 'data-role="deployed-pull-requests"' in page
+    shipped = PullRequest.objects.filter(team=team, lead_time_hours__isnull=False).count()
+    assert f'<strong data-role="from-opening">{shipped - 1}</strong>' in page
+    assert page.count('<span class="badge warn">opening</span>') == shipped - 1
