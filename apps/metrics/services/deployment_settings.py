@@ -94,7 +94,9 @@ def _rederive(team: Team) -> None:
             changed.append(row)
     update_rows(model=Deployment, rows=changed, fields={"is_production"})
     for repository_github_id in sorted({row.repository_github_id or 0 for row in rows}):
-        deployments_assess(team=team, repository_github_id=repository_github_id or None)
+        deployments_assess(
+            team=team, repository_github_id=repository_github_id or None, newest=None
+        )
 
 
 def repository_deployment_source_set(

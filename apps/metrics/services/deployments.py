@@ -82,6 +82,8 @@ logger = logging.getLogger(__name__)
 SHIP_TASK = "apps.integrations.tasks.deployment_ship_fetch"
 
 MAX_ENVIRONMENT = 255
+# How many of a repository's newest deployments a write derives again.
+ASSESSED = 1000
 MAX_REF = 255
 MAX_KEY = 200
 Status = Deployment.Status
@@ -529,7 +531,11 @@ def is_production(row: Deployment, environments: set[str]) -> bool:
 
 
 def deployments_assess(
-    *, team: Team, repository_github_id: int | None, calendars: dict[str, Calendar] | None = None
+    *,
+    team: Team,
+    repository_github_id: int | None,
+    calendars: dict[str, Calendar] | None = None,
+    newest: int | None = ASSESSED,
 ) -> int:
     """Derive, for every production deployment of the repository, whether it
     failed and why, whether it was rework and its recovery time; write those
@@ -545,14 +551,16 @@ def deployments_assess(
     - recovered: by the next successful deployment that did not fail itself."""
     calendars = calendars or team_calendars(team)
     window = team_failure_window(team.pk)
+    # The newest ones: a change reaches back a window, not years; older rows
+    # keep what was derived for them (metrics_recompute derives them again).
     rows = list(
         Deployment.objects.filter(
             team=team,
             repository_github_id=repository_github_id,
             is_production=True,
             finished_at__isnull=False,
-        ).order_by("finished_at", "pk")
-    )
+        ).order_by("-finished_at", "-pk")[:newest]
+    )[::-1]
     if not rows:
         return 0
     loaded = {row.pk: tracked_values(row) for row in rows}
@@ -590,8 +598,8 @@ def deployments_assess(
 
 
 def deployments_reassess(*, team: Team | None) -> int:
-    """`deployments_assess` for every repository of the team (None: every
-    team) that has deployments: after a recompute of its pull requests."""
+    """`deployments_assess` of all the deployments of every repository of the
+    team (None: every team) that has any: after a recompute of its pull requests."""
     pairs = Deployment.objects.filter(is_production=True)
     if team is not None:
         pairs = pairs.filter(team=team)
@@ -603,7 +611,7 @@ def deployments_reassess(*, team: Team | None) -> int:
         if team_id not in teams:
             teams[team_id] = team if team is not None else Team.objects.get(pk=team_id)
         changed += deployments_assess(
-            team=teams[team_id], repository_github_id=repository_github_id
+            team=teams[team_id], repository_github_id=repository_github_id, newest=None
         )
     return changed
 
