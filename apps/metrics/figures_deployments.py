@@ -32,6 +32,8 @@ Choice = RepositoryDeploymentSource.Choice
 # What each choice of source counts (the API's deployments with GitHub's).
 CHOICE_SOURCES = FAMILIES
 FINISHED = (*Deployment.SUCCEEDED_STATUSES, *Deployment.FAILED_STATUSES)
+# People's pull requests: bots' are left out of lead time, as out of cycle time.
+HUMAN = Q(author__isnull=True) | Q(author__is_bot=False)
 LIST_LIMIT = 20
 DIGITS = 3
 
@@ -152,7 +154,7 @@ def _key_figures(
                 f"{name}__recovery_p90": PercentileCont(recovery_time, 0.9, filter=recovered),
             }
         )
-        deployed = _in("deployed_at", period) & Q(**{f"{lead_time}__isnull": False})
+        deployed = HUMAN & _in("deployed_at", period) & Q(**{f"{lead_time}__isnull": False})
         lead.update(
             {
                 f"{name}__lead_count": Count("id", filter=deployed),
@@ -290,7 +292,7 @@ def pull_requests_deployed(
     started at its opening (no first commit known). One query."""
     queryset = (
         PullRequest.objects.filter(
-            _in("deployed_at", period), team=team, lead_time_hours__isnull=False
+            HUMAN, _in("deployed_at", period), team=team, lead_time_hours__isnull=False
         )
         .select_related("repository", "deployment")
         .order_by("-deployed_at", "-pk")

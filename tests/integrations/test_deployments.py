@@ -423,3 +423,17 @@ def test_deploying_the_rolled_back_commit_again_is_a_roll_forward_not_a_rollback
     assert row(3).is_rework and not row(3).failed
     assert not row(4).failed and not row(4).is_rework
     assert row(2).recovery_time_hours == 1  # the rollback itself restored service
+
+
+def test_an_earlier_first_deployment_arriving_late_takes_back_what_it_shipped_first(
+    deliver, repository, github
+):
+    merged_pull_request(deliver, pr_id=1, number=1, opened=0, merged=1, sha=SHA["a"])
+    merged_pull_request(deliver, pr_id=2, number=2, opened=0, merged=3, sha=SHA["b"])
+    deploy(deliver, deployment_id=2, sha=SHA["b"], hours=4)  # seen first: ships both
+    assert PullRequest.objects.get(number=1).deployment == row(2)
+    deploy(deliver, deployment_id=1, sha=SHA["a"], hours=2)  # finished before it
+
+    assert PullRequest.objects.get(number=1).deployment == row(1)
+    assert PullRequest.objects.get(number=1).lead_time_hours == 2
+    assert PullRequest.objects.get(number=2).deployment == row(2)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -83,7 +83,7 @@ SHIP_TASK = "apps.integrations.tasks.deployment_ship_fetch"
 
 MAX_ENVIRONMENT = 255
 # How many of a repository's newest deployments a write derives again.
-ASSESSED = 1000
+ASSESSED = 300
 MAX_REF = 255
 MAX_KEY = 200
 Status = Deployment.Status
@@ -536,6 +536,7 @@ def deployments_assess(
     repository_github_id: int | None,
     calendars: dict[str, Calendar] | None = None,
     newest: int | None = ASSESSED,
+    sources: Iterable[str] | None = None,
 ) -> int:
     """Derive, for every production deployment of the repository, whether it
     failed and why, whether it was rework and its recovery time; write those
@@ -553,14 +554,15 @@ def deployments_assess(
     window = team_failure_window(team.pk)
     # The newest ones: a change reaches back a window, not years; older rows
     # keep what was derived for them (metrics_recompute derives them again).
-    rows = list(
-        Deployment.objects.filter(
-            team=team,
-            repository_github_id=repository_github_id,
-            is_production=True,
-            finished_at__isnull=False,
-        ).order_by("-finished_at", "-pk")[:newest]
-    )[::-1]
+    assessed = Deployment.objects.filter(
+        team=team,
+        repository_github_id=repository_github_id,
+        is_production=True,
+        finished_at__isnull=False,
+    )
+    if sources is not None:
+        assessed = assessed.filter(source__in=list(sources))
+    rows = list(assessed.order_by("-finished_at", "-pk")[:newest])[::-1]
     if not rows:
         return 0
     loaded = {row.pk: tracked_values(row) for row in rows}
@@ -807,17 +809,44 @@ class DeploymentRows(RowKind):
         saved every kind (deployments are saved before the pull requests that
         point at them), so the repositories' failures, rework and recovery are
         derived here, from the shipped pull requests as they now stand."""
-        repositories = sorted(
-            {
-                (item.row.team_id, item.row.repository_github_id or 0)
-                for item in self._tracked.values()
-            }
-        )
-        for team_id, repository_github_id in repositories:
+        # The sources each repository's changed deployments belong to. A
+        # merge is a deployment of every merged pull request: derived only
+        # where merges are what the repository counts, not on every merge.
+        families: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for item in self._tracked.values():
+            row = item.row
+            key = (row.team_id, row.repository_github_id or 0)
+            if row.source != Source.MERGE or _counts_merges(row):
+                families[key] |= set(FAMILIES[row.source])
+        # A revert or a hotfix merged fails the deployment it follows, whatever
+        # its source: every source of its repository then.
+        for tracked in self.batch.kind(PullRequestRows).tracked_rows():
+            if tracked.merged_at is not None and (tracked.is_revert or tracked.is_hotfix):
+                key = (tracked.team_id, tracked.repository_github_id or 0)
+                if key[0] in self._teams:
+                    families[key] |= set(Source.values)
+        for (team_id, repository_github_id), sources in sorted(families.items()):
             deployments_assess(
-                team=self._teams[team_id], repository_github_id=repository_github_id or None
+                team=self._teams[team_id],
+                repository_github_id=repository_github_id or None,
+                sources=sorted(sources),
             )
         return []
+
+
+def _counts_merges(row: Deployment) -> bool:
+    """Whether the repository counts its merges as its deployments (docs/deployments.md)."""
+    chosen = RepositoryDeploymentSource.objects.filter(
+        team_id=row.team_id, repository_github_id=row.repository_github_id or 0
+    ).first()
+    if chosen is not None and chosen.choice != RepositoryDeploymentSource.Choice.AUTO:
+        return chosen.choice == RepositoryDeploymentSource.Choice.MERGE
+    if chosen is not None and chosen.workflow_path:
+        return False
+    others = Deployment.objects.filter(
+        team_id=row.team_id, repository_github_id=row.repository_github_id
+    ).exclude(source=Source.MERGE)
+    return not others.exists()
 
 
 def _merge_key(change: object) -> str | None:

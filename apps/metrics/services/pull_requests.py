@@ -374,6 +374,10 @@ class PullRequestRows(RowKind):
     def tracked(self, team: Team, github_id: int) -> TrackedPullRequest:
         return self._tracked[(team.pk, github_id)]
 
+    def tracked_rows(self) -> list[PullRequest]:
+        """Every pull request row of the batch (for a kind that derives from them)."""
+        return [item.row for item in self._tracked.values()]
+
     def row(self, team: Team, snapshot: PullRequestSnapshot) -> PullRequest:
         """The team's row for this pull request: locked, or new and not yet inserted."""
         return self._tracked[(team.pk, snapshot.github_id)].row

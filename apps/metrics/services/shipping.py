@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q
-
 from apps.metrics.models import Deployment, PullRequest
 from apps.metrics.services.batches import apply_changes
 from apps.metrics.services.deployments import FAMILIES, ShipChange
@@ -27,8 +25,8 @@ def deployment_ship(
     repository whose merge commit is among ``shas`` (the commits GitHub's compare
     gives between the previous successful production deployment and this one).
     ``shas`` None: there is no previous one; it shipped the merged pull requests
-    of its repository merged before it finished that no deployment shipped yet
-    (docs/metrics.md)."""
+    of its repository merged before it finished (each stays with the earliest
+    deployment to contain it; docs/metrics.md)."""
     deployment = Deployment.objects.select_related("team").get(pk=deployment_id)
     merged = PullRequest.objects.filter(
         team_id=deployment.team_id,
@@ -36,11 +34,10 @@ def deployment_ship(
         state=PullRequest.State.MERGED,
     )
     family = FAMILIES[deployment.source]
-    # Deployed by no deployment of this history (or by one of a source that no
-    # longer counts for the repository: the automatic source moved on).
-    not_shipped_here = Q(deployment__isnull=True) | ~Q(deployment__source__in=family)
     if shas is None:
-        matched = merged.filter(not_shipped_here, merged_at__lte=deployment.finished_at)
+        # Those a later deployment shipped too: it may have been applied first
+        # (events out of order); the earliest to contain each keeps it.
+        matched = merged.filter(merged_at__lte=deployment.finished_at)
     else:
         wanted = sorted({sha for sha in (read_sha(value) for value in shas) if sha})
         matched = merged.filter(merge_commit_sha__in=wanted) if wanted else merged.none()
