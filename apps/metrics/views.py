@@ -196,6 +196,7 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
                 "phases": phases,
                 "sizes": figures["sizes"],
                 "reviewers": figures["reviewers"][:15],
+                "hours": scope.hours,
                 "drill": reverse("team_pull_requests", args=[team.slug])
                 + "?"
                 + _query(asked, scope),

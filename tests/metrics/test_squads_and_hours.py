@@ -383,3 +383,13 @@ def test_the_dashboard_says_when_its_figures_are_being_recomputed(client, team, 
     assert b'data-role="recomputing"' not in client.get("/teams/acme/").content
     recompute_run_start(team=team, reason="calendar changed")
     assert b'data-role="recomputing"' in client.get("/teams/acme/").content
+
+
+def test_working_hours_stay_in_hours_on_the_page(client, team, member, people):
+    """70 working hours are not "2.9 d": a day of working hours is not 24."""
+    PullRequest.objects.filter(number=1).update(cycle_time_working_hours=70.0)
+    client.force_login(member)
+    page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31&person=alice&hours=working")
+    assert 'data-figure="cycle_median">70.0 h<' in page.content.decode()
+    calendar = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31&person=alice")
+    assert 'data-figure="cycle_median">2.8 d<' in calendar.content.decode()

@@ -10,14 +10,15 @@ register = template.Library()
 
 
 @register.filter
-def hours(value: float | None) -> str:
-    """A duration in hours, readable: 45 min, 5.2 h, 3.1 d; an em dash for none."""
+def hours(value: float | None, kind: str = "calendar") -> str:
+    """A duration in hours, readable: 45 min, 5.2 h, 3.1 d; an em dash for none.
+    Working hours (``kind`` "working") stay in hours: a day of them is not 24."""
     if value is None:
         return "—"
     value = float(value)
     if value < 1:
         return f"{round(value * 60)} min"
-    if value < 48:
+    if value < 48 or kind == "working":
         return f"{value:.1f} h"
     return f"{value / 24:.1f} d"
 
