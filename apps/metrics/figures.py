@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
@@ -155,7 +156,11 @@ def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]
     connection = connections[using]
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    inner_sql, params = rows.query.get_compiler(using=using).as_sql()
+    try:
+        inner_sql, params = rows.query.get_compiler(using=using).as_sql()
+    except EmptyResultSet:
+        # A filter that can match nothing (a squad with no one in it).
+        return []
     cycle = f"merged.{quote(_AS['cycle_time'])}"
     aggregates = ", ".join(
         [

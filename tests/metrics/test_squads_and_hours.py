@@ -393,3 +393,63 @@ def test_working_hours_stay_in_hours_on_the_page(client, team, member, people):
     assert 'data-figure="cycle_median">70.0 h<' in page.content.decode()
     calendar = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31&person=alice")
     assert 'data-figure="cycle_median">2.8 d<' in calendar.content.decode()
+
+
+def test_a_squad_with_repositories_counts_only_its_repositories(
+    client, team, people, read_token, repository
+):
+    from apps.integrations.models import Repository
+
+    other = Repository.objects.create(
+        installation=repository.installation, github_id=777, full_name="acme/web", tracked=True
+    )
+    pull_request(
+        team,
+        other,
+        number=9,
+        author=people["alice"],
+        pr_created_at=at("2025-01-27T09:00"),
+        merged_at=at("2025-01-27T10:00"),
+    )
+    assert get(client, read_token, "&squad=api")["pull_requests"]["merged"] == 3
+    Squad.objects.get(name="api").repositories.set([repository])
+    figures = get(client, read_token, "&squad=api")
+    assert figures["pull_requests"]["merged"] == 2
+    assert figures["cycle_time_hours"]["median"] == 46.0
+    # The other repository, in a squad that has only acme/api: a clear 400.
+    refused = client.get(
+        API + "&squad=api&repository=acme/web", HTTP_AUTHORIZATION=f"Bearer {read_token}"
+    )
+    assert refused.status_code == 400
+    assert "is not one" in refused.json()["error"]
+    assert (
+        get(client, read_token, "&squad=api&repository=" + repository.full_name)["pull_requests"][
+            "merged"
+        ]
+        == 2
+    )
+
+
+def test_a_member_reads_the_squads_page(client, member, people):
+    client.force_login(member)
+    page = client.get("/teams/acme/squads/")
+    assert page.status_code == 200
+    assert b'data-squad="web"' in page.content
+    assert b"Add a squad" not in page.content
+
+
+def test_a_squad_with_no_one_in_it_has_no_figures(client, member, team, people, read_token):
+    Squad.objects.create(team=team, name="new")
+    figures = get(client, read_token, "&squad=new")
+    assert figures["pull_requests"] == {
+        "opened": 0,
+        "merged": 0,
+        "closed_unmerged": 0,
+        "open_now": 0,
+    }
+    assert figures["cycle_time_hours"]["median"] is None
+    assert figures["reviewers"] == []
+    client.force_login(member)
+    assert client.get("/teams/acme/?squad=new").status_code == 200
+    assert client.get("/teams/acme/pull-requests/?squad=new").status_code == 200
+    assert client.get("/teams/acme/pull-requests.csv?squad=new").status_code == 200
