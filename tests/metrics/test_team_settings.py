@@ -150,6 +150,7 @@ def test_it_needs_the_csrf_token_of_a_logged_in_admin(team, owner):
         ),
         ({"colour": "blue"}, "colour"),
         ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
     ],
 )
 def test_it_refuses_a_bad_field_with_a_400_naming_it(client, team, admin_token, body, field):
@@ -164,7 +165,9 @@ def test_it_refuses_a_bad_field_with_a_400_naming_it(client, team, admin_token, 
     )
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff\xfe", b"{" + b" " * 70_000 + b"}"])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1, 2]", b"\xff\xfe", b"{" + b" " * 70_000 + b"}", b" " * 3_000_000]
+)
 def test_it_refuses_a_body_that_is_no_json_object(client, team, admin_token, body):
     response = put(client, admin_token, body)
     assert response.status_code == 400
