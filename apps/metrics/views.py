@@ -4,6 +4,7 @@ metrics JSON API. Views are thin: they read the request, call the selectors."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -189,6 +190,8 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
             "query": _query(asked, scope),
             "scope": scope,
             "hours_selected": scope.hours,
+            # The same figures for everyone: the "me" view's way back.
+            "everyone_query": _query(asked, dataclasses.replace(scope, person="", person_id=None)),
             "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked, scope),
             "has_phases": phases["coding"] is not None,
             "chart_data": {

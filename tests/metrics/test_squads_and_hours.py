@@ -202,6 +202,9 @@ def test_me_is_the_dashboard_of_the_linked_person(client, owner, member, people)
     response = client.get("/teams/acme/me/")
     assert response.status_code == 302
     assert response["Location"] == "/teams/acme/?person=carol"
+    me = client.get(response["Location"]).content.decode()
+    assert 'data-role="person-note"' in me
+    assert 'href="?days=30">Everyone' in me
     client.force_login(member)
     unlinked = client.get("/teams/acme/me/")
     assert unlinked.status_code == 200
