@@ -40,6 +40,7 @@ from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.metrics.scope import FigureScope
+from apps.metrics.services.durations import team_calendars
 from apps.teams.models import Team
 
 # A pull request by a person: bots' pull requests are counted apart.
@@ -445,6 +446,9 @@ def team_figures(
         figures["reviewers_count"],
         figures["review_pairs_count"],
     ) = _review_load(scope)
+    # How long each has waited so far, in the hours asked for (the team's
+    # working hours, or every hour).
+    waiting_calendar = team_calendars(team)[scope.slot]
     figures["waiting_for_review"] = [
         {
             "repository": pull_request.repository.full_name if pull_request.repository else None,
@@ -453,7 +457,7 @@ def team_figures(
             "author": pull_request.author.login if pull_request.author else None,
             "html_url": pull_request.html_url,
             "hours_waiting": _round(
-                max((now - pull_request.waiting_since).total_seconds(), 0.0) / 3600, 1
+                max(waiting_calendar.hours_between(pull_request.waiting_since, now), 0.0), 1
             ),
         }
         for pull_request in waiting_for_review(scope=scope)[:WAITING_LIMIT]

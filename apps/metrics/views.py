@@ -30,6 +30,7 @@ from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_rea
 from apps.metrics.scope import SCOPE_PARAMETERS, FigureScope, figure_scope_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
 from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
+from apps.metrics.services.durations import team_calendars
 from apps.metrics.services.team_settings import team_recompute_run
 from apps.metrics.squads import squad_names_for_team
 from apps.teams.access import team_admin, team_member
@@ -255,12 +256,14 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
         pr.shown_hours = {name: getattr(pr, scope.column(name)) for name in SHOWN_DURATIONS}
     if columns in ("open", "waiting"):
         now = timezone.now()
+        # So far, in the hours asked for (the team's working hours, or every hour).
+        calendar = team_calendars(team)[scope.slot]
         for pr in page.object_list:
             since = pr.pr_created_at
             if columns == "waiting":
                 since = pr.ready_for_review_at or pr.pr_created_at
             pr.waiting_since = since
-            pr.waiting_hours = max((now - since).total_seconds(), 0.0) / 3600 if since else None
+            pr.waiting_hours = max(calendar.hours_between(since, now), 0.0) if since else None
     context.update(
         {
             "asked": asked,

@@ -456,3 +456,20 @@ def test_a_squad_with_no_one_in_it_has_no_figures(client, member, team, people, 
     assert client.get("/teams/acme/?squad=new").status_code == 200
     assert client.get("/teams/acme/pull-requests/?squad=new").status_code == 200
     assert client.get("/teams/acme/pull-requests.csv?squad=new").status_code == 200
+
+
+def test_time_waiting_for_review_is_in_the_hours_asked_for(
+    client, team, member, people, read_token, repository, monkeypatch
+):
+    # Opened Friday 17 Jan 16:00 in Berlin; it is now Monday 20 Jan 10:00 there.
+    pull_request(
+        team, repository, number=5, author=people["dave"], pr_created_at=at("2025-01-17T15:00")
+    )
+    monkeypatch.setattr("django.utils.timezone.now", lambda: at("2025-01-20T09:00"))
+    calendar = get(client, read_token)["waiting_for_review"]
+    working = get(client, read_token, "&hours=working")["waiting_for_review"]
+    assert [(row["number"], row["hours_waiting"]) for row in calendar] == [(5, 66.0)]
+    assert [(row["number"], row["hours_waiting"]) for row in working] == [(5, 2.0)]
+    client.force_login(member)
+    page = client.get("/teams/acme/pull-requests/?figure=waiting&hours=working")
+    assert [row.waiting_hours for row in page.context["page"].object_list] == [2.0]
