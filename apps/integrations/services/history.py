@@ -35,13 +35,16 @@ from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailab
 from github_app.history import (
     MAX_PAGE_SIZE,
     MIN_PAGE_SIZE,
+    ConnectionPage,
     PageTooLarge,
+    adapter_node,
+    first_items,
     graphql_endpoint,
+    label_page,
     pull_request_events,
     pull_request_page,
-    review_page,
+    timeline_page,
 )
-from github_app.history import first_reviews as node_first_reviews
 from github_app.values import timestamp_or_none
 
 logger = logging.getLogger(__name__)
@@ -55,8 +58,9 @@ STALE_AFTER = timedelta(minutes=5)
 MAX_FAILURES = 5
 FAILURE_BACKOFF = timedelta(seconds=30)
 SECONDARY_BACKOFF = timedelta(seconds=60)
-# Ask for no more than this many review pages for one pull request in a page.
-MAX_REVIEW_PAGES = 50
+# Ask for no more than this many more pages of one pull request's timeline
+# (reviews) or labels.
+MAX_ITEM_PAGES = 50
 
 StepKind = Literal["continue", "wait", "done", "failed", "stopped", "busy"]
 
@@ -247,21 +251,35 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     kinds: list[str] = []
     oldest: datetime | None = None
     rate_limit = page.rate_limit
+    run.points_used += rate_limit.cost
+    run.requests_made += 1
     for node in page.nodes:
         updated_at = timestamp_or_none(node.get("updatedAt"))
         if updated_at is not None:
             oldest = updated_at if oldest is None else min(oldest, updated_at)
         if run.window_start is not None and (updated_at is None or updated_at < run.window_start):
             continue
-        reviews, after = node_first_reviews(node)
-        for _ in range(MAX_REVIEW_PAGES):
-            if after is None or not isinstance(node.get("id"), str):
-                break
-            more = review_page(github, endpoint=endpoint, node_id=node["id"], after=after)
-            reviews.extend(more.nodes)
-            after = more.end_cursor if more.has_next_page else None
-            rate_limit = more.rate_limit
-        for name, payload in pull_request_events(node, reviews=reviews, repository=block):
+        node_id = node.get("id")
+        items, items_after = first_items(node, "timelineItems")
+        labels, labels_after = first_items(node, "labels")
+        # Only the pull requests with more than the page held cost more requests.
+        for fetch, found, after in (
+            (timeline_page, items, items_after),
+            (label_page, labels, labels_after),
+        ):
+            for _ in range(MAX_ITEM_PAGES):
+                if after is None or not isinstance(node_id, str):
+                    break
+                more: ConnectionPage = fetch(
+                    github, endpoint=endpoint, node_id=node_id, after=after
+                )
+                found.extend(more.nodes)
+                after = more.end_cursor if more.has_next_page else None
+                rate_limit = more.rate_limit
+                run.points_used += rate_limit.cost
+                run.requests_made += 1
+        shaped, reviews = adapter_node(node, items=items, labels=labels)
+        for name, payload in pull_request_events(shaped, reviews=reviews, repository=block):
             events.append(
                 MetricsEvent(
                     team=team,
