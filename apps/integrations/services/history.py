@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,6 +31,12 @@ from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.github_api import installation_github
+from apps.integrations.services.history_pacer import (
+    PacerWait,
+    pacer_acquire,
+    pacer_refused,
+    pacer_release,
+)
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
@@ -37,6 +44,7 @@ from github_app.history import (
     MIN_PAGE_SIZE,
     ConnectionPage,
     PageTooLarge,
+    PullRequestPage,
     adapter_node,
     first_items,
     graphql_endpoint,
@@ -58,6 +66,10 @@ STALE_AFTER = timedelta(minutes=5)
 MAX_FAILURES = 5
 FAILURE_BACKOFF = timedelta(seconds=30)
 SECONDARY_BACKOFF = timedelta(seconds=60)
+# Seconds a worker waits for its installation's pacer before it re-queues the
+# run for when there is room: the pacer's waits are mostly a fraction of a page.
+PACER_MAX_WAIT = 5.0
+
 # Ask for no more than this many more pages of one pull request's timeline
 # (reviews) or labels.
 MAX_ITEM_PAGES = 50
@@ -219,6 +231,8 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
             run.started_at = now
         try:
             step = _load_page(run, team=eligibility.team, repository=eligibility.repository)
+        except PacerWait as wait:
+            step = _wait_until(run, datetime.fromtimestamp(wait.until, UTC))
         except RateLimited as limit:
             step = _wait_for_limit(run, limit)
         except PageTooLarge as exc:
@@ -234,12 +248,17 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
 def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     github = installation_github(installation_id=repository.installation.installation_id)
     endpoint = graphql_endpoint(settings.GITHUB_API_URL)
-    page = pull_request_page(
-        github,
-        endpoint=endpoint,
-        full_name=repository.full_name,
-        first=run.page_size,
-        after=run.cursor or None,
+    installation_id = repository.installation.installation_id
+    page = _paced(
+        run,
+        installation_id,
+        lambda: pull_request_page(
+            github,
+            endpoint=endpoint,
+            full_name=repository.full_name,
+            first=run.page_size,
+            after=run.cursor or None,
+        ),
     )
     if page.repository_id is not None and page.repository_id != repository.github_id:
         raise GitHubError(
@@ -270,8 +289,12 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
             for _ in range(MAX_ITEM_PAGES):
                 if after is None or not isinstance(node_id, str):
                     break
-                more: ConnectionPage = fetch(
-                    github, endpoint=endpoint, node_id=node_id, after=after
+                more: ConnectionPage = _paced(
+                    run,
+                    installation_id,
+                    lambda fetch=fetch, node_id=node_id, after=after: fetch(
+                        github, endpoint=endpoint, node_id=node_id, after=after
+                    ),
                 )
                 found.extend(more.nodes)
                 after = more.end_cursor if more.has_next_page else None
@@ -321,6 +344,36 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     run.resume_at = None
     run.save()
     return Step("continue")
+
+
+_Answer = TypeVar("_Answer", PullRequestPage, ConnectionPage)
+
+
+def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -> _Answer:
+    """One GraphQL request, admitted by the installation's pacer (shared by every
+    run of the installation) and reported to it: its time, GitHub's figures, or
+    GitHub's refusal, which holds the installation's other requests too."""
+    owner = f"history-run-{run.pk}"
+    permit = pacer_acquire(installation_id=installation_id, max_wait=PACER_MAX_WAIT, owner=owner)
+    started = time.monotonic()
+    try:
+        answer = read()
+    except RateLimited as limit:
+        seconds = time.monotonic() - started
+        pacer_refused(permit=permit, seconds=seconds, until=limit.reset_at.timestamp(), owner=owner)
+        raise
+    except BaseException:
+        pacer_release(permit=permit, seconds=time.monotonic() - started)
+        raise
+    limits = answer.rate_limit
+    pacer_release(
+        permit=permit,
+        seconds=answer.seconds,
+        cost=limits.cost,
+        remaining=limits.remaining,
+        reset_at=limits.reset_at.timestamp() if limits.reset_at else None,
+    )
+    return answer
 
 
 def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:
