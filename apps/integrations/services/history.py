@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,12 +30,7 @@ from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.github_api import installation_github
-from apps.integrations.services.history_pacer import (
-    PacerWait,
-    pacer_acquire,
-    pacer_refused,
-    pacer_release,
-)
+from apps.integrations.services.history_pacer import PacerWait, pacer_call
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
@@ -351,29 +345,14 @@ _Answer = TypeVar("_Answer", PullRequestPage, ConnectionPage)
 
 def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -> _Answer:
     """One GraphQL request, admitted by the installation's pacer (shared by every
-    run of the installation) and reported to it: its time, GitHub's figures, or
-    GitHub's refusal, which holds the installation's other requests too."""
-    owner = f"history-run-{run.pk}"
-    permit = pacer_acquire(installation_id=installation_id, max_wait=PACER_MAX_WAIT, owner=owner)
-    started = time.monotonic()
-    try:
-        answer = read()
-    except RateLimited as limit:
-        seconds = time.monotonic() - started
-        pacer_refused(permit=permit, seconds=seconds, until=limit.reset_at.timestamp(), owner=owner)
-        raise
-    except BaseException:
-        pacer_release(permit=permit, seconds=time.monotonic() - started)
-        raise
-    limits = answer.rate_limit
-    pacer_release(
-        permit=permit,
-        seconds=answer.seconds,
-        cost=limits.cost,
-        remaining=limits.remaining,
-        reset_at=limits.reset_at.timestamp() if limits.reset_at else None,
+    run of the installation) and reported to it; GitHub's refusal holds the
+    installation's other runs too."""
+    return pacer_call(
+        installation_id=installation_id,
+        read=read,
+        owner=f"history-run-{run.pk}",
+        max_wait=PACER_MAX_WAIT,
     )
-    return answer
 
 
 def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:

@@ -9,11 +9,14 @@ past any of them is a refusal and a wait of a minute or more; staying far below
 wastes the budget. So every GraphQL request of an installation asks its pacer
 first:
 
-    permit = history_pacer.pacer_acquire(installation_id=42, max_wait=5.0)
-    ...the request, timed...
-    history_pacer.pacer_release(permit=permit, seconds=1.4, cost=2, remaining=4_800,
-                                reset_at=reset_epoch)
-    # or, refused by GitHub: history_pacer.pacer_refused(permit=permit, until=epoch)
+    page = history_pacer.pacer_call(
+        installation_id=42, owner="history-run-7", max_wait=5.0,
+        read=lambda: pull_request_page(github, ...),   # has .rate_limit and .seconds
+    )
+
+or, by hand: ``pacer_acquire`` (a ``Permit``), the request, then
+``pacer_release(permit=…, seconds=…, cost=…, remaining=…, reset_at=…)`` or
+``pacer_refused(permit=…, seconds=…, until=…)`` for GitHub's refusal.
 
 ``pacer_acquire`` admits a request only if the response time of the requests
 that finished in the last 60 s, plus the time expected of those in flight, plus
@@ -41,9 +44,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
+
+from github_app.errors import RateLimited
+from github_app.history import RateLimit
 
 # GitHub's documented limits (secondary rate limits, GraphQL).
 WINDOW_SECONDS = 60.0
@@ -161,6 +167,19 @@ class _State:
         return sum(seconds for _, seconds in self.done)
 
 
+class Answer(Protocol):
+    """What a paced read returns: GitHub's figures and its response time."""
+
+    @property
+    def rate_limit(self) -> RateLimit: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+_Answer = TypeVar("_Answer", bound=Answer)
+
+
 class _Store(Protocol):
     def locked(self, installation_id: int) -> Any: ...
 
@@ -228,7 +247,9 @@ class Pacer:
             state.forget_before(now, limits)
             if state.blocked_until > now and not (owner and owner == state.blocked_by):
                 return PacerWait(state.blocked_until, "GitHub asked to wait")
-            expected = state.expected()
+            budget = limits.cpu_seconds * limits.target
+            # A request slower than the whole budget goes when the window is empty.
+            expected = min(state.expected(), budget)
             in_flight = len(state.in_flight)
             cap = 1 if len(state.samples) < SLOW_START_SAMPLES else limits.max_in_flight
             if in_flight >= min(cap, GITHUB_MAX_IN_FLIGHT):
@@ -240,7 +261,6 @@ class Pacer:
                     return PacerWait(state.reset_at, "the hour's points are spent")
             if len(state.starts) + 1 > limits.points * limits.points_target:
                 return PacerWait(state.starts[0] + limits.window, "points per minute")
-            budget = limits.cpu_seconds * limits.target
             pending = sum(exp for _, exp in state.in_flight.values())
             if state.used() + pending + expected > budget:
                 room = budget - pending - expected
@@ -299,6 +319,38 @@ class Pacer:
             if until >= state.blocked_until:
                 state.blocked_until, state.blocked_by = until, owner
 
+    def call(
+        self,
+        installation_id: int,
+        read: Callable[[], _Answer],
+        *,
+        owner: str = "",
+        max_wait: float = 0.0,
+    ) -> _Answer:
+        """``read()`` (one GraphQL request) once admitted, reported to the pacer:
+        its time and GitHub's figures, or GitHub's refusal (``RateLimited``,
+        raised again after it is recorded)."""
+        permit = self.acquire(installation_id, max_wait=max_wait, owner=owner)
+        started = time.monotonic()
+        try:
+            answer = read()
+        except RateLimited as limit:
+            seconds = time.monotonic() - started
+            self.refused(permit, seconds=seconds, until=limit.reset_at.timestamp(), owner=owner)
+            raise
+        except BaseException:
+            self.release(permit, seconds=time.monotonic() - started)
+            raise
+        figures = answer.rate_limit
+        self.release(
+            permit,
+            seconds=answer.seconds,
+            cost=figures.cost,
+            remaining=figures.remaining,
+            reset_at=figures.reset_at.timestamp() if figures.reset_at else None,
+        )
+        return answer
+
     def figures(self, installation_id: int) -> PacerFigures:
         now = self.clock()
         with self.store.locked(installation_id) as state:
@@ -350,6 +402,16 @@ def pacer_acquire(*, installation_id: int, max_wait: float = 0.0, owner: str = "
     installation; ``PacerWait`` (with ``until``) when there is none that soon.
     ``owner`` (e.g. ``history-run-7``) as given to ``pacer_refused``."""
     return history_pacer().acquire(installation_id, max_wait=max_wait, owner=owner)
+
+
+def pacer_call(
+    *, installation_id: int, read: Callable[[], _Answer], owner: str = "", max_wait: float = 0.0
+) -> _Answer:
+    """One GraphQL request of the installation (``read``, returning a page with
+    ``rate_limit`` and ``seconds``) through its pacer: admitted, timed, reported.
+    ``PacerWait`` when there is no room within ``max_wait``; GitHub's
+    ``RateLimited`` after it holds the installation's other requests."""
+    return history_pacer().call(installation_id, read, owner=owner, max_wait=max_wait)
 
 
 def pacer_release(
