@@ -255,3 +255,88 @@ def test_each_page_reports_its_time_and_githubs_figures_to_the_pacer(installatio
     figures = history_pacer.pacer_figures(installation_id=INSTALLATION_ID)
     assert (figures.requests, figures.remaining, figures.in_flight) == (1, github.remaining, 0)
     assert figures.reset_at == github.reset_at.timestamp()
+
+
+# --- the settings page: the installation's history as a whole ----------------------
+
+
+def _settings_page(client, team) -> str:
+    response = client.get(f"/teams/{team.slug}/github/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_settings_page_shows_the_organisations_progress_budget_and_time_left(
+    client, owner, team, installation
+):
+    client.force_login(owner)
+    repositories = [
+        repository_for(installation=installation, github_id=200 + n, full_name=f"acme/r{n}")
+        for n in range(4)
+    ]
+    done = dict(status=HistoryRun.Status.DONE, pages_done=10, pull_requests_stored=1000)
+    HistoryRun.objects.create(repository=repositories[0], **done)
+    HistoryRun.objects.create(repository=repositories[1], **done)
+    # 4 of 10 pages loaded: 6 left; the queued run counts as long as the others (10).
+    HistoryRun.objects.create(
+        repository=repositories[2],
+        status=HistoryRun.Status.RUNNING,
+        pages_done=4,
+        page_size=100,
+        pull_requests_stored=400,
+        total_count=1000,
+    )
+    HistoryRun.objects.create(repository=repositories[3])
+    # GitHub answered in 1.5 s a page; 45 s of its time in the last minute.
+    busy = history_pacer.history_pacer()
+    for _ in range(30):
+        permit = busy.acquire(INSTALLATION_ID, max_wait=5)
+        reset = timezone.now().timestamp() + 1800
+        busy.release(permit, seconds=1.5, cost=2, remaining=4210, reset_at=reset)
+
+    page = _settings_page(client, team)
+
+    assert 'data-role="history-repositories">2 of 4<' in page
+    assert 'data-role="history-pull-requests">2,400<' in page
+    assert 'data-role="history-budget">75 %<' in page
+    assert 'data-role="history-points">4,210<' in page
+    # 16 pages of 1.5 s at 95 % of GitHub's time: 25 s.
+    assert 'data-role="history-time-left">&lt; 1 min<' in page
+
+
+@pytest.mark.django_db
+def test_the_time_left_waits_for_the_hours_points_when_they_are_short(
+    client, owner, team, installation
+):
+    client.force_login(owner)
+    repository = repository_for(installation=installation, github_id=300, full_name="acme/big")
+    HistoryRun.objects.create(
+        repository=repository,
+        status=HistoryRun.Status.RUNNING,
+        pages_done=100,
+        page_size=100,
+        pull_requests_stored=10_000,
+        total_count=60_000,
+    )
+    busy = history_pacer.history_pacer()
+    permit = busy.acquire(INSTALLATION_ID)
+    reset = timezone.now().timestamp() + 20 * 60
+    busy.release(permit, seconds=1.5, cost=2, remaining=100, reset_at=reset)
+
+    page = _settings_page(client, team)
+
+    # 500 pages need 1,000 points: 100 now, the rest after the reset (20 min)
+    # at 5,000 an hour (11 min): about 31 minutes, more than the 13 min of GitHub's time.
+    assert 'data-role="history-time-left">31 min<' in page
+    assert 'data-role="history-repositories">0 of 1<' in page
+
+
+@pytest.mark.django_db
+def test_the_settings_page_shows_no_history_summary_before_any_run(
+    client, owner, team, installation
+):
+    client.force_login(owner)
+    repository_for(installation=installation, github_id=400, full_name="acme/new")
+
+    assert 'data-role="history-summary"' not in _settings_page(client, team)

@@ -436,8 +436,14 @@ def pacer_refused(*, permit: Permit, seconds: float, until: float, owner: str = 
 
 
 def pacer_figures(*, installation_id: int) -> PacerFigures:
-    """The installation's budget now (for the settings page)."""
-    return history_pacer().figures(installation_id)
+    """The installation's budget now (for the settings page); an idle one when
+    its state cannot be read (Redis away): a page shows, without the figures."""
+    import redis
+
+    try:
+        return history_pacer().figures(installation_id)
+    except redis.RedisError:
+        return PacerFigures(0.0, 0, None, None, 0.0, 0, 0, 0.0)
 
 
 def pacer_reset() -> None:
