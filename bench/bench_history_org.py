@@ -208,7 +208,8 @@ def main() -> None:
         default=1000,
         help="every Nth pull request has 120 reviews, more than a page holds (0: none)",
     )
-    parser.add_argument("--workers", type=int, default=4)
+    # As many as the Procfile's worker runs (WORKER_CONCURRENCY, 2).
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--_port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_serve", help=argparse.SUPPRESS)
     options = parser.parse_args()

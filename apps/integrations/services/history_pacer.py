@@ -21,7 +21,7 @@ or, by hand: ``pacer_acquire`` (a ``Permit``), the request, then
 ``pacer_acquire`` admits a request only if the response time of the requests
 that finished in the last 60 s, plus the time expected of those in flight, plus
 the one expected of this one, fits in ``target`` (95 %) of the budget; a slow
-start (one request in flight until three are measured) and a cap on requests in
+start (one request in flight until one is measured) and a cap on requests in
 flight (``max_in_flight``, 2) keep the first seconds and the bursts honest. The
 expected time is the slowest of the last ten measured. When nothing fits it
 sleeps (at most ``max_wait``), then raises ``PacerWait`` with the moment to try
@@ -59,7 +59,7 @@ GITHUB_MAX_IN_FLIGHT = 100
 # A permit never released (its worker killed) stops counting after this long.
 LOST_AFTER_SECONDS = 300.0
 SAMPLES = 10
-SLOW_START_SAMPLES = 3
+SLOW_START_SAMPLES = 1
 # Before any measure: what a page of 100 pull requests takes on GitHub.com.
 DEFAULT_EXPECTED_SECONDS = 2.0
 
