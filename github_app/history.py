@@ -27,7 +27,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from githubkit import GitHub
 
@@ -115,6 +115,44 @@ query HistoryLabels($id: ID!, $first: Int!, $after: String) {
   }
 }
 """
+
+
+# More items of this many pull requests at most in one query (aliases of
+# ``node(id:)``): one request each for GitHub's price, 1 point up to 149.
+MORE_PER_QUERY = 50
+
+
+def _more_selection(field: str, i: int) -> str:
+    if field == "timelineItems":
+        return (
+            f"timelineItems(itemTypes: {_ITEM_TYPES}, first: $first, after: $after{i}) "
+            f"{{{_TIMELINE} }}"
+        )
+    return (
+        f"labels(first: $first, after: $after{i}) "
+        "{ pageInfo { hasNextPage endCursor } nodes { name } }"
+    )
+
+
+def more_query(fields: list[str]) -> str:
+    """The query for more items of several pull requests at once: ``m0``,
+    ``m1``… aliases of ``node(id: $id0)``…, each asking ``fields[i]`` after
+    ``$after0``…"""
+    params = ", ".join(f"$id{i}: ID!, $after{i}: String" for i in range(len(fields)))
+    parts = [
+        f"  m{i}: node(id: $id{i}) {{ ... on PullRequest {{ " + _more_selection(field, i) + " } }"
+        for i, field in enumerate(fields)
+    ]
+    body = "\n".join(parts)
+    return (
+        f"query HistoryMore($first: Int!, {params}) {{\n"
+        f"  rateLimit {{ cost remaining resetAt }}\n{body}\n}}\n"
+    )
+
+
+def more_cost(count: int) -> int:
+    """GitHub's points for more items of ``count`` pull requests in one query."""
+    return max(1, math.floor(count / 100 + 0.5))
 
 
 def page_cost(first: int, *, nested: int = NESTED_CONNECTIONS) -> int:
@@ -230,6 +268,62 @@ def label_page(
 ) -> ConnectionPage:
     """The next labels of one pull request after ``after``."""
     return _connection_page(github, endpoint, LABELS_QUERY, "labels", node_id, after, first)
+
+
+MoreField = Literal["timelineItems", "labels"]
+
+
+@dataclass(frozen=True, slots=True)
+class MoreWanted:
+    """More of one pull request's nested connection ``field``, after ``after``."""
+
+    node_id: str
+    field: MoreField
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoreItems:
+    """The answers to ``MoreWanted``s, in their order."""
+
+    pages: list[ConnectionPage]
+    rate_limit: RateLimit
+    seconds: float = 0.0
+
+
+def more_items(
+    github: GitHub[Any], *, endpoint: str, wanted: list[MoreWanted], first: int = 100
+) -> MoreItems:
+    """More items of several pull requests in one query (at most
+    ``MORE_PER_QUERY``): one point, one request, however many pull requests of a
+    page have more than it held. One alone is asked as ``timeline_page`` or
+    ``label_page`` would."""
+    if not 0 < len(wanted) <= MORE_PER_QUERY:
+        raise ValueError(f"ask for 1 to {MORE_PER_QUERY} pull requests at once")
+    if len(wanted) == 1:
+        one = wanted[0]
+        read = timeline_page if one.field == "timelineItems" else label_page
+        page = read(github, endpoint=endpoint, node_id=one.node_id, after=one.after, first=first)
+        return MoreItems(pages=[page], rate_limit=page.rate_limit, seconds=page.seconds)
+    variables: dict[str, Any] = {"first": first}
+    for i, want in enumerate(wanted):
+        variables[f"id{i}"], variables[f"after{i}"] = want.node_id, want.after
+    data, seconds = _query(github, endpoint, more_query([w.field for w in wanted]), variables)
+    rate_limit = _rate_limit(data)
+    pages = []
+    for i, want in enumerate(wanted):
+        node = _mapping(data.get(f"m{i}"), "node")
+        connection = _mapping(node.get(want.field), want.field)
+        page_info = _mapping(connection.get("pageInfo"), "pageInfo")
+        pages.append(
+            ConnectionPage(
+                nodes=[item for item in _list(connection.get("nodes")) if isinstance(item, dict)],
+                has_next_page=page_info.get("hasNextPage") is True,
+                end_cursor=_str_or_none(page_info.get("endCursor")),
+                rate_limit=rate_limit,
+            )
+        )
+    return MoreItems(pages=pages, rate_limit=rate_limit, seconds=seconds)
 
 
 def _connection_page(

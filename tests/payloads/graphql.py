@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-from github_app.history import page_cost
+from github_app.history import more_cost, page_cost
 
 GRAPHQL_URL = "https://api.github.com/graphql"
 
@@ -204,6 +205,8 @@ class FakeGraphQL:
         return httpx.Response(200, json=self.answer(body["query"], variables))
 
     def answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        if "query HistoryMore" in query:
+            return self._batch_answer(query, variables)
         if "node(id:" in query and "labels(" in query:
             return self._more_answer(variables, "labels")
         if "node(id:" in query:
@@ -256,6 +259,18 @@ class FakeGraphQL:
         connection = _connection(every, variables["first"], variables.get("after"))
         connection.pop("totalCount")
         return {"data": {"rateLimit": self._rate_limit(), "node": {field: connection}}}
+
+    def _batch_answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """More items of several pull requests: aliases m0, m1… of node(id: $id0)…"""
+        fields = re.findall(r"m\d+: node\(id: \$id\d+\) \{ \.\.\. on PullRequest \{ (\w+)\(", query)
+        data: dict[str, Any] = {"rateLimit": self._rate_limit(more_cost(len(fields)))}
+        for i, field in enumerate(fields):
+            node = next(n for n in self.nodes if n["id"] == variables[f"id{i}"])
+            every = node["labels"]["nodes"] if field == "labels" else _timeline(node)
+            connection = _connection(every, variables["first"], variables.get(f"after{i}"))
+            connection.pop("totalCount")
+            data[f"m{i}"] = {field: connection}
+        return {"data": data}
 
 
 def _timeline(node: dict[str, Any]) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ class LimitedGraphQLServer:
 
     def _answer(self, query: str, variables: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if "node(id:" in query:
-            fake = self.by_node[str(variables.get("id"))]
+            fake = self.by_node[str(variables.get("id", variables.get("id0")))]
         else:
             fake = self.repositories[f"{variables.get('owner')}/{variables.get('name')}"]
         with self.lock:

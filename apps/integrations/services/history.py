@@ -36,16 +36,18 @@ from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailab
 from github_app.history import (
     MAX_PAGE_SIZE,
     MIN_PAGE_SIZE,
-    ConnectionPage,
+    MORE_PER_QUERY,
+    MoreField,
+    MoreItems,
+    MoreWanted,
     PageTooLarge,
     PullRequestPage,
     adapter_node,
     first_items,
     graphql_endpoint,
-    label_page,
+    more_items,
     pull_request_events,
     pull_request_page,
-    timeline_page,
 )
 from github_app.values import timestamp_or_none
 
@@ -64,7 +66,7 @@ SECONDARY_BACKOFF = timedelta(seconds=60)
 # run for when there is room: the pacer's waits are mostly a fraction of a page.
 PACER_MAX_WAIT = 5.0
 
-# Ask for no more than this many more pages of one pull request's timeline
+# Ask for no more than this many more pages of a pull request's timeline
 # (reviews) or labels.
 MAX_ITEM_PAGES = 50
 
@@ -266,35 +268,48 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     rate_limit = page.rate_limit
     run.points_used += rate_limit.cost
     run.requests_made += 1
+    kept: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    wanted: dict[tuple[str, MoreField], tuple[list[dict[str, Any]], str]] = {}
     for node in page.nodes:
         updated_at = timestamp_or_none(node.get("updatedAt"))
         if updated_at is not None:
             oldest = updated_at if oldest is None else min(oldest, updated_at)
         if run.window_start is not None and (updated_at is None or updated_at < run.window_start):
             continue
-        node_id = node.get("id")
         items, items_after = first_items(node, "timelineItems")
         labels, labels_after = first_items(node, "labels")
-        # Only the pull requests with more than the page held cost more requests.
-        for fetch, found, after in (
-            (timeline_page, items, items_after),
-            (label_page, labels, labels_after),
-        ):
-            for _ in range(MAX_ITEM_PAGES):
-                if after is None or not isinstance(node_id, str):
-                    break
-                more: ConnectionPage = _paced(
-                    run,
-                    installation_id,
-                    lambda fetch=fetch, node_id=node_id, after=after: fetch(
-                        github, endpoint=endpoint, node_id=node_id, after=after
-                    ),
-                )
-                found.extend(more.nodes)
-                after = more.end_cursor if more.has_next_page else None
-                rate_limit = more.rate_limit
-                run.points_used += rate_limit.cost
-                run.requests_made += 1
+        kept.append((node, items, labels))
+        node_id = node.get("id")
+        if isinstance(node_id, str):
+            if items_after is not None:
+                wanted[(node_id, "timelineItems")] = (items, items_after)
+            if labels_after is not None:
+                wanted[(node_id, "labels")] = (labels, labels_after)
+    # Only the pull requests with more than the page held cost more, and those
+    # of one page share their queries (one point, one request for up to 50).
+    for _ in range(MAX_ITEM_PAGES):
+        if not wanted:
+            break
+        keys = list(wanted)
+        for chunk_start in range(0, len(keys), MORE_PER_QUERY):
+            chunk = keys[chunk_start : chunk_start + MORE_PER_QUERY]
+            asks = [
+                MoreWanted(node_id, field, wanted[(node_id, field)][1]) for node_id, field in chunk
+            ]
+            more: MoreItems = _paced(
+                run,
+                installation_id,
+                lambda asks=asks: more_items(github, endpoint=endpoint, wanted=asks),
+            )
+            rate_limit = more.rate_limit
+            run.points_used += rate_limit.cost
+            run.requests_made += 1
+            for key, answer in zip(chunk, more.pages, strict=True):
+                found, _after = wanted.pop(key)
+                found.extend(answer.nodes)
+                if answer.has_next_page and answer.end_cursor:
+                    wanted[key] = (found, answer.end_cursor)
+    for node, items, labels in kept:
         shaped, reviews = adapter_node(node, items=items, labels=labels)
         for name, payload in pull_request_events(shaped, reviews=reviews, repository=block):
             events.append(
@@ -340,7 +355,7 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     return Step("continue")
 
 
-_Answer = TypeVar("_Answer", PullRequestPage, ConnectionPage)
+_Answer = TypeVar("_Answer", PullRequestPage, MoreItems)
 
 
 def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -> _Answer:
