@@ -112,6 +112,15 @@ class PullRequest(models.Model):
     review_hours = models.FloatField(null=True, blank=True)
     merge_hours = models.FloatField(null=True, blank=True)
     lead_time_hours = models.FloatField(null=True, blank=True)
+    # The same durations counted in the team's working hours (its time zone,
+    # working days and hours, holidays): the "working_hours" slot.
+    cycle_time_working_hours = models.FloatField(null=True, blank=True)
+    review_time_working_hours = models.FloatField(null=True, blank=True)
+    coding_working_hours = models.FloatField(null=True, blank=True)
+    pickup_working_hours = models.FloatField(null=True, blank=True)
+    review_working_hours = models.FloatField(null=True, blank=True)
+    merge_working_hours = models.FloatField(null=True, blank=True)
+    lead_time_working_hours = models.FloatField(null=True, blank=True)
     additions = models.PositiveIntegerField(null=True, blank=True)
     deletions = models.PositiveIntegerField(null=True, blank=True)
     is_revert = models.BooleanField(default=False)
@@ -461,3 +470,25 @@ class MergeQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"Merge question on {self.pull_request} ({self.get_status_display()})"
+
+
+class Squad(models.Model):
+    """A group of people inside one team (docs/working-hours.md): the figures
+    filtered by ``squad=`` count its members' pull requests, on its
+    repositories when it names any. A person may be in several squads; no squad
+    crosses teams (its members and repositories are the team's)."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="squads")
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(TeamMember, related_name="squads", blank=True)
+    repositories = models.ManyToManyField("integrations.Repository", related_name="+", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_squad_name_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team})"
