@@ -169,6 +169,18 @@ def test_processes_share_one_budget_through_redis():
     one.store.forget_all()
 
 
+def test_without_its_shared_state_it_admits_nothing_and_says_when_to_ask_again():
+    clock = Clock()
+    away = Pacer(store=RedisStore("redis://127.0.0.1:1/0"), clock=clock, sleep=clock.sleep)
+
+    with pytest.raises(PacerWait) as waited:
+        away.acquire(INSTALLATION_ID, max_wait=5)
+
+    assert waited.value.until == clock.now + 30
+    # A report lost with the state does not lose the answer it was about.
+    away.release(Permit(INSTALLATION_ID, "t", clock.now), seconds=1.0)
+
+
 # --- the runs of an installation go through its pacer ------------------------------
 
 

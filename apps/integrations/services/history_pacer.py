@@ -38,6 +38,7 @@ settings page.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -51,6 +52,8 @@ from django.conf import settings
 from github_app.errors import RateLimited
 from github_app.history import RateLimit
 
+logger = logging.getLogger(__name__)
+
 # GitHub's documented limits (secondary rate limits, GraphQL).
 WINDOW_SECONDS = 60.0
 CPU_SECONDS_PER_WINDOW = 60.0
@@ -62,6 +65,12 @@ SAMPLES = 10
 SLOW_START_SAMPLES = 1
 # Before any measure: what a page of 100 pull requests takes on GitHub.com.
 DEFAULT_EXPECTED_SECONDS = 2.0
+# Without the shared state (Redis away) nothing is admitted: ask again this much later.
+UNAVAILABLE_WAIT_SECONDS = 30.0
+
+
+class StoreUnavailable(Exception):
+    """The shared state cannot be read or written (Redis away)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +216,17 @@ class RedisStore:
 
     @contextmanager
     def locked(self, installation_id: int) -> Iterator[_State]:
+        import redis
+
         key = f"tformance:history-pacer:{installation_id}"
-        with self._client.lock(f"{key}:lock", timeout=10, blocking_timeout=10):
-            state = _State.from_json(self._client.get(key))
-            yield state
-            # Gone after an idle hour: nothing in it matters by then.
-            self._client.set(key, state.to_json(), ex=3600)
+        try:
+            with self._client.lock(f"{key}:lock", timeout=10, blocking_timeout=10):
+                state = _State.from_json(self._client.get(key))
+                yield state
+                # Gone after an idle hour: nothing in it matters by then.
+                self._client.set(key, state.to_json(), ex=3600)
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     def forget_all(self) -> None:
         import redis
@@ -276,7 +290,14 @@ class Pacer:
         hold it, as its own wait for that refusal is over when it asks again."""
         deadline = self.clock() + max_wait
         while True:
-            answer = self.try_acquire(installation_id, owner=owner)
+            try:
+                answer = self.try_acquire(installation_id, owner=owner)
+            except StoreUnavailable as exc:
+                # Not knowing the budget, a request could be the one refused.
+                logger.warning("history pacer: its state is unavailable: %s", exc)
+                raise PacerWait(
+                    self.clock() + UNAVAILABLE_WAIT_SECONDS, "the pacer's state is unavailable"
+                ) from None
             if isinstance(answer, Permit):
                 return answer
             if answer.until > deadline:
@@ -294,7 +315,7 @@ class Pacer:
     ) -> None:
         """The request answered in ``seconds``, with GitHub's figures if it gave them."""
         now = self.clock()
-        with self.store.locked(permit.installation_id) as state:
+        with _reported(), self.store.locked(permit.installation_id) as state:
             state.in_flight.pop(permit.token, None)
             state.forget_before(now, self.limits)
             seconds = max(float(seconds), 0.0)
@@ -310,7 +331,7 @@ class Pacer:
     def refused(self, permit: Permit, *, seconds: float, until: float, owner: str = "") -> None:
         """GitHub refused the request (a limit): nobody asks again before ``until``."""
         now = self.clock()
-        with self.store.locked(permit.installation_id) as state:
+        with _reported(), self.store.locked(permit.installation_id) as state:
             state.in_flight.pop(permit.token, None)
             state.forget_before(now, self.limits)
             state.done.append([now, max(float(seconds), 0.0)])
@@ -365,6 +386,16 @@ class Pacer:
                 requests=state.requests,
                 response_seconds=state.response_seconds,
             )
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """A request's report lost with the state (Redis away) is only logged: the
+    answer is the caller's all the same, and its permit expires."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        logger.warning("history pacer: a request's report was lost: %s", exc)
 
 
 def _fits_at(state: _State, now: float, room: float, window: float) -> float:
@@ -438,11 +469,9 @@ def pacer_refused(*, permit: Permit, seconds: float, until: float, owner: str = 
 def pacer_figures(*, installation_id: int) -> PacerFigures:
     """The installation's budget now (for the settings page); an idle one when
     its state cannot be read (Redis away): a page shows, without the figures."""
-    import redis
-
     try:
         return history_pacer().figures(installation_id)
-    except redis.RedisError:
+    except StoreUnavailable:
         return PacerFigures(0.0, 0, None, None, 0.0, 0, 0, 0.0)
 
 
