@@ -192,6 +192,8 @@ _Answer = TypeVar("_Answer", bound=Answer)
 class _Store(Protocol):
     def locked(self, installation_id: int) -> Any: ...
 
+    def peek(self, installation_id: int) -> _State: ...
+
 
 class MemoryStore:
     """The state of each installation in this process (in-process mode, tests)."""
@@ -204,6 +206,10 @@ class MemoryStore:
     def locked(self, installation_id: int) -> Iterator[_State]:
         with self._lock:
             yield self._states.setdefault(installation_id, _State())
+
+    def peek(self, installation_id: int) -> _State:
+        with self._lock:
+            return _State.from_json(self._states.get(installation_id, _State()).to_json())
 
 
 class RedisStore:
@@ -225,6 +231,15 @@ class RedisStore:
                 yield state
                 # Gone after an idle hour: nothing in it matters by then.
                 self._client.set(key, state.to_json(), ex=3600)
+        except redis.RedisError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def peek(self, installation_id: int) -> _State:
+        """The state as it is, read without the lock (a page must not wait on it)."""
+        import redis
+
+        try:
+            return _State.from_json(self._client.get(f"tformance:history-pacer:{installation_id}"))
         except redis.RedisError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
@@ -374,18 +389,18 @@ class Pacer:
 
     def figures(self, installation_id: int) -> PacerFigures:
         now = self.clock()
-        with self.store.locked(installation_id) as state:
-            state.forget_before(now, self.limits)
-            return PacerFigures(
-                share_used=min(state.used() / self.limits.cpu_seconds, 1.0),
-                in_flight=len(state.in_flight),
-                remaining=state.remaining,
-                reset_at=state.reset_at,
-                blocked_until=state.blocked_until,
-                refusals=state.refusals,
-                requests=state.requests,
-                response_seconds=state.response_seconds,
-            )
+        state = self.store.peek(installation_id)
+        state.forget_before(now, self.limits)
+        return PacerFigures(
+            share_used=min(state.used() / self.limits.cpu_seconds, 1.0),
+            in_flight=len(state.in_flight),
+            remaining=state.remaining,
+            reset_at=state.reset_at,
+            blocked_until=state.blocked_until,
+            refusals=state.refusals,
+            requests=state.requests,
+            response_seconds=state.response_seconds,
+        )
 
 
 @contextmanager
