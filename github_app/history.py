@@ -83,7 +83,8 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $it
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         id fullDatabaseId number title body state merged mergedAt createdAt updatedAt
-        closedAt isDraft additions deletions headRefName baseRefName url{_AUTHOR}
+        closedAt isDraft additions deletions headRefName baseRefName url mergeCommit{{oid}}
+        {_AUTHOR}
         labels(first: $labels) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ name }} }}
         timelineItems(itemTypes: {_ITEM_TYPES}, first: $items) {{{_TIMELINE}
         }}
@@ -490,6 +491,8 @@ def pull_request_block(node: Mapping[str, Any]) -> dict[str, Any]:
         "base": {"ref": node.get("baseRefName")},
         "html_url": node.get("url"),
         "user": user_block(node.get("author")),
+        # The commit the merge made (what deployments are matched by).
+        "merge_commit_sha": _mapping_or_empty(node.get("mergeCommit")).get("oid"),
     }
 
 

@@ -141,6 +141,8 @@ def dashboard_scope_context(*, team: Team, user: Any, params: Any) -> dict[str, 
         "squads": squad_names_for_team(team=team),
         "scope_values": {key: str(params.get(key, ""))[:200] for key in SCOPE_PARAMETERS},
         "hours_choices": Team.Hours.choices,
+        # What the hours menu shows: as asked (when it reads), else the default.
+        "hours_selected": params.get("hours") or team.default_hours,
         "run": team_recompute_run(team=team),
     }
 
@@ -186,6 +188,7 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
             "changes": _changes(figures),
             "query": _query(asked, scope),
             "scope": scope,
+            "hours_selected": scope.hours,
             "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked, scope),
             "has_phases": phases["coding"] is not None,
             "chart_data": {

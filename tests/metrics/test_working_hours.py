@@ -191,3 +191,88 @@ def test_it_stores_both_slots_on_the_row_in_the_teams_calendar(team):
     assert row.review_time_hours == 90.0
     assert row.cycle_time_hours == 92.0
     assert set(team_calendars(team)) == {"hours", "working_hours"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_hand_computed_figures_through_the_write_path_and_recomputes_on_a_change(
+    team, owner, repository, settings
+):
+    """New York, Monday to Friday 09:00-17:00, US public holidays; pull requests
+    arriving as webhook events (the one entry):
+
+    - A: Fri 7 Mar 2025 16:00 EST -> Mon 10 Mar 10:00 EDT (clocks forward on
+      Sunday): 65 calendar hours, 1 + 1 = 2 working.
+    - B: Fri 17 Jan 16:00 EST -> Tue 21 Jan 10:00 (Monday 20 is Martin Luther
+      King Jr. Day): 90 calendar hours, 1 + 1 = 2 working.
+    - C: Wed 12 Mar 09:00 EDT -> 20:00 EDT (merged after hours): 11 and 8.
+    """
+    from django.test import Client
+
+    from apps.metrics.services.api_tokens import api_token_create
+    from github_app.webhook_payloads import pull_request_payload
+    from tests.metrics.events import apply_events, metrics_event
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    team.time_zone, team.holiday_country = NEW_YORK, "US"
+    team.save()
+    for number, (opened, merged) in enumerate(
+        [
+            ("2025-03-07T21:00:00Z", "2025-03-10T14:00:00Z"),
+            ("2025-01-17T21:00:00Z", "2025-01-21T15:00:00Z"),
+            ("2025-03-12T13:00:00Z", "2025-03-13T00:00:00Z"),
+        ],
+        start=1,
+    ):
+        fields = {"pr_id": number, "number": number, "created_at": opened}
+        apply_events(
+            [
+                metrics_event(
+                    "pull_request",
+                    team=team,
+                    repository=repository,
+                    payload=pull_request_payload("opened", updated_at=opened, **fields),
+                ),
+                metrics_event(
+                    "pull_request",
+                    team=team,
+                    repository=repository,
+                    payload=pull_request_payload(
+                        "closed",
+                        updated_at=merged,
+                        state="closed",
+                        merged=True,
+                        merged_at=merged,
+                        closed_at=merged,
+                        **fields,
+                    ),
+                ),
+            ]
+        )
+    _row, token = api_token_create(team=team, name="t", created_by=owner, scopes=["admin"])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def cycle(query: str) -> tuple[float, float, str]:
+        figures = client.get(f"/api/teams/acme/metrics/?{query}").json()
+        return (
+            figures["cycle_time_hours"]["median"],
+            figures["cycle_time_hours"]["mean"],
+            figures["hours"],
+        )
+
+    quarter = "from=2025-01-01&to=2025-03-31"
+    assert cycle(quarter) == (65.0, 55.333, "calendar")
+    assert cycle(quarter + "&hours=working") == (2.0, 4.0, "working")
+    assert cycle("from=2025-03-01&to=2025-03-31&hours=working") == (5.0, 5.0, "working")
+
+    # Saturdays become working days: A and B gain one Saturday's 8 hours.
+    response = client.put(
+        "/api/teams/acme/settings/",
+        data={"working_days": [1, 2, 3, 4, 5, 6]},
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    assert sorted(
+        PullRequest.objects.filter(team=team).values_list("cycle_time_working_hours", flat=True)
+    ) == [8.0, 10.0, 10.0]
+    assert cycle(quarter + "&hours=working") == (10.0, 9.333, "working")
+    assert cycle(quarter) == (65.0, 55.333, "calendar")
