@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
+from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
 from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
@@ -471,6 +472,9 @@ def team_figures(
             team=team, period=period, repository_ids=repository_ids, scope=scope
         )
     }
+    figures["deployments"] = deployment_figures(
+        team=team, period=period, repository_ids=repository_ids, slot=scope.slot
+    )
     return figures
 
 

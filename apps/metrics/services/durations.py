@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from apps.metrics.models import PullRequest
+from apps.metrics.models import Deployment, PullRequest
 from apps.metrics.services.working_hours import WorkingHours
 from apps.teams.models import Team
 
@@ -181,4 +181,41 @@ def durations_store(row: PullRequest, *, calendars: dict[str, Calendar]) -> None
     times = PullRequestTimes.of(row)
     for slot in SLOTS:
         for name, value in durations_compute(times, calendar=calendars[slot]).items():
+            setattr(row, duration_column(name, slot), value)
+
+
+# --- deployments --------------------------------------------------------------------
+# A deployment's durations: the same engine, calendars and slots as a pull
+# request's, stored on the Deployment row as `<duration>_<slot>`.
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTimes:
+    """The timestamps a deployment's durations are computed from: when it
+    finished, whether it failed, and when the next successful deployment that
+    did not fail itself finished (its recovery)."""
+
+    finished_at: datetime | None
+    failed: bool
+    recovered_at: datetime | None
+
+
+DEPLOYMENT_DURATIONS = ("recovery_time",)
+
+
+def deployment_durations_compute(times: DeploymentTimes, *, calendar: Calendar) -> Durations:
+    """Failed deployment recovery time: a failed deployment's finish -> the
+    finish of the next successful one that did not fail itself (None until then,
+    and for a deployment that did not fail)."""
+    if not times.failed or times.finished_at is None or times.recovered_at is None:
+        return {"recovery_time": None}
+    return {"recovery_time": calendar.hours_between(times.finished_at, times.recovered_at)}
+
+
+def deployment_durations_store(
+    row: Deployment, times: DeploymentTimes, *, calendars: dict[str, Calendar]
+) -> None:
+    """Set every stored duration of a deployment row, one set per slot."""
+    for slot in SLOTS:
+        for name, value in deployment_durations_compute(times, calendar=calendars[slot]).items():
             setattr(row, duration_column(name, slot), value)
