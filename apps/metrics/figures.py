@@ -473,7 +473,7 @@ def team_figures(
         )
     }
     figures["deployments"] = deployment_figures(
-        team=team, period=period, repository_ids=repository_ids, slot=scope.slot
+        team=team, period=period, repository_ids=repository_ids, slot=scope.slot, scope=scope
     )
     return figures
 

@@ -473,3 +473,20 @@ def test_time_waiting_for_review_is_in_the_hours_asked_for(
     client.force_login(member)
     page = client.get("/teams/acme/pull-requests/?figure=waiting&hours=working")
     assert [row.waiting_hours for row in page.context["page"].object_list] == [2.0]
+
+
+def test_the_lead_time_of_a_squad_is_its_pull_requests(client, people, read_token):
+    from apps.metrics.services.recompute import pull_requests_recompute
+
+    # Each deployed a day (24 calendar hours) after it was merged.
+    for row in PullRequest.objects.select_related("team"):
+        row.deployed_at = row.merged_at + (at("2025-01-02T00:00") - at("2025-01-01T00:00"))
+        row.save()
+    pull_requests_recompute(list(PullRequest.objects.select_related("team")))
+    # Lead times: #1 68 + 24 = 92, #2 24 + 24 = 48, #3 4 + 24 = 28.
+    everyone = get(client, read_token)["deployments"]["lead_time_hours"]
+    assert (everyone["median"], everyone["count"]) == (48.0, 3)
+    web = get(client, read_token, "&squad=web")["deployments"]["lead_time_hours"]
+    assert (web["median"], web["count"]) == (38.0, 2)
+    alice = get(client, read_token, "&person=alice")["deployments"]["lead_time_hours"]
+    assert (alice["median"], alice["count"]) == (92.0, 1)
