@@ -1,0 +1,163 @@
+"""The team's Slack page (connect, people, what it is told) and Slack's return
+from "Add to Slack". Members read the page; admins change it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.notifications import selectors
+from apps.notifications.services import connections, people
+from apps.notifications.services.connections import SlackRefused
+from apps.teams.access import team_admin, team_member
+
+ADMINS_ONLY = "Only team admins can change the team's Slack."
+
+
+def _user_id(value: str) -> int | None:
+    # Only ASCII digits, and within a bigint: anything else names no one.
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+@login_required
+@require_GET
+def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_member(user=request.user, team_slug=team_slug)
+    team = membership.team
+    return render(
+        request,
+        "notifications/slack.html",
+        {
+            "team": team,
+            "membership": membership,
+            "connection": selectors.slack_connection_of(team=team),
+            "configured": connections.slack_configured(),
+            "people": selectors.slack_people_rows(team=team),
+            "settings": selectors.notification_settings_of(team=team),
+            "recent": selectors.slack_messages_recent(team=team),
+        },
+    )
+
+
+@login_required
+@require_POST
+def slack_connect(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    try:
+        url = connections.slack_install_start(
+            team=membership.team, user_id=membership.user_id, session=request.session
+        )
+    except SlackRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("team_slack", team_slug=team_slug)
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def slack_oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Slack's return from "Add to Slack": the state names the team."""
+    if request.GET.get("error"):
+        return _refused(request, "Slack was not connected: the request was cancelled in Slack.")
+    try:
+        connection = connections.slack_install_finish(
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),
+            user_id=request.user.pk,
+            session=request.session,
+        )
+    except SlackRefused as refused:
+        return _refused(request, str(refused))
+    messages.success(request, f"Slack connected: {connection.slack_team_name}.")
+    return redirect("team_slack", team_slug=connection.team.slug)
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    return render(
+        request,
+        "notifications/refused.html",
+        {"title": "Slack not connected", "message": message},
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def slack_disconnect(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    if connections.slack_disconnect(team=membership.team):
+        messages.success(request, "Slack disconnected.")
+    return redirect("team_slack", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_check(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    try:
+        connection = connections.slack_connection_check(team=membership.team)
+    except Exception as error:
+        messages.error(request, f"Slack could not be reached: {getattr(error, 'error', error)}.")
+        return redirect("team_slack", team_slug=team_slug)
+    if connection is not None and connection.is_connected:
+        messages.success(request, "Slack answers: the connection works.")
+    elif connection is not None:
+        messages.error(request, f"Slack refused the token ({connection.broken_reason}).")
+    return redirect("team_slack", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_people_match(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    team = membership.team
+    connection = connections.slack_connection_for(team_id=team.pk)
+    if connection is None:
+        messages.error(request, "Connect Slack first.")
+        return redirect("team_slack", team_slug=team_slug)
+    try:
+        result = people.slack_people_match(team=team, connection=connection)
+    except SlackRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            f"Matched {result.matched} by email; {result.not_found} not found in Slack.",
+        )
+    return redirect("team_slack", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_person_link(request: HttpRequest, team_slug: str) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    team = membership.team
+    user_id = _user_id(request.POST.get("user", ""))
+    if user_id is None:
+        messages.error(request, "Choose a person.")
+        return redirect("team_slack", team_slug=team_slug)
+    if request.POST.get("action") == "unlink":
+        people.slack_person_unlink(team=team, user_id=user_id)
+        messages.success(request, "Slack user unlinked.")
+        return redirect("team_slack", team_slug=team_slug)
+    connection = connections.slack_connection_for(team_id=team.pk)
+    if connection is None:
+        messages.error(request, "Connect Slack first.")
+        return redirect("team_slack", team_slug=team_slug)
+    try:
+        people.slack_person_link(
+            team=team,
+            connection=connection,
+            user_id=user_id,
+            slack_user_id=request.POST.get("slack_user_id", "")[:100],
+        )
+    except SlackRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Slack user linked.")
+    return redirect("team_slack", team_slug=team_slug)
