@@ -319,7 +319,7 @@ CELERY_BEAT_SCHEDULE["announce-lifecycle-events"] = {
 # review past the target, messages held for working hours or a rate limit, digests due.
 CELERY_BEAT_SCHEDULE["notifications-tick"] = {
     "task": "apps.notifications.tasks.notifications_tick",
-    "schedule": 300.0,
+    "schedule": 60.0,
 }
 # Without this, Celery's Django fixup closes the database connection around every
 # task: about 1.5 ms of PostgreSQL work each, measured on the webhook drain.

@@ -19,5 +19,6 @@ urlpatterns = [
         views.slack_person_link,
         name="slack_person_link",
     ),
+    path("slack/interactivity/", views.slack_interactivity, name="slack_interactivity"),
     path("slack/oauth/callback/", views.slack_oauth_callback, name="slack_oauth_callback"),
 ]

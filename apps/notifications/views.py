@@ -3,15 +3,19 @@ from "Add to Slack". Members read the page; admins change it."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.notifications import selectors
-from apps.notifications.services import connections, people
+from apps.notifications.services import connections, merge_question_slack, people
 from apps.notifications.services.connections import SlackRefused
+from apps.notifications.services.merge_question_slack import InteractionRefused
 from apps.teams.access import team_admin, team_member
 
 ADMINS_ONLY = "Only team admins can change the team's Slack."
@@ -161,3 +165,31 @@ def slack_person_link(request: HttpRequest, team_slug: str) -> HttpResponse:
     else:
         messages.success(request, "Slack user linked.")
     return redirect("team_slack", team_slug=team_slug)
+
+
+# Slack's interactivity requests: a form with one field, ``payload`` (JSON).
+@csrf_exempt
+@require_POST
+def slack_interactivity(request: HttpRequest) -> HttpResponse:
+    """The merge question's buttons, pressed in Slack. Forged, stale, another
+    person's or malformed requests get a 4xx with the reason, never a 500."""
+    body = request.body
+    try:
+        if len(body) > merge_question_slack.MAX_BODY:
+            raise InteractionRefused(413, "The request is too large.")
+        merge_question_slack.slack_signature_verify(
+            body=body,
+            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
+            signature=request.headers.get("X-Slack-Signature", ""),
+        )
+        try:
+            form = parse_qs(body.decode(), strict_parsing=True, max_num_fields=5)
+        except (UnicodeDecodeError, ValueError):
+            raise InteractionRefused(400, "The body is not Slack's form.") from None
+        payload = form.get("payload")
+        if not payload or len(payload) != 1:
+            raise InteractionRefused(400, "The body holds no payload.")
+        merge_question_slack.slack_interaction_answer(body=body, payload_text=payload[0])
+    except InteractionRefused as refused:
+        return JsonResponse({"error": refused.message}, status=refused.status)
+    return HttpResponse(status=200)

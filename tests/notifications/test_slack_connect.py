@@ -243,7 +243,7 @@ def test_an_admin_links_a_person_by_hand(client, owner, member, connected, slack
         ("member", "not-an-id", "looks like"),
         ("member", "U0NOBODY", "no member U0NOBODY"),
         ("outsider", "U0BOB", "not in this team"),
-        ("١٢", "U0BOB", "Choose a person"),
+        ("\u0661\u0662", "U0BOB", "Choose a person"),
         ("member", "U0BOB\x00", "looks like"),
     ],
 )

@@ -1,7 +1,22 @@
-"""The notifications' lifecycle consumers, joined to `lifecycle.CONSUMERS` at start-up."""
+"""The notifications' lifecycle consumers, joined to `lifecycle.CONSUMERS` at
+start-up (`NotificationsConfig.ready`): the metrics never import this app.
+Each runs in its own Celery task with its own retries (docs/lifecycle.md)."""
 
 from __future__ import annotations
 
+from apps.metrics.models import PullRequestEvent
+from apps.metrics.services.lifecycle import CONSUMERS, Consumer
+from apps.notifications.services.merge_question_slack import slack_merge_question_on_merge
+
+Kind = PullRequestEvent.Kind
+
+NOTIFICATION_CONSUMERS: dict[str, Consumer] = {
+    # The merge question as a Slack direct message with buttons.
+    "slack-merge-question": Consumer(
+        kinds=frozenset({Kind.MERGED}), handle=slack_merge_question_on_merge
+    ),
+}
+
 
 def consumers_register() -> None:
-    return None
+    CONSUMERS.update(NOTIFICATION_CONSUMERS)
