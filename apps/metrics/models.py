@@ -95,6 +95,12 @@ class PullRequest(models.Model):
     first_approval_at = models.DateTimeField(null=True, blank=True)
     merged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When its first commit was authored (from the commits the write path keeps;
+    # null until known) and when the first successful production deployment that
+    # contains its merge commit finished (null until deployed): change lead time
+    # runs between them, starting at pr_created_at where no commit is known.
+    first_commit_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(null=True, blank=True)
     # Durations in hours, each computed by apps/metrics/services/durations.py from
     # the timestamps above and stored here (`<duration>_<slot>`); the figures
     # aggregate these columns. Time to first review is review_time_hours; the
@@ -105,6 +111,7 @@ class PullRequest(models.Model):
     pickup_hours = models.FloatField(null=True, blank=True)
     review_hours = models.FloatField(null=True, blank=True)
     merge_hours = models.FloatField(null=True, blank=True)
+    lead_time_hours = models.FloatField(null=True, blank=True)
     additions = models.PositiveIntegerField(null=True, blank=True)
     deletions = models.PositiveIntegerField(null=True, blank=True)
     is_revert = models.BooleanField(default=False)

@@ -35,6 +35,8 @@ def times(**moments: str | None) -> PullRequestTimes:
         "first_review_at": None,
         "first_approval_at": None,
         "merged_at": None,
+        "first_commit_at": None,
+        "deployed_at": None,
     }
     values.update({key: at(value) if value else None for key, value in moments.items()})
     return PullRequestTimes(**values)
@@ -84,6 +86,7 @@ def test_it_gives_the_named_set_with_phases_that_add_up():
         "pickup": 18.0,
         "review": 1.0,
         "merge": 2.0,
+        "lead_time": None,  # not deployed
     }
     assert list(found) == list(DURATIONS)
 
@@ -118,7 +121,60 @@ def test_an_open_pull_request_has_a_review_time_and_no_cycle_time_or_phases():
         "pickup": None,
         "review": None,
         "merge": None,
+        "lead_time": None,
     }
+
+
+def test_it_gives_the_lead_time_from_the_first_commit_to_the_deployment():
+    found = durations_compute(
+        times(
+            first_commit_at="2025-01-05T09:00",
+            opened_at="2025-01-06T09:00",
+            merged_at="2025-01-06T12:00",
+            deployed_at="2025-01-06T15:00",
+        ),
+        calendar=EVERY_HOUR,
+    )
+    assert found["lead_time"] == 30.0
+    assert found["cycle_time"] == 3.0
+
+
+def test_a_pull_request_with_no_known_commit_starts_its_lead_time_at_its_opening():
+    found = durations_compute(
+        times(
+            opened_at="2025-01-06T09:00",
+            merged_at="2025-01-06T12:00",
+            deployed_at="2025-01-06T15:00",
+        ),
+        calendar=EVERY_HOUR,
+    )
+    assert found["lead_time"] == 6.0
+
+
+def test_a_first_commit_after_the_opening_does_not_shorten_the_lead_time():
+    # A pull request opened empty (or rebased later): the work started at the opening.
+    found = durations_compute(
+        times(
+            opened_at="2025-01-06T09:00",
+            first_commit_at="2025-01-06T11:00",
+            merged_at="2025-01-06T12:00",
+            deployed_at="2025-01-06T15:00",
+        ),
+        calendar=EVERY_HOUR,
+    )
+    assert found["lead_time"] == 6.0
+
+
+def test_an_undeployed_pull_request_has_no_lead_time():
+    found = durations_compute(
+        times(
+            first_commit_at="2025-01-05T09:00",
+            opened_at="2025-01-06T09:00",
+            merged_at="2025-01-06T12:00",
+        ),
+        calendar=EVERY_HOUR,
+    )
+    assert found["lead_time"] is None
 
 
 def test_every_duration_is_counted_by_the_calendar_it_is_given():
@@ -172,6 +228,8 @@ def test_a_row_stores_one_set_per_slot_without_changing_its_callers(monkeypatch)
         first_review_at=None,
         first_approval_at=None,
         merged_at=at("2025-01-06T14:00"),
+        first_commit_at=None,
+        deployed_at=None,
     )
     durations_store(row, calendars={"hours": EVERY_HOUR, "working_hours": Weekdays()})
     assert row.cycle_time_hours == 74.0

@@ -19,7 +19,8 @@ again for old rows when a definition or a team's calendar changes.
   `team_calendars`; `durations_store` and its callers stay as they are.
 
 Definitions (docs/metrics.md): cycle time is opened → merged; review time (time
-to first review) opened → first review. The four phases of a merged pull request
+to first review) opened → first review; lead time (DORA's change lead time)
+first commit (or opened, whichever is earlier) → deployed. The four phases of a merged pull request
 run between these boundaries: opened, ready for review (opened if never a
 draft), first review, first approval, merged. A boundary that did not happen
 before the merge is skipped and its time goes to the next phase that did; one
@@ -29,6 +30,7 @@ four add up to the cycle time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -66,6 +68,8 @@ class PullRequestTimes:
     first_review_at: datetime | None
     first_approval_at: datetime | None
     merged_at: datetime | None
+    first_commit_at: datetime | None = None
+    deployed_at: datetime | None = None
 
     @classmethod
     def of(cls, row: PullRequest) -> PullRequestTimes:
@@ -75,11 +79,13 @@ class PullRequestTimes:
             first_review_at=row.first_review_at,
             first_approval_at=row.first_approval_at,
             merged_at=row.merged_at,
+            first_commit_at=row.first_commit_at,
+            deployed_at=row.deployed_at,
         )
 
 
 # The named set, in this order: what each stored slot has a column for.
-DURATIONS = ("cycle_time", "review_time", "coding", "pickup", "review", "merge")
+DURATIONS = ("cycle_time", "review_time", "coding", "pickup", "review", "merge", "lead_time")
 PHASES = ("coding", "pickup", "review", "merge")
 Durations = dict[str, float | None]
 
@@ -112,11 +118,13 @@ def durations_compute(times: PullRequestTimes, *, calendar: Calendar) -> Duratio
     opened, merged = times.opened_at, times.merged_at
     reviewed = times.first_review_at
     review_time = hours(opened, reviewed) if opened and reviewed else None
+    lead_time = _lead_time(times, hours)
     if opened is None or merged is None:
         return {
             "cycle_time": None,
             "review_time": review_time,
             **dict.fromkeys(PHASES),
+            "lead_time": lead_time,
         }
     ready = min(max(times.ready_for_review_at or opened, opened), merged)
     # A boundary after the merge did not happen (as far as the phases go).
@@ -134,7 +142,24 @@ def durations_compute(times: PullRequestTimes, *, calendar: Calendar) -> Duratio
         "pickup": hours(ready, reviewed_at) if reviewed_at is not None else 0.0,
         "review": hours(before_approval, approved_at) if approved_at is not None else 0.0,
         "merge": hours(before_merge, merged),
+        "lead_time": lead_time,
     }
+
+
+def _lead_time(
+    times: PullRequestTimes, hours: Callable[[datetime, datetime], float]
+) -> float | None:
+    """Change lead time: first commit -> deployed. A pull request whose commits
+    are not known starts at its opening (counted apart by the figures). A first
+    commit after the opening is not earlier than it: the start is the earlier
+    of the two, so lead time is never shorter than the cycle time."""
+    deployed = times.deployed_at
+    if deployed is None:
+        return None
+    starts = [moment for moment in (times.first_commit_at, times.opened_at) if moment]
+    if not starts:
+        return None
+    return hours(min(starts), deployed)
 
 
 def durations_store(row: PullRequest, *, calendars: dict[str, Calendar]) -> None:
