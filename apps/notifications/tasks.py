@@ -4,7 +4,8 @@
   ``Retry-After``, a transient failure after a growing pause (the message keeps
   the reason, and the beat task finds it again if the retries run out);
 - the merge question's direct message updated with the answer;
-- the beat tick: due messages sent.
+- an outbound webhook delivery: POSTed once due, retried with back-off;
+- the beat tick: due messages and deliveries sent.
 
 Services queue these by name (`apps.common.scheduling`); none imports this module."""
 
@@ -14,7 +15,7 @@ import logging
 
 from celery import Task, shared_task
 
-from apps.notifications.services import merge_question_slack, messages
+from apps.notifications.services import merge_question_slack, messages, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +44,25 @@ def update_merge_question_message(self: Task, question_id: int) -> bool:
         raise self.retry(countdown=failure.retry_after or 10 * 2**self.request.retries) from None
 
 
+@shared_task(bind=True, max_retries=webhooks.MAX_ATTEMPTS)
+def send_outbound_delivery(self: Task, delivery_id: int) -> str:
+    try:
+        return webhooks.outbound_delivery_send(delivery_id=delivery_id)
+    except webhooks.RetryLater as later:
+        if self.request.retries >= webhooks.MAX_ATTEMPTS:
+            return "pending"
+        raise self.retry(countdown=later.seconds) from later
+
+
 @shared_task
 def notifications_tick() -> int:
-    """Celery beat, every minute: messages whose time has come (working hours
-    begun, a rate limit over, a connection mended)."""
+    """Celery beat, every minute: messages and webhook deliveries whose time has
+    come (working hours begun, a rate limit or a back-off over, a connection
+    mended), whose own task was lost."""
     due = messages.slack_messages_due()
     for message_id in due:
         send_slack_message.apply_async(kwargs={"message_id": message_id}, retry=False)
-    return len(due)
+    deliveries = webhooks.outbound_deliveries_due()
+    for delivery_id in deliveries:
+        send_outbound_delivery.apply_async(kwargs={"delivery_id": delivery_id}, retry=False)
+    return len(due) + len(deliveries)

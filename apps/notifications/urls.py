@@ -19,6 +19,17 @@ urlpatterns = [
         views.slack_person_link,
         name="slack_person_link",
     ),
+    path("teams/<slug:team_slug>/webhooks/", views.team_webhooks, name="team_webhooks"),
+    path(
+        "teams/<slug:team_slug>/webhooks/<int:pk>/delete/",
+        views.webhook_endpoint_delete,
+        name="webhook_endpoint_delete",
+    ),
+    path(
+        "teams/<slug:team_slug>/webhooks/deliveries/<int:pk>/redeliver/",
+        views.webhook_redeliver,
+        name="webhook_redeliver",
+    ),
     path("slack/interactivity/", views.slack_interactivity, name="slack_interactivity"),
     path("slack/oauth/callback/", views.slack_oauth_callback, name="slack_oauth_callback"),
 ]

@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.notifications import selectors
-from apps.notifications.services import connections, merge_question_slack, people
+from apps.notifications.services import connections, merge_question_slack, people, webhooks
 from apps.notifications.services.connections import SlackRefused
 from apps.notifications.services.merge_question_slack import InteractionRefused
 from apps.teams.access import team_admin, team_member
@@ -193,3 +193,61 @@ def slack_interactivity(request: HttpRequest) -> HttpResponse:
     except InteractionRefused as refused:
         return JsonResponse({"error": refused.message}, status=refused.status)
     return HttpResponse(status=200)
+
+
+WEBHOOKS_ADMINS_ONLY = "Only team admins can see and change the team's outbound webhooks."
+
+
+@login_required
+def team_webhooks(request: HttpRequest, team_slug: str) -> HttpResponse:
+    """Outbound webhooks: register (POST), the endpoints and their delivery logs."""
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=WEBHOOKS_ADMINS_ONLY)
+    team = membership.team
+    new_secret = None
+    if request.method == "POST":
+        try:
+            endpoint, new_secret = webhooks.webhook_endpoint_create(
+                team=team,
+                url=request.POST.get("url", "")[:2000],
+                kinds=request.POST.getlist("kinds")[:20],
+                user_id=membership.user_id,
+            )
+        except webhooks.WebhookRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, f"Endpoint added: {endpoint.url}.")
+    endpoints = list(selectors.webhook_endpoints_of(team=team))
+    for endpoint in endpoints:
+        endpoint.recent = list(selectors.webhook_deliveries_recent(endpoint=endpoint))  # type: ignore[attr-defined]
+    return render(
+        request,
+        "notifications/webhooks.html",
+        {
+            "team": team,
+            "membership": membership,
+            "endpoints": endpoints,
+            "kinds": webhooks.KINDS,
+            "new_secret": new_secret,
+        },
+        status=400 if request.method == "POST" and new_secret is None else 200,
+    )
+
+
+@login_required
+@require_POST
+def webhook_endpoint_delete(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=WEBHOOKS_ADMINS_ONLY)
+    if webhooks.webhook_endpoint_delete(team=membership.team, endpoint_id=pk):
+        messages.success(request, "Endpoint removed.")
+    return redirect("team_webhooks", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def webhook_redeliver(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=WEBHOOKS_ADMINS_ONLY)
+    if webhooks.outbound_delivery_redeliver(team=membership.team, delivery_id=pk):
+        messages.success(request, "Redelivery queued.")
+    else:
+        messages.error(request, "That delivery cannot be redelivered now.")
+    return redirect("team_webhooks", team_slug=team_slug)

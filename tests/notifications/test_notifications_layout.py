@@ -9,9 +9,7 @@ from tests.test_layout import _offenders
 
 def test_the_notifications_know_only_the_metrics_the_teams_and_common():
     assert (
-        _offenders(
-            "apps/notifications", "apps.integrations", "apps.web", "apps.demo", "github_app"
-        )
+        _offenders("apps/notifications", "apps.integrations", "apps.web", "apps.demo", "github_app")
         == []
     )
 

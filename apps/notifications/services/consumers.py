@@ -7,6 +7,7 @@ from __future__ import annotations
 from apps.metrics.models import PullRequestEvent
 from apps.metrics.services.lifecycle import CONSUMERS, Consumer
 from apps.notifications.services.merge_question_slack import slack_merge_question_on_merge
+from apps.notifications.services.webhooks import outbound_webhooks_on_event
 
 Kind = PullRequestEvent.Kind
 
@@ -15,6 +16,8 @@ NOTIFICATION_CONSUMERS: dict[str, Consumer] = {
     "slack-merge-question": Consumer(
         kinds=frozenset({Kind.MERGED}), handle=slack_merge_question_on_merge
     ),
+    # Signed outbound webhooks, every kind (each endpoint picks its own).
+    "outbound-webhooks": Consumer(kinds=frozenset(Kind.values), handle=outbound_webhooks_on_event),
 }
 
 
