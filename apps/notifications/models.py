@@ -72,14 +72,21 @@ class SlackPerson(models.Model):
         return f"{self.user} → {self.slack_user_id}"
 
 
+WEEKDAYS = [
+    (0, "Monday"),
+    (1, "Tuesday"),
+    (2, "Wednesday"),
+    (3, "Thursday"),
+    (4, "Friday"),
+    (5, "Saturday"),
+    (6, "Sunday"),
+]
+
+
 class NotificationSettings(models.Model):
     """What a team is told, where and when. Working hours and the first-review
     target live here until the team calendar of "Working hours, targets and
     squads" takes them over (apps/notifications/services/calendar.py)."""
-
-    class Delivery(models.TextChoices):
-        CHANNEL = "channel", "To the channel"
-        REVIEWERS = "reviewers", "As direct messages to the reviewers"
 
     team = models.OneToOneField(
         "teams.Team", on_delete=models.CASCADE, related_name="notification_settings"
@@ -89,9 +96,6 @@ class NotificationSettings(models.Model):
     nudge_waiting_on = models.BooleanField(default=True)
     nudge_merged_unreviewed_on = models.BooleanField(default=True)
     nudge_large_on = models.BooleanField(default=True)
-    waiting_delivery = models.CharField(
-        max_length=10, choices=Delivery.choices, default=Delivery.CHANNEL
-    )
     # A pull request of more changed lines (additions + deletions) is large.
     large_pr_lines = models.PositiveIntegerField(default=500)
     # Working hours a ready pull request may wait for its first review.
@@ -99,7 +103,7 @@ class NotificationSettings(models.Model):
     digest_on = models.BooleanField(default=False)
     digest_channel = models.CharField(max_length=32, blank=True)
     # Monday is 0, as Python's weekday().
-    digest_weekday = models.PositiveSmallIntegerField(default=0)
+    digest_weekday = models.PositiveSmallIntegerField(default=0, choices=WEEKDAYS)
     digest_time = models.TimeField(default=dt.time(9, 0))
     # The local date of the last digest queued, so a week gets one.
     digest_last_week = models.DateField(null=True, blank=True)

@@ -8,6 +8,7 @@ urlpatterns = [
     path(
         "teams/<slug:team_slug>/slack/disconnect/", views.slack_disconnect, name="slack_disconnect"
     ),
+    path("teams/<slug:team_slug>/slack/settings/", views.slack_settings, name="slack_settings"),
     path("teams/<slug:team_slug>/slack/check/", views.slack_check, name="slack_check"),
     path(
         "teams/<slug:team_slug>/slack/people/match/",

@@ -9,11 +9,19 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.notifications import selectors
-from apps.notifications.services import connections, merge_question_slack, people, webhooks
+from apps.notifications.forms import WEEKDAYS, NotificationSettingsForm
+from apps.notifications.services import (
+    connections,
+    merge_question_slack,
+    people,
+    preferences,
+    webhooks,
+)
 from apps.notifications.services.connections import SlackRefused
 from apps.notifications.services.merge_question_slack import InteractionRefused
 from apps.teams.access import team_admin, team_member
@@ -44,6 +52,8 @@ def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
             "people": selectors.slack_people_rows(team=team),
             "settings": selectors.notification_settings_of(team=team),
             "recent": selectors.slack_messages_recent(team=team),
+            "weekdays": WEEKDAYS,
+            "now": timezone.now(),
         },
     )
 
@@ -251,3 +261,26 @@ def webhook_redeliver(request: HttpRequest, team_slug: str, pk: int) -> HttpResp
     else:
         messages.error(request, "That delivery cannot be redelivered now.")
     return redirect("team_webhooks", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
+    """What the team is told, where and when (admins)."""
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    team = membership.team
+    form = NotificationSettingsForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(
+            f"{form.fields[name].label if name in form.fields else name}: {' '.join(e)}"
+            for name, e in form.errors.items()
+        )
+        return render(
+            request,
+            "notifications/refused.html",
+            {"title": "Settings not saved", "message": errors},
+            status=400,
+        )
+    preferences.notification_settings_save(team=team, values=form.cleaned_data)
+    messages.success(request, "Notification settings saved.")
+    return redirect("team_slack", team_slug=team_slug)
