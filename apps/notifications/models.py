@@ -105,8 +105,6 @@ class NotificationSettings(models.Model):
     # Monday is 0, as Python's weekday().
     digest_weekday = models.PositiveSmallIntegerField(default=0, choices=WEEKDAYS)
     digest_time = models.TimeField(default=dt.time(9, 0))
-    # The local date of the last digest queued, so a week gets one.
-    digest_last_week = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"notification settings of {self.team}"

@@ -15,7 +15,7 @@ import logging
 
 from celery import Task, shared_task
 
-from apps.notifications.services import merge_question_slack, messages, nudges, webhooks
+from apps.notifications.services import digest, merge_question_slack, messages, nudges, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,9 @@ def notifications_tick() -> int:
     """Celery beat, every minute: messages and webhook deliveries whose time has
     come (working hours begun, a rate limit or a back-off over, a connection
     mended), whose own task was lost; pull requests whose wait for a first
-    review reached the target."""
+    review reached the target; digests whose weekday and time have come."""
     nudges.nudges_waiting_scan()
+    digest.digests_due()
     due = messages.slack_messages_due()
     for message_id in due:
         send_slack_message.apply_async(kwargs={"message_id": message_id}, retry=False)
