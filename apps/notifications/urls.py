@@ -9,6 +9,11 @@ urlpatterns = [
         "teams/<slug:team_slug>/slack/disconnect/", views.slack_disconnect, name="slack_disconnect"
     ),
     path("teams/<slug:team_slug>/slack/settings/", views.slack_settings, name="slack_settings"),
+    path(
+        "teams/<slug:team_slug>/slack/messages/<int:pk>/retry/",
+        views.slack_message_retry,
+        name="slack_message_retry",
+    ),
     path("teams/<slug:team_slug>/slack/check/", views.slack_check, name="slack_check"),
     path(
         "teams/<slug:team_slug>/slack/people/match/",

@@ -22,6 +22,7 @@ from apps.notifications.services import (
     preferences,
     webhooks,
 )
+from apps.notifications.services import messages as slack_messages
 from apps.notifications.services.connections import SlackRefused
 from apps.notifications.services.merge_question_slack import InteractionRefused
 from apps.teams.access import team_admin, team_member
@@ -283,4 +284,16 @@ def slack_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
         )
     preferences.notification_settings_save(team=team, values=form.cleaned_data)
     messages.success(request, "Notification settings saved.")
+    return redirect("team_slack", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_message_retry(request: HttpRequest, team_slug: str, pk: int) -> HttpResponse:
+    """An admin sends a failed message again (after fixing the channel, say)."""
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    if slack_messages.slack_message_retry(team_id=membership.team.pk, message_id=pk):
+        messages.success(request, "The message will be sent again.")
+    else:
+        messages.error(request, "Only a failed message can be sent again.")
     return redirect("team_slack", team_slug=team_slug)

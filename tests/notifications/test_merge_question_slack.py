@@ -481,3 +481,32 @@ def test_the_broken_connection_keeps_the_answer_and_skips_the_update(
     assert len(queued) == 1
     asked.refresh_from_db()
     assert asked.answer == "most" and not slack.to("chat.update")
+
+
+def test_an_admin_sends_a_failed_message_again(
+    client,
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    owner,
+    connected,
+    slack,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    slack.reply("chat.postMessage", {"ok": False, "error": "cannot_dm_bot"})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    client.force_login(owner)
+    page = client.get("/teams/acme/slack/").content.decode()
+    assert "Slack: cannot_dm_bot" in page and "Send again" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/teams/acme/slack/messages/{message.pk}/retry/")
+
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 2
+    client.force_login(author)
+    assert client.post(f"/teams/acme/slack/messages/{message.pk}/retry/").status_code == 403
