@@ -407,6 +407,11 @@ SLACK_API_URL = os.environ.get("SLACK_API_URL", "").strip() or "https://slack.co
 if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", SLACK_API_URL):
     raise ImproperlyConfigured("SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
 SLACK_API_URL = SLACK_API_URL.rstrip("/") + "/"
+# "Add to Slack" is a form whose answer redirects to Slack's authorize page: the
+# browser checks form-action on that redirect too.
+_slack_origin = re.match(r"https?://[^/]+", SLACK_API_URL)
+if _slack_origin:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_slack_origin.group(0))
 # The Slack app's credentials (Basic Information in Slack's app settings).
 SLACK_CLIENT_ID = os.environ.get("SLACK_CLIENT_ID", "")
 SLACK_CLIENT_SECRET = os.environ.get("SLACK_CLIENT_SECRET", "")

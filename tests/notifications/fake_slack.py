@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 TOKEN = "xoxb-test-bot-token"
 
@@ -140,7 +140,22 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST
+        def do_GET(self) -> None:
+            """Slack's "Add to Slack" page, approved at once: back to the
+            redirect URI with a code and the state, as Slack sends the browser."""
+            url = urlsplit(self.path)
+            if url.path != "/oauth/v2/authorize":
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            back = query.get("redirect_uri", "") + "?"
+            back += urlencode({"code": "good-code", "state": query.get("state", "")})
+            self.send_response(302)
+            self.send_header("Location", back)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, *args: Any) -> None:
             return None
