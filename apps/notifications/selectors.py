@@ -51,10 +51,13 @@ def notification_settings_of(*, team: Team) -> NotificationSettings:
     return NotificationSettings.objects.filter(team=team).first() or NotificationSettings(team=team)
 
 
-def slack_messages_recent(*, team: Team) -> QuerySet[SlackMessage]:
-    return SlackMessage.objects.filter(team=team).select_related("pull_request__repository")[
-        :RECENT
-    ]
+def slack_messages_recent(*, team: Team, direct: bool) -> QuerySet[SlackMessage]:
+    """The latest messages; direct ones (someone was asked the merge question)
+    only when ``direct`` (for admins)."""
+    found = SlackMessage.objects.filter(team=team)
+    if not direct:
+        found = found.filter(is_direct=False)
+    return found.select_related("pull_request__repository")[:RECENT]
 
 
 def webhook_endpoints_of(*, team: Team) -> QuerySet[WebhookEndpoint]:

@@ -52,7 +52,7 @@ def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
             "configured": connections.slack_configured(),
             "people": selectors.slack_people_rows(team=team),
             "settings": selectors.notification_settings_of(team=team),
-            "recent": selectors.slack_messages_recent(team=team),
+            "recent": selectors.slack_messages_recent(team=team, direct=membership.is_admin),
             "weekdays": WEEKDAYS,
             "now": timezone.now(),
         },

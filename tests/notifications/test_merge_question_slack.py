@@ -510,3 +510,10 @@ def test_an_admin_sends_a_failed_message_again(
     assert message.status == "sent" and len(slack.to("chat.postMessage")) == 2
     client.force_login(author)
     assert client.post(f"/teams/acme/slack/messages/{message.pk}/retry/").status_code == 403
+
+
+def test_members_do_not_see_whom_direct_messages_went_to(client, asked, member, owner):
+    client.force_login(member)
+    assert 'data-message="merge_question"' not in client.get("/teams/acme/slack/").content.decode()
+    client.force_login(owner)
+    assert 'data-message="merge_question"' in client.get("/teams/acme/slack/").content.decode()

@@ -317,3 +317,17 @@ def test_it_refuses_settings_it_cannot_use(client, owner, team, change):
     response = client.post("/teams/acme/slack/settings/", {**GOOD, **change})
     assert response.status_code == 400
     assert not NotificationSettings.objects.exists()
+
+
+def test_a_title_cannot_mention_everyone_or_make_a_link(nudging, deliver, slack):  # noqa: F811
+    deliver(
+        "pull_request",
+        opened(
+            at="2025-01-08T11:00:00Z",
+            additions=900,
+            title="<!channel> look & <https://evil.example|click>",
+        ),
+    )
+    (text,) = posted(slack)
+    assert "&lt;!channel&gt; look &amp; &lt;https://evil.example¦click&gt;" in text
+    assert "<!channel>" not in text and "<https://evil" not in text

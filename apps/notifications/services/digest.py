@@ -19,6 +19,7 @@ from apps.metrics.figures import team_figures
 from apps.metrics.periods import request_read
 from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
 from apps.notifications.services.messages import Outgoing, slack_message_queue
+from apps.notifications.services.slack_api import slack_escape, slack_link
 from apps.teams.models import Team
 
 # The digest lists this many of the pull requests waiting longest.
@@ -66,7 +67,7 @@ def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
     current, previous = figures, figures["previous"]
     period = figures["period"]
     lines = [
-        f"*Weekly digest · {team.name}* "
+        f"*Weekly digest · {slack_escape(team.name)}* "
         f"({period['from']} to {period['to']}, {period['time_zone']})",
         "• Merged: "
         + _change(current["pull_requests"]["merged"], previous["pull_requests"]["merged"]),
@@ -93,8 +94,9 @@ def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
         lines.append("*Waiting longest for a first review*")
         for pr in waiting[:WAITING_SHOWN]:
             name = f"{pr['repository']}#{pr['number']}"
-            link = f"<{pr['html_url']}|{name}>" if pr.get("html_url") else name
-            lines.append(f"• {link} {pr['title']} by {pr['author']}: {pr['hours_waiting']:.0f} h")
+            link = slack_link(pr.get("html_url") or "", name)
+            title, author = slack_escape(pr["title"] or ""), slack_escape(pr["author"] or "?")
+            lines.append(f"• {link} {title} by {author}: {pr['hours_waiting']:.0f} h")
     else:
         lines.append("Nothing is waiting for a first review.")
     return "\n".join(lines)

@@ -67,7 +67,7 @@ def merge_question_blocks(question: MergeQuestion) -> list[dict[str, Any]]:
     """The message: the pull request, the question, five buttons (the chosen
     answer marked, and changeable until the question closes)."""
     pr = question.pull_request
-    link = f"<{pr.html_url}|{_title(question)}>" if pr.html_url else _title(question)
+    link = slack_api.slack_link(pr.html_url, _title(question))
     lines = [f"*{MergeQuestion.TEXT}*", link]
     if question.answer:
         lines.append(
@@ -111,7 +111,7 @@ def slack_merge_question_on_merge(event: PullRequestEvent) -> None:
             kind=SlackMessage.Kind.MERGE_QUESTION,
             channel=person.slack_user_id,
             is_direct=True,
-            text=f"{MergeQuestion.TEXT} {_title(question)}",
+            text=f"{MergeQuestion.TEXT} {slack_api.slack_escape(_title(question))}",
             blocks=merge_question_blocks(question),
             not_before=calendar.next_working_moment(at=timezone.now(), zone=zone),
             pull_request_id=question.pull_request_id,
@@ -257,7 +257,7 @@ def merge_question_message_update(*, question_id: int) -> bool:
         token=slack_token(connection=connection),
         channel=message.slack_channel,
         ts=message.slack_ts,
-        text=f"{MergeQuestion.TEXT} {_title(question)}",
+        text=f"{MergeQuestion.TEXT} {slack_api.slack_escape(_title(question))}",
         blocks=merge_question_blocks(question),
     )
     return True

@@ -26,6 +26,7 @@ from apps.metrics.models import PullRequest, PullRequestEvent
 from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
 from apps.notifications.services import calendar
 from apps.notifications.services.messages import Outgoing, slack_message_queue
+from apps.notifications.services.slack_api import slack_escape, slack_link
 
 Kind = PullRequestEvent.Kind
 MessageKind = SlackMessage.Kind
@@ -45,13 +46,11 @@ def _settings(team_id: int) -> NotificationSettings | None:
 
 def _link(pr: PullRequest) -> str:
     name = f"{pr.repository.full_name if pr.repository else ''}#{pr.number}"
-    label = f"{name} {pr.title}".strip()
-    label = label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<{pr.html_url}|{label}>" if pr.html_url else label
+    return slack_link(pr.html_url, f"{name} {pr.title}".strip())
 
 
 def _author(pr: PullRequest) -> str:
-    return pr.author.login if pr.author else "someone"
+    return slack_escape(pr.author.login) if pr.author else "someone"
 
 
 def _queue(

@@ -92,6 +92,18 @@ class SlackFailure(Exception):
         return self.retry_after is not None
 
 
+def slack_escape(text: str) -> str:
+    """Text as Slack's mrkdwn shows it literally: &, < and > escaped (a pull
+    request's title could otherwise make a link or mention)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_link(url: str, label: str) -> str:
+    """A link in mrkdwn; the label escaped (and without the separator "|")."""
+    label = slack_escape(label).replace("|", "¦")
+    return f"<{url}|{label}>" if url.startswith(("https://", "http://")) else label
+
+
 def _client(token: str | None = None) -> WebClient:
     # No retry handlers: a rate limit or an outage is retried by the task that
     # owns the message (Retry-After as its countdown), never by sleeping here.
