@@ -59,8 +59,10 @@ def notifications_tick() -> int:
     """Celery beat, every minute: messages and webhook deliveries whose time has
     come (working hours begun, a rate limit or a back-off over, a connection
     mended), whose own task was lost; pull requests whose wait for a first
-    review reached the target; digests whose weekday and time have come."""
+    review reached the target; merge questions asked without a direct message
+    (an account linked later); digests whose weekday and time have come."""
     nudges.nudges_waiting_scan()
+    merge_question_slack.merge_questions_slack_catch_up()
     digest.digests_due()
     due = messages.slack_messages_due()
     for message_id in due:

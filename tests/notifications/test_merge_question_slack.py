@@ -517,3 +517,38 @@ def test_members_do_not_see_whom_direct_messages_went_to(client, asked, member, 
     assert 'data-message="merge_question"' not in client.get("/teams/acme/slack/").content.decode()
     client.force_login(owner)
     assert 'data-message="merge_question"' in client.get("/teams/acme/slack/").content.decode()
+
+
+def test_someone_linked_later_gets_the_catch_up_questions_in_slack(
+    deliver,  # noqa: F811
+    repository,
+    team,
+    member,
+    connected,
+    slack,
+    clock,
+):
+    member.email = "bob@example.com"
+    member.save()
+    slack_person(team=team, user=member, slack_user_id="U0BOB")
+    deliver("pull_request", merged())  # bob is not linked to Codertocat yet: nobody asked
+    assert not MergeQuestion.objects.exists()
+
+    team_member_link(team=team, user=member, github_user=AUTHOR)  # asked now, by email
+    tasks.notifications_tick()
+    tasks.notifications_tick()
+
+    question = MergeQuestion.objects.get()
+    (post,) = slack.to("chat.postMessage")
+    assert post.params["channel"] == "D0BOB"
+    assert SlackMessage.objects.get().question == question
+
+
+def test_the_catch_up_leaves_older_or_answered_questions(asked, slack, clock):
+    SlackMessage.objects.all().delete()
+    MergeQuestion.objects.filter(pk=asked.pk).update(answer="most")
+    tasks.notifications_tick()
+    MergeQuestion.objects.filter(pk=asked.pk).update(answer="")
+    clock.advance(days=1, seconds=1)
+    tasks.notifications_tick()
+    assert len(slack.to("chat.postMessage")) == 1  # the one the merge sent

@@ -19,10 +19,12 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from apps.common.scheduling import task_send
@@ -32,10 +34,11 @@ from apps.metrics.services.merge_questions import (
     merge_question_answer,
     merge_question_ask,
 )
-from apps.notifications.models import SlackMessage, SlackPerson
+from apps.notifications.models import SlackConnection, SlackMessage, SlackPerson
 from apps.notifications.services import calendar, slack_api
 from apps.notifications.services.connections import slack_connection_for, slack_token
 from apps.notifications.services.messages import Outgoing, slack_message_queue
+from apps.teams.models import Team
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ MAX_AGE_SECONDS = 5 * 60
 # A block_actions payload is a few kilobytes; anything far larger is not Slack's.
 MAX_BODY = 64 * 1024
 ACTION_PREFIX = "merge_question:"
+# Questions asked this recently without a direct message get one (the catch-up).
+CATCH_UP_WINDOW = timedelta(days=1)
 
 
 class InteractionRefused(Exception):
@@ -91,21 +96,12 @@ def merge_question_blocks(question: MergeQuestion) -> list[dict[str, Any]]:
     ]
 
 
-def slack_merge_question_on_merge(event: PullRequestEvent) -> None:
-    """Lifecycle consumer of live `merged` events: the question as a direct
-    message, when the team has Slack and the person a Slack user; held for the
-    person's working hours."""
-    if not event.live or slack_connection_for(team_id=event.team_id) is None:
-        return
-    question = merge_question_ask(pull_request=event.pull_request)
-    if question is None or question.status != MergeQuestion.Status.ASKED:
-        return
-    person = SlackPerson.objects.filter(team_id=event.team_id, user_id=question.user_id).first()
-    if person is None:
-        return
-    zone = calendar.zone_of(team=event.team, person_time_zone=person.time_zone)
+def _direct_message(*, question: MergeQuestion, team: Team, person: SlackPerson) -> None:
+    """Queue the question's direct message (once: its key is the question),
+    held for the person's working hours."""
+    zone = calendar.zone_of(team=team, person_time_zone=person.time_zone)
     slack_message_queue(
-        team_id=event.team_id,
+        team_id=team.pk,
         message=Outgoing(
             key=f"merge_question:{question.pk}",
             kind=SlackMessage.Kind.MERGE_QUESTION,
@@ -118,6 +114,49 @@ def slack_merge_question_on_merge(event: PullRequestEvent) -> None:
             question_id=question.pk,
         ),
     )
+
+
+def slack_merge_question_on_merge(event: PullRequestEvent) -> None:
+    """Lifecycle consumer of live `merged` events: the question as a direct
+    message, when the team has Slack and the person a Slack user; held for the
+    person's working hours."""
+    if not event.live or slack_connection_for(team_id=event.team_id) is None:
+        return
+    question = merge_question_ask(pull_request=event.pull_request)
+    if question is None or question.status != MergeQuestion.Status.ASKED:
+        return
+    person = SlackPerson.objects.filter(team_id=event.team_id, user_id=question.user_id).first()
+    if person is not None:
+        _direct_message(question=question, team=event.team, person=person)
+
+
+def merge_questions_slack_catch_up(*, now: datetime | None = None) -> int:
+    """The beat task's: questions asked in the last day with no direct message
+    yet, of teams with Slack, to people with a Slack user: those asked when
+    their account was linked later (`merge_questions_catch_up`), and those whose
+    Slack user was matched just after. Older questions stay on their page and
+    in their email. How many were queued."""
+    now = now or timezone.now()
+    questions = (
+        MergeQuestion.objects.filter(
+            status=MergeQuestion.Status.ASKED,
+            answer="",
+            asked_at__gte=now - CATCH_UP_WINDOW,
+            expires_at__gt=now,
+            team__slack_connection__status=SlackConnection.Status.CONNECTED,
+        )
+        .exclude(Exists(SlackMessage.objects.filter(question=OuterRef("pk"))))
+        .select_related("team", "pull_request__repository")
+    )
+    queued = 0
+    for question in questions:
+        person = SlackPerson.objects.filter(
+            team_id=question.team_id, user_id=question.user_id
+        ).first()
+        if person is not None:
+            _direct_message(question=question, team=question.team, person=person)
+            queued += 1
+    return queued
 
 
 def slack_signature_verify(
