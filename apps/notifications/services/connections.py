@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -180,14 +179,3 @@ def slack_disconnect(*, team: Team) -> bool:
         team.slack_people.all().delete()
         connection.delete()
     return True
-
-
-def connection_summary(connection: SlackConnection | None) -> dict[str, Any]:
-    """What the Slack page says of a connection."""
-    if connection is None:
-        return {"state": "none"}
-    return {
-        "state": connection.status,
-        "workspace": connection.slack_team_name or connection.slack_team_id,
-        "reason": connection.broken_reason,
-    }
