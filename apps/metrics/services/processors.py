@@ -41,6 +41,8 @@ class Source(StrEnum):
     REPLAY = "replay"
     HISTORY = "history"
     DEMO = "demo"
+    # POST /api/teams/<slug>/deployments/: a deployment from a team's own CI.
+    API = "api"
 
 
 @dataclass(frozen=True, slots=True)
