@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -552,3 +552,26 @@ def test_the_catch_up_leaves_older_or_answered_questions(asked, slack, clock):
     clock.advance(days=1, seconds=1)
     tasks.notifications_tick()
     assert len(slack.to("chat.postMessage")) == 1  # the one the merge sent
+
+
+def test_quiet_hours_follow_the_teams_working_days_in_the_persons_zone(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+):
+    # The team works Tuesday to Saturday, 10:00 to 18:00, with Thursday off;
+    # Wednesday 12:00 UTC is 21:00 in Tokyo: held until Friday 10:00 there.
+    team.working_days = [2, 3, 4, 5, 6]
+    team.work_starts_at = time(10)
+    team.work_ends_at = time(18)
+    team.holidays = ["2025-01-09"]
+    team.save()
+    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Asia/Tokyo")
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending"
+    assert message.not_before == datetime(2025, 1, 10, 1, 0, tzinfo=UTC)

@@ -174,7 +174,7 @@ def test_a_pull_request_waiting_past_the_target_is_posted_once(
     tasks.notifications_tick()
 
     (text,) = [t for t in posted(slack) if "first review" in t]
-    assert "acme/api#7" in text and "waited 4 working hours" in text and "target is 4" in text
+    assert "acme/api#7" in text and "target (4 working hours)" in text
 
 
 def test_the_wait_counts_working_hours_only(nudging, deliver, slack, clock):  # noqa: F811
@@ -331,3 +331,44 @@ def test_a_title_cannot_mention_everyone_or_make_a_link(nudging, deliver, slack)
     (text,) = posted(slack)
     assert "&lt;!channel&gt; look &amp; &lt;https://evil.example¦click&gt;" in text
     assert "<!channel>" not in text and "<https://evil" not in text
+
+
+def test_the_teams_own_first_review_target_wins(nudging, deliver, slack, clock, team):  # noqa: F811
+    # Settings say 4 working hours; the team's target (its Settings page) says 2.
+    team.targets = {"first_review": {"within": 2, "unit": "working_hours", "percentile": 50}}
+    team.save()
+    deliver("pull_request", opened(at="2025-01-08T10:00:00Z"))
+    tasks.notifications_tick()  # noon: two working hours
+    (text,) = [t for t in posted(slack) if "first review" in t]
+    assert "target (2 working hours)" in text
+
+
+def test_a_target_in_plain_hours_counts_the_night_too(
+    nudging,
+    deliver,  # noqa: F811
+    slack,
+    clock,
+    team,
+):
+    team.targets = {"first_review": {"within": 12, "unit": "hours", "percentile": 50}}
+    team.save()
+    deliver("pull_request", opened(at="2025-01-08T16:00:00Z"))  # one working hour that day
+    clock.now = datetime(2025, 1, 9, 9, 0, tzinfo=UTC)  # 17 hours, 1 working hour
+    tasks.notifications_tick()
+    (text,) = [t for t in posted(slack) if "first review" in t]
+    assert "target (12 hours)" in text
+
+
+def test_the_teams_holidays_and_working_days_count(nudging, deliver, slack, clock, team):  # noqa: F811
+    # Thursday is a holiday: from Wednesday 15:00, 4 working hours end Friday 11:00.
+    team.holidays = ["2025-01-09"]
+    team.save()
+    deliver("pull_request", opened(at="2025-01-08T15:00:00Z"))
+    clock.now = datetime(2025, 1, 9, 12, 0, tzinfo=UTC)
+    tasks.notifications_tick()
+    clock.now = datetime(2025, 1, 10, 10, 59, tzinfo=UTC)
+    tasks.notifications_tick()
+    assert not SlackMessage.objects.filter(kind="waiting").exists()
+    clock.now = datetime(2025, 1, 10, 11, 0, tzinfo=UTC)
+    tasks.notifications_tick()
+    assert SlackMessage.objects.filter(kind="waiting").count() == 1

@@ -99,7 +99,7 @@ def merge_question_blocks(question: MergeQuestion) -> list[dict[str, Any]]:
 def _direct_message(*, question: MergeQuestion, team: Team, person: SlackPerson) -> None:
     """Queue the question's direct message (once: its key is the question),
     held for the person's working hours."""
-    zone = calendar.zone_of(team=team, person_time_zone=person.time_zone)
+    hours = calendar.person_calendar(team=team, person_time_zone=person.time_zone)
     slack_message_queue(
         team_id=team.pk,
         message=Outgoing(
@@ -109,7 +109,7 @@ def _direct_message(*, question: MergeQuestion, team: Team, person: SlackPerson)
             is_direct=True,
             text=f"{MergeQuestion.TEXT} {slack_api.slack_escape(_title(question))}",
             blocks=merge_question_blocks(question),
-            not_before=calendar.next_working_moment(at=timezone.now(), zone=zone),
+            not_before=calendar.next_working_moment(at=timezone.now(), calendar=hours),
             pull_request_id=question.pull_request_id,
             question_id=question.pk,
         ),

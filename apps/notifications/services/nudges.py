@@ -7,7 +7,8 @@
 - **waiting for a first review**: a beat task finds open, ready pull requests
   without a first review whose wait since they became ready (or were opened),
   counted in working hours, reached the team's target; only when that start was
-  a live event (history's pull requests are never nudged).
+  a live event (history's pull requests are never nudged); counted in the
+  target's own unit (working hours in the team's calendar, or plain hours).
 
 Each message's key is its kind, the pull request and the lifecycle event that
 caused it (for a wait: the live event it started with), so a redelivered or
@@ -123,10 +124,9 @@ def nudges_waiting_scan(*, now: datetime | None = None) -> int:
         team = settings.team
         if _settings(team.pk) is None:
             continue
-        zone = calendar.zone_of(team=team)
-        if not calendar.in_working_hours(at=now, zone=zone):
+        if not calendar.in_working_hours(at=now, calendar=calendar.team_calendar(team=team)):
             continue
-        target = calendar.first_review_target_hours(team=team)
+        target = calendar.first_review_target(team=team)
         waiting = (
             PullRequest.objects.filter(
                 team=team, state=PullRequest.State.OPEN, is_draft=False, first_review_at=None
@@ -138,8 +138,8 @@ def nudges_waiting_scan(*, now: datetime | None = None) -> int:
             start = _wait_start(pr)
             if start is None or not start.live:
                 continue
-            hours = calendar.working_hours_between(start=start.occurred_at, end=now, zone=zone)
-            if hours < target:
+            hours = target.calendar.hours_between(start.occurred_at, now)
+            if hours < target.hours:
                 continue
             message = _queue(
                 pr=pr,
@@ -147,8 +147,8 @@ def nudges_waiting_scan(*, now: datetime | None = None) -> int:
                 kind=MessageKind.WAITING,
                 event_id=start.pk,
                 text=(
-                    f":hourglass: {_link(pr)} by {_author(pr)} has waited {hours:.0f} working "
-                    f"hours for a first review (the team's target is {target})."
+                    f":hourglass: {_link(pr)} by {_author(pr)} has waited for a first review "
+                    f"longer than the team's target ({target.label})."
                 ),
             )
             # The key keeps it once: a pull request nudged for this wait is left as it is.
