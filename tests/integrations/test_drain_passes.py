@@ -61,8 +61,9 @@ def test_it_applies_a_pass_of_deliveries_in_a_handful_of_queries(store, reposito
 
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"processed"}
     assert (PullRequest.objects.count(), PRReview.objects.count()) == (20, 20)
-    # One at a time, these 40 deliveries cost over 300 queries.
-    assert len(queries) <= 25, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    # One at a time, these 40 deliveries cost over 300 queries (26: one is the
+    # team's AI rules, read once for the pass).
+    assert len(queries) <= 26, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
 def test_it_only_looks_when_nothing_is_waiting(repository):

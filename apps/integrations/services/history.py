@@ -29,8 +29,10 @@ from apps.integrations import scheduling
 from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.commits import history_commit_events
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+from github_app.commits import EVENT as COMMITS_EVENT
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
     MAX_PAGE_SIZE,
@@ -273,6 +275,24 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
                 )
             )
             kinds.append(payload["action"] if name == "pull_request" else name)
+    # The commits of the page's merged pull requests, after them (docs/ai.md).
+    kept = [node for node in page.nodes if _in_window(run, node)]
+    payloads, commits_limit = history_commit_events(
+        github, endpoint=endpoint, repository=repository, nodes=kept
+    )
+    rate_limit = commits_limit or rate_limit
+    for payload in payloads:
+        events.append(
+            MetricsEvent(
+                team=team,
+                repository=repository,
+                name=COMMITS_EVENT,
+                payload=payload,
+                received_at=None,
+                source=Source.HISTORY,
+            )
+        )
+        kinds.append(COMMITS_EVENT)
     results = events_apply(events=events) if events else []
     for kind, result in zip(kinds, results, strict=True):
         if not result.ok:
@@ -303,6 +323,11 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     run.resume_at = None
     run.save()
     return Step("continue")
+
+
+def _in_window(run: HistoryRun, node: dict[str, Any]) -> bool:
+    updated_at = timestamp_or_none(node.get("updatedAt"))
+    return run.window_start is None or (updated_at is not None and updated_at >= run.window_start)
 
 
 def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:

@@ -14,6 +14,7 @@ See docs/architecture.md, "Where a change goes"."""
 from __future__ import annotations
 
 from apps.metrics.services.batches import RowKind
+from apps.metrics.services.commits import CommitRows
 from apps.metrics.services.members import MemberRows
 from apps.metrics.services.pull_requests import PullRequestRows
 from apps.metrics.services.reviews import ReviewRows
@@ -22,4 +23,5 @@ KINDS: tuple[type[RowKind], ...] = (
     PullRequestRows,
     MemberRows,
     ReviewRows,
+    CommitRows,
 )
