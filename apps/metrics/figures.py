@@ -32,11 +32,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
+from apps.metrics import figures_ai
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
+from apps.metrics.services.ai_rules import team_ai_rules
 from apps.teams.models import Team
 
 # A pull request by a person: bots' pull requests are counted apart.
@@ -439,6 +441,15 @@ def team_figures(
     figures["ai"] = {
         "survey": ai_survey_figures(team=team, period=period, repository_ids=repository_ids)
     }
+    # AI-assisted pull requests beside the others (figures_ai.py, docs/ai.md).
+    figures["ai"].update(
+        figures_ai.ai_figures(
+            _scoped(team, repository_ids),
+            period=period,
+            rules=team_ai_rules(team),
+            survey=figures["ai"]["survey"],
+        )
+    )
     return figures
 
 
