@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.metrics import people_views, question_views, views
+from apps.metrics import ai_views, people_views, question_views, views
 
 urlpatterns = [
     path("teams/<slug:team_slug>/", views.team_dashboard, name="team_dashboard"),
@@ -49,4 +49,5 @@ urlpatterns = [
     # An email's one-click link (?token=…&answer=…): the token is a query
     # parameter, so logs redact it (apps/common/redact.py).
     path("merge-question/", question_views.merge_question_link, name="merge_question_link"),
+    path("teams/<slug:team_slug>/ai-rules/", ai_views.team_ai_rules, name="team_ai_rules"),
 ]
