@@ -507,6 +507,7 @@ FIGURES = {
     "week": "merged in one week",
     "reviewer": "reviewed by one person in the period",
     "author": "opened by one person in the period",
+    "ai_assisted": "AI-assisted, merged in the period",
 }
 
 # What each list's rows are, so the page shows the columns they have: merged
@@ -574,6 +575,8 @@ def pull_requests_behind(
         order = "waiting_since"
     elif figure == "bots":
         queryset = queryset.filter(merged_in, author__is_bot=True)
+    elif figure == "ai_assisted":
+        queryset = figures_ai.ai_population(queryset, period=period).filter(is_ai_assisted=True)
     elif figure == "size":
         if value not in dict(SIZE_BUCKETS):
             raise BadParameter("'value' must be one of " + ", ".join(dict(SIZE_BUCKETS)) + ".")

@@ -27,6 +27,7 @@ from apps.metrics.api import api_team, json_error
 from apps.metrics.models import APIToken, PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
+from apps.metrics.services.ai_signals import ai_signals_describe
 from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
 from apps.teams.access import team_admin, team_member
 from apps.teams.models import Team
@@ -246,6 +247,8 @@ CSV_COLUMNS = [
     "is_revert",
     "is_hotfix",
     "url",
+    # The AI signals found, "" for none (docs/ai.md).
+    "ai_assisted",
 ]
 
 
@@ -295,6 +298,7 @@ def _csv_rows(rows: Any) -> Iterator[str]:
                     pr.is_revert,
                     pr.is_hotfix,
                     pr.html_url,
+                    ai_signals_describe(pr.ai_signals),
                 )
             ]
         )

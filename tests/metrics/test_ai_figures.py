@@ -6,6 +6,9 @@ privacy threshold."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -270,3 +273,62 @@ def test_with_two_people_answering_no_self_reported_figure_shows(
         "agreement": None,
     }
     assert (figures["merged"], figures["assisted"]) == (3, 1)
+
+
+def test_the_drill_down_lists_the_assisted_pull_requests_with_their_signals(
+    client, member, january
+):
+    client.force_login(member)
+
+    page = client.get(
+        "/teams/acme/pull-requests/?from=2025-01-01&to=2025-01-31&figure=ai_assisted"
+    ).content.decode()
+
+    assert re.findall(r'<tr data-number="(\d+)"', page) == ["3", "2", "1"]
+    cells = re.findall(r'<td data-role="ai-assisted">(.*?)</td>', page)
+    assert (
+        'data-signal="co_author" title="Co-authored-by: Claude '
+        '&lt;noreply@anthropic.com&gt; (commit 0300000)"' in cells[0]
+    )
+    assert 'data-signal="agent_author" title="Copilot"' in cells[1]
+    assert ">label<" in cells[2]
+
+
+def test_every_list_and_the_csv_have_the_ai_assisted_column(client, member, january):
+    client.force_login(member)
+
+    page = client.get("/teams/acme/pull-requests/?from=2025-01-01&to=2025-01-31&figure=merged")
+    csv_text = b"".join(
+        client.get(
+            "/teams/acme/pull-requests.csv?from=2025-01-01&to=2025-01-31&figure=merged"
+        ).streaming_content
+    ).decode()
+
+    cells = re.findall(r'<td data-role="ai-assisted">(.*?)</td>', page.content.decode())
+    assert len(cells) == 6 and cells.count("—") == 4  # Copilot's is a bot's: not listed
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    by_number = {row["number"]: row["ai_assisted"] for row in rows}
+    assert by_number == {
+        "8": "",
+        "7": "",
+        "5": "",
+        "4": "",
+        "3": "co_author: Co-authored-by: Claude <noreply@anthropic.com> @0300000",
+        "1": "label: ai-assisted",
+    }
+
+
+def test_the_dashboard_shows_the_ai_section(client, member, january):
+    client.force_login(member)
+
+    page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31").content.decode()
+
+    section = page[page.index('data-role="ai"') :]
+    assert 'data-figure="ai_share">43%<' in section
+    assert 'data-figure="ai_assisted">3<' in section
+    assert 'data-figure="ai_reviews">1<' in section
+    assert 'data-figure="ai_cycle_median">10.0 h<' in section
+    assert 'data-figure="ai_revert_rate">0%<' in section
+    assert "figure=ai_assisted" in section
+    # A member does not get the admins' rules page link.
+    assert "/ai-rules/" not in section

@@ -150,3 +150,13 @@ def first_commit_at(commits: Iterable[CommitLike]) -> datetime | None:
 def _commit_order(commit: CommitLike) -> tuple[bool, datetime | None, str]:
     # The evidence names the earliest matching commit, whatever order they were loaded in.
     return (commit.authored_at is None, commit.authored_at, commit.sha)
+
+
+def ai_signals_describe(signals: Sequence[dict[str, str]]) -> str:
+    """The signals in one line (the CSV's `ai_assisted` column): each as
+    "signal: evidence", a commit's with its short sha; "" for none."""
+    return "; ".join(
+        f"{s.get('signal')}: {s.get('evidence')}"
+        + (f" @{s['commit'][:7]}" if s.get("commit") else "")
+        for s in signals
+    )

@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 
 from apps.metrics.models import MergeQuestion
+from apps.metrics.services.ai_signals import SIGNAL_LABELS
 
 register = template.Library()
 
@@ -57,3 +58,9 @@ def answer_rows(answers: dict[str, int] | None) -> list[dict[str, Any]]:
         }
         for key, label in MergeQuestion.Answer.choices
     ]
+
+
+@register.filter
+def ai_signal_label(signal: str) -> str:
+    """An AI signal's name in words (services/ai_signals.py)."""
+    return SIGNAL_LABELS.get(signal, signal)
