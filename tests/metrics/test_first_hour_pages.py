@@ -81,6 +81,7 @@ def test_it_shows_when_each_pull_request_was_merged(client, member, history):
     assert _header(page) == [
         "Pull request",
         "Author",
+        "AI-assisted",
         "Opened",
         "Merged",
         "Cycle",
@@ -90,7 +91,6 @@ def test_it_shows_when_each_pull_request_was_merged(client, member, history):
         "Merge",
         "Size",
         "Reviews",
-        "AI-assisted",
     ]
     assert "latest merged first" in page
     merged = re.findall(r'data-role="merged">([^<]*)<span class="time">([^<]*)<', page)
@@ -111,10 +111,10 @@ def test_it_shows_the_waiting_time_of_the_waiting_list(client, member, history):
     assert _header(page) == [
         "Pull request",
         "Author",
+        "AI-assisted",
         "Waiting since",
         "Waiting",
         "Size",
-        "AI-assisted",
     ]
     assert "longest waiting first" in page
     assert re.search(r'data-role="waiting">\d+\.\d d<', page)
@@ -128,11 +128,11 @@ def test_it_shows_an_open_or_closed_list_without_phase_columns(client, member, h
     assert _header(page) == [
         "Pull request",
         "Author",
+        "AI-assisted",
         "Opened",
         "Closed",
         "Size",
         "Reviews",
-        "AI-assisted",
     ]
 
 
