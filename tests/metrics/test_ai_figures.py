@@ -178,6 +178,9 @@ def test_the_ai_figures_equal_the_hand_computed_ones(client, owner, january):
         "ai_reviews": 1,
     }
     assert PullRequest.objects.get(number=2).first_review_at == at("2025-01-07T14:00:00")
+    # Never review load either: only people's reviews are there.
+    reviewers = client.get(URL).json()["reviewers"]
+    assert {r["login"] for r in reviewers} == {"bob", "carol"}
 
 
 def test_a_repository_filter_and_an_empty_period_give_nulls_not_errors(client, owner, january):

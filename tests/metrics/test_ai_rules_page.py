@@ -102,6 +102,7 @@ def test_saving_the_same_rules_starts_no_run(client, owner, team):
     [
         ("agent_logins", "not a login!", "is no GitHub login"),
         ("reviewer_logins", "bot[bot][bot]", "is no GitHub login"),
+        ("reviewer_logins", "octocat", "an AI reviewer is a GitHub App"),
         ("agent_logins", "\uff41\uff42\uff43", "is no GitHub login"),  # full-width abc
         ("markers", "Generated\x00 with", "no control characters"),
         ("labels", "x" * 101, "at most 100 characters"),

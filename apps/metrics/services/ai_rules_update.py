@@ -51,6 +51,13 @@ def _values(field: str, raw: object) -> list[str]:
                 f"{LABELS[field]}: {value!r} is no GitHub login (letters, digits and dashes, "
                 "an app's ending in [bot])."
             )
+        if field == "reviewer_logins" and not value.endswith("[bot]"):
+            # An AI reviewer is a GitHub App, so a bot: that is what keeps its
+            # reviews out of first reviews and review load (apps/metrics/rules.py).
+            raise AIRulesRefused(
+                f"{LABELS[field]}: {value!r} is a person's login; an AI reviewer is a "
+                "GitHub App, whose login ends in [bot]."
+            )
         values.setdefault(value, None)
     if len(values) > MAX_EXTRA:
         raise AIRulesRefused(f"{LABELS[field]}: at most {MAX_EXTRA} values.")
