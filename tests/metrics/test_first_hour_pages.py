@@ -81,7 +81,7 @@ def test_it_shows_when_each_pull_request_was_merged(client, member, history):
     assert _header(page) == [
         "Pull request",
         "Author",
-        "AI-assisted",
+        "AI",
         "Opened",
         "Merged",
         "Cycle",
@@ -111,7 +111,7 @@ def test_it_shows_the_waiting_time_of_the_waiting_list(client, member, history):
     assert _header(page) == [
         "Pull request",
         "Author",
-        "AI-assisted",
+        "AI",
         "Waiting since",
         "Waiting",
         "Size",
@@ -128,7 +128,7 @@ def test_it_shows_an_open_or_closed_list_without_phase_columns(client, member, h
     assert _header(page) == [
         "Pull request",
         "Author",
-        "AI-assisted",
+        "AI",
         "Opened",
         "Closed",
         "Size",

@@ -27,14 +27,6 @@ COMMIT_MARKER = "commit_marker"
 BODY_MARKER = "body_marker"
 LABEL = "label"
 SIGNALS = (AGENT_AUTHOR, AGENT_COMMIT, CO_AUTHOR, COMMIT_MARKER, BODY_MARKER, LABEL)
-SIGNAL_LABELS = {
-    AGENT_AUTHOR: "opened by an AI agent",
-    AGENT_COMMIT: "commit by an AI agent",
-    CO_AUTHOR: "AI co-author",
-    COMMIT_MARKER: "tool's marker in a commit",
-    BODY_MARKER: "tool's marker in the description",
-    LABEL: "label",
-}
 
 # A trailer line: "Key: value" (git's keys are letters, digits and dashes).
 _TRAILER = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]{0,60}):[ \t]*(\S.*?)\s*$")

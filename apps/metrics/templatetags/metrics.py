@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 
 from apps.metrics.models import MergeQuestion
-from apps.metrics.services.ai_signals import SIGNAL_LABELS
+from apps.metrics.services.ai_signals import ai_signals_describe
 
 register = template.Library()
 
@@ -61,6 +61,6 @@ def answer_rows(answers: dict[str, int] | None) -> list[dict[str, Any]]:
 
 
 @register.filter
-def ai_signal_label(signal: str) -> str:
-    """An AI signal's name in words (services/ai_signals.py)."""
-    return SIGNAL_LABELS.get(signal, signal)
+def ai_signals_text(signals: list[dict[str, str]]) -> str:
+    """A pull request's AI signals in one line, as the CSV's `ai_assisted` column."""
+    return ai_signals_describe(signals)
