@@ -63,3 +63,112 @@ def installation_repositories(github: GitHub[Any]) -> list[dict[str, Any]]:
     """``GET /installation/repositories``, every page: the repositories the
     installation's token can reach (as GitHub's repository blocks)."""
     return list(iter_pages(github, "/installation/repositories", items_key="repositories"))
+
+
+def compare_commits(github: GitHub[Any], *, full_name: str, base: str, head: str) -> list[str]:
+    """``GET /repos/{owner}/{repo}/compare/{base}...{head}``, every page: the
+    shas of the commits reachable from ``head`` and not from ``base`` (none when
+    ``head`` is behind: a rollback). GitHub pages the commits (``Link``), 250 at
+    most on its first answer."""
+    owner, _, name = full_name.partition("/")
+    if not owner or not name:
+        raise GitHubError(f"not a repository's full name: {full_name!r}")
+    path = (
+        f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        f"/compare/{quote(base, safe='')}...{quote(head, safe='')}"
+    )
+    shas = []
+    for commit in iter_pages(github, path, items_key="commits"):
+        sha = commit.get("sha")
+        if isinstance(sha, str):
+            shas.append(sha)
+    return shas
+
+
+def commit_sha(github: GitHub[Any], *, full_name: str, ref: str) -> str:
+    """``GET /repos/{owner}/{repo}/commits/{ref}``: the sha of the commit a
+    tag, branch or sha names."""
+    owner, _, name = full_name.partition("/")
+    if not owner or not name or not ref:
+        raise GitHubError(f"not a repository and ref: {full_name!r} {ref!r}")
+    body = github.request(
+        "GET",
+        f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}/commits/{quote(ref, safe='')}",
+    ).json()
+    sha = body.get("sha") if isinstance(body, Mapping) else None
+    if not isinstance(sha, str) or len(sha) != 40:
+        raise GitHubError(f"GitHub's answer to GET commits/{ref} has no sha")
+    return sha.lower()
+
+
+def _repository_path(full_name: str) -> str:
+    owner, _, name = full_name.partition("/")
+    if not owner or not name:
+        raise GitHubError(f"not a repository's full name: {full_name!r}")
+    return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+
+
+def _created_since(item: Mapping[str, Any], key: str, since: str) -> bool:
+    # ISO 8601 times in UTC ("...Z") compare as text.
+    value = item.get(key)
+    return isinstance(value, str) and value >= since
+
+
+def repository_deployments(
+    github: GitHub[Any], *, full_name: str, since: str
+) -> list[dict[str, Any]]:
+    """``GET /repos/{owner}/{repo}/deployments``, newest first, the pages
+    until one created before ``since`` (ISO 8601, UTC): GitHub's deployment
+    objects, as the webhooks carry them."""
+    found = []
+    for deployment in iter_pages(github, f"{_repository_path(full_name)}/deployments"):
+        if not _created_since(deployment, "created_at", since):
+            break
+        found.append(deployment)
+    return found
+
+
+def deployment_latest_status(
+    github: GitHub[Any], *, full_name: str, deployment_id: int
+) -> dict[str, Any] | None:
+    """``GET /repos/{owner}/{repo}/deployments/{id}/statuses?per_page=1``: its
+    newest status (GitHub lists them newest first), None when it has none."""
+    body = github.request(
+        "GET",
+        f"{_repository_path(full_name)}/deployments/{int(deployment_id)}/statuses",
+        params={"per_page": 1},
+    ).json()
+    if not isinstance(body, list):
+        raise GitHubError("GitHub's answer to GET deployments/{id}/statuses was not a list")
+    return body[0] if body and isinstance(body[0], dict) else None
+
+
+def repository_releases(github: GitHub[Any], *, full_name: str, since: str) -> list[dict[str, Any]]:
+    """``GET /repos/{owner}/{repo}/releases``, newest first, those published
+    since ``since`` (drafts have no publication and are left out)."""
+    found = []
+    for release in iter_pages(github, f"{_repository_path(full_name)}/releases"):
+        if not _created_since(release, "created_at", since):
+            break
+        if _created_since(release, "published_at", since):
+            found.append(release)
+    return found
+
+
+def repository_block(github: GitHub[Any], *, full_name: str) -> dict[str, Any]:
+    """``GET /repos/{owner}/{repo}``: the repository, as the webhooks' block."""
+    body = github.request("GET", _repository_path(full_name)).json()
+    if not isinstance(body, dict):
+        raise GitHubError(f"GitHub's answer to GET /repos/{full_name} was not an object")
+    return body
+
+
+def workflow_runs(
+    github: GitHub[Any], *, full_name: str, workflow_file: str, branch: str, since: str
+) -> list[dict[str, Any]]:
+    """``GET /repos/{owner}/{repo}/actions/workflows/{file}/runs``: the
+    completed runs of one workflow on one branch created since ``since``
+    (a date, YYYY-MM-DD), every page."""
+    path = f"{_repository_path(full_name)}/actions/workflows/{quote(workflow_file, safe='')}/runs"
+    params = {"branch": branch, "status": "completed", "created": f">={since}"}
+    return list(iter_pages(github, path, items_key="workflow_runs", params=params))

@@ -59,7 +59,7 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $re
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         id fullDatabaseId number title body state merged mergedAt createdAt updatedAt
-        closedAt isDraft additions deletions headRefName baseRefName url{_AUTHOR}
+        closedAt isDraft additions deletions headRefName baseRefName url mergeCommit{{oid}}{_AUTHOR}
         labels(first: 100) {{ nodes {{ name }} }}
         timelineItems(itemTypes: [READY_FOR_REVIEW_EVENT], last: 1) {{
           nodes {{ ... on ReadyForReviewEvent {{ createdAt }} }}
@@ -329,6 +329,8 @@ def pull_request_block(node: Mapping[str, Any]) -> dict[str, Any]:
         "base": {"ref": node.get("baseRefName")},
         "html_url": node.get("url"),
         "user": user_block(node.get("author")),
+        # The commit the merge made (what deployments are matched by).
+        "merge_commit_sha": _mapping_or_empty(node.get("mergeCommit")).get("oid"),
     }
 
 

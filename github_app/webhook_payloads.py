@@ -436,3 +436,207 @@ def rest_pull_request_item(**pull_request_fields: Any) -> dict[str, Any]:
     list endpoint leaves out merged, additions, deletions and the counts."""
     omit = (*NOT_IN_REVIEW_COPY, *pull_request_fields.pop("omit", ()))
     return pull_request_object(omit=omit, **pull_request_fields)
+
+
+# --- deployments --------------------------------------------------------------------
+
+
+def deployment_object(
+    *,
+    deployment_id: int = 145988746,
+    sha: str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+    ref: str = "main",
+    environment: str = "production",
+    production_environment: bool | None = None,
+    created_at: str = DEFAULT_CREATED_AT,
+    updated_at: str | None = None,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    """The deployment object of deployment and deployment_status events.
+    ``production_environment`` None leaves the key out, as older payloads do."""
+    url = f"{API}/repos/{repository_full_name}/deployments/{deployment_id}"
+    owner_login = repository_full_name.partition("/")[0]
+    deployment: dict[str, Any] = {
+        "url": url,
+        "id": deployment_id,
+        "node_id": f"MDEwOkRlcGxveW1lbnQ{deployment_id}",
+        "sha": sha,
+        "ref": ref,
+        "task": "deploy",
+        "payload": {},
+        "original_environment": environment,
+        "environment": environment,
+        "description": None,
+        "creator": user(owner_login, DEFAULT_AUTHOR_ID),
+        "created_at": created_at,
+        "updated_at": updated_at or created_at,
+        "statuses_url": f"{url}/statuses",
+        "repository_url": f"{API}/repos/{repository_full_name}",
+    }
+    if production_environment is not None:
+        deployment["production_environment"] = production_environment
+    return deployment
+
+
+def deployment_payload(
+    action: str = "created",
+    *,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    **deployment_fields: Any,
+) -> dict[str, Any]:
+    """A deployment event body; deployment_fields go to deployment_object."""
+    payload: dict[str, Any] = {
+        "action": action,
+        "deployment": deployment_object(
+            repository_full_name=repository_full_name, **deployment_fields
+        ),
+        "repository": repository(repository_id, repository_full_name),
+        "sender": user(DEFAULT_AUTHOR_LOGIN, DEFAULT_AUTHOR_ID),
+    }
+    if installation_id is not None:
+        payload["installation"] = installation_ref(installation_id)
+    return payload
+
+
+def deployment_status_payload(
+    *,
+    state: str = "success",
+    status_id: int = 209916254,
+    status_at: str = DEFAULT_CREATED_AT,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+    **deployment_fields: Any,
+) -> dict[str, Any]:
+    """A deployment_status event body (action created): one status of the
+    deployment that deployment_fields describe, GitHub-dated ``status_at``."""
+    payload = deployment_payload(
+        installation_id=installation_id,
+        repository_id=repository_id,
+        repository_full_name=repository_full_name,
+        **deployment_fields,
+    )
+    deployment = payload["deployment"]
+    payload["deployment_status"] = {
+        "url": f"{deployment['url']}/statuses/{status_id}",
+        "id": status_id,
+        "node_id": f"MDE2OkRlcGxveW1lbnRTdGF0dXM{status_id}",
+        "state": state,
+        "creator": deployment["creator"],
+        "description": "",
+        "environment": deployment["environment"],
+        "target_url": "",
+        "log_url": "",
+        "created_at": status_at,
+        "updated_at": status_at,
+        "deployment_url": deployment["url"],
+        "repository_url": deployment["repository_url"],
+    }
+    return {"action": "created", **{k: v for k, v in payload.items() if k != "action"}}
+
+
+def release_payload(
+    action: str = "published",
+    *,
+    release_id: int = 17372790,
+    tag_name: str = "v1.0.0",
+    target_commitish: str = "main",
+    draft: bool = False,
+    prerelease: bool = False,
+    created_at: str = DEFAULT_CREATED_AT,
+    published_at: str | None = DEFAULT_CREATED_AT,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    """A release event body."""
+    url = f"{API}/repos/{repository_full_name}/releases/{release_id}"
+    author = user(DEFAULT_AUTHOR_LOGIN, DEFAULT_AUTHOR_ID)
+    payload: dict[str, Any] = {
+        "action": action,
+        "release": {
+            "url": url,
+            "assets_url": f"{url}/assets",
+            "upload_url": f"{url}/assets{{?name,label}}",
+            "html_url": f"{WEB}/{repository_full_name}/releases/tag/{tag_name}",
+            "id": release_id,
+            "node_id": f"MDc6UmVsZWFzZT{release_id}",
+            "tag_name": tag_name,
+            "target_commitish": target_commitish,
+            "name": tag_name,
+            "draft": draft,
+            "author": author,
+            "prerelease": prerelease,
+            "created_at": created_at,
+            "published_at": published_at,
+            "assets": [],
+            "tarball_url": f"{API}/repos/{repository_full_name}/tarball/{tag_name}",
+            "zipball_url": f"{API}/repos/{repository_full_name}/zipball/{tag_name}",
+            "body": None,
+        },
+        "repository": repository(repository_id, repository_full_name),
+        "sender": author,
+    }
+    if installation_id is not None:
+        payload["installation"] = installation_ref(installation_id)
+    return payload
+
+
+def workflow_run_payload(
+    action: str = "completed",
+    *,
+    run_id: int = 1589141559,
+    run_attempt: int = 1,
+    path: str = ".github/workflows/deploy.yml",
+    head_sha: str = "5779607b49aab1200488439f02372c57b4f75444",
+    head_branch: str = "main",
+    status: str = "completed",
+    conclusion: str | None = "success",
+    run_started_at: str = DEFAULT_CREATED_AT,
+    updated_at: str = DEFAULT_CREATED_AT,
+    installation_id: int | None = DEFAULT_INSTALLATION_ID,
+    repository_id: int = DEFAULT_REPOSITORY_ID,
+    repository_full_name: str = DEFAULT_REPOSITORY_FULL_NAME,
+) -> dict[str, Any]:
+    """A workflow_run event body (the fields the metrics read, and the usual ones)."""
+    repo = repository(repository_id, repository_full_name)
+    url = f"{API}/repos/{repository_full_name}/actions/runs/{run_id}"
+    workflow_id = zlib.crc32(path.encode())
+    payload: dict[str, Any] = {
+        "action": action,
+        "workflow": {
+            "id": workflow_id,
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "state": "active",
+        },
+        "workflow_run": {
+            "id": run_id,
+            "name": path.rsplit("/", 1)[-1],
+            "node_id": f"WFR_{run_id}",
+            "head_branch": head_branch,
+            "head_sha": head_sha,
+            "path": path,
+            "run_number": run_id % 1000,
+            "run_attempt": run_attempt,
+            "event": "push",
+            "status": status,
+            "conclusion": conclusion,
+            "workflow_id": workflow_id,
+            "url": url,
+            "html_url": f"{WEB}/{repository_full_name}/actions/runs/{run_id}",
+            "pull_requests": [],
+            "created_at": run_started_at,
+            "updated_at": updated_at,
+            "run_started_at": run_started_at,
+            "head_repository": repo,
+            "repository": repo,
+        },
+        "repository": repo,
+        "sender": user(DEFAULT_AUTHOR_LOGIN, DEFAULT_AUTHOR_ID),
+    }
+    if installation_id is not None:
+        payload["installation"] = installation_ref(installation_id)
+    return payload

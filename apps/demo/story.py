@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apps.demo import payloads
+from github_app import webhook_payloads as github_payloads
 
 ORGANIZATION = payloads.organization("tformance-demo", 91900019)
 INSTALLATION_ID = 91900019
@@ -49,6 +50,13 @@ REPOSITORIES = (
     Repo(91904, "tformance-demo/sandbox", tracked=False, first_number=12),
 )
 TRACKED = tuple(repo for repo in REPOSITORIES if repo.tracked)
+# The api deploys with GitHub deployments, each weekday afternoon when there is
+# something new; the others have none (their source is their merges).
+DEPLOYED = REPOSITORIES[0]
+DEPLOY_HOUR = timedelta(hours=16, minutes=30)
+# The first deployment from this day fails (and is deployed again, working);
+# the first from the other is rolled back.
+FAILED_DAY, ROLLBACK_DAY = 38, 61
 
 PEOPLE = (
     payloads.user("amara-okafor", 7190101),
@@ -320,6 +328,9 @@ class _Planner:
     def human_pull(self, at: datetime, *, hotfix: bool = False) -> PlannedPullRequest:
         rng = self.rng
         repo = rng.choices(TRACKED, weights=[5, 3, 2])[0]
+        if hotfix:
+            # Hotfixes go to the api, the repository that deploys: each ships.
+            repo = DEPLOYED
         author = rng.choice(PEOPLE)
         if hotfix:
             title, head = rng.choice(_HOTFIXES)
@@ -510,6 +521,71 @@ def _ai_story(planner: _Planner, *, seed: int) -> None:
         pull.merged_by = reviewer
 
 
+def _deployment(deployment_id: int, sha: str, finished: datetime, state: str) -> list[DemoDelivery]:
+    """A GitHub deployment of the api to production: created, then its final status."""
+    created = finished - timedelta(minutes=9)
+    fields = {
+        "deployment_id": deployment_id,
+        "sha": sha,
+        "environment": "production",
+        "production_environment": True,
+        "created_at": payloads.iso(created),
+        "repository_id": DEPLOYED.github_id,
+        "repository_full_name": DEPLOYED.full_name,
+        "installation_id": INSTALLATION_ID,
+    }
+    deployment = github_payloads.deployment_payload(**fields)
+    status = github_payloads.deployment_status_payload(
+        state=state, status_id=deployment_id, status_at=payloads.iso(finished), **fields
+    )
+    for body in (deployment, status):
+        body["repository"] = DEPLOYED.payload
+        body["sender"] = ADMIN_ON_GITHUB
+    return [
+        DemoDelivery(f"deployment:{deployment_id}", "deployment", created, deployment),
+        DemoDelivery(f"deployment:{deployment_id}:{state}", "deployment_status", finished, status),
+    ]
+
+
+def _deployments(pulls: list[PlannedPullRequest], *, start: datetime) -> list[DemoDelivery]:
+    """The api's deployments: each weekday at 16:30 UTC its newest merge, when
+    new; one fails (and is deployed again), one is rolled back to the commit
+    before it; the hotfixes ship with the next one."""
+    merged = sorted(
+        (pull for pull in pulls if pull.repo is DEPLOYED and pull.merged_at is not None),
+        key=lambda pull: pull.merged_at,  # type: ignore[arg-type, return-value]
+    )
+    out: list[DemoDelivery] = []
+    next_id = 3919000000
+    live: str | None = None
+    failed = rolled_back = False
+    for day in range(DAYS):
+        at = start + timedelta(days=day) + DEPLOY_HOUR
+        heads = [pull for pull in merged if pull.merged_at and pull.merged_at < at]
+        if at.weekday() >= 5 or not heads:
+            continue
+        sha = payloads.merge_commit_sha(heads[-1].github_id)
+        if sha == live:
+            continue
+        next_id += 1
+        if day >= FAILED_DAY and not failed:
+            out += _deployment(next_id, sha, at, "failure")
+            next_id += 1
+            out += _deployment(next_id, sha, at + timedelta(hours=2), "success")
+            failed = True
+        elif day >= ROLLBACK_DAY and not rolled_back and live is not None:
+            out += _deployment(next_id, sha, at, "success")
+            next_id += 1
+            # Something is wrong: back to what ran before, until a fix ships.
+            out += _deployment(next_id, live, at + timedelta(hours=3), "success")
+            rolled_back = True
+            continue
+        else:
+            out += _deployment(next_id, sha, at, "success")
+        live = sha
+    return out
+
+
 def demo_anchor(now: datetime | None = None) -> datetime:
     """The end of the demo's 90 days: the start of the current UTC day."""
     now = (now or datetime.now(tz=UTC)).astimezone(UTC)
@@ -547,8 +623,14 @@ def demo_deliveries(*, anchor: datetime, seed: int = SEED) -> list[DemoDelivery]
     planner = _Planner(anchor=anchor, seed=seed)
     planner.plan()
     _ai_story(planner, seed=seed)
+    pulls = planner.pulls
     events = [
-        delivery for pull in planner.pulls for delivery in pull.deliveries() if delivery.at < anchor
+        delivery
+        for delivery in [
+            *(delivery for pull in pulls for delivery in pull.deliveries()),
+            *_deployments(pulls, start=anchor - timedelta(days=DAYS)),
+        ]
+        if delivery.at < anchor
     ]
     events.sort(key=lambda delivery: (delivery.at, delivery.key))
     return setup + events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -304,3 +305,70 @@ class RepositoryRows:
     def names_of(self, *, github_id: int) -> set[str]:
         names = Repository.objects.filter(github_id=github_id).values_list("full_name", flat=True)
         return {name.lower() for name in names}
+
+    def tracked_named(self, *, team: Team, full_name: str) -> Repository | None:
+        # The newest tracked row of that name (a reinstall makes a second one).
+        return (
+            Repository.objects.filter(
+                installation__team=team,
+                full_name__iexact=full_name,
+                tracked=True,
+                deleted_at__isnull=True,
+            )
+            .order_by("-pk")
+            .first()
+        )
+
+
+def team_tracked_repositories(*, team: Team) -> list[Repository]:
+    """The team's tracked repositories, by name."""
+    return list(
+        Repository.objects.filter(installation__team=team, tracked=True, deleted_at__isnull=True)
+        .select_related("installation")
+        .order_by("full_name", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class MissingPermissions:
+    installation: Installation
+    missing: list[str]
+    github_url: str
+
+
+def installations_missing_permissions(*, team: Team) -> list[MissingPermissions]:
+    """The team's live installations that have not accepted every permission
+    the app's manifest asks for (installed before the app asked for them: an
+    owner accepts them on GitHub, which then sends new_permissions_accepted)."""
+    wanted = app_manifest_permissions()
+    found = []
+    for installation in Installation.objects.filter(team=team, deleted_at__isnull=True).order_by(
+        "account_login", "installation_id"
+    ):
+        granted = installation.permissions or {}
+        missing = sorted(
+            name for name, level in wanted.items() if not _grants(granted.get(name), level)
+        )
+        if missing:
+            found.append(
+                MissingPermissions(
+                    installation=installation,
+                    missing=missing,
+                    github_url=installation_settings_url(installation=installation),
+                )
+            )
+    return found
+
+
+_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+def _grants(granted: object, wanted: str) -> bool:
+    return isinstance(granted, str) and _LEVELS.get(granted, 0) >= _LEVELS.get(wanted, 1)
+
+
+def app_manifest_permissions() -> dict[str, str]:
+    """The permissions app-manifest.json asks for."""
+    manifest = json.loads((settings.BASE_DIR / "app-manifest.json").read_text())
+    permissions = manifest.get("default_permissions") or {}
+    return {str(name): str(level) for name, level in permissions.items()}

@@ -7,14 +7,16 @@ pages. This module imports the services; no service imports it."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import Task, shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
 from apps.integrations import scheduling
 from apps.integrations.models import ReconcileRun
 from apps.integrations.pipeline import drain
-from apps.integrations.services import commits, history
+from apps.integrations.services import commits, deployment_history, deployments, history
 from apps.integrations.services.reconcile import ReconcileBusy, deliveries_reconcile
 from github_app.errors import GitHubError, RateLimited, Unavailable
 from github_app.history import PageTooLarge
@@ -75,6 +77,45 @@ def resume_history_runs() -> int:
         else:
             scheduling.history_run_send(run_id)
     return len(due)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(Unavailable, RateLimited),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    max_retries=8,
+)
+def deployment_ship_fetch(self: Task, deployment_id: int) -> str:
+    """The pull requests a deployment shipped, read from GitHub's compare API.
+    GitHub's transient errors are retried; an app not configured, or an error
+    that can never succeed, leaves the deployment unshipped (logged)."""
+    try:
+        return deployments.deployment_ship_read(deployment_id=deployment_id)
+    except (Unavailable, RateLimited):
+        raise
+    except GitHubError:
+        logger.exception("deployment %s: what it shipped could not be read", deployment_id)
+        return "failed"
+
+
+@shared_task(bind=True, max_retries=8)
+def deployment_history_fetch(self: Task, repository_id: int, since: str | None) -> int:
+    """A tracked repository's past deployments, releases and workflow runs.
+    A rate limit waits for GitHub's reset; a transient error is tried again,
+    later each time; an error that can never succeed is logged."""
+    try:
+        return deployment_history.deployment_history_read(
+            repository_id=repository_id, since=datetime.fromisoformat(since) if since else None
+        )
+    except RateLimited as limit:
+        wait = (limit.reset_at - timezone.now()).total_seconds()
+        raise self.retry(countdown=max(wait, 1.0)) from limit
+    except Unavailable as exc:
+        raise self.retry(countdown=60 * 2**self.request.retries) from exc
+    except GitHubError:
+        logger.exception("the deployment history of repository %s could not be read", repository_id)
+        return -1
 
 
 # A merged pull request's commits: retried on GitHub's transient errors (10 s,

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from apps.integrations.views import deliveries, github_settings, install, sign_in, webhooks
+from apps.integrations.views import (
+    deliveries,
+    deployment_settings,
+    github_settings,
+    install,
+    sign_in,
+    webhooks,
+)
 from apps.integrations.views import manifest as manifest_views
 
 urlpatterns: list = [
@@ -55,5 +62,10 @@ urlpatterns: list = [
     # In app-manifest.json's callback_urls: GitHub sends the person back here.
     path(
         "github/sign-in/callback/", sign_in.github_sign_in_callback, name="github_sign_in_callback"
+    ),
+    path(
+        "teams/<slug:team_slug>/deployments/settings/",
+        deployment_settings.deployment_settings,
+        name="deployment_settings",
     ),
 ]

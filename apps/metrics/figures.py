@@ -34,10 +34,13 @@ from django.db.models.lookups import LessThanOrEqual
 
 from apps.metrics import figures_ai
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
+from apps.metrics.figures_deployments import deployment_figures
+from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
 from apps.metrics.models import MergeQuestion, PRReview, PullRequest
 from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
+from apps.metrics.scope import FigureScope
 from apps.metrics.services.ai_rules import team_ai_rules
 from apps.teams.models import Team
 
@@ -79,11 +82,16 @@ def repository_ids_for_team(*, team: Team, full_name: str) -> list[int] | None:
     return ids
 
 
-def _scoped(team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
-    queryset = PullRequest.objects.filter(team=team)
-    if repository_ids is not None:
-        queryset = queryset.filter(repository_id__in=repository_ids)
-    return queryset
+def _scoped(scope: FigureScope) -> QuerySet[PullRequest]:
+    """The team's pull requests in the scope (repositories, squad, person)."""
+    return PullRequest.objects.filter(scope.pull_requests_q(), team=scope.team)
+
+
+def _default_scope(
+    team: Team, period: Period, repository_ids: list[int] | None, scope: FigureScope | None
+) -> FigureScope:
+    """The scope given, or every person's pull requests in calendar hours."""
+    return scope or FigureScope(team=team, period=period, repository_ids=repository_ids)
 
 
 def _in(field: str, period: Period) -> Q:
@@ -103,19 +111,20 @@ def _size_bucket() -> Case:
     )
 
 
-def _merged_rows(
-    team: Team, period: Period, repository_ids: list[int] | None
-) -> QuerySet[PullRequest]:
+def _merged_rows(scope: FigureScope) -> QuerySet[PullRequest]:
     """One row per person's pull request merged in the period or the previous
-    one (``current`` says which), with its phases, week and size."""
+    one (``current`` says which), with its phases (in the scope's hours, named
+    as the calendar-hour columns), week and size."""
+    period = scope.period
     previous = period.previous()
-    queryset = _scoped(team, repository_ids).filter(
+    queryset = _scoped(scope).filter(
         HUMAN,
         merged_at__gte=previous.start_at,
         merged_at__lt=period.end_at,
         pr_created_at__isnull=False,
     )
     return queryset.annotate(
+        **{_AS[name]: F(scope.column(name)) for name in _MERGED_DURATIONS},
         week=Trunc("merged_at", "week", output_field=DateField(), tzinfo=period.tzinfo),
         size_bucket=_size_bucket(),
         current=Case(
@@ -123,12 +132,14 @@ def _merged_rows(
             default=Value(0),
             output_field=IntegerField(),
         ),
-    ).values(
-        "current", "cycle_time_hours", *_PHASES, "is_revert", "is_hotfix", "week", "size_bucket"
-    )
+    ).values("current", *_AS.values(), "is_revert", "is_hotfix", "week", "size_bucket")
 
 
 _PHASES = ("coding_hours", "pickup_hours", "review_hours", "merge_hours")
+# The merged rows' durations, read from the scope's slot under these names
+# (a column's own name cannot be an annotation's).
+_MERGED_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
+_AS = {name: f"shown_{name}_hours" for name in _MERGED_DURATIONS}
 _MERGED_KEYS = (
     "merged",
     "cycle_mean",
@@ -148,14 +159,14 @@ def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]
     vendor = connection.vendor
     quote = connection.ops.quote_name
     inner_sql, params = rows.query.get_compiler(using=using).as_sql()
-    cycle = f"merged.{quote('cycle_time_hours')}"
+    cycle = f"merged.{quote(_AS['cycle_time'])}"
     aggregates = ", ".join(
         [
             "COUNT(*)",
             f"AVG({cycle})",
             percentile_sql(vendor=vendor, column=cycle, fraction=0.5),
             percentile_sql(vendor=vendor, column=cycle, fraction=0.9),
-            *(f"AVG(merged.{quote(name)})" for name in _PHASES),
+            *(f"AVG(merged.{quote('shown_' + name)})" for name in _PHASES),
             f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
             f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
         ]
@@ -184,15 +195,14 @@ def _share(count: int, total: int) -> float | None:
     return round(count / total, 4) if total else None
 
 
-def _counts(
-    team: Team, periods: dict[str, Period], repository_ids: list[int] | None
-) -> dict[str, dict[str, Any]]:
+def _counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[str, Any]]:
     """Counts and time to first review of each named period, in one query."""
     aggregates: dict[str, Any] = {
         "open_now": Count("id", filter=HUMAN & Q(state=PullRequest.State.OPEN))
     }
+    review_time = scope.column("review_time")
     for name, period in periods.items():
-        reviewed = HUMAN & _in("first_review_at", period) & Q(review_time_hours__isnull=False)
+        reviewed = HUMAN & _in("first_review_at", period) & Q(**{f"{review_time}__isnull": False})
         aggregates.update(
             {
                 f"{name}__opened": Count("id", filter=HUMAN & _in("pr_created_at", period)),
@@ -201,12 +211,8 @@ def _counts(
                     filter=HUMAN & Q(state=PullRequest.State.CLOSED) & _in("closed_at", period),
                 ),
                 f"{name}__first_reviewed": Count("id", filter=reviewed),
-                f"{name}__first_review_median": PercentileCont(
-                    "review_time_hours", 0.5, filter=reviewed
-                ),
-                f"{name}__first_review_p90": PercentileCont(
-                    "review_time_hours", 0.9, filter=reviewed
-                ),
+                f"{name}__first_review_median": PercentileCont(review_time, 0.5, filter=reviewed),
+                f"{name}__first_review_p90": PercentileCont(review_time, 0.9, filter=reviewed),
                 f"{name}__bots_opened": Count(
                     "id", filter=Q(author__is_bot=True) & _in("pr_created_at", period)
                 ),
@@ -215,7 +221,7 @@ def _counts(
                 ),
             }
         )
-    values = _scoped(team, repository_ids).aggregate(**aggregates)
+    values = _scoped(scope).aggregate(**aggregates)
     found: dict[str, dict[str, Any]] = {name: {"open_now": values["open_now"]} for name in periods}
     for key, value in values.items():
         if "__" in key:
@@ -292,32 +298,32 @@ def _sizes(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _reviews_in(team: Team, period: Period, repository_ids: list[int] | None) -> QuerySet[PRReview]:
+def _reviews_in(scope: FigureScope, period: Period) -> QuerySet[PRReview]:
     """People's reviews submitted in the period (dismissed ones too: the review
     load is work done), on people's pull requests, by counted reviewers
-    (`rules.counted_reviewer`: not bots, deleted accounts or the author)."""
-    reviews = PRReview.objects.filter(
+    (`rules.counted_reviewer`: not bots, deleted accounts or the author), in
+    the scope (`FigureScope.reviews_q`)."""
+    return PRReview.objects.filter(
+        scope.reviews_q(),
         _in("submitted_at", period),
         Q(pull_request__author__isnull=True) | Q(pull_request__author__is_bot=False),
         counted_reviewer_q(reviewer="reviewer", author="pull_request__author"),
-        team=team,
+        team=scope.team,
         state__in=REVIEW_STATES,
         reviewer__isnull=False,
     )
-    if repository_ids is not None:
-        reviews = reviews.filter(pull_request__repository_id__in=repository_ids)
-    return reviews
 
 
 def _review_load(
-    team: Team, period: Period, repository_ids: list[int] | None
+    scope: FigureScope,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int, int]:
     """Reviews per reviewer, and per reviewer and author (the busiest
     REVIEWERS_LIMIT of each), and how many there are in all, from one query
     grouped by the pair (a pull request has one author, so pairs add up per
-    reviewer)."""
+    reviewer). With a squad, each reviewer says whether they are in it
+    (``in_squad``): who outside the squad reviews it."""
     pairs = list(
-        _reviews_in(team, period, repository_ids)
+        _reviews_in(scope, scope.period)
         .values("reviewer_id", "reviewer__login", "pull_request__author__login")
         .annotate(
             reviews=Count("id"),
@@ -332,6 +338,8 @@ def _review_load(
             pair["reviewer_id"],
             {"login": pair["reviewer__login"], "reviews": 0, "approvals": 0, "pull_requests": 0},
         )
+        if scope.member_ids is not None:
+            reviewer["in_squad"] = pair["reviewer_id"] in scope.member_ids
         for key in ("reviews", "approvals", "pull_requests"):
             reviewer[key] += pair[key]
     by_load = sorted(reviewers.values(), key=lambda r: (-r["reviews"], r["login"]))
@@ -341,6 +349,11 @@ def _review_load(
                 "reviewer": pair["reviewer__login"],
                 "author": pair["pull_request__author__login"],
                 "reviews": pair["reviews"],
+                **(
+                    {"reviewer_in_squad": pair["reviewer_id"] in scope.member_ids}
+                    if scope.member_ids is not None
+                    else {}
+                ),
             }
             for pair in pairs
         ),
@@ -368,7 +381,7 @@ def people_activity(*, team: Team, period: Period) -> dict[int, dict[str, int]]:
     for row in opened:
         activity.setdefault(row["author_id"], {"opened": 0, "reviewed": 0})["opened"] = row["count"]
     reviewed = (
-        _reviews_in(team, period, None)
+        _reviews_in(FigureScope(team=team, period=period), period)
         .values("reviewer_id")
         .annotate(count=Count("pull_request_id", distinct=True))
         .order_by()
@@ -380,11 +393,11 @@ def people_activity(*, team: Team, period: Period) -> dict[int, dict[str, int]]:
     return activity
 
 
-def waiting_for_review(*, team: Team, repository_ids: list[int] | None) -> QuerySet[PullRequest]:
+def waiting_for_review(*, scope: FigureScope) -> QuerySet[PullRequest]:
     """People's open, ready pull requests with no first review yet, longest
     waiting first (waiting since they were opened, or left draft)."""
     return (
-        _scoped(team, repository_ids)
+        _scoped(scope)
         .filter(HUMAN, state=PullRequest.State.OPEN, is_draft=False, first_review_at__isnull=True)
         .annotate(waiting_since=Coalesce("ready_for_review_at", "pr_created_at"))
         .filter(waiting_since__isnull=False)
@@ -394,13 +407,22 @@ def waiting_for_review(*, team: Team, repository_ids: list[int] | None) -> Query
 
 
 def team_figures(
-    *, team: Team, request: Request, repository_ids: list[int] | None, now: datetime
+    *,
+    team: Team,
+    request: Request,
+    repository_ids: list[int] | None,
+    now: datetime,
+    scope: FigureScope | None = None,
 ) -> dict[str, Any]:
     """Every figure of the request's period (the JSON API's document), and the
-    headline figures of the previous period of the same length: five queries."""
+    headline figures of the previous period of the same length: five queries.
+    ``scope`` (squad, person, hours) narrows them all; None for everyone's, in
+    calendar hours."""
     period = request.period
-    counts = _counts(team, {"current": period, "previous": period.previous()}, repository_ids)
-    rows = _merged_rows(team, period, repository_ids)
+    scope = _default_scope(team, period, repository_ids, scope)
+    repository_ids = scope.repository_ids
+    counts = _counts(scope, {"current": period, "previous": period.previous()})
+    rows = _merged_rows(scope)
     merged: dict[str, dict[str, dict[str, Any]]] = {
         "current": {},
         "previous": {},
@@ -412,6 +434,7 @@ def team_figures(
     figures = _summary(period, counts["current"], merged["current"].get("", {}))
     figures["period"]["days"] = period.days
     figures["period"]["repository"] = request.repository or None
+    figures.update(scope.echo())
     figures["weekly"] = _weekly(period, merged["week"])
     figures["sizes"] = _sizes(merged["size"])
     (
@@ -419,7 +442,7 @@ def team_figures(
         figures["review_pairs"],
         figures["reviewers_count"],
         figures["review_pairs_count"],
-    ) = _review_load(team, period, repository_ids)
+    ) = _review_load(scope)
     figures["waiting_for_review"] = [
         {
             "repository": pull_request.repository.full_name if pull_request.repository else None,
@@ -431,24 +454,30 @@ def team_figures(
                 max((now - pull_request.waiting_since).total_seconds(), 0.0) / 3600, 1
             ),
         }
-        for pull_request in waiting_for_review(team=team, repository_ids=repository_ids)[
-            :WAITING_LIMIT
-        ]
+        for pull_request in waiting_for_review(scope=scope)[:WAITING_LIMIT]
     ]
     figures["previous"] = _summary(
         period.previous(), counts["previous"], merged["previous"].get("", {})
     )
+    figures["targets"] = target_figures(scope=scope)
     figures["ai"] = {
-        "survey": ai_survey_figures(team=team, period=period, repository_ids=repository_ids)
+        "survey": ai_survey_figures(
+            team=team, period=period, repository_ids=repository_ids, scope=scope
+        )
     }
     # AI-assisted pull requests beside the others (figures_ai.py, docs/ai.md).
     figures["ai"].update(
         figures_ai.ai_figures(
-            _scoped(team, repository_ids),
+            _scoped(scope),
             period=period,
             rules=team_ai_rules(team),
             survey=figures["ai"]["survey"],
+            cycle_time=scope.column("cycle_time"),
+            review_time=scope.column("review_time"),
         )
+    )
+    figures["deployments"] = deployment_figures(
+        team=team, period=period, repository_ids=repository_ids, slot=scope.slot
     )
     return figures
 
@@ -459,7 +488,11 @@ SURVEY_MIN_PEOPLE = 3
 
 
 def ai_survey_figures(
-    *, team: Team, period: Period, repository_ids: list[int] | None = None
+    *,
+    team: Team,
+    period: Period,
+    repository_ids: list[int] | None = None,
+    scope: FigureScope | None = None,
 ) -> dict[str, Any]:
     """The merge question over the pull requests merged in the period: how many
     authors were asked (and not asked: sampled out by the weekly cap), how many
@@ -468,8 +501,8 @@ def ai_survey_figures(
     questions = MergeQuestion.objects.filter(team=team).filter(
         _in("pull_request__merged_at", period)
     )
-    if repository_ids is not None:
-        questions = questions.filter(pull_request__repository_id__in=repository_ids)
+    scope = _default_scope(team, period, repository_ids, scope)
+    questions = questions.filter(scope.pull_requests_q("pull_request__"))
     answered = ~Q(answer="")
     keys = MergeQuestion.Answer.values
     found = questions.aggregate(
@@ -507,6 +540,7 @@ FIGURES = {
     "week": "merged in one week",
     "reviewer": "reviewed by one person in the period",
     "author": "opened by one person in the period",
+    "outside_target": "outside the team's target in the period",
     "ai_assisted": "AI-assisted, merged in the period",
 }
 
@@ -520,6 +554,7 @@ FIGURE_ROWS = {
     "waiting": "waiting",
     "reviewer": "mixed",
     "author": "mixed",
+    "outside_target": "mixed",
 }
 # The order of each list (the field, newest first unless it says otherwise),
 # and how the page says it.
@@ -544,11 +579,13 @@ def pull_requests_behind(
     repository_ids: list[int] | None,
     figure: str,
     value: str = "",
+    scope: FigureScope | None = None,
 ) -> tuple[QuerySet[PullRequest], str]:
     """The pull requests a figure counts, in the list's order (``with_details``
     adds their phases and reviews), and that order in words. BadParameter for an
     unknown figure or value."""
-    queryset = _scoped(team, repository_ids)
+    scope = _default_scope(team, period, repository_ids, scope)
+    queryset = _scoped(scope)
     merged_in = _in("merged_at", period) & Q(pr_created_at__isnull=False)
     order = "-merged_at"
     if figure == "opened":
@@ -568,7 +605,7 @@ def pull_requests_behind(
         flag = "is_revert" if figure == "reverts" else "is_hotfix"
         queryset = queryset.filter(HUMAN, merged_in, **{flag: True})
     elif figure == "waiting":
-        ids = waiting_for_review(team=team, repository_ids=repository_ids).values("id")
+        ids = waiting_for_review(scope=scope).values("id")
         queryset = queryset.filter(id__in=ids).annotate(
             waiting_since=Coalesce("ready_for_review_at", "pr_created_at")
         )
@@ -596,7 +633,7 @@ def pull_requests_behind(
     elif figure == "reviewer":
         if not value or len(value) > 100 or "\x00" in value:
             raise BadParameter("'value' must be a reviewer's login.")
-        reviewed = _reviews_in(team, period, repository_ids).filter(
+        reviewed = _reviews_in(scope, period).filter(
             pull_request=OuterRef("pk"), reviewer__login=value
         )
         queryset, order = queryset.filter(Exists(reviewed)), "-pr_created_at"
@@ -605,6 +642,8 @@ def pull_requests_behind(
             raise BadParameter("'value' must be an author's login.")
         queryset = queryset.filter(_in("pr_created_at", period), author__login=value)
         order = "-pr_created_at"
+    elif figure == "outside_target":
+        queryset, order = pull_requests_outside_target(scope=scope, metric=value)
     else:
         raise BadParameter("Unknown figure; one of " + ", ".join(FIGURES) + ".")
     ordered = queryset.order_by(

@@ -71,11 +71,18 @@ def _rounds() -> Subquery:
 
 
 def ai_pull_request_figures(
-    pull_requests: QuerySet[PullRequest], *, period: Period, survey_shown: bool
+    pull_requests: QuerySet[PullRequest],
+    *,
+    period: Period,
+    survey_shown: bool,
+    cycle_time: str = "cycle_time_hours",
+    review_time: str = "review_time_hours",
 ) -> dict[str, Any]:
     """The figures of the period's merged pull requests, assisted and other, in
     one query. ``survey_shown``: whether the merge question's answers may show
-    (its privacy threshold, `figures.ai_survey_figures`)."""
+    (its privacy threshold, `figures.ai_survey_figures`); ``cycle_time`` and
+    ``review_time``: the stored columns in the hours asked for (calendar or
+    working, `scope.FigureScope.column`)."""
     reverted = PullRequest.objects.filter(reverts=OuterRef("pk"), merged_at__isnull=False)
     rows = ai_population(pull_requests, period=period).annotate(
         reverted=Exists(reverted),
@@ -88,15 +95,15 @@ def ai_pull_request_figures(
     groups = {"assisted": Q(is_ai_assisted=True), "other": Q(is_ai_assisted=False)}
     aggregates: dict[str, Any] = {"merged": Count("pk")}
     for name, group in groups.items():
-        reviewed = group & Q(review_time_hours__isnull=False)
+        reviewed = group & Q(**{f"{review_time}__isnull": False})
         sized = group & Q(additions__isnull=False, deletions__isnull=False)
         aggregates.update(
             {
                 f"{name}__merged": Count("pk", filter=group),
-                f"{name}__cycle_median": PercentileCont("cycle_time_hours", 0.5, filter=group),
-                f"{name}__cycle_p90": PercentileCont("cycle_time_hours", 0.9, filter=group),
-                f"{name}__review_median": PercentileCont("review_time_hours", 0.5, filter=reviewed),
-                f"{name}__review_p90": PercentileCont("review_time_hours", 0.9, filter=reviewed),
+                f"{name}__cycle_median": PercentileCont(cycle_time, 0.5, filter=group),
+                f"{name}__cycle_p90": PercentileCont(cycle_time, 0.9, filter=group),
+                f"{name}__review_median": PercentileCont(review_time, 0.5, filter=reviewed),
+                f"{name}__review_p90": PercentileCont(review_time, 0.9, filter=reviewed),
                 f"{name}__size_median": PercentileCont("lines", 0.5, filter=sized),
                 f"{name}__rounds_mean": Avg("rounds", filter=group),
                 f"{name}__reverted": Count("pk", filter=group & Q(reverted=True)),
@@ -183,12 +190,18 @@ def ai_figures(
     period: Period,
     rules: AIRules,
     survey: dict[str, Any],
+    cycle_time: str = "cycle_time_hours",
+    review_time: str = "review_time_hours",
 ) -> dict[str, Any]:
     """The `ai` object's figures beside `survey` (`figures.ai_survey_figures`
     of the same pull requests and period, whose threshold says whether answers
     may show)."""
     figures = ai_pull_request_figures(
-        pull_requests, period=period, survey_shown=survey.get("answers") is not None
+        pull_requests,
+        period=period,
+        survey_shown=survey.get("answers") is not None,
+        cycle_time=cycle_time,
+        review_time=review_time,
     )
     figures["ai_reviews"] = ai_reviews_count(pull_requests, period=period, rules=rules)
     return figures

@@ -101,6 +101,17 @@ class PullRequest(models.Model):
     # runs between them, starting at pr_created_at where no commit is known.
     first_commit_at = models.DateTimeField(null=True, blank=True)
     deployed_at = models.DateTimeField(null=True, blank=True)
+    # The commit its merge made on the base branch (merge, squash and rebase
+    # merges alike): how a deployment's commits find the pull requests it shipped.
+    merge_commit_sha = models.CharField(max_length=40, blank=True)
+    # The first successful production deployment that contains it (deployed_at).
+    deployment = models.ForeignKey(
+        "Deployment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pull_requests",
+    )
     # The body as last seen (the AI signals read its marker lines), and the AI
     # signals derived from the row, its commits and the team's rules
     # (services/ai_signals.py): each {"signal", "evidence", "commit"}; assisted
@@ -119,6 +130,15 @@ class PullRequest(models.Model):
     review_hours = models.FloatField(null=True, blank=True)
     merge_hours = models.FloatField(null=True, blank=True)
     lead_time_hours = models.FloatField(null=True, blank=True)
+    # The same durations counted in the team's working hours (its time zone,
+    # working days and hours, holidays): the "working_hours" slot.
+    cycle_time_working_hours = models.FloatField(null=True, blank=True)
+    review_time_working_hours = models.FloatField(null=True, blank=True)
+    coding_working_hours = models.FloatField(null=True, blank=True)
+    pickup_working_hours = models.FloatField(null=True, blank=True)
+    review_working_hours = models.FloatField(null=True, blank=True)
+    merge_working_hours = models.FloatField(null=True, blank=True)
+    lead_time_working_hours = models.FloatField(null=True, blank=True)
     additions = models.PositiveIntegerField(null=True, blank=True)
     deletions = models.PositiveIntegerField(null=True, blank=True)
     is_revert = models.BooleanField(default=False)
@@ -170,6 +190,8 @@ class PullRequest(models.Model):
             models.Index(fields=["team", "merged_at"], name="pr_team_merged"),
             models.Index(fields=["team", "closed_at"], name="pr_team_closed"),
             models.Index(fields=["team", "first_review_at"], name="pr_team_first_review"),
+            # A deployment's commits matched to the pull requests they merged.
+            models.Index(fields=["team", "merge_commit_sha"], name="pr_team_merge_commit"),
         ]
 
     def __str__(self) -> str:
@@ -468,6 +490,185 @@ class MergeQuestion(models.Model):
 
     def __str__(self) -> str:
         return f"Merge question on {self.pull_request} ({self.get_status_display()})"
+
+
+class Deployment(models.Model):
+    """A deployment of one commit of a repository to one environment
+    (docs/deployments.md), from one of five sources: GitHub's deployments
+    (`deployment`, `deployment_status`), an Actions workflow (`workflow_run`),
+    releases (`release`), merges to the default branch, or the API.
+
+    Keyed by team and `key`: the source and its own id (``github:<deployment
+    id>``, ``workflow_run:<run id>``, ``release:<release id>``, ``merge:<pull
+    request id>``, ``api:<idempotency key>``). Its status is the newest by
+    GitHub's time (`status_at`, then the status's id): an older status arriving
+    late changes nothing."""
+
+    class Source(models.TextChoices):
+        GITHUB = "github", "GitHub deployments"
+        WORKFLOW = "workflow", "Actions workflow"
+        RELEASE = "release", "Releases"
+        MERGE = "merge", "Merges to the default branch"
+        API = "api", "The API"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        ERROR = "error", "Error"
+        INACTIVE = "inactive", "Inactive"
+
+    # A deployment that finished and did not work.
+    FAILED_STATUSES = (Status.FAILURE, Status.ERROR)
+    # "inactive": GitHub marks an older deployment inactive when a newer one to
+    # the same environment succeeds; it was a success.
+    SUCCEEDED_STATUSES = (Status.SUCCESS, Status.INACTIVE)
+
+    class Failure(models.TextChoices):
+        STATUS = "status", "Its status was a failure"
+        ROLLED_BACK = "rolled_back", "Rolled back by a later deployment of an older commit"
+        REVERTED = "reverted", "A pull request it shipped was reverted"
+        HOTFIXED = "hotfixed", "A hotfix followed it"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="deployments")
+    key = models.CharField(max_length=200)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    repository = models.ForeignKey(
+        "integrations.Repository",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deployments",
+    )
+    # GitHub's id of the repository: one history across a reinstall (as PullRequest's).
+    repository_github_id = models.BigIntegerField(null=True, blank=True)
+    # GitHub's id of the deployment, run or release (null from the API or a merge).
+    github_id = models.BigIntegerField(null=True, blank=True)
+    environment = models.CharField(max_length=255, blank=True)
+    # What GitHub said (deployment.production_environment): None when it did not.
+    production_environment = models.BooleanField(null=True, blank=True)
+    # Derived: production_environment, or the environment among the team's list.
+    is_production = models.BooleanField(default=False)
+    # Empty only for a release whose tag's commit is not read yet (`ref`).
+    sha = models.CharField(max_length=40, blank=True)
+    ref = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # GitHub's time of the status stored, and its id (orders statuses of one second).
+    status_at = models.DateTimeField(null=True, blank=True)
+    status_github_id = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The previous successful production deployment of the repository (same
+    # source), whose commit its shipped commits are compared from.
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the pull requests it shipped were matched (null: not yet).
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    # Derived from the repository's deployments and pull requests
+    # (services/deployments.py, `deployments_assess`): whether it failed and why,
+    # whether it reworked (shipped a revert, a hotfix, or rolled back), and its
+    # failed deployment recovery time from the durations engine.
+    failed = models.BooleanField(default=False)
+    failure_reason = models.CharField(max_length=12, choices=Failure.choices, blank=True)
+    failure_detail = models.CharField(max_length=300, blank=True)
+    is_rework = models.BooleanField(default=False)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    recovery_time_hours = models.FloatField(null=True, blank=True)
+    recovery_time_working_hours = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "key"], name="unique_deployment_per_team"),
+        ]
+        indexes = [
+            models.Index(fields=["team", "finished_at"], name="deployment_team_finished"),
+            models.Index(
+                fields=["team", "repository_github_id", "finished_at"],
+                name="deployment_team_repo",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.sha[:7]} to {self.environment or '?'}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in self.SUCCEEDED_STATUSES
+
+
+# The environments that are production unless a team says otherwise.
+DEFAULT_PRODUCTION_ENVIRONMENTS = ["production", "prod", "live"]
+
+
+class DeploymentSettings(models.Model):
+    """A team's deployment settings: which environments are production, and how
+    long after a deployment a revert or hotfix of what it shipped fails it."""
+
+    team = models.OneToOneField(
+        "teams.Team", on_delete=models.CASCADE, related_name="deployment_settings"
+    )
+    # Lower-case environment names.
+    production_environments = models.JSONField(default=list)
+    failure_window_days = models.PositiveSmallIntegerField(default=7)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"deployment settings of {self.team}"
+
+
+class RepositoryDeploymentSource(models.Model):
+    """Where one repository's deployments come from, chosen on the settings
+    page; no row means the automatic choice (docs/deployments.md)."""
+
+    class Choice(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        GITHUB = "github", "GitHub deployments"
+        WORKFLOW = "workflow", "Actions workflow"
+        RELEASE = "release", "Releases"
+        MERGE = "merge", "Merges to the default branch"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="+")
+    repository_github_id = models.BigIntegerField()
+    choice = models.CharField(max_length=10, choices=Choice.choices, default=Choice.AUTO)
+    # The workflow file whose runs are deployments (".github/workflows/deploy.yml").
+    workflow_path = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "repository_github_id"], name="one_deployment_source_per_repo"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository_github_id}: {self.choice}"
+
+
+class Squad(models.Model):
+    """A group of people inside one team (docs/working-hours.md): the figures
+    filtered by ``squad=`` count its members' pull requests, on its
+    repositories when it names any. A person may be in several squads; no squad
+    crosses teams (its members and repositories are the team's)."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="squads")
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(TeamMember, related_name="squads", blank=True)
+    repositories = models.ManyToManyField("integrations.Repository", related_name="+", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="unique_squad_name_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team})"
 
 
 class Commit(models.Model):

@@ -36,6 +36,11 @@ class RepositoryDirectory(Protocol):
         """Every name (lower case) the repository with this GitHub id has had here."""
         ...
 
+    def tracked_named(self, *, team: Team, full_name: str) -> Any:
+        """The team's tracked repository of this name, case-insensitive (the
+        newest row), or None: where the API records a deployment."""
+        ...
+
 
 class _Directory:
     provided: RepositoryDirectory | None = None

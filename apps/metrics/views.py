@@ -26,9 +26,12 @@ from apps.metrics import figures as metric_figures
 from apps.metrics.api import api_team, json_error
 from apps.metrics.models import APIToken, PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
+from apps.metrics.scope import SCOPE_PARAMETERS, FigureScope, figure_scope_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
 from apps.metrics.services.ai_signals import ai_signals_describe
 from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
+from apps.metrics.services.team_settings import team_recompute_run
+from apps.metrics.squads import squad_names_for_team
 from apps.teams.access import team_admin, team_member
 from apps.teams.models import Team
 
@@ -43,6 +46,19 @@ def _read(request: HttpRequest, team: Team) -> tuple[Request, list[int] | None]:
     asked = request_read(params=params, time_zone=str(team.tzinfo), today=today)
     repository_ids = metric_figures.repository_ids_for_team(team=team, full_name=asked.repository)
     return asked, repository_ids
+
+
+def _read_scope(request: HttpRequest, team: Team) -> tuple[Request, FigureScope]:
+    """The period, repository, squad, person and hours asked for (a FigureScope
+    for the figures); BadParameter says what is wrong."""
+    asked, repository_ids = _read(request, team)
+    scope = figure_scope_read(
+        team=team,
+        period=asked.period,
+        repository_ids=repository_ids,
+        params={key: request.GET.getlist(key) for key in SCOPE_PARAMETERS},
+    )
+    return asked, scope
 
 
 def _period_values(params: Any, asked: Request | None) -> dict[str, str]:
@@ -71,8 +87,9 @@ def _period_choices(values: dict[str, str]) -> list[tuple[str, str]]:
     return [(value, f"Last {value} days") for value in days]
 
 
-def _query(asked: Request, **extra: str) -> str:
-    """The query string that asks for the same period and repository."""
+def _query(asked: Request, scope: FigureScope | None = None, **extra: str) -> str:
+    """The query string that asks for the same period and repository (and the
+    same squad, person and hours)."""
     from urllib.parse import urlencode
 
     if asked.days is not None:
@@ -81,6 +98,11 @@ def _query(asked: Request, **extra: str) -> str:
         params = {"from": asked.period.start.isoformat(), "to": asked.period.end.isoformat()}
     if asked.repository:
         params["repository"] = asked.repository
+    if scope is not None:
+        # The hours only when they are not the team's default (links stay short).
+        asked_hours = scope.hours if scope.hours != scope.team.default_hours else None
+        shown = {**scope.echo(), "hours": asked_hours}
+        params.update({key: value for key, value in shown.items() if value})
     params.update(extra)
     return urlencode(params)
 
@@ -113,6 +135,19 @@ def _changes(figures: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def dashboard_scope_context(*, team: Team, user: Any, params: Any) -> dict[str, Any]:
+    """What the dashboard's filters offer (squads, hours) and show (what was
+    asked), and the recompute in progress that its figures may lag behind."""
+    return {
+        "squads": squad_names_for_team(team=team),
+        "scope_values": {key: str(params.get(key, ""))[:200] for key in SCOPE_PARAMETERS},
+        "hours_choices": Team.Hours.choices,
+        # What the hours menu shows: as asked (when it reads), else the default.
+        "hours_selected": params.get("hours") or team.default_hours,
+        "run": team_recompute_run(team=team),
+    }
+
+
 @login_required
 @require_GET
 def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
@@ -128,15 +163,20 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
             members_for_team(team=team).filter(user=request.user).values_list("login", flat=True)
         ),
     }
+    context.update(dashboard_scope_context(team=team, user=request.user, params=request.GET))
     try:
-        asked, repository_ids = _read(request, team)
+        asked, scope = _read_scope(request, team)
     except BadParameter as exc:
         context["error"] = str(exc)
         context["period_values"] = _period_values(request.GET, None)
         context["period_choices"] = _period_choices(context["period_values"])
         return render(request, "metrics/dashboard.html", context, status=400)
     figures = metric_figures.team_figures(
-        team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
+        team=team,
+        request=asked,
+        repository_ids=scope.repository_ids,
+        now=timezone.now(),
+        scope=scope,
     )
     phases = figures["phases_hours"]
     values = _period_values(request.GET, asked)
@@ -147,23 +187,29 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
             "period_choices": _period_choices(values),
             "figures": figures,
             "changes": _changes(figures),
-            "query": _query(asked),
-            "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked),
+            "query": _query(asked, scope),
+            "scope": scope,
+            "hours_selected": scope.hours,
+            "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked, scope),
             "has_phases": phases["coding"] is not None,
             "chart_data": {
                 "weekly": figures["weekly"],
                 "phases": phases,
                 "sizes": figures["sizes"],
                 "reviewers": figures["reviewers"][:15],
-                "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked),
+                "drill": reverse("team_pull_requests", args=[team.slug])
+                + "?"
+                + _query(asked, scope),
             },
         }
     )
     return render(request, "metrics/dashboard.html", context)
 
 
-def _drill_down(request: HttpRequest, team: Team) -> tuple[Request, str, str, Any, str]:
-    asked, repository_ids = _read(request, team)
+def _drill_down(
+    request: HttpRequest, team: Team
+) -> tuple[Request, FigureScope, str, str, Any, str]:
+    asked, scope = _read_scope(request, team)
     figure = request.GET.get("figure", "merged")
     value = request.GET.get("value", "")
     if len(figure) > 50 or len(value) > 200 or "\x00" in figure:
@@ -171,11 +217,12 @@ def _drill_down(request: HttpRequest, team: Team) -> tuple[Request, str, str, An
     rows, order = metric_figures.pull_requests_behind(
         team=team,
         period=asked.period,
-        repository_ids=repository_ids,
+        repository_ids=scope.repository_ids,
         figure=figure,
         value=value,
+        scope=scope,
     )
-    return asked, figure, value, rows, order
+    return asked, scope, figure, value, rows, order
 
 
 @login_required
@@ -185,7 +232,7 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = membership.team
     context: dict[str, Any] = {"team": team, "membership": membership, "params": request.GET}
     try:
-        asked, figure, value, rows, order = _drill_down(request, team)
+        asked, scope, figure, value, rows, order = _drill_down(request, team)
     except BadParameter as exc:
         context["error"] = str(exc)
         return render(request, "metrics/pull_requests.html", context, status=400)
@@ -200,6 +247,9 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
     }
     page.object_list = [details[pk] for pk in ids if pk in details]
     columns = metric_figures.figure_rows(figure)
+    for pr in page.object_list:
+        # The durations in the hours asked for (calendar or working).
+        pr.shown_hours = {name: getattr(pr, scope.column(name)) for name in SHOWN_DURATIONS}
     if columns in ("open", "waiting"):
         now = timezone.now()
         for pr in page.object_list:
@@ -217,8 +267,9 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
             "figure_label": metric_figures.FIGURES[figure],
             "value": value,
             "page": page,
-            "query": _query(asked, figure=figure, value=value),
-            "dashboard_query": _query(asked),
+            "query": _query(asked, scope, figure=figure, value=value),
+            "dashboard_query": _query(asked, scope),
+            "scope": scope,
         }
     )
     return render(request, "metrics/pull_requests.html", context)
@@ -247,9 +298,12 @@ CSV_COLUMNS = [
     "is_revert",
     "is_hotfix",
     "url",
+    # Which hours the durations are in: "calendar" or "working" (`hours=`).
+    "hours",
     # The AI signals found, "" for none (docs/ai.md).
     "ai_assisted",
 ]
+SHOWN_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
 
 
 def _cell(value: Any) -> Any:
@@ -268,9 +322,10 @@ class _Echo:
         return value
 
 
-def _csv_rows(rows: Any) -> Iterator[str]:
+def _csv_rows(rows: Any, scope: FigureScope) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
+    column = scope.column
     for pr in rows.iterator(chunk_size=2000):
         yield writer.writerow(
             [
@@ -287,17 +342,18 @@ def _csv_rows(rows: Any) -> Iterator[str]:
                     pr.first_approval_at,
                     pr.merged_at,
                     pr.closed_at,
-                    pr.cycle_time_hours,
-                    pr.coding_hours,
-                    pr.pickup_hours,
-                    pr.review_hours,
-                    pr.merge_hours,
+                    getattr(pr, column("cycle_time")),
+                    getattr(pr, column("coding")),
+                    getattr(pr, column("pickup")),
+                    getattr(pr, column("review")),
+                    getattr(pr, column("merge")),
                     pr.additions,
                     pr.deletions,
                     pr.review_count,
                     pr.is_revert,
                     pr.is_hotfix,
                     pr.html_url,
+                    scope.hours,
                     ai_signals_describe(pr.ai_signals),
                 )
             ]
@@ -309,11 +365,11 @@ def _csv_rows(rows: Any) -> Iterator[str]:
 def team_pull_requests_csv(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     try:
-        _asked, figure, _value, rows, _order = _drill_down(request, membership.team)
+        _asked, scope, figure, _value, rows, _order = _drill_down(request, membership.team)
     except BadParameter as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
-        _csv_rows(metric_figures.with_details(rows).prefetch_related(None)),
+        _csv_rows(metric_figures.with_details(rows).prefetch_related(None), scope),
         content_type="text/csv; charset=utf-8",
     )
     filename = f"{membership.team.slug}-{figure}.csv"
@@ -376,10 +432,14 @@ def team_metrics_api(request: HttpRequest, team_slug: str) -> JsonResponse:
     if isinstance(team, JsonResponse):
         return team
     try:
-        asked, repository_ids = _read(request, team)
+        asked, scope = _read_scope(request, team)
     except BadParameter as exc:
         return json_error(400, str(exc))
     figures = metric_figures.team_figures(
-        team=team, request=asked, repository_ids=repository_ids, now=timezone.now()
+        team=team,
+        request=asked,
+        repository_ids=scope.repository_ids,
+        now=timezone.now(),
+        scope=scope,
     )
     return JsonResponse(figures, json_dumps_params={"ensure_ascii": False})

@@ -1,3 +1,4 @@
+import datetime
 import zoneinfo
 
 from django.conf import settings
@@ -16,6 +17,35 @@ def validate_time_zone(value: str) -> None:
 MERGE_QUESTIONS_PER_WEEK_MAX = 50
 
 
+def default_working_days() -> list[int]:
+    """Monday to Friday, as ISO weekday numbers."""
+    return [1, 2, 3, 4, 5]
+
+
+def validate_working_days(value: object) -> None:
+    """A list of distinct ISO weekday numbers, 1 (Monday) to 7 (Sunday)."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(type(day) is not int or not 1 <= day <= 7 for day in value)
+        or len(set(value)) != len(value)
+    ):
+        raise ValidationError("Working days are distinct ISO weekday numbers, 1 to 7.")
+
+
+def validate_holidays(value: object) -> None:
+    """A list of ISO dates (YYYY-MM-DD)."""
+    if not isinstance(value, list) or len(value) > 1000:
+        raise ValidationError("Holidays are a list of at most 1000 dates.")
+    for item in value:
+        if not isinstance(item, str) or len(item) != 10 or not item.isascii():
+            raise ValidationError("Each holiday is a date, YYYY-MM-DD.")
+        try:
+            datetime.date.fromisoformat(item)
+        except ValueError:
+            raise ValidationError(f"{item!r} is not a date (YYYY-MM-DD).") from None
+
+
 class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
@@ -27,6 +57,27 @@ class Team(models.Model):
     merge_questions_per_week = models.PositiveSmallIntegerField(
         default=5, validators=[MaxValueValidator(MERGE_QUESTIONS_PER_WEEK_MAX)]
     )
+    # The team's working week (docs/working-hours.md): durations are stored in
+    # calendar hours and in these working hours, in `time_zone`.
+    working_days = models.JSONField(
+        default=default_working_days, validators=[validate_working_days]
+    )
+    work_starts_at = models.TimeField(default=datetime.time(9, 0))
+    work_ends_at = models.TimeField(default=datetime.time(17, 0))
+    # Days off besides the weekend: ISO dates, and a country's public holidays
+    # (ISO 3166 code, as the `holidays` library names them; blank for none).
+    holidays = models.JSONField(default=list, blank=True, validators=[validate_holidays])
+    holiday_country = models.CharField(max_length=8, blank=True, default="")
+
+    class Hours(models.TextChoices):
+        WORKING = "working", "Working hours"
+        CALENDAR = "calendar", "Calendar hours"
+
+    # Which hours the dashboard and the API show unless asked (`hours=`).
+    default_hours = models.CharField(max_length=10, choices=Hours.choices, default=Hours.CALENDAR)
+    # The team's targets ({"first_review": {"within": 4, "unit": "working_hours"}, …});
+    # validated by apps/teams/services/settings.py.
+    targets = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +93,17 @@ class Team(models.Model):
             return zoneinfo.ZoneInfo(self.time_zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             return zoneinfo.ZoneInfo("UTC")
+
+    @property
+    def holiday_dates(self) -> list[datetime.date]:
+        """The team's own holidays as dates (any stored text that is not one skipped)."""
+        found = []
+        for item in self.holidays or []:
+            try:
+                found.append(datetime.date.fromisoformat(str(item)))
+            except ValueError:
+                continue
+        return found
 
 
 class Membership(models.Model):

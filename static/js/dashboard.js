@@ -173,8 +173,11 @@
         from.disabled = true;
         to.disabled = true;
       }
-      var repository = form.querySelector("select[name=repository]");
-      if (repository && !repository.value) repository.disabled = true;
+      // A filter left at its default is not sent: the address stays short.
+      ["repository", "squad", "hours"].forEach(function (name) {
+        var field = form.querySelector("select[name=" + name + "]");
+        if (field && !field.value) field.disabled = true;
+      });
     });
   }
 

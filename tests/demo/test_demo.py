@@ -15,6 +15,7 @@ from apps.demo import story
 from apps.demo.feed import DEMO_ADMIN_USERNAME, demo_run
 from apps.integrations.models import HistoryRun, Installation, Repository, WebhookDelivery
 from apps.metrics.models import (
+    Deployment,
     MergeQuestion,
     PRReview,
     PullRequest,
@@ -130,6 +131,18 @@ def test_it_includes_every_case_of_the_story(django_capture_on_commit_callbacks)
     merged = pulls.filter(state="merged", author__is_bot=False)
     assert not merged.filter(cycle_time_hours__isnull=True).exists()
     assert not merged.filter(first_review_at__isnull=True).exists()
+    # The api deploys: one deployment fails, one is rolled back, a hotfix ships,
+    # and what each shipped gives its pull requests their lead time.
+    deployments = Deployment.objects.filter(team=result.team, source="github")
+    assert deployments.filter(status="success").count() >= 30
+    assert deployments.filter(failure_reason="status").count() == 1
+    assert deployments.filter(failure_reason="rolled_back").count() == 1
+    assert deployments.filter(is_rework=True).count() >= 2  # the rollback, a hotfix
+    hotfix = pulls.filter(is_hotfix=True, repository__full_name="tformance-demo/api").first()
+    assert hotfix is not None and hotfix.deployment.source == "github"
+    api = merged.filter(repository__full_name="tformance-demo/api", deployment__source="github")
+    assert api.count() >= 20
+    assert not api.filter(lead_time_hours__isnull=True).exists()
 
 
 def test_it_waits_for_workers_when_tasks_are_queued(

@@ -23,6 +23,10 @@ def test_the_manifest_asks_for_the_least_the_metrics_need():
         "members": "read",
         "metadata": "read",
         "pull_requests": "read",
+        # Deployments, their workflow runs, and the commits they shipped (compare).
+        "deployments": "read",
+        "actions": "read",
+        "contents": "read",
     }
     # The events are checked against the routing table in tests/test_layout.py.
     assert MANIFEST["request_oauth_on_install"] is True

@@ -99,6 +99,9 @@ def test_it_posts_the_filled_manifest_to_the_personal_account(client, operator):
         "members": "read",
         "metadata": "read",
         "pull_requests": "read",
+        "deployments": "read",
+        "actions": "read",
+        "contents": "read",
     }
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from apps.integrations.models import Installation, Repository, WebhookDelivery
 from apps.integrations.pipeline.routing import ANY_ACTION, IGNORED_EVENTS, ROUTES
-from apps.metrics.models import PRReview, PullRequest, TeamMember
+from apps.metrics.models import Deployment, PRReview, PullRequest, TeamMember
 from tests.integrations.conftest import installation_for, repository_for
 
 pytestmark = pytest.mark.django_db
@@ -387,3 +387,128 @@ def test_pull_request_review_thread_unresolved(send, hello_world):
     _ignored_review_activity(
         send, "pull_request_review_thread.unresolved", "pull_request_review_thread"
     )
+
+
+# --- deployments ----------------------------------------------------------------------
+
+DEPLOYMENT_ID = 145988746
+
+
+def test_deployment_created(send, hello_world):
+    _processed(send("deployment.created"))
+    deployment = Deployment.objects.get(key=f"github:{DEPLOYMENT_ID}")
+    assert (deployment.sha, deployment.environment, deployment.status) == (
+        "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+        "production",
+        "pending",
+    )
+    assert (deployment.is_production, deployment.repository) == (True, hello_world)
+    assert deployment.started_at == datetime(2019, 5, 15, 15, 20, 53, tzinfo=UTC)
+    assert deployment.finished_at is None
+
+
+def test_deployment_status_created(send, hello_world):
+    _processed(send("deployment_status.created"))
+    deployment = Deployment.objects.get(key=f"github:{DEPLOYMENT_ID}")
+    assert (deployment.status, deployment.is_production) == ("success", True)
+    assert deployment.finished_at == datetime(2019, 5, 15, 15, 20, 55, tzinfo=UTC)
+    assert deployment.status_github_id == 209916254
+
+
+# The example run's repository and workflow (Codertocat/Hello-World, another id).
+WORKFLOW_REPOSITORY = 283462325
+WORKFLOW_SHA = "5779607b49aab1200488439f02372c57b4f75444"
+
+
+@pytest.fixture
+def workflow_repository(team):
+    from apps.metrics.models import RepositoryDeploymentSource
+
+    installation = installation_for(team=team, installation_id=INSTALLATION_ID, login="Codertocat")
+    repository = repository_for(
+        installation=installation, github_id=WORKFLOW_REPOSITORY, full_name=HELLO_WORLD[1]
+    )
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=WORKFLOW_REPOSITORY,
+        choice="workflow",
+        workflow_path=".github/workflows/syntax.yml",
+    )
+    return repository
+
+
+def _run(**changes: Any) -> dict[str, Any]:
+    run = recorded("workflow_run.completed")["workflow_run"]
+    run.update(changes)
+    return run
+
+
+def test_workflow_run_completed(send, workflow_repository):
+    # GitHub's example is of a run still queued: it deployed nothing (yet).
+    _processed(send("workflow_run.completed"))
+    assert not Deployment.objects.exists()
+    # The same run, finished: a production deployment of its head commit.
+    finished = _run(status="completed", conclusion="success", updated_at="2021-12-16T19:40:00Z")
+    _processed(send("workflow_run.completed", workflow_run=finished))
+    deployment = Deployment.objects.get()
+    assert (deployment.key, deployment.source, deployment.sha, deployment.status) == (
+        "workflow_run:1589141559",
+        "workflow",
+        WORKFLOW_SHA,
+        "success",
+    )
+    assert deployment.is_production and deployment.repository == workflow_repository
+    assert deployment.finished_at == datetime(2021, 12, 16, 19, 40, tzinfo=UTC)
+
+
+def test_workflow_run_of_another_workflow_or_branch_is_no_deployment(deliver, workflow_repository):
+    def send_run(name: str, run: dict[str, Any]) -> None:
+        payload = as_delivered_to_the_app(recorded("workflow_run.completed"))
+        payload["workflow_run"] = run
+        assert deliver("workflow_run", payload, delivery_id=name).status_code == 202
+        _processed(WebhookDelivery.objects.get(delivery_id=name))
+
+    send_run("branch", _run(status="completed", conclusion="success", head_branch="feature"))
+    send_run(
+        "workflow",
+        _run(status="completed", conclusion="success", path=".github/workflows/ci.yml"),
+    )
+    send_run("cancelled", _run(status="completed", conclusion="cancelled"))
+    assert not Deployment.objects.exists()
+    send_run("failed", _run(status="completed", conclusion="failure"))
+    assert (Deployment.objects.get().status, Deployment.objects.get().failed) == ("failure", True)
+
+
+def test_workflow_run_requested(send, team):
+    from apps.metrics.models import RepositoryDeploymentSource
+
+    installation = installation_for(team=team, installation_id=INSTALLATION_ID, login="octo-org")
+    repository_for(installation=installation, github_id=300029405, full_name="octo-org/octo-repo")
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=300029405,
+        choice="workflow",
+        workflow_path=".github/workflows/test.yml",
+    )
+    # The deployment workflow's run, requested: nothing deployed yet.
+    _processed(send("workflow_run.requested"))
+    assert not Deployment.objects.exists()
+
+
+def test_release_published(send, hello_world):
+    _processed(send("release.published"))
+    deployment = Deployment.objects.get()
+    assert (deployment.key, deployment.source, deployment.ref, deployment.status) == (
+        "release:17372790",
+        "release",
+        "0.0.1",
+        "success",
+    )
+    # Its target is a branch name: the tag's commit is read from GitHub later.
+    assert deployment.sha == ""
+    assert deployment.finished_at == datetime(2019, 5, 15, 15, 20, 53, tzinfo=UTC)
+
+
+def test_release_prereleased(send, hello_world):
+    _processed(send("release.prereleased"))
+    assert not Deployment.objects.exists()

@@ -14,6 +14,7 @@ from apps.metrics.models import PullRequest, PullRequestEvent
 from apps.metrics.services import batches
 from apps.metrics.services.batches import Batch, Need, RowKind, apply_changes, save_order
 from apps.metrics.services.commits import CommitRows, read_commits_change
+from apps.metrics.services.deployments import DeploymentRows
 from apps.metrics.services.kinds import KINDS
 from apps.metrics.services.members import MemberRows
 from apps.metrics.services.processors import EVENT_NAMES, INTERNAL_EVENTS, READERS, Source
@@ -27,6 +28,10 @@ def test_the_events_the_metrics_read_are_the_kinds_readers():
         "pull_request": read_pull_request_change,
         "pull_request_review": ReviewRows.readers["pull_request_review"],
         "pull_request_commits": read_commits_change,
+        "deployment": DeploymentRows.readers["deployment"],
+        "deployment_status": DeploymentRows.readers["deployment_status"],
+        "workflow_run": DeploymentRows.readers["workflow_run"],
+        "release": DeploymentRows.readers["release"],
     }
     assert expected == READERS
     # A pull request's commits come from an adapter (github_app/commits.py),
@@ -38,7 +43,14 @@ def test_the_events_the_metrics_read_are_the_kinds_readers():
 
 
 def test_kinds_are_saved_after_the_kinds_their_rows_point_at():
-    assert save_order(KINDS) == [MemberRows, PullRequestRows, ReviewRows, CommitRows]
+    # A pull request points at the deployment that shipped it.
+    assert save_order(KINDS) == [
+        MemberRows,
+        DeploymentRows,
+        PullRequestRows,
+        ReviewRows,
+        CommitRows,
+    ]
     assert KINDS[0] is PullRequestRows, "pull requests are locked first"
 
 

@@ -13,7 +13,6 @@ from django.db import transaction
 
 from apps.integrations.models import Installation, Repository
 from apps.metrics.models import PullRequest, RecomputeRun
-from apps.metrics.services import durations
 from apps.metrics.services.recompute import (
     recompute_queue,
     recompute_run_start,
@@ -23,7 +22,6 @@ from apps.metrics.tasks import resume_recompute_runs
 from apps.teams.models import Team
 from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.metrics.events import apply_pull_request_event, apply_review_event
-from tests.metrics.test_durations import Weekdays
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 STORED = (
@@ -137,20 +135,25 @@ def test_it_changes_nothing_when_nothing_changed(team, repository):
 
 
 @pytest.mark.django_db
-def test_a_calendar_change_reaches_old_rows(team, repository, monkeypatch):
+def test_a_calendar_change_reaches_old_rows(team, repository):
     merged_history(team, repository, 2)
-    assert PullRequest.objects.filter(team=team, cycle_time_hours=77.0).count() == 2
-    monkeypatch.setattr(
-        "apps.metrics.services.recompute.team_calendars",
-        lambda team: {durations.HOURS: Weekdays()},
-    )
+    # Friday 09:00 to Monday 14:00 (UTC): 77 hours, of which 8 + 5 working.
+    assert set(
+        PullRequest.objects.filter(team=team).values_list(
+            "cycle_time_hours", "cycle_time_working_hours"
+        )
+    ) == {(77.0, 13.0)}
+    team.working_days = [1, 2, 3, 4, 5, 6, 7]
+    team.save()
 
     call_command("metrics_recompute", "--team", team.slug, stdout=StringIO(), stderr=StringIO())
 
-    # Friday 09:00 to Monday 14:00, the weekend left out.
+    # The weekend's 09:00-17:00 now count too.
     assert set(
-        PullRequest.objects.filter(team=team).values_list("cycle_time_hours", flat=True)
-    ) == {29.0}
+        PullRequest.objects.filter(team=team).values_list(
+            "cycle_time_hours", "cycle_time_working_hours"
+        )
+    ) == {(77.0, 29.0)}
 
 
 @pytest.mark.django_db

@@ -68,10 +68,13 @@ def pr_node(
     ready_for_review_at: str | None = None,
     reviews: list[dict[str, Any]] | None = None,
     full_name: str = "acme/api",
+    merge_commit: str | None = "c4295bd74fb0f4fda03689c3df3f2803b658fd85",
     commits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A pull request node as GitHub's GraphQL answers it; its reviews are kept
-    whole under "_reviews" and its commits under "_commits", served a page at a time."""
+    whole under "_reviews" and its commits under "_commits", served a page at a
+    time. A merged one's merge commit is webhook_payloads' (the webhooks' copy
+    of the same pull request)."""
     pr_id = pr_id or 1_000_000 + number
     return {
         "id": f"PR_kwDO{pr_id}",
@@ -91,6 +94,7 @@ def pr_node(
         "headRefName": head or f"feature-{number}",
         "baseRefName": base,
         "url": f"https://github.com/{full_name}/pull/{number}",
+        "mergeCommit": {"oid": merge_commit} if state == "MERGED" and merge_commit else None,
         "author": actor("Codertocat", 21031067) if author == "default" else author,
         "labels": {"nodes": [{"name": name} for name in labels or []]},
         "timelineItems": {

@@ -30,6 +30,7 @@ from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.commits import history_commit_events
+from apps.integrations.services.deployment_history import deployment_history_queue
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from github_app.commits import EVENT as COMMITS_EVENT
@@ -371,6 +372,10 @@ def _finish(run: HistoryRun, status: str, *, error: str = "") -> None:
     run.resume_at = None
     run.finished_at = timezone.now()
     run.save()
+    if status == HistoryRun.Status.DONE:
+        # Its deployments next, over the same window: what each shipped finds
+        # the pull requests now stored.
+        deployment_history_queue(repository_id=run.repository_id, since=run.window_start)
 
 
 def _finished_kind(run: HistoryRun) -> StepKind:

@@ -108,6 +108,13 @@ class RowKind(ABC):
         and the others are applied all the same)."""
         return {}
 
+    @classmethod
+    def needs_of(cls, change: Change) -> list[Need]:
+        """Rows of this kind that a change of another kind also writes (through
+        `watch`): a merged pull request is a deployment where a repository
+        deploys every merge. None by default."""
+        return []
+
     @abstractmethod
     def load(self, needs: Sequence[Need]) -> None:
         """Read (and lock) the rows the batch's changes need, in one or two queries."""
@@ -171,6 +178,7 @@ class Batch:
     def load(cls, changes: Sequence[Change], *, kinds: Sequence[type[RowKind]]) -> Batch:
         batch = cls(kinds, size=len(changes))
         needs = [need for change in changes for need in change.needs()]
+        needs += [need for kind in kinds for change in changes for need in kind.needs_of(change)]
         for rows in batch._kinds.values():
             rows.load([need for need in needs if need.kind == rows.name])
         return batch

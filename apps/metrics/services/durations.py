@@ -7,16 +7,15 @@ SQL subtracts times), the write path stores them as it saves a row
 again for old rows when a definition or a team's calendar changes.
 
 - A **calendar** says how many hours count between two moments
-  (`Calendar.hours_between`). Today every hour counts (`EVERY_HOUR`); a team's
-  working hours (time zone, working days and hours, holidays) are another
-  calendar, with no change here.
+  (`Calendar.hours_between`): every hour (`EVERY_HOUR`), or a team's working
+  hours (time zone, working days and hours, holidays: `working_hours.WorkingHours`).
 - `durations_compute` gives the **named set** of durations of one pull request
   for one calendar: ``{"cycle_time": …, "review_time": …, "coding": …, …}``.
 - A row stores one set per **slot** (`SLOTS`): the column of a duration is
   ``<name>_<slot>``, so the every-hour set is ``cycle_time_hours``,
-  ``coding_hours``, … A second slot (``working_hours``: ``cycle_time_working_hours``,
-  …) is one entry in `SLOTS`, its columns (a migration) and its calendar in
-  `team_calendars`; `durations_store` and its callers stay as they are.
+  ``coding_hours``, …; the working-hours set is ``cycle_time_working_hours``, …
+  Another slot is one entry in `SLOTS`, its columns (a migration) and its
+  calendar in `team_calendars`; `durations_store` and its callers stay as they are.
 
 Definitions (docs/metrics.md): cycle time is opened → merged; review time (time
 to first review) opened → first review; lead time (DORA's change lead time)
@@ -35,7 +34,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from apps.metrics.models import PullRequest
+from apps.metrics.models import Deployment, PullRequest
+from apps.metrics.services.working_hours import WorkingHours
 from apps.teams.models import Team
 
 
@@ -92,7 +92,8 @@ Durations = dict[str, float | None]
 # Slot -> the calendar its set is counted in (by `team_calendars`). Each slot's
 # durations are stored in the columns `<duration>_<slot>`.
 HOURS = "hours"
-SLOTS = (HOURS,)
+WORKING_HOURS = "working_hours"
+SLOTS = (HOURS, WORKING_HOURS)
 
 
 def duration_column(name: str, slot: str = HOURS) -> str:
@@ -105,7 +106,20 @@ DURATION_COLUMNS = tuple(duration_column(name, slot) for slot in SLOTS for name 
 
 def team_calendars(team: Team) -> dict[str, Calendar]:
     """The calendar of each stored slot for the team's pull requests."""
-    return {HOURS: EVERY_HOUR}
+    return {HOURS: EVERY_HOUR, WORKING_HOURS: team_working_hours(team)}
+
+
+def team_working_hours(team: Team) -> WorkingHours:
+    """The team's working-hours calendar, from its settings (apps/teams: time
+    zone, working days and hours, holidays, holiday country)."""
+    return WorkingHours(
+        time_zone=str(team.tzinfo),
+        working_days=frozenset(team.working_days),
+        start=team.work_starts_at,
+        end=team.work_ends_at,
+        holidays=frozenset(team.holiday_dates),
+        holiday_country=team.holiday_country,
+    )
 
 
 def durations_compute(times: PullRequestTimes, *, calendar: Calendar) -> Durations:
@@ -167,4 +181,41 @@ def durations_store(row: PullRequest, *, calendars: dict[str, Calendar]) -> None
     times = PullRequestTimes.of(row)
     for slot in SLOTS:
         for name, value in durations_compute(times, calendar=calendars[slot]).items():
+            setattr(row, duration_column(name, slot), value)
+
+
+# --- deployments --------------------------------------------------------------------
+# A deployment's durations: the same engine, calendars and slots as a pull
+# request's, stored on the Deployment row as `<duration>_<slot>`.
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTimes:
+    """The timestamps a deployment's durations are computed from: when it
+    finished, whether it failed, and when the next successful deployment that
+    did not fail itself finished (its recovery)."""
+
+    finished_at: datetime | None
+    failed: bool
+    recovered_at: datetime | None
+
+
+DEPLOYMENT_DURATIONS = ("recovery_time",)
+
+
+def deployment_durations_compute(times: DeploymentTimes, *, calendar: Calendar) -> Durations:
+    """Failed deployment recovery time: a failed deployment's finish -> the
+    finish of the next successful one that did not fail itself (None until then,
+    and for a deployment that did not fail)."""
+    if not times.failed or times.finished_at is None or times.recovered_at is None:
+        return {"recovery_time": None}
+    return {"recovery_time": calendar.hours_between(times.finished_at, times.recovered_at)}
+
+
+def deployment_durations_store(
+    row: Deployment, times: DeploymentTimes, *, calendars: dict[str, Calendar]
+) -> None:
+    """Set every stored duration of a deployment row, one set per slot."""
+    for slot in SLOTS:
+        for name, value in deployment_durations_compute(times, calendar=calendars[slot]).items():
             setattr(row, duration_column(name, slot), value)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from apps.metrics.services.batches import RowKind
 from apps.metrics.services.commits import CommitRows
+from apps.metrics.services.deployments import DeploymentRows
 from apps.metrics.services.members import MemberRows
 from apps.metrics.services.pull_requests import PullRequestRows
 from apps.metrics.services.reviews import ReviewRows
@@ -24,4 +25,5 @@ KINDS: tuple[type[RowKind], ...] = (
     MemberRows,
     ReviewRows,
     CommitRows,
+    DeploymentRows,
 )

@@ -96,6 +96,8 @@ class RepositoryBlock:
     updated_at: datetime | None
     private: bool | None
     archived: bool | None
+    # None where the block does not say (history's copies).
+    default_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,9 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
         fields["base_branch"] = base_ref
     if "html_url" in data:
         fields["html_url"] = github_link(data["html_url"])
+    merge_commit = read_sha(data.get("merge_commit_sha"))
+    if merge_commit is not None:
+        fields["merge_commit_sha"] = merge_commit
 
     body = data.get("body", _ABSENT)
     updated_at = _datetime_or_absent(data.get("updated_at"))
@@ -220,6 +225,7 @@ def read_repository_block(value: object) -> RepositoryBlock | None:
         updated_at=updated_at if isinstance(updated_at, datetime) else None,
         private=private if isinstance(private, bool) else None,
         archived=archived if isinstance(archived, bool) else None,
+        default_branch=_branch({"ref": value.get("default_branch")}),
     )
 
 
@@ -276,6 +282,18 @@ def is_revert_title(title: str) -> bool:
 def is_hotfix(*, title: str, labels: list[str], head_branch: str) -> bool:
     texts = [title, head_branch, *labels]
     return any(HOTFIX in text.lower() for text in texts)
+
+
+# A commit's id as GitHub writes it: 40 hexadecimal digits (SHA-1).
+SHA = re.compile(r"[0-9a-f]{40}", re.ASCII)
+
+
+def read_sha(value: object) -> str | None:
+    """A full commit sha, lower case; None for anything else."""
+    if not isinstance(value, str) or len(value) != 40:
+        return None
+    value = value.lower()
+    return value if SHA.fullmatch(value) else None
 
 
 class _Absent:

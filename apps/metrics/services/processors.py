@@ -43,6 +43,8 @@ class Source(StrEnum):
     DEMO = "demo"
     # A read of GitHub's API after a live event (a merged pull request's commits).
     FETCH = "fetch"
+    # POST /api/teams/<slug>/deployments/: a deployment from a team's own CI.
+    API = "api"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from apps.metrics.models import Commit, PRReview, PullRequest, RecomputeRun
 from apps.metrics.services.ai_rules import ai_rules_by_team
 from apps.metrics.services.ai_signals import first_commit_at, pull_request_ai_derive
 from apps.metrics.services.batches import changed_fields, tracked_values
+from apps.metrics.services.deployments import deployments_reassess
 from apps.metrics.services.durations import Calendar, team_calendars
 from apps.metrics.services.formulas import pull_request_derive, pull_request_reviews_derive
 from apps.teams.models import Team
@@ -162,6 +163,9 @@ def recompute_run_step(*, run_id: int, batch_size: int = BATCH_SIZE) -> Step:
             run.last_team_id, run.last_github_id = rows[-1].team_id, rows[-1].github_id
         if len(rows) < batch_size:
             run.status, run.finished_at = RecomputeRun.Status.DONE, now
+            # Deployments' failures (reverts, hotfixes), rework and recovery
+            # times derive from the pull requests just recomputed.
+            deployments_reassess(team=run.team)
             # Rows written since it started were derived by the write path itself.
             run.total = max(run.total or 0, run.done)
         else:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metrics', '0015_pull_request_lead_time'),
+        ('metrics', '0019_deployments'),
         ('teams', '0004_team_merge_questions_per_week'),
     ]
 
