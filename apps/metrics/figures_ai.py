@@ -5,7 +5,8 @@ Over the pull requests merged in the period whose author is a person or an
 AI agent (other bots, dependabot and the like, are left out as everywhere),
 grouped by the stored `is_ai_assisted` (`services/ai_signals.py`): counts,
 share, cycle time and time to first review (median, p90 of stored columns),
-size, review rounds, revert and hotfix rates; the AI reviews of the period;
+size, review rounds, revert and hotfix rates, the change failure rate of
+those a production deployment shipped; the AI reviews of the period;
 and, only where the merge question's privacy threshold lets answers show
 (`figures.ai_survey_figures`), the share self-reported, the share detected or
 self-reported, and how often detection and the author's answer agree.
@@ -108,6 +109,9 @@ def ai_pull_request_figures(
                 f"{name}__rounds_mean": Avg("rounds", filter=group),
                 f"{name}__reverted": Count("pk", filter=group & Q(reverted=True)),
                 f"{name}__hotfixes": Count("pk", filter=group & Q(is_hotfix=True)),
+                # Shipped to production, and in a deployment that failed.
+                f"{name}__deployed": Count("pk", filter=group & Q(deployment__isnull=False)),
+                f"{name}__deploy_failed": Count("pk", filter=group & Q(deployment__failed=True)),
             }
         )
     answered = ~Q(answer="") & Q(answer__isnull=False)
@@ -156,6 +160,10 @@ def ai_pull_request_figures(
         "review_rounds_mean": by_group("rounds_mean", digits=2),
         "revert_rate": rate("reverted"),
         "hotfix_rate": rate("hotfixes"),
+        "change_failure_rate": {
+            name: _share(found[f"{name}__deploy_failed"], found[f"{name}__deployed"])
+            for name in GROUPS
+        },
         "self_reported": {
             "shown": survey_shown,
             # Each null unless the merge question's answers may show.

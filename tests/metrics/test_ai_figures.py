@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.metrics.models import MergeQuestion, PullRequest, TeamMember
+from apps.metrics.models import Deployment, MergeQuestion, PullRequest, TeamMember
 from apps.metrics.services.merge_questions import merge_question_answer, merge_question_ask
 from apps.teams.models import Membership
 from github_app.commits import commits_payload
@@ -168,6 +168,7 @@ def test_the_ai_figures_equal_the_hand_computed_ones(client, owner, january):
         "review_rounds_mean": {"assisted": 0.67, "other": 0.5},
         "revert_rate": {"assisted": 0.0, "other": 0.25},  # 4 was reverted by 7
         "hotfix_rate": {"assisted": 0.0, "other": 0.25},  # 5
+        "change_failure_rate": {"assisted": None, "other": None},  # nothing deployed
         "self_reported": {
             "shown": False,
             "answered": None,
@@ -333,3 +334,23 @@ def test_the_dashboard_shows_the_ai_section(client, member, january):
     assert "figure=ai_assisted" in section
     # A member does not get the admins' rules page link.
     assert "/ai-rules/" not in section
+
+
+def test_the_change_failure_rate_of_each_group_counts_its_deployed_pull_requests(
+    client, owner, team, january
+):
+    good = Deployment.objects.create(team=team, key="api:1", source="api", status="success")
+    bad = Deployment.objects.create(
+        team=team, key="api:2", source="api", status="success", failed=True
+    )
+    # Assisted: 1 and 2 shipped, 2 in the failed one (1 of 2); 3 not deployed.
+    # Other: 4, 5, 7 shipped, none failed; 8 not deployed.
+    PullRequest.objects.filter(number__in=[1, 4, 5, 7]).update(deployment=good)
+    PullRequest.objects.filter(number=2).update(deployment=bad)
+    client.force_login(owner)
+
+    figures = ai(client)
+
+    assert figures["change_failure_rate"] == {"assisted": 0.5, "other": 0.0}
+    page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31").content.decode()
+    assert 'data-figure="ai_change_failure_rate">50%<' in page
