@@ -354,3 +354,15 @@ def test_the_change_failure_rate_of_each_group_counts_its_deployed_pull_requests
     assert figures["change_failure_rate"] == {"assisted": 0.5, "other": 0.0}
     page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31").content.decode()
     assert 'data-figure="ai_change_failure_rate">50%<' in page
+
+
+def test_a_persons_filter_narrows_the_ai_figures_to_their_pull_requests(client, owner, january):
+    client.force_login(owner)
+
+    response = client.get(URL + "&person=alice")
+
+    figures = response.json()["ai"]
+    # Alice's 1 (a label, 10 h) and 3 (Claude, 4 h); both assisted.
+    assert (figures["merged"], figures["assisted"], figures["share"]) == (2, 2, 1.0)
+    assert figures["cycle_time_hours"]["assisted"]["median"] == 7.0
+    assert figures["cycle_time_hours"]["other"] == {"median": None, "p90": None}
