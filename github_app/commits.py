@@ -95,7 +95,7 @@ def pull_request_commits(
     nodes: list[dict[str, Any]] = []
     rate_limit = RateLimit(cost=0, remaining=-1, reset_at=None)
     for _ in range(MAX_PAGES):
-        data = _query(
+        data, _seconds = _query(
             github,
             endpoint,
             PULL_REQUEST_COMMITS_QUERY,
@@ -129,7 +129,7 @@ def pull_requests_commits(
     rate_limit = RateLimit(cost=0, remaining=-1, reset_at=None)
     for start in range(0, len(node_ids), PULL_REQUESTS_PER_QUERY):
         ids = list(node_ids[start : start + PULL_REQUESTS_PER_QUERY])
-        data = _query(github, endpoint, PULL_REQUESTS_COMMITS_QUERY, {"ids": ids})
+        data, _seconds = _query(github, endpoint, PULL_REQUESTS_COMMITS_QUERY, {"ids": ids})
         rate_limit = _rate_limit(data)
         nodes = data.get("nodes")
         if not isinstance(nodes, list):
