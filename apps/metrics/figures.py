@@ -33,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
+from apps.metrics import figures_ai
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
@@ -41,6 +42,7 @@ from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.metrics.scope import FigureScope
+from apps.metrics.services.ai_rules import team_ai_rules
 from apps.metrics.services.durations import team_calendars
 from apps.teams.models import Team
 
@@ -472,6 +474,17 @@ def team_figures(
             team=team, period=period, repository_ids=repository_ids, scope=scope
         )
     }
+    # AI-assisted pull requests beside the others (figures_ai.py, docs/ai.md).
+    figures["ai"].update(
+        figures_ai.ai_figures(
+            _scoped(scope),
+            period=period,
+            rules=team_ai_rules(team),
+            survey=figures["ai"]["survey"],
+            cycle_time=scope.column("cycle_time"),
+            review_time=scope.column("review_time"),
+        )
+    )
     figures["deployments"] = deployment_figures(
         team=team, period=period, repository_ids=repository_ids, slot=scope.slot, scope=scope
     )
@@ -537,6 +550,7 @@ FIGURES = {
     "reviewer": "reviewed by one person in the period",
     "author": "opened by one person in the period",
     "outside_target": "outside the team's target in the period",
+    "ai_assisted": "AI-assisted, merged in the period",
 }
 
 # What each list's rows are, so the page shows the columns they have: merged
@@ -607,6 +621,8 @@ def pull_requests_behind(
         order = "waiting_since"
     elif figure == "bots":
         queryset = queryset.filter(merged_in, author__is_bot=True)
+    elif figure == "ai_assisted":
+        queryset = figures_ai.ai_population(queryset, period=period).filter(is_ai_assisted=True)
     elif figure == "size":
         if value not in dict(SIZE_BUCKETS):
             raise BadParameter("'value' must be one of " + ", ".join(dict(SIZE_BUCKETS)) + ".")

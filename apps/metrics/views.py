@@ -29,6 +29,7 @@ from apps.metrics.models import APIToken, PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
 from apps.metrics.scope import SCOPE_PARAMETERS, FigureScope, figure_scope_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
+from apps.metrics.services.ai_signals import ai_signals_describe
 from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
 from apps.metrics.services.durations import team_calendars
 from apps.metrics.services.team_settings import team_recompute_run
@@ -306,6 +307,8 @@ CSV_COLUMNS = [
     "url",
     # Which hours the durations are in: "calendar" or "working" (`hours=`).
     "hours",
+    # The AI signals found, "" for none (docs/ai.md).
+    "ai_assisted",
 ]
 SHOWN_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
 
@@ -358,6 +361,7 @@ def _csv_rows(rows: Any, scope: FigureScope) -> Iterator[str]:
                     pr.is_hotfix,
                     pr.html_url,
                     scope.hours,
+                    ai_signals_describe(pr.ai_signals),
                 )
             ]
         )

@@ -75,10 +75,12 @@ def pr_node(
     reviews: list[dict[str, Any]] | None = None,
     full_name: str = "acme/api",
     merge_commit: str | None = "c4295bd74fb0f4fda03689c3df3f2803b658fd85",
+    commits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A pull request node as GitHub's GraphQL answers it; its reviews are kept
-    whole under "_reviews" and served a page at a time. A merged one's merge
-    commit is webhook_payloads' (the webhooks' copy of the same pull request)."""
+    whole under "_reviews" and its commits under "_commits", served a page at a
+    time. A merged one's merge commit is webhook_payloads' (the webhooks' copy
+    of the same pull request)."""
     pr_id = pr_id or 1_000_000 + number
     return {
         "id": f"PR_kwDO{pr_id}",
@@ -105,7 +107,41 @@ def pr_node(
             "nodes": [{"createdAt": ready_for_review_at}] if ready_for_review_at else []
         },
         "_reviews": reviews or [],
+        "_commits": commits or [],
     }
+
+
+def commit_node(
+    sha: str,
+    *,
+    message: str = "A change",
+    authored_at: str = "2025-01-01T09:00:00Z",
+    committed_at: str | None = None,
+    authors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A node of a pull request's `commits` connection (github_app/commits.py's fields)."""
+    return {
+        "commit": {
+            "oid": sha,
+            "message": message,
+            "authoredDate": authored_at,
+            "committedDate": committed_at or authored_at,
+            "authors": {
+                "nodes": authors
+                if authors is not None
+                else [commit_author("Codertocat", "octo@example.com", 21031067)]
+            },
+        }
+    }
+
+
+def commit_author(
+    name: str, email: str, database_id: int | None = None, login: str | None = None
+) -> dict[str, Any]:
+    """A commit's author as GraphQL shows it: a GitHub account (user) when GitHub
+    matched the email to one, else a name and an email only."""
+    user = None if database_id is None else {"databaseId": database_id, "login": login or name}
+    return {"email": email, "name": name, "user": user}
 
 
 def _cursor(index: int) -> str:
@@ -214,6 +250,10 @@ class FakeGraphQL:
             return self._more_answer(variables, "labels")
         if "node(id:" in query:
             return self._more_answer(variables, "timelineItems")
+        if "query PullRequestsCommits" in query:
+            return self._commits_of_nodes(variables)
+        if "query PullRequestCommits" in query:
+            return self._commits_of_number(variables)
         if "pullRequests(" not in query:
             return {"data": {"rateLimit": self._rate_limit()}}
         ordered = sorted(self.nodes, key=lambda node: node["updatedAt"], reverse=True)
@@ -244,17 +284,55 @@ class FakeGraphQL:
     def served(self, node: dict[str, Any], first: int, after: str | None) -> dict[str, Any]:
         """The node as the adapter reads it: its labels, last ready-for-review
         event and its first `first` reviews after `after`."""
-        served = {key: value for key, value in node.items() if key != "_reviews"}
+        served = {key: value for key, value in node.items() if key not in ("_reviews", "_commits")}
         served["reviews"] = _connection(node["_reviews"], first, after)
         return served
 
     def page_node(self, node: dict[str, Any], items: int, labels: int) -> dict[str, Any]:
         """The node as a page of `github_app.history`'s query shows it: its first
         labels and timeline items (reviews and ready-for-review events in time order)."""
-        served = {key: value for key, value in node.items() if key != "_reviews"}
+        served = {key: value for key, value in node.items() if key not in ("_reviews", "_commits")}
         served["labels"] = _connection(node["labels"]["nodes"], labels, None)
         served["timelineItems"] = _connection(_timeline(node), items, None)
         return served
+
+    def _commit_connection(self, node: dict[str, Any], after: str | None) -> dict[str, Any]:
+        commits = node.get("_commits", [])
+        start = _index(after)
+        page = commits[start : start + 100]
+        end = start + len(page)
+        return {
+            "pageInfo": {"hasNextPage": end < len(commits), "endCursor": _cursor(end)},
+            "nodes": page,
+        }
+
+    def _commits_of_nodes(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        by_id = {node["id"]: node for node in self.nodes}
+        nodes = [
+            {
+                "id": i,
+                "number": by_id[i]["number"],
+                "commits": self._commit_connection(by_id[i], None),
+            }
+            if i in by_id
+            else None
+            for i in variables["ids"]
+        ]
+        return {"data": {"rateLimit": self._rate_limit(), "nodes": nodes}}
+
+    def _commits_of_number(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        node = next((n for n in self.nodes if n["number"] == variables["number"]), None)
+        pull_request = (
+            None
+            if node is None
+            else {"commits": self._commit_connection(node, variables.get("after"))}
+        )
+        return {
+            "data": {
+                "rateLimit": self._rate_limit(),
+                "repository": {"pullRequest": pull_request},
+            }
+        }
 
     def _more_answer(self, variables: Mapping[str, Any], field: str) -> dict[str, Any]:
         node = next(n for n in self.nodes if n["id"] == variables["id"])

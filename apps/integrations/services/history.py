@@ -29,10 +29,12 @@ from apps.integrations import scheduling
 from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.commits import history_commit_events
 from apps.integrations.services.deployment_history import deployment_history_queue
 from apps.integrations.services.github_api import installation_github
 from apps.integrations.services.history_pacer import PacerWait, pacer_call
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+from github_app.commits import EVENT as COMMITS_EVENT
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
     MAX_PAGE_SIZE,
@@ -324,6 +326,23 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
                 )
             )
             kinds.append(payload["action"] if name == "pull_request" else name)
+    # The commits of the page's merged pull requests, after them (docs/ai.md).
+    payloads, commits_limit = history_commit_events(
+        github, endpoint=endpoint, repository=repository, nodes=[node for node, _, _ in kept]
+    )
+    rate_limit = commits_limit or rate_limit
+    for payload in payloads:
+        events.append(
+            MetricsEvent(
+                team=team,
+                repository=repository,
+                name=COMMITS_EVENT,
+                payload=payload,
+                received_at=None,
+                source=Source.HISTORY,
+            )
+        )
+        kinds.append(COMMITS_EVENT)
     results = events_apply(events=events) if events else []
     for kind, result in zip(kinds, results, strict=True):
         if not result.ok:

@@ -5,6 +5,7 @@ from typing import Any
 from django import template
 
 from apps.metrics.models import MergeQuestion
+from apps.metrics.services.ai_signals import ai_signals_describe
 
 register = template.Library()
 
@@ -58,3 +59,9 @@ def answer_rows(answers: dict[str, int] | None) -> list[dict[str, Any]]:
         }
         for key, label in MergeQuestion.Answer.choices
     ]
+
+
+@register.filter
+def ai_signals_text(signals: list[dict[str, str]]) -> str:
+    """A pull request's AI signals in one line, as the CSV's `ai_assisted` column."""
+    return ai_signals_describe(signals)
