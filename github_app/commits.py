@@ -21,7 +21,7 @@ Errors are history's (``github_app.history``): ``RateLimited``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,35 @@ query PullRequestsCommits($ids: [ID!]!) {{
 
 
 @dataclass(frozen=True, slots=True)
+class CommitsAnswer:
+    """One of GitHub's answers: its data, its ``rateLimit`` figures and the
+    seconds it took (what a pacer reads)."""
+
+    data: Mapping[str, Any]
+    rate_limit: RateLimit
+    seconds: float
+
+
+# How each request is made: at once (``unpaced``), or admitted by a pacer first
+# (history's, which also counts it).
+Pace = Callable[[Callable[[], CommitsAnswer]], CommitsAnswer]
+
+
+def unpaced(read: Callable[[], CommitsAnswer]) -> CommitsAnswer:
+    return read()
+
+
+def _ask(
+    github: GitHub[Any], endpoint: str, query: str, variables: Mapping[str, Any], pace: Pace
+) -> CommitsAnswer:
+    def read() -> CommitsAnswer:
+        data, seconds = _query(github, endpoint, query, variables)
+        return CommitsAnswer(data=data, rate_limit=_rate_limit(data), seconds=seconds)
+
+    return pace(read)
+
+
+@dataclass(frozen=True, slots=True)
 class PullRequestCommits:
     """One pull request's commit nodes (``{"commit": {...}}``), all of them."""
 
@@ -88,6 +117,7 @@ def pull_request_commits(
     full_name: str,
     number: int,
     after: str | None = None,
+    pace: Pace = unpaced,
 ) -> tuple[list[dict[str, Any]], RateLimit]:
     """Every commit node of the pull request (after ``after``), paged; and the
     rate limit as the last page left it."""
@@ -95,13 +125,14 @@ def pull_request_commits(
     nodes: list[dict[str, Any]] = []
     rate_limit = RateLimit(cost=0, remaining=-1, reset_at=None)
     for _ in range(MAX_PAGES):
-        data, _seconds = _query(
+        answer = _ask(
             github,
             endpoint,
             PULL_REQUEST_COMMITS_QUERY,
             {"owner": owner, "name": name, "number": number, "after": after},
+            pace,
         )
-        rate_limit = _rate_limit(data)
+        data, rate_limit = answer.data, answer.rate_limit
         repository = data.get("repository")
         if not isinstance(repository, Mapping):
             raise HistoryError(f"GitHub does not show {full_name} to this installation")
@@ -121,6 +152,7 @@ def pull_requests_commits(
     endpoint: str,
     full_name: str,
     node_ids: Sequence[str],
+    pace: Pace = unpaced,
 ) -> tuple[list[PullRequestCommits], RateLimit]:
     """The commits of the pull requests with these node ids (of one repository),
     ``PULL_REQUESTS_PER_QUERY`` at a query; a pull request with more than a
@@ -129,8 +161,8 @@ def pull_requests_commits(
     rate_limit = RateLimit(cost=0, remaining=-1, reset_at=None)
     for start in range(0, len(node_ids), PULL_REQUESTS_PER_QUERY):
         ids = list(node_ids[start : start + PULL_REQUESTS_PER_QUERY])
-        data, _seconds = _query(github, endpoint, PULL_REQUESTS_COMMITS_QUERY, {"ids": ids})
-        rate_limit = _rate_limit(data)
+        answer = _ask(github, endpoint, PULL_REQUESTS_COMMITS_QUERY, {"ids": ids}, pace)
+        data, rate_limit = answer.data, answer.rate_limit
         nodes = data.get("nodes")
         if not isinstance(nodes, list):
             raise HistoryError("GitHub's GraphQL answer has no nodes")
@@ -142,7 +174,12 @@ def pull_requests_commits(
             page, after = _commit_page(node.get("commits"))
             if after is not None and number is not None:
                 more, rate_limit = pull_request_commits(
-                    github, endpoint=endpoint, full_name=full_name, number=number, after=after
+                    github,
+                    endpoint=endpoint,
+                    full_name=full_name,
+                    number=number,
+                    after=after,
+                    pace=pace,
                 )
                 page.extend(more)
             found.append(PullRequestCommits(node_id=node["id"], number=number, nodes=page))

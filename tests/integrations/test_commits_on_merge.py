@@ -157,8 +157,11 @@ def test_history_reads_its_merged_pull_requests_commits_in_its_pages(
         run = history.history_run_start(repository=repository)
         integration_tasks.continue_history_run(run.pk)
 
-    # One query for the page's merged pull requests, by node id; none per merge.
+    # One query for the page's merged pull requests, by node id; none per merge;
+    # admitted by the pacer and counted as the page's queries are.
     assert commit_queries(graphql) == [{"ids": ["PR_kwDO707"]}]
+    run.refresh_from_db()
+    assert run.requests_made == len(graphql.requests) == 2
     assert sorted(Commit.objects.values_list("pull_request__number", "sha")) == [
         (7, SHA_A),
         (7, SHA_B),

@@ -20,7 +20,14 @@ from apps.integrations.pipeline.eligibility import Ineligible, repository_eligib
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.models import PullRequest
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
-from github_app.commits import EVENT, commits_payload, pull_request_commits, pull_requests_commits
+from github_app.commits import (
+    EVENT,
+    Pace,
+    commits_payload,
+    pull_request_commits,
+    pull_requests_commits,
+    unpaced,
+)
 from github_app.history import RateLimit, graphql_endpoint
 from github_app.values import github_id, id_from_text
 
@@ -82,10 +89,12 @@ def history_commit_events(
     endpoint: str,
     repository: Repository,
     nodes: Sequence[Mapping[str, Any]],
+    pace: Pace = unpaced,
 ) -> tuple[list[dict[str, Any]], RateLimit | None]:
     """The `pull_request_commits` payloads of a history page's merged pull
-    requests (GraphQL nodes), read in batches by node id; and the rate limit
-    as the last read left it (None: nothing read)."""
+    requests (GraphQL nodes), read in batches by node id, each request through
+    ``pace`` (history's pacer); and the rate limit as the last read left it
+    (None: nothing read)."""
     merged = {
         node["id"]: node
         for node in nodes
@@ -94,7 +103,11 @@ def history_commit_events(
     if not merged:
         return [], None
     found, rate_limit = pull_requests_commits(
-        github, endpoint=endpoint, full_name=repository.full_name, node_ids=list(merged)
+        github,
+        endpoint=endpoint,
+        full_name=repository.full_name,
+        node_ids=list(merged),
+        pace=pace,
     )
     payloads = []
     for item in found:

@@ -35,6 +35,7 @@ from apps.integrations.services.github_api import installation_github
 from apps.integrations.services.history_pacer import PacerWait, pacer_call
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from github_app.commits import EVENT as COMMITS_EVENT
+from github_app.commits import CommitsAnswer
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
     MAX_PAGE_SIZE,
@@ -326,9 +327,21 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
                 )
             )
             kinds.append(payload["action"] if name == "pull_request" else name)
-    # The commits of the page's merged pull requests, after them (docs/ai.md).
+
+    # The commits of the page's merged pull requests, after them (docs/ai.md),
+    # each request admitted by the pacer and counted like the page's.
+    def pace_commits(read: Callable[[], CommitsAnswer]) -> CommitsAnswer:
+        answer = _paced(run, installation_id, read)
+        run.points_used += answer.rate_limit.cost
+        run.requests_made += 1
+        return answer
+
     payloads, commits_limit = history_commit_events(
-        github, endpoint=endpoint, repository=repository, nodes=[node for node, _, _ in kept]
+        github,
+        endpoint=endpoint,
+        repository=repository,
+        nodes=[node for node, _, _ in kept],
+        pace=pace_commits,
     )
     rate_limit = commits_limit or rate_limit
     for payload in payloads:
@@ -375,7 +388,7 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     return Step("continue")
 
 
-_Answer = TypeVar("_Answer", PullRequestPage, MoreItems)
+_Answer = TypeVar("_Answer", PullRequestPage, MoreItems, CommitsAnswer)
 
 
 def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -> _Answer:
