@@ -47,7 +47,7 @@ test: $(BIN)/.installed $(VENDOR)
 
 # mypy --strict (pyproject.toml) over the GitHub code, the metrics' services and
 # the delivery pipeline.
-TYPED := github_app apps/metrics/services apps/integrations/pipeline
+TYPED := github_app apps/metrics/services apps/integrations/pipeline apps/notifications/services
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.metrics",
     "apps.web",
     "apps.demo",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -314,6 +315,12 @@ CELERY_BEAT_SCHEDULE["announce-lifecycle-events"] = {
     "task": "apps.metrics.tasks.announce_pending_lifecycle_events",
     "schedule": 60.0,
 }
+# Slack nudges and digests (docs/slack.md): pull requests waiting for a first
+# review past the target, messages held for working hours or a rate limit, digests due.
+CELERY_BEAT_SCHEDULE["notifications-tick"] = {
+    "task": "apps.notifications.tasks.notifications_tick",
+    "schedule": 60.0,
+}
 # Without this, Celery's Django fixup closes the database connection around every
 # task: about 1.5 ms of PostgreSQL work each, measured on the webhook drain.
 CELERY_DB_REUSE_MAX = 1000
@@ -391,6 +398,27 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "") or "tformance <tformance@localhost>"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Slack and outbound webhooks (docs/slack.md) -------------------------------------
+# Every Slack call goes through slack_sdk at this base URL (a local fake or a proxy
+# can stand in, as GITHUB_API_URL does for GitHub). "Add to Slack" sends people to
+# the same host's /oauth/v2/authorize.
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "").strip() or "https://slack.com/api/"
+if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", SLACK_API_URL):
+    raise ImproperlyConfigured("SLACK_API_URL must be an http(s) URL, e.g. https://slack.com/api/")
+SLACK_API_URL = SLACK_API_URL.rstrip("/") + "/"
+# "Add to Slack" is a form whose answer redirects to Slack's authorize page: the
+# browser checks form-action on that redirect too.
+_slack_origin = re.match(r"https?://[^/]+", SLACK_API_URL)
+if _slack_origin:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(_slack_origin.group(0))
+# The Slack app's credentials (Basic Information in Slack's app settings).
+SLACK_CLIENT_ID = os.environ.get("SLACK_CLIENT_ID", "")
+SLACK_CLIENT_SECRET = os.environ.get("SLACK_CLIENT_SECRET", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# Outbound webhooks to private and loopback addresses (a tool on the same
+# network): refused unless this is on; on by default only with DJANGO_DEBUG.
+TFORMANCE_WEBHOOKS_ALLOW_PRIVATE = env_bool("TFORMANCE_WEBHOOKS_ALLOW_PRIVATE", DEBUG)
 
 
 def _history_days() -> int:

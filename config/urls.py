@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("apps.teams.urls")),
     path("", include("apps.integrations.urls")),
     path("", include("apps.metrics.urls")),
+    path("", include("apps.notifications.urls")),
     path("", include("apps.web.urls")),
 ]
 

@@ -3,12 +3,16 @@
 Two parts, both free of Django:
 
 - reading: ``pull_request_page`` asks for one page of pull requests (most
-  recently updated first, each with its first reviews and the time it was last
-  made ready for review) and ``review_page`` for more reviews of one pull
-  request; each answer carries GitHub's ``rateLimit`` figures;
+  recently updated first), each with its labels and the first items of one
+  timeline connection holding both its reviews and its ready-for-review events;
+  ``timeline_page`` and ``label_page`` read more of those for one pull request,
+  only where the page did not hold them all. Two nested connections under a page
+  of 100 is what GitHub prices at 2 points (``page_cost``); each answer carries
+  GitHub's ``rateLimit`` figures and how long GitHub took (``seconds``);
 - the adapter: ``pull_request_events`` turns one GraphQL pull request node into
   the webhook-shaped events (``pull_request``, ``pull_request_review``) the
-  metrics' processors read, so history and webhooks go through the same rules.
+  metrics' processors read, so history and webhooks go through the same rules;
+  ``adapter_node`` gives it the node in the shape it reads.
 
 Errors: ``RateLimited`` (``github_app.errors``; ``secondary`` says which kind)
 for a limit, ``PageTooLarge`` for a partial answer or a timeout (ask again for
@@ -17,11 +21,13 @@ fewer), ``HistoryError`` for an answer that cannot be used.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from githubkit import GitHub
 
@@ -32,7 +38,14 @@ from github_app.values import github_id, id_from_text, timestamp_or_none
 GHOST_USER: dict[str, Any] = {"id": 10137, "login": "ghost", "type": "User"}
 MAX_PAGE_SIZE = 100
 MIN_PAGE_SIZE = 5
-REVIEWS_PER_PULL_REQUEST = 100
+# Timeline items (reviews and ready-for-review events) and labels a page holds
+# per pull request; more are read only for the pull requests that have more.
+# A nested connection costs GitHub's points by how many parents it has, not by
+# its own size, so these do not change a page's price.
+ITEMS_PER_PULL_REQUEST = 100
+LABELS_PER_PULL_REQUEST = 100
+# Nested connections under each pull request of a page: labels, timeline.
+NESTED_CONNECTIONS = 2
 # GitHub documents waiting at least a minute after a secondary limit that names
 # no retry-after.
 SECONDARY_LIMIT_WAIT = timedelta(seconds=60)
@@ -48,8 +61,19 @@ _AUTHOR = """
 _REVIEW_FIELDS = f"""
         fullDatabaseId databaseId state submittedAt{_AUTHOR}"""
 
+_TIMELINE = f"""
+          pageInfo {{ hasNextPage endCursor }}
+          nodes {{ __typename
+            ... on ReadyForReviewEvent {{ createdAt }}
+            ... on PullRequestReview {{{_REVIEW_FIELDS} }} }}"""
+
+# One connection for reviews and ready-for-review events: a third nested
+# connection would cost a third point per page of 100.
+_ITEM_TYPES = "[READY_FOR_REVIEW_EVENT, PULL_REQUEST_REVIEW]"
+
 PULL_REQUESTS_QUERY = f"""
-query History($owner: String!, $name: String!, $first: Int!, $after: String, $reviews: Int!) {{
+query History($owner: String!, $name: String!, $first: Int!, $after: String, $items: Int!,
+              $labels: Int!) {{
   rateLimit {{ cost remaining resetAt }}
   repository(owner: $owner, name: $name) {{
     databaseId nameWithOwner
@@ -59,15 +83,10 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $re
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         id fullDatabaseId number title body state merged mergedAt createdAt updatedAt
-        closedAt isDraft additions deletions headRefName baseRefName url mergeCommit{{oid}}{_AUTHOR}
-        labels(first: 100) {{ nodes {{ name }} }}
-        timelineItems(itemTypes: [READY_FOR_REVIEW_EVENT], last: 1) {{
-          nodes {{ ... on ReadyForReviewEvent {{ createdAt }} }}
-        }}
-        reviews(first: $reviews) {{
-          totalCount
-          pageInfo {{ hasNextPage endCursor }}
-          nodes {{{_REVIEW_FIELDS} }}
+        closedAt isDraft additions deletions headRefName baseRefName url mergeCommit{{oid}}
+        {_AUTHOR}
+        labels(first: $labels) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ name }} }}
+        timelineItems(itemTypes: {_ITEM_TYPES}, first: $items) {{{_TIMELINE}
         }}
       }}
     }}
@@ -75,19 +94,75 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $re
 }}
 """
 
-REVIEWS_QUERY = f"""
-query HistoryReviews($id: ID!, $first: Int!, $after: String) {{
+TIMELINE_QUERY = f"""
+query HistoryTimeline($id: ID!, $first: Int!, $after: String) {{
   rateLimit {{ cost remaining resetAt }}
   node(id: $id) {{
     ... on PullRequest {{
-      reviews(first: $first, after: $after) {{
-        pageInfo {{ hasNextPage endCursor }}
-        nodes {{{_REVIEW_FIELDS} }}
+      timelineItems(itemTypes: {_ITEM_TYPES}, first: $first, after: $after) {{{_TIMELINE}
       }}
     }}
   }}
 }}
 """
+
+LABELS_QUERY = """
+query HistoryLabels($id: ID!, $first: Int!, $after: String) {
+  rateLimit { cost remaining resetAt }
+  node(id: $id) {
+    ... on PullRequest {
+      labels(first: $first, after: $after) { pageInfo { hasNextPage endCursor } nodes { name } }
+    }
+  }
+}
+"""
+
+
+# More items of this many pull requests at most in one query (aliases of
+# ``node(id:)``): one request each for GitHub's price, 1 point up to 149.
+MORE_PER_QUERY = 50
+
+
+def _more_selection(field: str, i: int) -> str:
+    if field == "timelineItems":
+        return (
+            f"timelineItems(itemTypes: {_ITEM_TYPES}, first: $first, after: $after{i}) "
+            f"{{{_TIMELINE} }}"
+        )
+    return (
+        f"labels(first: $first, after: $after{i}) "
+        "{ pageInfo { hasNextPage endCursor } nodes { name } }"
+    )
+
+
+def more_query(fields: list[str]) -> str:
+    """The query for more items of several pull requests at once: ``m0``,
+    ``m1``… aliases of ``node(id: $id0)``…, each asking ``fields[i]`` after
+    ``$after0``…"""
+    params = ", ".join(f"$id{i}: ID!, $after{i}: String" for i in range(len(fields)))
+    parts = [
+        f"  m{i}: node(id: $id{i}) {{ ... on PullRequest {{ " + _more_selection(field, i) + " } }"
+        for i, field in enumerate(fields)
+    ]
+    body = "\n".join(parts)
+    return (
+        f"query HistoryMore($first: Int!, {params}) {{\n"
+        f"  rateLimit {{ cost remaining resetAt }}\n{body}\n}}\n"
+    )
+
+
+def more_cost(count: int) -> int:
+    """GitHub's points for more items of ``count`` pull requests in one query."""
+    return max(1, math.floor(count / 100 + 0.5))
+
+
+def page_cost(first: int, *, nested: int = NESTED_CONNECTIONS) -> int:
+    """GitHub's points for a page of ``first`` pull requests with ``nested``
+    connections under each: one request for the page and one per pull request
+    for each nested connection, divided by 100 and rounded, at least 1 (GitHub's
+    "calculating a rate limit score"). 100 pull requests: 201 requests, 2 points."""
+    requests = 1 + nested * max(first, 0)
+    return max(1, math.floor(requests / 100 + 0.5))
 
 
 class HistoryError(GitHubError):
@@ -116,14 +191,19 @@ class PullRequestPage:
     has_next_page: bool
     end_cursor: str | None
     rate_limit: RateLimit
+    # How long GitHub took to answer: what its CPU-time limit counts.
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
-class ReviewPage:
+class ConnectionPage:
+    """More of one nested connection (timeline items, labels) of one pull request."""
+
     nodes: list[dict[str, Any]]
     has_next_page: bool
     end_cursor: str | None
     rate_limit: RateLimit
+    seconds: float = 0.0
 
 
 def graphql_endpoint(api_url: str) -> str:
@@ -144,7 +224,7 @@ def pull_request_page(
 ) -> PullRequestPage:
     """One page of the repository's pull requests, most recently updated first."""
     owner, _, name = full_name.partition("/")
-    data = _query(
+    data, seconds = _query(
         github,
         endpoint,
         PULL_REQUESTS_QUERY,
@@ -153,7 +233,8 @@ def pull_request_page(
             "name": name,
             "first": first,
             "after": after,
-            "reviews": REVIEWS_PER_PULL_REQUEST,
+            "items": ITEMS_PER_PULL_REQUEST,
+            "labels": LABELS_PER_PULL_REQUEST,
         },
     )
     repository = data.get("repository")
@@ -169,31 +250,112 @@ def pull_request_page(
         has_next_page=page_info.get("hasNextPage") is True,
         end_cursor=_str_or_none(page_info.get("endCursor")),
         rate_limit=_rate_limit(data),
+        seconds=seconds,
     )
 
 
-def review_page(
+def timeline_page(
     github: GitHub[Any], *, endpoint: str, node_id: str, after: str | None, first: int = 100
-) -> ReviewPage:
-    """The next reviews of one pull request (by its GraphQL node id) after ``after``."""
-    data = _query(github, endpoint, REVIEWS_QUERY, {"id": node_id, "first": first, "after": after})
+) -> ConnectionPage:
+    """The next timeline items (reviews, ready-for-review events) of one pull
+    request (by its GraphQL node id) after ``after``."""
+    return _connection_page(
+        github, endpoint, TIMELINE_QUERY, "timelineItems", node_id, after, first
+    )
+
+
+def label_page(
+    github: GitHub[Any], *, endpoint: str, node_id: str, after: str | None, first: int = 100
+) -> ConnectionPage:
+    """The next labels of one pull request after ``after``."""
+    return _connection_page(github, endpoint, LABELS_QUERY, "labels", node_id, after, first)
+
+
+MoreField = Literal["timelineItems", "labels"]
+
+
+@dataclass(frozen=True, slots=True)
+class MoreWanted:
+    """More of one pull request's nested connection ``field``, after ``after``."""
+
+    node_id: str
+    field: MoreField
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoreItems:
+    """The answers to ``MoreWanted``s, in their order."""
+
+    pages: list[ConnectionPage]
+    rate_limit: RateLimit
+    seconds: float = 0.0
+
+
+def more_items(
+    github: GitHub[Any], *, endpoint: str, wanted: list[MoreWanted], first: int = 100
+) -> MoreItems:
+    """More items of several pull requests in one query (at most
+    ``MORE_PER_QUERY``): one point, one request, however many pull requests of a
+    page have more than it held. One alone is asked as ``timeline_page`` or
+    ``label_page`` would."""
+    if not 0 < len(wanted) <= MORE_PER_QUERY:
+        raise ValueError(f"ask for 1 to {MORE_PER_QUERY} pull requests at once")
+    if len(wanted) == 1:
+        one = wanted[0]
+        read = timeline_page if one.field == "timelineItems" else label_page
+        page = read(github, endpoint=endpoint, node_id=one.node_id, after=one.after, first=first)
+        return MoreItems(pages=[page], rate_limit=page.rate_limit, seconds=page.seconds)
+    variables: dict[str, Any] = {"first": first}
+    for i, want in enumerate(wanted):
+        variables[f"id{i}"], variables[f"after{i}"] = want.node_id, want.after
+    data, seconds = _query(github, endpoint, more_query([w.field for w in wanted]), variables)
+    rate_limit = _rate_limit(data)
+    pages = []
+    for i, want in enumerate(wanted):
+        node = _mapping(data.get(f"m{i}"), "node")
+        connection = _mapping(node.get(want.field), want.field)
+        page_info = _mapping(connection.get("pageInfo"), "pageInfo")
+        pages.append(
+            ConnectionPage(
+                nodes=[item for item in _list(connection.get("nodes")) if isinstance(item, dict)],
+                has_next_page=page_info.get("hasNextPage") is True,
+                end_cursor=_str_or_none(page_info.get("endCursor")),
+                rate_limit=rate_limit,
+            )
+        )
+    return MoreItems(pages=pages, rate_limit=rate_limit, seconds=seconds)
+
+
+def _connection_page(
+    github: GitHub[Any],
+    endpoint: str,
+    query: str,
+    field: str,
+    node_id: str,
+    after: str | None,
+    first: int,
+) -> ConnectionPage:
+    data, seconds = _query(github, endpoint, query, {"id": node_id, "first": first, "after": after})
     node = _mapping(data.get("node"), "node")
-    connection = _mapping(node.get("reviews"), "reviews")
+    connection = _mapping(node.get(field), field)
     page_info = _mapping(connection.get("pageInfo"), "pageInfo")
-    return ReviewPage(
-        nodes=[review for review in _list(connection.get("nodes")) if isinstance(review, dict)],
+    return ConnectionPage(
+        nodes=[item for item in _list(connection.get("nodes")) if isinstance(item, dict)],
         has_next_page=page_info.get("hasNextPage") is True,
         end_cursor=_str_or_none(page_info.get("endCursor")),
         rate_limit=_rate_limit(data),
+        seconds=seconds,
     )
 
 
 def _query(
     github: GitHub[Any], endpoint: str, query: str, variables: Mapping[str, Any]
-) -> Mapping[str, Any]:
-    """POST the query; the ``data`` of a whole answer. The raw answer is read (not
-    githubkit's ``graphql()``, which drops ``data`` when there are ``errors``) to
-    tell a partial answer and a limit apart."""
+) -> tuple[Mapping[str, Any], float]:
+    """POST the query; the ``data`` of a whole answer and the seconds GitHub took.
+    The raw answer is read (not githubkit's ``graphql()``, which drops ``data``
+    when there are ``errors``) to tell a partial answer and a limit apart."""
+    started = time.monotonic()
     try:
         response = github.request(
             "POST", endpoint, json={"query": query, "variables": dict(variables)}
@@ -228,7 +390,7 @@ def _query(
         raise HistoryError(f"GitHub refused the query: {_error_text(errors)}")
     if not isinstance(data, Mapping):
         raise HistoryError("GitHub's GraphQL answer has no data")
-    return data
+    return data, time.monotonic() - started
 
 
 def _raise_for_limit(
@@ -397,13 +559,28 @@ def pull_request_events(
     return events
 
 
-def first_reviews(node: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """The node's first page of reviews, and the cursor of the next page (None: no more)."""
-    connection = _mapping_or_empty(node.get("reviews"))
+def first_items(node: Mapping[str, Any], field: str) -> tuple[list[dict[str, Any]], str | None]:
+    """A page node's first items of its nested connection ``field``
+    (``timelineItems``, ``labels``), and the cursor of the next (None: no more)."""
+    connection = _mapping_or_empty(node.get(field))
     page_info = _mapping_or_empty(connection.get("pageInfo"))
-    nodes = [review for review in _list(connection.get("nodes")) if isinstance(review, dict)]
+    nodes = [item for item in _list(connection.get("nodes")) if isinstance(item, dict)]
     more = page_info.get("hasNextPage") is True
     return nodes, (_str_or_none(page_info.get("endCursor")) if more else None)
+
+
+def adapter_node(
+    node: Mapping[str, Any], *, items: list[dict[str, Any]], labels: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A page's pull request node with all its timeline ``items`` and ``labels``,
+    in the shape ``pull_request_events`` reads (labels, its last ready-for-review
+    event), and its reviews in timeline order."""
+    reviews = [item for item in items if item.get("__typename") == "PullRequestReview"]
+    ready = [item for item in items if item.get("__typename") == "ReadyForReviewEvent"]
+    shaped = {key: value for key, value in node.items() if key not in ("timelineItems", "labels")}
+    shaped["labels"] = {"nodes": labels}
+    shaped["timelineItems"] = {"nodes": ready[-1:]}
+    return shaped, reviews
 
 
 def _database_id(node: Mapping[str, Any]) -> int | None:

@@ -151,3 +151,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     frozen = Clock(datetime(2025, 1, 8, 12, 0, tzinfo=UTC))
     monkeypatch.setattr(timezone, "now", lambda: frozen.now)
     return frozen
+
+
+@pytest.fixture(autouse=True)
+def _idle_history_pacer() -> Iterator[None]:
+    """GitHub's budget as each installation's pacer sees it (in this process, or
+    in Redis) outlives a test's rollback: every test starts with an idle one."""
+    from apps.integrations.services.history_pacer import pacer_reset
+
+    pacer_reset()
+    yield
+    pacer_reset()

@@ -233,7 +233,7 @@ def test_the_metrics_repository_port_is_provided():
 def test_every_task_sent_by_name_is_registered():
     from apps.common.scheduling import task_send  # noqa: F401 (the one sender)
     from apps.integrations import scheduling
-    from apps.metrics.services import deployments, merge_questions, recompute
+    from apps.metrics.services import commits_fetch, deployments, merge_questions, recompute
     from config.celery import app
 
     names = {
@@ -241,6 +241,7 @@ def test_every_task_sent_by_name_is_registered():
         scheduling.HISTORY_TASK,
         recompute.RECOMPUTE_TASK,
         merge_questions.EMAIL_TASK,
+        commits_fetch.COMMITS_TASK,
         deployments.SHIP_TASK,
     }
     assert names <= set(app.tasks)

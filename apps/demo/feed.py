@@ -24,6 +24,7 @@ from django.db import transaction
 
 from apps.demo import story
 from apps.demo.answers import demo_answers
+from apps.demo.commits import demo_commits
 from apps.integrations.models import (
     GitHubApp,
     HistoryRun,
@@ -71,6 +72,9 @@ class DemoResult:
     # the deliveries still wait for a worker (the pull requests are not there yet).
     questions_asked: int | None = None
     questions_answered: int | None = None
+    # The merged pull requests given their commits (apps/demo/commits.py); None
+    # when the deliveries were not all processed yet.
+    commits_listed: int | None = None
 
 
 def demo_wanted() -> tuple[bool, str]:
@@ -181,6 +185,7 @@ def demo_run(
     if not result.statuses.get(WebhookDelivery.Status.RECEIVED):
         answers = demo_answers(team=team, admin=admin)
         result.questions_asked, result.questions_answered = answers.asked, answers.answered
+        result.commits_listed = demo_commits(team=team)
     return result
 
 

@@ -67,6 +67,11 @@ PEOPLE = (
     payloads.user("farah-haddad", 7190106),
 )
 BOT = payloads.user("dependabot[bot]", 49699333, kind="Bot")
+# GitHub's Copilot coding agent (it opens pull requests as "Copilot"), and
+# Copilot's code review: AI, unlike dependabot (docs/ai.md).
+AGENT = payloads.user("Copilot", 198982749, kind="Bot")
+AI_REVIEWER = payloads.user("copilot-pull-request-reviewer[bot]", 175728472, kind="Bot")
+CLAUDE_MARKER = "🤖 Generated with [Claude Code](https://claude.com/claude-code)"
 ADMIN_ON_GITHUB = PEOPLE[0]
 
 # Each repository's work: (change, branch) templates crossed with the areas it
@@ -167,6 +172,10 @@ class PlannedPullRequest:
     merged_by: dict[str, Any] | None = None
     additions: int = 40
     deletions: int = 10
+
+    @property
+    def is_revert(self) -> bool:
+        return self.title.startswith('Revert "')
 
     def snapshot(self, at: datetime) -> dict[str, Any]:
         """The pull request as GitHub showed it at ``at``."""
@@ -468,6 +477,50 @@ class _Planner:
         return self.pulls
 
 
+def _ai_story(planner: _Planner, *, seed: int) -> None:
+    """AI in the story, drawn from its own random sequence (the rest of the story
+    stays as it was): Copilot's coding agent opens a pull request most weeks, a
+    person reviews and merges it; Copilot's code review comments on some
+    people's pull requests (AI reviews, never a first review); some people label
+    theirs `ai-assisted` or leave Claude Code's marker in the description. The
+    commits, with their AI co-authors, come after the deliveries (apps/demo/commits.py)."""
+    people_pulls = [p for p in planner.pulls if p.author in PEOPLE and not p.is_revert]
+    planner.rng = random.Random(seed * 1000 + 26)  # noqa: S311
+    rng = planner.rng
+    for pull in people_pulls:
+        roll = rng.random()
+        if roll < 0.08 and "hotfix" not in pull.labels:
+            pull.labels = [*pull.labels, "ai-assisted"]
+        elif roll < 0.16:
+            pull.body = f"{pull.body}\n\n{CLAUDE_MARKER}"
+        if pull.reviews and rng.random() < 0.25:
+            first = min(review.at for review in pull.reviews)
+            at = max(pull.created_at + timedelta(minutes=5), first - timedelta(minutes=20))
+            planner.review(pull, AI_REVIEWER, "commented", at)
+    for week in range(1, DAYS // 7):
+        if rng.random() < 0.25:
+            continue
+        at = planner.start + timedelta(days=7 * week + rng.randint(0, 4), hours=rng.randint(8, 17))
+        repo = rng.choice(TRACKED[:2])
+        title, head = planner.work_title(repo)
+        pull = planner.new_pull(
+            repo=repo,
+            author=AGENT,
+            title=title,
+            head=f"copilot/{head}",
+            at=at,
+            body=f"{title}.\n\nCreated by Copilot coding agent for the issue assigned to it.",
+        )
+        reviewer = rng.choice(PEOPLE)
+        planner.review(pull, AI_REVIEWER, "commented", at + planner.hours(0.1, 0.5))
+        moment = at + planner.hours(1, 20)
+        planner.review(pull, reviewer, "approved", moment)
+        if at > planner.anchor - timedelta(days=2):
+            continue  # still open at the story's end
+        pull.merged_at = moment + planner.hours(0.2, 4)
+        pull.merged_by = reviewer
+
+
 def _deployment(deployment_id: int, sha: str, finished: datetime, state: str) -> list[DemoDelivery]:
     """A GitHub deployment of the api to production: created, then its final status."""
     created = finished - timedelta(minutes=9)
@@ -567,7 +620,10 @@ def demo_deliveries(*, anchor: datetime, seed: int = SEED) -> list[DemoDelivery]
             ),
         ),
     ]
-    pulls = _Planner(anchor=anchor, seed=seed).plan()
+    planner = _Planner(anchor=anchor, seed=seed)
+    planner.plan()
+    _ai_story(planner, seed=seed)
+    pulls = planner.pulls
     events = [
         delivery
         for delivery in [

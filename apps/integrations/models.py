@@ -310,6 +310,10 @@ class HistoryRun(models.Model):
     resume_at = models.DateTimeField(null=True, blank=True)
     # Secondary limits in a row: each waits longer.
     secondary_limits = models.PositiveSmallIntegerField(default=0)
+    # GitHub's points (the sum of each answer's rateLimit.cost) and requests
+    # the run used: its share of the installation's hourly budget.
+    points_used = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
@@ -18,6 +20,11 @@ from apps.integrations.models import (
     WebhookDelivery,
 )
 from apps.integrations.services.history import history_pages_left
+from apps.integrations.services.history_pacer import (
+    DEFAULT_EXPECTED_SECONDS,
+    PacerLimits,
+    pacer_figures,
+)
 from apps.metrics.models import PullRequest
 from apps.teams.models import Team
 
@@ -152,6 +159,18 @@ def team_installations(*, team: Team) -> list[Installation]:
         installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
             installation=installation
         )
+        installation.history_summary = (  # type: ignore[attr-defined]
+            None
+            if installation.demo
+            else installation_history_summary(
+                installation=installation,
+                runs=[
+                    repo.history.run  # type: ignore[attr-defined]
+                    for repo in installation.repositories.all()
+                    if repo.tracked and repo.history and repo.history.run  # type: ignore[attr-defined]
+                ],
+            )
+        )
     return installations
 
 
@@ -248,6 +267,110 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
     if status == HistoryRun.Status.FAILED:
         return HistoryProgress(run, "failed", "bad", active=False, retryable=True, reason=run.error)
     return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
+
+
+# The points a page of 100 pull requests costs (github_app.history.page_cost),
+# before the pacer has seen GitHub's own figure; and the least an installation
+# gets an hour (GitHub: 5,000, up to 12,500 with more repositories and users).
+PAGE_POINTS = 2
+HOURLY_POINTS = 5000
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    """An installation's history as a whole: how many of its tracked
+    repositories are loaded, the pull requests loaded, how much of GitHub's
+    budget is in use and about how long is left (None: not known yet)."""
+
+    repositories_done: int
+    repositories: int
+    pull_requests: int
+    active: bool
+    budget_share: float
+    points_remaining: int | None
+    points_reset_at: datetime | None
+    seconds_left: float | None
+    refusals: int
+
+    @property
+    def budget_percent(self) -> int:
+        return round(self.budget_share * 100)
+
+    @property
+    def pull_requests_text(self) -> str:
+        return f"{self.pull_requests:,}"
+
+    @property
+    def points_remaining_text(self) -> str:
+        return f"{self.points_remaining:,}" if self.points_remaining is not None else ""
+
+    @property
+    def points_text(self) -> str:
+        """ "of GitHub's points left this hour (until 14:05)"; "" before its first figures."""
+        if self.points_remaining is None or self.points_reset_at is None:
+            return ""
+        until = timezone.localtime(self.points_reset_at).strftime("%H:%M")
+        return f"of GitHub's points left this hour (until {until})"
+
+    @property
+    def time_left(self) -> str:
+        """ "7 min", "2 h", "< 1 min" (about); "" when unknown."""
+        if self.seconds_left is None:
+            return ""
+        minutes = math.ceil(self.seconds_left / 60)
+        if minutes <= 1:
+            return "< 1 min"
+        if minutes < 90:
+            return f"{minutes} min"
+        return f"{round(minutes / 60)} h"
+
+
+def installation_history_summary(
+    *, installation: Installation, runs: list[HistoryRun], now: datetime | None = None
+) -> HistorySummary | None:
+    """The installation's history as a whole, from the latest run of each
+    tracked repository and its pacer's figures; None when nothing was loaded."""
+    if not runs:
+        return None
+    now = now or timezone.now()
+    figures = pacer_figures(installation_id=installation.installation_id)
+    active = [run for run in runs if run.status in HistoryRun.ACTIVE]
+    pages = [history_pages_left(run, now=now) for run in active]
+    # A run not started yet is taken to be as long as those under way or done.
+    lengths = [run.pages_done + left for run, left in zip(active, pages, strict=True) if left]
+    lengths += [run.pages_done for run in runs if run.status == HistoryRun.Status.DONE]
+    seconds_left: float | None = None
+    if active and lengths:
+        typical = sum(lengths) / len(lengths)
+        pages_left = sum(typical if left is None else left for left in pages)
+        # The CPU-time limit: a page takes GitHub's measured time, and the pacer
+        # fills 95 % of each second with response time.
+        per_page = (
+            figures.response_seconds / figures.requests
+            if figures.requests
+            else DEFAULT_EXPECTED_SECONDS
+        )
+        seconds_left = pages_left * per_page / PacerLimits().target
+        # The hour's points: past what is left, the next hours' at the least.
+        points = pages_left * PAGE_POINTS
+        remaining, reset_at = figures.remaining, figures.reset_at
+        if remaining is not None and reset_at is not None and points > remaining:
+            to_reset = max(reset_at - now.timestamp(), 0.0)
+            beyond = (points - remaining) / HOURLY_POINTS * 3600
+            seconds_left = max(seconds_left, to_reset + beyond)
+    return HistorySummary(
+        repositories_done=sum(run.status == HistoryRun.Status.DONE for run in runs),
+        repositories=len(runs),
+        pull_requests=sum(run.pull_requests_stored for run in runs),
+        active=bool(active),
+        budget_share=figures.share_used,
+        points_remaining=figures.remaining,
+        points_reset_at=(
+            datetime.fromtimestamp(figures.reset_at, tz=UTC) if figures.reset_at else None
+        ),
+        seconds_left=seconds_left if active else None,
+        refusals=figures.refusals,
+    )
 
 
 def team_history_run_or_404(*, team: Team, pk: int) -> HistoryRun:

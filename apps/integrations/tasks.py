@@ -10,14 +10,16 @@ import logging
 from datetime import datetime
 
 from celery import Task, shared_task
+from django.db import OperationalError
 from django.utils import timezone
 
 from apps.integrations import scheduling
 from apps.integrations.models import ReconcileRun
 from apps.integrations.pipeline import drain
-from apps.integrations.services import deployment_history, deployments, history
+from apps.integrations.services import commits, deployment_history, deployments, history
 from apps.integrations.services.reconcile import ReconcileBusy, deliveries_reconcile
 from github_app.errors import GitHubError, RateLimited, Unavailable
+from github_app.history import PageTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -114,3 +116,28 @@ def deployment_history_fetch(self: Task, repository_id: int, since: str | None) 
     except GitHubError:
         logger.exception("the deployment history of repository %s could not be read", repository_id)
         return -1
+
+
+# A merged pull request's commits: retried on GitHub's transient errors (10 s,
+# 20 s, 40 s … an hour) and at a rate limit's reset; an answer that can never
+# be used (no such pull request, no app configured) is given up at once.
+COMMITS_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, max_retries=COMMITS_MAX_RETRIES)
+def fetch_pull_request_commits(self: Task, pull_request_id: int) -> str:
+    try:
+        return commits.pull_request_commits_fetch(pull_request_id=pull_request_id)
+    except RateLimited as limit:
+        if self.request.retries >= COMMITS_MAX_RETRIES:
+            logger.error("gave up reading commits of pull request %s: %s", pull_request_id, limit)
+            return "gave up"
+        raise self.retry(eta=limit.reset_at) from limit
+    except (Unavailable, PageTooLarge, OperationalError) as error:
+        if self.request.retries >= COMMITS_MAX_RETRIES:
+            logger.error("gave up reading commits of pull request %s: %s", pull_request_id, error)
+            return "gave up"
+        raise self.retry(countdown=min(10 * 2**self.request.retries, 3600)) from error
+    except GitHubError as error:
+        logger.warning("commits of pull request %s not read: %s", pull_request_id, error)
+        return f"not read: {error}"

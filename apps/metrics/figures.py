@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import (
     Case,
@@ -32,6 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
+from apps.metrics import figures_ai
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
@@ -40,6 +42,8 @@ from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.metrics.scope import FigureScope
+from apps.metrics.services.ai_rules import team_ai_rules
+from apps.metrics.services.durations import team_calendars
 from apps.teams.models import Team
 
 # A pull request by a person: bots' pull requests are counted apart.
@@ -156,7 +160,11 @@ def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]
     connection = connections[using]
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    inner_sql, params = rows.query.get_compiler(using=using).as_sql()
+    try:
+        inner_sql, params = rows.query.get_compiler(using=using).as_sql()
+    except EmptyResultSet:
+        # A filter that can match nothing (a squad with no one in it).
+        return []
     cycle = f"merged.{quote(_AS['cycle_time'])}"
     aggregates = ", ".join(
         [
@@ -441,6 +449,9 @@ def team_figures(
         figures["reviewers_count"],
         figures["review_pairs_count"],
     ) = _review_load(scope)
+    # How long each has waited so far, in the hours asked for (the team's
+    # working hours, or every hour).
+    waiting_calendar = team_calendars(team)[scope.slot]
     figures["waiting_for_review"] = [
         {
             "repository": pull_request.repository.full_name if pull_request.repository else None,
@@ -449,7 +460,7 @@ def team_figures(
             "author": pull_request.author.login if pull_request.author else None,
             "html_url": pull_request.html_url,
             "hours_waiting": _round(
-                max((now - pull_request.waiting_since).total_seconds(), 0.0) / 3600, 1
+                max(waiting_calendar.hours_between(pull_request.waiting_since, now), 0.0), 1
             ),
         }
         for pull_request in waiting_for_review(scope=scope)[:WAITING_LIMIT]
@@ -463,8 +474,19 @@ def team_figures(
             team=team, period=period, repository_ids=repository_ids, scope=scope
         )
     }
+    # AI-assisted pull requests beside the others (figures_ai.py, docs/ai.md).
+    figures["ai"].update(
+        figures_ai.ai_figures(
+            _scoped(scope),
+            period=period,
+            rules=team_ai_rules(team),
+            survey=figures["ai"]["survey"],
+            cycle_time=scope.column("cycle_time"),
+            review_time=scope.column("review_time"),
+        )
+    )
     figures["deployments"] = deployment_figures(
-        team=team, period=period, repository_ids=repository_ids, slot=scope.slot
+        team=team, period=period, repository_ids=repository_ids, slot=scope.slot, scope=scope
     )
     return figures
 
@@ -528,6 +550,7 @@ FIGURES = {
     "reviewer": "reviewed by one person in the period",
     "author": "opened by one person in the period",
     "outside_target": "outside the team's target in the period",
+    "ai_assisted": "AI-assisted, merged in the period",
 }
 
 # What each list's rows are, so the page shows the columns they have: merged
@@ -598,6 +621,8 @@ def pull_requests_behind(
         order = "waiting_since"
     elif figure == "bots":
         queryset = queryset.filter(merged_in, author__is_bot=True)
+    elif figure == "ai_assisted":
+        queryset = figures_ai.ai_population(queryset, period=period).filter(is_ai_assisted=True)
     elif figure == "size":
         if value not in dict(SIZE_BUCKETS):
             raise BadParameter("'value' must be one of " + ", ".join(dict(SIZE_BUCKETS)) + ".")

@@ -23,6 +23,7 @@ from django.db.models import Count, Q, QuerySet
 from apps.metrics.dbfunctions import PercentileCont
 from apps.metrics.models import Deployment, PullRequest, RepositoryDeploymentSource
 from apps.metrics.periods import Period
+from apps.metrics.scope import FigureScope
 from apps.metrics.services.deployments import FAMILIES
 from apps.metrics.services.durations import HOURS, duration_column
 from apps.teams.models import Team
@@ -227,15 +228,23 @@ def _weekly(deployments: QuerySet[Deployment], period: Period) -> list[dict[str,
 
 
 def deployment_figures(
-    *, team: Team, period: Period, repository_ids: list[int] | None, slot: str = HOURS
+    *,
+    team: Team,
+    period: Period,
+    repository_ids: list[int] | None,
+    slot: str = HOURS,
+    scope: FigureScope | None = None,
 ) -> dict[str, Any]:
     """The JSON API's ``deployments`` object: the five keys of the period, the
     previous period's beside them, and the weekly trend; durations in the
-    hours of ``slot`` (the durations engine's: calendar or working hours)."""
+    hours of ``slot`` (the durations engine's: calendar or working hours).
+    With a ``scope`` (squad, person), the lead time is its pull requests'."""
     deployments = counted_deployments(team=team, repository_ids=repository_ids)
     pull_requests = PullRequest.objects.filter(team=team)
     if repository_ids is not None:
         pull_requests = pull_requests.filter(repository_id__in=repository_ids)
+    if scope is not None:
+        pull_requests = pull_requests.filter(scope.pull_requests_q())
     found = _key_figures(
         deployments, pull_requests, {"current": period, "previous": period.previous()}, slot
     )

@@ -112,6 +112,13 @@ class PullRequest(models.Model):
         on_delete=models.SET_NULL,
         related_name="pull_requests",
     )
+    # The body as last seen (the AI signals read its marker lines), and the AI
+    # signals derived from the row, its commits and the team's rules
+    # (services/ai_signals.py): each {"signal", "evidence", "commit"}; assisted
+    # when there is one.
+    body = models.TextField(blank=True)
+    ai_signals = models.JSONField(default=list, blank=True)
+    is_ai_assisted = models.BooleanField(default=False)
     # Durations in hours, each computed by apps/metrics/services/durations.py from
     # the timestamps above and stored here (`<duration>_<slot>`); the figures
     # aggregate these columns. Time to first review is review_time_hours; the
@@ -662,3 +669,63 @@ class Squad(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.team})"
+
+
+class Commit(models.Model):
+    """A commit of a pull request, as GitHub listed the pull request's commits
+    (the commits kind of row: `apps/metrics/services/commits.py`).
+
+    Keyed by team, pull request and sha: the same commit may be in two pull
+    requests (a branch merged into another), and is a row of each. What the
+    AI signals read is kept (the message, its parsed trailers, the authors'
+    GitHub accounts), so a rule added later reclassifies old pull requests
+    through `metrics_recompute` without asking GitHub again."""
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="commits")
+    pull_request = models.ForeignKey(PullRequest, on_delete=models.CASCADE, related_name="commits")
+    sha = models.CharField(max_length=64)
+    message = models.TextField(blank=True)
+    authored_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    # The commit's authors that are GitHub accounts (the author and the
+    # co-authors GitHub matched to accounts), GitHub's ids and logins in order.
+    author_github_ids = models.JSONField(default=list, blank=True)
+    author_logins = models.JSONField(default=list, blank=True)
+    # The message's trailers ("Co-authored-by: Claude <noreply@anthropic.com>"),
+    # as [key, value] pairs in order, parsed once as the commit arrives.
+    trailers = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["authored_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "pull_request", "sha"], name="unique_commit_per_pull_request"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha[:7]} of {self.pull_request}"
+
+
+class TeamAIRules(models.Model):
+    """What a team adds to the default rules of AI signals
+    (`apps/metrics/services/ai_rules.py`): each a list of strings, matched as
+    the defaults are. Changing them reclassifies the team's pull requests
+    (a recompute run)."""
+
+    team = models.OneToOneField("teams.Team", on_delete=models.CASCADE, related_name="ai_rules")
+    agent_logins = models.JSONField(default=list, blank=True)
+    reviewer_logins = models.JSONField(default=list, blank=True)
+    co_author_names = models.JSONField(default=list, blank=True)
+    markers = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "team AI rules"
+        verbose_name_plural = "team AI rules"
+
+    def __str__(self) -> str:
+        return f"AI rules of team {self.team_id}"

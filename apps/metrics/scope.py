@@ -110,6 +110,10 @@ def figure_scope_read(
         member_ids = frozenset(squad.members.values_list("pk", flat=True))
         squad_repositories = set(squad.repositories.values_list("pk", flat=True))
         if squad_repositories:
+            if repository_ids is not None and not squad_repositories & set(repository_ids):
+                raise BadParameter(
+                    f"The squad '{squad_name}' has repositories, and the one asked for is not one."
+                )
             repository_ids = sorted(
                 squad_repositories
                 if repository_ids is None

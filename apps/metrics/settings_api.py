@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.cache import never_cache
@@ -31,10 +32,14 @@ class BadBody(ValueError):
 
 def json_body(request: HttpRequest) -> dict[str, Any]:
     """The request's JSON object; BadBody for anything else."""
-    if len(request.body) > BODY_MAX:
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = b"x" * (BODY_MAX + 1)
+    if len(body) > BODY_MAX:
         raise BadBody(f"The body must be at most {BODY_MAX} bytes of JSON.")
     try:
-        value = json.loads(request.body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise BadBody("The body must be a JSON object (UTF-8).") from None
     if not isinstance(value, dict):

@@ -115,6 +115,9 @@ def team_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
             messages.success(request, "Settings saved." + note)
             return redirect("team_settings", team_slug=team.slug)
     context = {"team": team, "membership": membership, **_context(team, values)}
+    # While a recompute runs, the page reloads itself to show its progress
+    # (not after a refused form, whose values would be lost).
+    context["reload"] = context["run"] is not None and request.method == "GET"
     return render(request, "metrics/team_settings.html", context, status=status)
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.metrics import (
+    ai_views,
     deployment_views,
     people_views,
     question_views,
@@ -92,4 +93,5 @@ urlpatterns = [
         name="team_squad_edit",
     ),
     path("teams/<slug:team_slug>/me/", settings_views.team_me, name="team_me"),
+    path("teams/<slug:team_slug>/ai-rules/", ai_views.team_ai_rules, name="team_ai_rules"),
 ]

@@ -4,6 +4,7 @@ metrics JSON API. Views are thin: they read the request, call the selectors."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,9 @@ from apps.metrics.models import APIToken, PullRequest
 from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
 from apps.metrics.scope import SCOPE_PARAMETERS, FigureScope, figure_scope_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
+from apps.metrics.services.ai_signals import ai_signals_describe
 from apps.metrics.services.api_tokens import BadScopes, api_token_create, api_token_revoke
+from apps.metrics.services.durations import team_calendars
 from apps.metrics.services.team_settings import team_recompute_run
 from apps.metrics.squads import squad_names_for_team
 from apps.teams.access import team_admin, team_member
@@ -189,6 +192,8 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
             "query": _query(asked, scope),
             "scope": scope,
             "hours_selected": scope.hours,
+            # The same figures for everyone: the "me" view's way back.
+            "everyone_query": _query(asked, dataclasses.replace(scope, person="", person_id=None)),
             "drill": reverse("team_pull_requests", args=[team.slug]) + "?" + _query(asked, scope),
             "has_phases": phases["coding"] is not None,
             "chart_data": {
@@ -196,6 +201,7 @@ def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
                 "phases": phases,
                 "sizes": figures["sizes"],
                 "reviewers": figures["reviewers"][:15],
+                "hours": scope.hours,
                 "drill": reverse("team_pull_requests", args=[team.slug])
                 + "?"
                 + _query(asked, scope),
@@ -251,12 +257,14 @@ def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
         pr.shown_hours = {name: getattr(pr, scope.column(name)) for name in SHOWN_DURATIONS}
     if columns in ("open", "waiting"):
         now = timezone.now()
+        # So far, in the hours asked for (the team's working hours, or every hour).
+        calendar = team_calendars(team)[scope.slot]
         for pr in page.object_list:
             since = pr.pr_created_at
             if columns == "waiting":
                 since = pr.ready_for_review_at or pr.pr_created_at
             pr.waiting_since = since
-            pr.waiting_hours = max((now - since).total_seconds(), 0.0) / 3600 if since else None
+            pr.waiting_hours = max(calendar.hours_between(since, now), 0.0) if since else None
     context.update(
         {
             "asked": asked,
@@ -299,6 +307,8 @@ CSV_COLUMNS = [
     "url",
     # Which hours the durations are in: "calendar" or "working" (`hours=`).
     "hours",
+    # The AI signals found, "" for none (docs/ai.md).
+    "ai_assisted",
 ]
 SHOWN_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
 
@@ -351,6 +361,7 @@ def _csv_rows(rows: Any, scope: FigureScope) -> Iterator[str]:
                     pr.is_hotfix,
                     pr.html_url,
                     scope.hours,
+                    ai_signals_describe(pr.ai_signals),
                 )
             ]
         )

@@ -5,10 +5,14 @@
   var COLORS = { coding: "#94a3f8", pickup: "#f6b26b", review: "#6fc3a8", merge: "#3b5bdb", p90: "#c92a2a" };
   var PHASES = ["coding", "pickup", "review", "merge"];
 
+  // "working" when the figures are in working hours (hours=working): a day of
+  // those is not 24 hours, so they stay in hours.
+  var KIND = "calendar";
+
   function hours(value) {
     if (value === null || value === undefined) return "—";
     if (value < 1) return Math.round(value * 60) + " min";
-    if (value < 48) return value.toFixed(1) + " h";
+    if (value < 48 || KIND === "working") return value.toFixed(1) + " h";
     return (value / 24).toFixed(1) + " d";
   }
 
@@ -21,7 +25,7 @@
   }
 
   function hoursAxis(stacked) {
-    return { stacked: !!stacked, beginAtZero: true, title: { display: true, text: "hours" } };
+    return { stacked: !!stacked, beginAtZero: true, title: { display: true, text: KIND === "working" ? "working hours" : "hours" } };
   }
 
   function tooltipHours() {
@@ -32,6 +36,7 @@
     var source = document.getElementById("dashboard-data");
     if (!source || typeof Chart === "undefined") return;
     var data = JSON.parse(source.textContent);
+    KIND = data.hours || "calendar";
     var weeks = data.weekly.map(function (w) { return w.week; });
     var toWeek = function (event, elements) {
       if (elements.length) window.location = data.drill + "&figure=week&value=" + weeks[elements[0].index];

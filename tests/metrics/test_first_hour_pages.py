@@ -81,6 +81,7 @@ def test_it_shows_when_each_pull_request_was_merged(client, member, history):
     assert _header(page) == [
         "Pull request",
         "Author",
+        "AI",
         "Opened",
         "Merged",
         "Cycle",
@@ -107,7 +108,14 @@ def test_it_shows_when_each_pull_request_was_merged(client, member, history):
 def test_it_shows_the_waiting_time_of_the_waiting_list(client, member, history):
     client.force_login(member)
     page = _page(client, f"/teams/acme/pull-requests/?{JANUARY}&figure=waiting")
-    assert _header(page) == ["Pull request", "Author", "Waiting since", "Waiting", "Size"]
+    assert _header(page) == [
+        "Pull request",
+        "Author",
+        "AI",
+        "Waiting since",
+        "Waiting",
+        "Size",
+    ]
     assert "longest waiting first" in page
     assert re.search(r'data-role="waiting">\d+\.\d d<', page)
 
@@ -117,7 +125,15 @@ def test_it_shows_an_open_or_closed_list_without_phase_columns(client, member, h
     page = _page(client, f"/teams/acme/pull-requests/?{JANUARY}&figure=open_now")
     assert "Cycle" not in _header(page) and "Open for" in _header(page)
     page = _page(client, f"/teams/acme/pull-requests/?{JANUARY}&figure=closed_unmerged")
-    assert _header(page) == ["Pull request", "Author", "Opened", "Closed", "Size", "Reviews"]
+    assert _header(page) == [
+        "Pull request",
+        "Author",
+        "AI",
+        "Opened",
+        "Closed",
+        "Size",
+        "Reviews",
+    ]
 
 
 def test_it_orders_the_waiting_list_by_how_long_each_has_waited(client, member, team, history):

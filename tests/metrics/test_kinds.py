@@ -13,10 +13,11 @@ import pytest
 from apps.metrics.models import PullRequest, PullRequestEvent
 from apps.metrics.services import batches
 from apps.metrics.services.batches import Batch, Need, RowKind, apply_changes, save_order
+from apps.metrics.services.commits import CommitRows, read_commits_change
 from apps.metrics.services.deployments import DeploymentRows
 from apps.metrics.services.kinds import KINDS
 from apps.metrics.services.members import MemberRows
-from apps.metrics.services.processors import EVENT_NAMES, READERS, Source
+from apps.metrics.services.processors import EVENT_NAMES, INTERNAL_EVENTS, READERS, Source
 from apps.metrics.services.pull_requests import PullRequestRows, read_pull_request_change
 from apps.metrics.services.reviews import ReviewRows
 from github_app.webhook_payloads import pull_request_payload
@@ -26,20 +27,30 @@ def test_the_events_the_metrics_read_are_the_kinds_readers():
     expected = {
         "pull_request": read_pull_request_change,
         "pull_request_review": ReviewRows.readers["pull_request_review"],
+        "pull_request_commits": read_commits_change,
         "deployment": DeploymentRows.readers["deployment"],
         "deployment_status": DeploymentRows.readers["deployment_status"],
         "workflow_run": DeploymentRows.readers["workflow_run"],
         "release": DeploymentRows.readers["release"],
     }
     assert expected == READERS
-    assert set(expected) == EVENT_NAMES
+    # A pull request's commits come from an adapter (github_app/commits.py),
+    # never from a webhook: read, never routed.
+    assert {"pull_request_commits"} == INTERNAL_EVENTS
+    assert set(expected) - INTERNAL_EVENTS == EVENT_NAMES
     claimed = [event for kind in KINDS for event in kind.readers]
     assert len(claimed) == len(set(claimed)), "an event is read by one kind"
 
 
 def test_kinds_are_saved_after_the_kinds_their_rows_point_at():
     # A pull request points at the deployment that shipped it.
-    assert save_order(KINDS) == [MemberRows, DeploymentRows, PullRequestRows, ReviewRows]
+    assert save_order(KINDS) == [
+        MemberRows,
+        DeploymentRows,
+        PullRequestRows,
+        ReviewRows,
+        CommitRows,
+    ]
     assert KINDS[0] is PullRequestRows, "pull requests are locked first"
 
 

@@ -202,6 +202,9 @@ def test_me_is_the_dashboard_of_the_linked_person(client, owner, member, people)
     response = client.get("/teams/acme/me/")
     assert response.status_code == 302
     assert response["Location"] == "/teams/acme/?person=carol"
+    me = client.get(response["Location"]).content.decode()
+    assert 'data-role="person-note"' in me
+    assert 'href="?days=30">Everyone' in me
     client.force_login(member)
     unlinked = client.get("/teams/acme/me/")
     assert unlinked.status_code == 200
@@ -383,3 +386,107 @@ def test_the_dashboard_says_when_its_figures_are_being_recomputed(client, team, 
     assert b'data-role="recomputing"' not in client.get("/teams/acme/").content
     recompute_run_start(team=team, reason="calendar changed")
     assert b'data-role="recomputing"' in client.get("/teams/acme/").content
+
+
+def test_working_hours_stay_in_hours_on_the_page(client, team, member, people):
+    """70 working hours are not "2.9 d": a day of working hours is not 24."""
+    PullRequest.objects.filter(number=1).update(cycle_time_working_hours=70.0)
+    client.force_login(member)
+    page = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31&person=alice&hours=working")
+    assert 'data-figure="cycle_median">70.0 h<' in page.content.decode()
+    calendar = client.get("/teams/acme/?from=2025-01-01&to=2025-01-31&person=alice")
+    assert 'data-figure="cycle_median">2.8 d<' in calendar.content.decode()
+
+
+def test_a_squad_with_repositories_counts_only_its_repositories(
+    client, team, people, read_token, repository
+):
+    from apps.integrations.models import Repository
+
+    other = Repository.objects.create(
+        installation=repository.installation, github_id=777, full_name="acme/web", tracked=True
+    )
+    pull_request(
+        team,
+        other,
+        number=9,
+        author=people["alice"],
+        pr_created_at=at("2025-01-27T09:00"),
+        merged_at=at("2025-01-27T10:00"),
+    )
+    assert get(client, read_token, "&squad=api")["pull_requests"]["merged"] == 3
+    Squad.objects.get(name="api").repositories.set([repository])
+    figures = get(client, read_token, "&squad=api")
+    assert figures["pull_requests"]["merged"] == 2
+    assert figures["cycle_time_hours"]["median"] == 46.0
+    # The other repository, in a squad that has only acme/api: a clear 400.
+    refused = client.get(
+        API + "&squad=api&repository=acme/web", HTTP_AUTHORIZATION=f"Bearer {read_token}"
+    )
+    assert refused.status_code == 400
+    assert "is not one" in refused.json()["error"]
+    assert (
+        get(client, read_token, "&squad=api&repository=" + repository.full_name)["pull_requests"][
+            "merged"
+        ]
+        == 2
+    )
+
+
+def test_a_member_reads_the_squads_page(client, member, people):
+    client.force_login(member)
+    page = client.get("/teams/acme/squads/")
+    assert page.status_code == 200
+    assert b'data-squad="web"' in page.content
+    assert b"Add a squad" not in page.content
+
+
+def test_a_squad_with_no_one_in_it_has_no_figures(client, member, team, people, read_token):
+    Squad.objects.create(team=team, name="new")
+    figures = get(client, read_token, "&squad=new")
+    assert figures["pull_requests"] == {
+        "opened": 0,
+        "merged": 0,
+        "closed_unmerged": 0,
+        "open_now": 0,
+    }
+    assert figures["cycle_time_hours"]["median"] is None
+    assert figures["reviewers"] == []
+    client.force_login(member)
+    assert client.get("/teams/acme/?squad=new").status_code == 200
+    assert client.get("/teams/acme/pull-requests/?squad=new").status_code == 200
+    assert client.get("/teams/acme/pull-requests.csv?squad=new").status_code == 200
+
+
+def test_time_waiting_for_review_is_in_the_hours_asked_for(
+    client, team, member, people, read_token, repository, monkeypatch
+):
+    # Opened Friday 17 Jan 16:00 in Berlin; it is now Monday 20 Jan 10:00 there.
+    pull_request(
+        team, repository, number=5, author=people["dave"], pr_created_at=at("2025-01-17T15:00")
+    )
+    monkeypatch.setattr("django.utils.timezone.now", lambda: at("2025-01-20T09:00"))
+    calendar = get(client, read_token)["waiting_for_review"]
+    working = get(client, read_token, "&hours=working")["waiting_for_review"]
+    assert [(row["number"], row["hours_waiting"]) for row in calendar] == [(5, 66.0)]
+    assert [(row["number"], row["hours_waiting"]) for row in working] == [(5, 2.0)]
+    client.force_login(member)
+    page = client.get("/teams/acme/pull-requests/?figure=waiting&hours=working")
+    assert [row.waiting_hours for row in page.context["page"].object_list] == [2.0]
+
+
+def test_the_lead_time_of_a_squad_is_its_pull_requests(client, people, read_token):
+    from apps.metrics.services.recompute import pull_requests_recompute
+
+    # Each deployed a day (24 calendar hours) after it was merged.
+    for row in PullRequest.objects.select_related("team"):
+        row.deployed_at = row.merged_at + (at("2025-01-02T00:00") - at("2025-01-01T00:00"))
+        row.save()
+    pull_requests_recompute(list(PullRequest.objects.select_related("team")))
+    # Lead times: #1 68 + 24 = 92, #2 24 + 24 = 48, #3 4 + 24 = 28.
+    everyone = get(client, read_token)["deployments"]["lead_time_hours"]
+    assert (everyone["median"], everyone["count"]) == (48.0, 3)
+    web = get(client, read_token, "&squad=web")["deployments"]["lead_time_hours"]
+    assert (web["median"], web["count"]) == (38.0, 2)
+    alice = get(client, read_token, "&person=alice")["deployments"]["lead_time_hours"]
+    assert (alice["median"], alice["count"]) == (92.0, 1)

@@ -12,7 +12,7 @@ from django.test import Client
 
 from apps.metrics.models import PullRequest, RecomputeRun
 from apps.metrics.services.api_tokens import api_token_create
-from apps.metrics.services.recompute import recompute_run_continue
+from apps.metrics.services.recompute import recompute_run_continue, recompute_run_start
 from apps.teams.models import Team
 from tests.metrics.figures_fixture import at, pull_request
 
@@ -150,6 +150,7 @@ def test_it_needs_the_csrf_token_of_a_logged_in_admin(team, owner):
         ),
         ({"colour": "blue"}, "colour"),
         ({"name": ""}, "name"),
+        ({"name": "x" * 101}, "name"),
     ],
 )
 def test_it_refuses_a_bad_field_with_a_400_naming_it(client, team, admin_token, body, field):
@@ -164,7 +165,9 @@ def test_it_refuses_a_bad_field_with_a_400_naming_it(client, team, admin_token, 
     )
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff\xfe", b"{" + b" " * 70_000 + b"}"])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1, 2]", b"\xff\xfe", b"{" + b" " * 70_000 + b"}", b" " * 3_000_000]
+)
 def test_it_refuses_a_body_that_is_no_json_object(client, team, admin_token, body):
     response = put(client, admin_token, body)
     assert response.status_code == 400
@@ -247,6 +250,7 @@ def test_an_admin_saves_the_page_and_sees_the_recompute(client, team, owner):
     }
     page = client.get(PAGE)
     assert b"being recomputed" in page.content
+    assert b'http-equiv="refresh"' in page.content
     assert b"Settings saved. Durations are being recomputed" in page.content
 
 
@@ -261,9 +265,12 @@ def test_an_admin_saves_the_page_and_sees_the_recompute(client, team, owner):
 )
 def test_the_page_refuses_a_bad_field_and_keeps_what_was_sent(client, team, owner, field, value):
     client.force_login(owner)
+    # A recompute under way: the refused form does not reload (what was sent stays).
+    recompute_run_start(team=team)
     response = client.post(PAGE, {**FORM, field: value})
     assert response.status_code == 400
     assert b"Not saved" in response.content
+    assert b'http-equiv="refresh"' not in response.content
     assert b"America/New_York" in response.content or field == "time_zone"
     team.refresh_from_db()
     assert team.time_zone == "UTC"

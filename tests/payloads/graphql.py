@@ -7,17 +7,23 @@ GitHub's, and a server of pages that answers the queries of github_app/history.p
 
 `github.queue(response)` puts answers (rate limits, partial errors) before the
 next ordinary ones. `github.requests` lists the variables of every query served.
+Each answer's `rateLimit.cost` is GitHub's documented price of the query
+(`github_app.history.page_cost` for a page, 1 for one pull request's more
+items); `github.points` is their sum.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
+from github_app.history import more_cost, page_cost
 
 GRAPHQL_URL = "https://api.github.com/graphql"
 
@@ -69,10 +75,12 @@ def pr_node(
     reviews: list[dict[str, Any]] | None = None,
     full_name: str = "acme/api",
     merge_commit: str | None = "c4295bd74fb0f4fda03689c3df3f2803b658fd85",
+    commits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A pull request node as GitHub's GraphQL answers it; its reviews are kept
-    whole under "_reviews" and served a page at a time. A merged one's merge
-    commit is webhook_payloads' (the webhooks' copy of the same pull request)."""
+    whole under "_reviews" and its commits under "_commits", served a page at a
+    time. A merged one's merge commit is webhook_payloads' (the webhooks' copy
+    of the same pull request)."""
     pr_id = pr_id or 1_000_000 + number
     return {
         "id": f"PR_kwDO{pr_id}",
@@ -99,7 +107,41 @@ def pr_node(
             "nodes": [{"createdAt": ready_for_review_at}] if ready_for_review_at else []
         },
         "_reviews": reviews or [],
+        "_commits": commits or [],
     }
+
+
+def commit_node(
+    sha: str,
+    *,
+    message: str = "A change",
+    authored_at: str = "2025-01-01T09:00:00Z",
+    committed_at: str | None = None,
+    authors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A node of a pull request's `commits` connection (github_app/commits.py's fields)."""
+    return {
+        "commit": {
+            "oid": sha,
+            "message": message,
+            "authoredDate": authored_at,
+            "committedDate": committed_at or authored_at,
+            "authors": {
+                "nodes": authors
+                if authors is not None
+                else [commit_author("Codertocat", "octo@example.com", 21031067)]
+            },
+        }
+    }
+
+
+def commit_author(
+    name: str, email: str, database_id: int | None = None, login: str | None = None
+) -> dict[str, Any]:
+    """A commit's author as GraphQL shows it: a GitHub account (user) when GitHub
+    matched the email to one, else a name and an email only."""
+    user = None if database_id is None else {"databaseId": database_id, "login": login or name}
+    return {"email": email, "name": name, "user": user}
 
 
 def _cursor(index: int) -> str:
@@ -176,6 +218,7 @@ class FakeGraphQL:
         self.reset_at = reset_at or datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
         self.queued: list[httpx.Response] = []
         self.requests: list[dict[str, Any]] = []
+        self.points = 0
 
     def add(self, *nodes: dict[str, Any]) -> None:
         self.nodes.extend(nodes)
@@ -183,10 +226,11 @@ class FakeGraphQL:
     def queue(self, *responses: httpx.Response) -> None:
         self.queued.extend(responses)
 
-    def _rate_limit(self) -> dict[str, Any]:
-        self.remaining -= 1
+    def _rate_limit(self, cost: int = 1) -> dict[str, Any]:
+        self.remaining -= cost
+        self.points += cost
         return {
-            "cost": 1,
+            "cost": cost,
             "remaining": self.remaining,
             "resetAt": self.reset_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
@@ -200,8 +244,16 @@ class FakeGraphQL:
         return httpx.Response(200, json=self.answer(body["query"], variables))
 
     def answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        if "query HistoryMore" in query:
+            return self._batch_answer(query, variables)
+        if "node(id:" in query and "labels(" in query:
+            return self._more_answer(variables, "labels")
         if "node(id:" in query:
-            return self._reviews_answer(variables)
+            return self._more_answer(variables, "timelineItems")
+        if "query PullRequestsCommits" in query:
+            return self._commits_of_nodes(variables)
+        if "query PullRequestCommits" in query:
+            return self._commits_of_number(variables)
         if "pullRequests(" not in query:
             return {"data": {"rateLimit": self._rate_limit()}}
         ordered = sorted(self.nodes, key=lambda node: node["updatedAt"], reverse=True)
@@ -210,7 +262,7 @@ class FakeGraphQL:
         end = start + len(page)
         return {
             "data": {
-                "rateLimit": self._rate_limit(),
+                "rateLimit": self._rate_limit(page_cost(variables["first"])),
                 "repository": {
                     "databaseId": self.repository_id,
                     "nameWithOwner": self.full_name,
@@ -220,36 +272,110 @@ class FakeGraphQL:
                             "hasNextPage": end < len(ordered),
                             "endCursor": _cursor(end) if page else None,
                         },
-                        "nodes": [self.served(node, variables["reviews"], None) for node in page],
+                        "nodes": [
+                            self.page_node(node, variables["items"], variables["labels"])
+                            for node in page
+                        ],
                     },
                 },
             }
         }
 
     def served(self, node: dict[str, Any], first: int, after: str | None) -> dict[str, Any]:
-        """The node as a page shows it: its first `first` reviews after `after`."""
-        served = {key: value for key, value in node.items() if key != "_reviews"}
-        served["reviews"] = self._review_connection(node, first, after)
+        """The node as the adapter reads it: its labels, last ready-for-review
+        event and its first `first` reviews after `after`."""
+        served = {key: value for key, value in node.items() if key not in ("_reviews", "_commits")}
+        served["reviews"] = _connection(node["_reviews"], first, after)
         return served
 
-    def _review_connection(
-        self, node: dict[str, Any], first: int, after: str | None
-    ) -> dict[str, Any]:
-        reviews = node["_reviews"]
+    def page_node(self, node: dict[str, Any], items: int, labels: int) -> dict[str, Any]:
+        """The node as a page of `github_app.history`'s query shows it: its first
+        labels and timeline items (reviews and ready-for-review events in time order)."""
+        served = {key: value for key, value in node.items() if key not in ("_reviews", "_commits")}
+        served["labels"] = _connection(node["labels"]["nodes"], labels, None)
+        served["timelineItems"] = _connection(_timeline(node), items, None)
+        return served
+
+    def _commit_connection(self, node: dict[str, Any], after: str | None) -> dict[str, Any]:
+        commits = node.get("_commits", [])
         start = _index(after)
-        page = reviews[start : start + first]
+        page = commits[start : start + 100]
         end = start + len(page)
         return {
-            "totalCount": len(reviews),
-            "pageInfo": {
-                "hasNextPage": end < len(reviews),
-                "endCursor": _cursor(end) if page else None,
-            },
+            "pageInfo": {"hasNextPage": end < len(commits), "endCursor": _cursor(end)},
             "nodes": page,
         }
 
-    def _reviews_answer(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+    def _commits_of_nodes(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        by_id = {node["id"]: node for node in self.nodes}
+        nodes = [
+            {
+                "id": i,
+                "number": by_id[i]["number"],
+                "commits": self._commit_connection(by_id[i], None),
+            }
+            if i in by_id
+            else None
+            for i in variables["ids"]
+        ]
+        return {"data": {"rateLimit": self._rate_limit(), "nodes": nodes}}
+
+    def _commits_of_number(self, variables: Mapping[str, Any]) -> dict[str, Any]:
+        node = next((n for n in self.nodes if n["number"] == variables["number"]), None)
+        pull_request = (
+            None
+            if node is None
+            else {"commits": self._commit_connection(node, variables.get("after"))}
+        )
+        return {
+            "data": {
+                "rateLimit": self._rate_limit(),
+                "repository": {"pullRequest": pull_request},
+            }
+        }
+
+    def _more_answer(self, variables: Mapping[str, Any], field: str) -> dict[str, Any]:
         node = next(n for n in self.nodes if n["id"] == variables["id"])
-        connection = self._review_connection(node, variables["first"], variables.get("after"))
+        every = node["labels"]["nodes"] if field == "labels" else _timeline(node)
+        connection = _connection(every, variables["first"], variables.get("after"))
         connection.pop("totalCount")
-        return {"data": {"rateLimit": self._rate_limit(), "node": {"reviews": connection}}}
+        return {"data": {"rateLimit": self._rate_limit(), "node": {field: connection}}}
+
+    def _batch_answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """More items of several pull requests: aliases m0, m1… of node(id: $id0)…"""
+        fields = re.findall(r"m\d+: node\(id: \$id\d+\) \{ \.\.\. on PullRequest \{ (\w+)\(", query)
+        data: dict[str, Any] = {"rateLimit": self._rate_limit(more_cost(len(fields)))}
+        for i, field in enumerate(fields):
+            node = next(n for n in self.nodes if n["id"] == variables[f"id{i}"])
+            every = node["labels"]["nodes"] if field == "labels" else _timeline(node)
+            connection = _connection(every, variables["first"], variables.get(f"after{i}"))
+            connection.pop("totalCount")
+            data[f"m{i}"] = {field: connection}
+        return {"data": data}
+
+
+def _timeline(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """A node's reviews and ready-for-review events as its timeline lists them."""
+    items = [{"__typename": "PullRequestReview", **review} for review in node["_reviews"]]
+    for event in node["timelineItems"]["nodes"]:
+        at = event["createdAt"]
+        position = next(
+            (i for i, item in enumerate(items) if (item.get("submittedAt") or "") > at),
+            len(items),
+        )
+        items.insert(position, {"__typename": "ReadyForReviewEvent", "createdAt": at})
+    return items
+
+
+def _connection(every: list[dict[str, Any]], first: int, after: str | None) -> dict[str, Any]:
+    start = _index(after)
+    page = every[start : start + first]
+    end = start + len(page)
+    return {
+        "totalCount": len(every),
+        "pageInfo": {
+            "hasNextPage": end < len(every),
+            "endCursor": _cursor(end) if page else None,
+        },
+        "nodes": page,
+    }

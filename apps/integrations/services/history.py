@@ -18,8 +18,8 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,20 +29,30 @@ from apps.integrations import scheduling
 from apps.integrations.models import HistoryRun, Installation, Repository
 from apps.integrations.pipeline.eligibility import Ineligible, repository_eligibility
 from apps.integrations.services.app_config import github_app_config
+from apps.integrations.services.commits import history_commit_events
 from apps.integrations.services.deployment_history import deployment_history_queue
 from apps.integrations.services.github_api import installation_github
+from apps.integrations.services.history_pacer import PacerWait, pacer_call
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+from github_app.commits import EVENT as COMMITS_EVENT
+from github_app.commits import CommitsAnswer
 from github_app.errors import GitHubError, NotConfigured, RateLimited, Unavailable
 from github_app.history import (
     MAX_PAGE_SIZE,
     MIN_PAGE_SIZE,
+    MORE_PER_QUERY,
+    MoreField,
+    MoreItems,
+    MoreWanted,
     PageTooLarge,
+    PullRequestPage,
+    adapter_node,
+    first_items,
     graphql_endpoint,
+    more_items,
     pull_request_events,
     pull_request_page,
-    review_page,
 )
-from github_app.history import first_reviews as node_first_reviews
 from github_app.values import timestamp_or_none
 
 logger = logging.getLogger(__name__)
@@ -56,8 +66,13 @@ STALE_AFTER = timedelta(minutes=5)
 MAX_FAILURES = 5
 FAILURE_BACKOFF = timedelta(seconds=30)
 SECONDARY_BACKOFF = timedelta(seconds=60)
-# Ask for no more than this many review pages for one pull request in a page.
-MAX_REVIEW_PAGES = 50
+# Seconds a worker waits for its installation's pacer before it re-queues the
+# run for when there is room: the pacer's waits are mostly a fraction of a page.
+PACER_MAX_WAIT = 5.0
+
+# Ask for no more than this many more pages of a pull request's timeline
+# (reviews) or labels.
+MAX_ITEM_PAGES = 50
 
 StepKind = Literal["continue", "wait", "done", "failed", "stopped", "busy"]
 
@@ -216,6 +231,8 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
             run.started_at = now
         try:
             step = _load_page(run, team=eligibility.team, repository=eligibility.repository)
+        except PacerWait as wait:
+            step = _wait_until(run, datetime.fromtimestamp(wait.until, UTC))
         except RateLimited as limit:
             step = _wait_for_limit(run, limit)
         except PageTooLarge as exc:
@@ -231,12 +248,17 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
 def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     github = installation_github(installation_id=repository.installation.installation_id)
     endpoint = graphql_endpoint(settings.GITHUB_API_URL)
-    page = pull_request_page(
-        github,
-        endpoint=endpoint,
-        full_name=repository.full_name,
-        first=run.page_size,
-        after=run.cursor or None,
+    installation_id = repository.installation.installation_id
+    page = _paced(
+        run,
+        installation_id,
+        lambda: pull_request_page(
+            github,
+            endpoint=endpoint,
+            full_name=repository.full_name,
+            first=run.page_size,
+            after=run.cursor or None,
+        ),
     )
     if page.repository_id is not None and page.repository_id != repository.github_id:
         raise GitHubError(
@@ -248,21 +270,52 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     kinds: list[str] = []
     oldest: datetime | None = None
     rate_limit = page.rate_limit
+    run.points_used += rate_limit.cost
+    run.requests_made += 1
+    kept: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
+    wanted: dict[tuple[str, MoreField], tuple[list[dict[str, Any]], str]] = {}
     for node in page.nodes:
         updated_at = timestamp_or_none(node.get("updatedAt"))
         if updated_at is not None:
             oldest = updated_at if oldest is None else min(oldest, updated_at)
         if run.window_start is not None and (updated_at is None or updated_at < run.window_start):
             continue
-        reviews, after = node_first_reviews(node)
-        for _ in range(MAX_REVIEW_PAGES):
-            if after is None or not isinstance(node.get("id"), str):
-                break
-            more = review_page(github, endpoint=endpoint, node_id=node["id"], after=after)
-            reviews.extend(more.nodes)
-            after = more.end_cursor if more.has_next_page else None
+        items, items_after = first_items(node, "timelineItems")
+        labels, labels_after = first_items(node, "labels")
+        kept.append((node, items, labels))
+        node_id = node.get("id")
+        if isinstance(node_id, str):
+            if items_after is not None:
+                wanted[(node_id, "timelineItems")] = (items, items_after)
+            if labels_after is not None:
+                wanted[(node_id, "labels")] = (labels, labels_after)
+    # Only the pull requests with more than the page held cost more, and those
+    # of one page share their queries (one point, one request for up to 50).
+    for _ in range(MAX_ITEM_PAGES):
+        if not wanted:
+            break
+        keys = list(wanted)
+        for chunk_start in range(0, len(keys), MORE_PER_QUERY):
+            chunk = keys[chunk_start : chunk_start + MORE_PER_QUERY]
+            asks = [
+                MoreWanted(node_id, field, wanted[(node_id, field)][1]) for node_id, field in chunk
+            ]
+            more: MoreItems = _paced(
+                run,
+                installation_id,
+                lambda asks=asks: more_items(github, endpoint=endpoint, wanted=asks),
+            )
             rate_limit = more.rate_limit
-        for name, payload in pull_request_events(node, reviews=reviews, repository=block):
+            run.points_used += rate_limit.cost
+            run.requests_made += 1
+            for key, answer in zip(chunk, more.pages, strict=True):
+                found, _after = wanted.pop(key)
+                found.extend(answer.nodes)
+                if answer.has_next_page and answer.end_cursor:
+                    wanted[key] = (found, answer.end_cursor)
+    for node, items, labels in kept:
+        shaped, reviews = adapter_node(node, items=items, labels=labels)
+        for name, payload in pull_request_events(shaped, reviews=reviews, repository=block):
             events.append(
                 MetricsEvent(
                     team=team,
@@ -274,6 +327,35 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
                 )
             )
             kinds.append(payload["action"] if name == "pull_request" else name)
+
+    # The commits of the page's merged pull requests, after them (docs/ai.md),
+    # each request admitted by the pacer and counted like the page's.
+    def pace_commits(read: Callable[[], CommitsAnswer]) -> CommitsAnswer:
+        answer = _paced(run, installation_id, read)
+        run.points_used += answer.rate_limit.cost
+        run.requests_made += 1
+        return answer
+
+    payloads, commits_limit = history_commit_events(
+        github,
+        endpoint=endpoint,
+        repository=repository,
+        nodes=[node for node, _, _ in kept],
+        pace=pace_commits,
+    )
+    rate_limit = commits_limit or rate_limit
+    for payload in payloads:
+        events.append(
+            MetricsEvent(
+                team=team,
+                repository=repository,
+                name=COMMITS_EVENT,
+                payload=payload,
+                received_at=None,
+                source=Source.HISTORY,
+            )
+        )
+        kinds.append(COMMITS_EVENT)
     results = events_apply(events=events) if events else []
     for kind, result in zip(kinds, results, strict=True):
         if not result.ok:
@@ -304,6 +386,21 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     run.resume_at = None
     run.save()
     return Step("continue")
+
+
+_Answer = TypeVar("_Answer", PullRequestPage, MoreItems, CommitsAnswer)
+
+
+def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -> _Answer:
+    """One GraphQL request, admitted by the installation's pacer (shared by every
+    run of the installation) and reported to it; GitHub's refusal holds the
+    installation's other runs too."""
+    return pacer_call(
+        installation_id=installation_id,
+        read=read,
+        owner=f"history-run-{run.pk}",
+        max_wait=PACER_MAX_WAIT,
+    )
 
 
 def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:

@@ -94,6 +94,9 @@ class RowKind(ABC):
     name: ClassVar[str]
     model: ClassVar[type[models.Model]]
     readers: ClassVar[Mapping[str, Reader]] = {}
+    # Events of `readers` no webhook carries: shaped by an adapter from a read of
+    # GitHub's API (a pull request's commits), so read, never routed.
+    internal_events: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch

@@ -820,9 +820,10 @@ class DeploymentRows(RowKind):
                 families[key] |= set(FAMILIES[row.source])
         # A revert or a hotfix merged fails the deployment it follows, whatever
         # its source: every source of its repository then.
-        for tracked in self.batch.kind(PullRequestRows).tracked_rows():
-            if tracked.merged_at is not None and (tracked.is_revert or tracked.is_hotfix):
-                key = (tracked.team_id, tracked.repository_github_id or 0)
+        for pull_request in self.batch.kind(PullRequestRows).every_tracked():
+            merged = pull_request.row
+            if merged.merged_at is not None and (merged.is_revert or merged.is_hotfix):
+                key = (merged.team_id, merged.repository_github_id or 0)
                 if key[0] in self._teams:
                     families[key] |= set(Source.values)
         for (team_id, repository_github_id), sources in sorted(families.items()):

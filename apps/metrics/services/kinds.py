@@ -14,6 +14,7 @@ See docs/architecture.md, "Where a change goes"."""
 from __future__ import annotations
 
 from apps.metrics.services.batches import RowKind
+from apps.metrics.services.commits import CommitRows
 from apps.metrics.services.deployments import DeploymentRows
 from apps.metrics.services.members import MemberRows
 from apps.metrics.services.pull_requests import PullRequestRows
@@ -23,5 +24,6 @@ KINDS: tuple[type[RowKind], ...] = (
     PullRequestRows,
     MemberRows,
     ReviewRows,
+    CommitRows,
     DeploymentRows,
 )

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from apps.metrics import rules, signals
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent
+from apps.metrics.services.commits_fetch import commits_fetch_on_merge
 from apps.metrics.services.merge_questions import merge_question_on_merge
 
 if TYPE_CHECKING:
@@ -278,6 +279,9 @@ CONSUMERS: dict[str, Consumer] = {
     # The author's own answer: "How much of this pull request was written with
     # AI?" (services/merge_questions.py, docs/merge-question.md).
     "merge-question": Consumer(kinds=frozenset({Kind.MERGED}), handle=merge_question_on_merge),
+    # The merged pull request's commits read from GitHub (its first commit time
+    # and AI signals): services/commits_fetch.py, docs/ai.md.
+    "pull-request-commits": Consumer(kinds=frozenset({Kind.MERGED}), handle=commits_fetch_on_merge),
 }
 
 

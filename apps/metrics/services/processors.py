@@ -41,6 +41,8 @@ class Source(StrEnum):
     REPLAY = "replay"
     HISTORY = "history"
     DEMO = "demo"
+    # A read of GitHub's API after a live event (a merged pull request's commits).
+    FETCH = "fetch"
     # POST /api/teams/<slug>/deployments/: a deployment from a team's own CI.
     API = "api"
 
@@ -62,7 +64,10 @@ class MetricsEvent:
 READERS: dict[str, Reader] = {
     event: reader for kind in KINDS for event, reader in kind.readers.items()
 }
-EVENT_NAMES = frozenset(READERS)
+# The events GitHub's webhooks carry (routed to the metrics by the drain); the
+# internal ones (a pull request's commits) come from adapters only.
+INTERNAL_EVENTS = frozenset(event for kind in KINDS for event in kind.internal_events)
+EVENT_NAMES = frozenset(READERS) - INTERNAL_EVENTS
 
 
 @dataclass(frozen=True, slots=True)

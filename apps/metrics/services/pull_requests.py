@@ -70,6 +70,11 @@ if TYPE_CHECKING:
     from apps.integrations.models import Repository
 
 
+# A body is kept up to this many characters (its marker lines are near the top
+# or the bottom; a pasted log need not be kept whole).
+MAX_BODY = 20_000
+
+
 class PullRequestNotStored(Exception):
     """The database skipped a new pull request's row (SQLite's insert-or-ignore
     does so for a row that breaks a constraint)."""
@@ -260,6 +265,9 @@ def apply_pull_request_snapshot(
     if snapshot.author is not None:
         row.author = members[snapshot.author.github_id]
     SNAPSHOT_CLOCK.advance(row, time)
+    if snapshot.body is not None:
+        # Kept for the AI signals' marker lines (services/ai_signals.py).
+        row.body = snapshot.body[:MAX_BODY]
     _refresh_revert(row, body=snapshot.body, repository_block=repository_block)
 
 
@@ -374,9 +382,9 @@ class PullRequestRows(RowKind):
     def tracked(self, team: Team, github_id: int) -> TrackedPullRequest:
         return self._tracked[(team.pk, github_id)]
 
-    def tracked_rows(self) -> list[PullRequest]:
-        """Every pull request row of the batch (for a kind that derives from them)."""
-        return [item.row for item in self._tracked.values()]
+    def every_tracked(self) -> list[TrackedPullRequest]:
+        """Every pull request the batch holds (loaded or new)."""
+        return list(self._tracked.values())
 
     def row(self, team: Team, snapshot: PullRequestSnapshot) -> PullRequest:
         """The team's row for this pull request: locked, or new and not yet inserted."""

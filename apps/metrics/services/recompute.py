@@ -1,8 +1,9 @@
 """Recomputing what is derived from stored values: how a change of definition
 (or of a team's calendar) reaches rows written before it.
 
-For each pull request, from its stored timestamps and its reviews: the first
-review and first approval (`rules`), the revert and hotfix flags, and every
+For each pull request, from its stored timestamps, its reviews and its
+commits: the first review and first approval (`rules`), the first commit time
+and the AI signals under its team's rules (`ai_signals`), the revert and hotfix flags, and every
 stored duration for its team's calendars (`durations`), exactly as the write
 path derives them (`formulas`); only what changed is written.
 
@@ -28,7 +29,9 @@ from django.utils import timezone
 
 from apps.common.bulk import update_rows
 from apps.common.scheduling import task_send
-from apps.metrics.models import PRReview, PullRequest, RecomputeRun
+from apps.metrics.models import Commit, PRReview, PullRequest, RecomputeRun
+from apps.metrics.services.ai_rules import ai_rules_by_team
+from apps.metrics.services.ai_signals import first_commit_at, pull_request_ai_derive
 from apps.metrics.services.batches import changed_fields, tracked_values
 from apps.metrics.services.deployments import deployments_reassess
 from apps.metrics.services.durations import Calendar, team_calendars
@@ -45,6 +48,16 @@ BATCHES_PER_STEP = 20
 # A running run whose row has not moved for this long lost its worker.
 STALE_AFTER = timedelta(minutes=5)
 RECOMPUTE_TASK = "apps.metrics.tasks.continue_recompute_run"
+# What the derivations read of a commit.
+COMMIT_FIELDS = (
+    "pk",
+    "pull_request_id",
+    "sha",
+    "message",
+    "authored_at",
+    "author_logins",
+    "trailers",
+)
 
 StepKind = Literal["continue", "done", "busy"]
 
@@ -64,6 +77,10 @@ def pull_requests_recompute(rows: Sequence[PullRequest]) -> int:
     reviews: dict[int, list[PRReview]] = {row.pk: [] for row in rows}
     for review in PRReview.objects.filter(pull_request_id__in=reviews).select_related("reviewer"):
         reviews[review.pull_request_id].append(review)
+    commits: dict[int, list[Commit]] = {row.pk: [] for row in rows}
+    for commit in Commit.objects.filter(pull_request_id__in=commits).only(*COMMIT_FIELDS):
+        commits[commit.pull_request_id].append(commit)
+    rules = ai_rules_by_team(row.team_id for row in rows)
     calendars: dict[int, dict[str, Calendar]] = {}
     loaded = []
     for row in rows:
@@ -71,6 +88,9 @@ def pull_requests_recompute(rows: Sequence[PullRequest]) -> int:
         if row.team_id not in calendars:
             calendars[row.team_id] = team_calendars(row.team)
         pull_request_reviews_derive(row, reviews[row.pk])
+        # As the commit kind derives them (services/commits.py), before the durations.
+        row.first_commit_at = first_commit_at(commits[row.pk])
+        pull_request_ai_derive(row, commits=commits[row.pk], rules=rules[row.team_id])
         pull_request_derive(row, calendars=calendars[row.team_id])
     changed, fields = changed_fields(loaded)
     update_rows(model=PullRequest, rows=changed, fields=fields)
@@ -134,7 +154,7 @@ def recompute_run_step(*, run_id: int, batch_size: int = BATCH_SIZE) -> Step:
             _scope(run)
             .filter(after)
             .select_for_update(of=("self",))
-            .select_related("team")
+            .select_related("team", "author")
             .order_by("team_id", "github_id")[:batch_size]
         )
         run.changed += pull_requests_recompute(rows)

@@ -5,19 +5,21 @@ from typing import Any
 from django import template
 
 from apps.metrics.models import MergeQuestion
+from apps.metrics.services.ai_signals import ai_signals_describe
 
 register = template.Library()
 
 
 @register.filter
-def hours(value: float | None) -> str:
-    """A duration in hours, readable: 45 min, 5.2 h, 3.1 d; an em dash for none."""
+def hours(value: float | None, kind: str = "calendar") -> str:
+    """A duration in hours, readable: 45 min, 5.2 h, 3.1 d; an em dash for none.
+    Working hours (``kind`` "working") stay in hours: a day of them is not 24."""
     if value is None:
         return "—"
     value = float(value)
     if value < 1:
         return f"{round(value * 60)} min"
-    if value < 48:
+    if value < 48 or kind == "working":
         return f"{value:.1f} h"
     return f"{value / 24:.1f} d"
 
@@ -57,3 +59,9 @@ def answer_rows(answers: dict[str, int] | None) -> list[dict[str, Any]]:
         }
         for key, label in MergeQuestion.Answer.choices
     ]
+
+
+@register.filter
+def ai_signals_text(signals: list[dict[str, str]]) -> str:
+    """A pull request's AI signals in one line, as the CSV's `ai_assisted` column."""
+    return ai_signals_describe(signals)

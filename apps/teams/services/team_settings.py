@@ -41,6 +41,7 @@ CALENDAR_FIELDS = (
 )
 HOLIDAYS_MAX = 1000
 TEXT_MAX = 200
+NAME_MAX = 100
 # What a target is about: the duration its figure reads (durations engine names).
 TARGET_METRICS = {
     "first_review": "time to first review",
@@ -234,7 +235,9 @@ def team_settings_read(values: dict[str, Any]) -> dict[str, Any]:
         )
     fields: dict[str, Any] = {}
     if "name" in values:
-        fields["name"] = _text("name", values["name"])[:100]
+        fields["name"] = _text("name", values["name"])
+        if len(fields["name"]) > NAME_MAX:
+            raise SettingsRefused("name", f"must be at most {NAME_MAX} characters.")
     if "time_zone" in values:
         fields["time_zone"] = _time_zone(values["time_zone"])
     if "working_days" in values:

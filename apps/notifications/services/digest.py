@@ -1,0 +1,136 @@
+"""The weekly digest: once a week, at the team's chosen weekday and time in its
+time zone, the last seven whole days' figures against the seven before, the
+pull requests waiting longest, and deployments where the figures have them,
+posted to the team's chosen channel.
+
+The figures are `team_figures` of the JSON API for the same days (``from``,
+``to``), so the digest says what ``GET /api/teams/<slug>/metrics/`` says. A
+digest's key is its team and local date, so two beat ticks (or two beat
+processes) post it once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from apps.metrics.figures import team_figures
+from apps.metrics.periods import request_read
+from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
+from apps.notifications.services.messages import Outgoing, slack_message_queue
+from apps.notifications.services.slack_api import slack_escape, slack_link
+from apps.teams.models import Team
+
+# The digest lists this many of the pull requests waiting longest.
+WAITING_SHOWN = 5
+
+
+def digest_figures(*, team: Team, today_local: datetime) -> dict[str, Any]:
+    """The JSON API's figures for the seven whole days before ``today_local``."""
+    end = today_local.date() - timedelta(days=1)
+    start = end - timedelta(days=6)
+    request = request_read(
+        params={"from": [start.isoformat()], "to": [end.isoformat()]},
+        time_zone=str(team.tzinfo),
+        today=today_local.date(),
+    )
+    return team_figures(team=team, request=request, repository_ids=None, now=timezone.now())
+
+
+def _number(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def _change(now: Any, before: Any, unit: str = "") -> str:
+    return f"{_number(now, unit)} (week before: {_number(before, unit)})"
+
+
+def _deployments(figures: dict[str, Any]) -> list[str]:
+    """The deployments' figures, when the JSON API has them (issue "deployments")."""
+    found = figures.get("deployments")
+    if not isinstance(found, dict):
+        return []
+    shown = [
+        f"{key.replace('_', ' ')}: {_number(value)}"
+        for key, value in found.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    ]
+    return [f"• Deployments: {' · '.join(shown)}"] if shown else []
+
+
+def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
+    current, previous = figures, figures["previous"]
+    period = figures["period"]
+    lines = [
+        f"*Weekly digest · {slack_escape(team.name)}* "
+        f"({period['from']} to {period['to']}, {period['time_zone']})",
+        "• Merged: "
+        + _change(current["pull_requests"]["merged"], previous["pull_requests"]["merged"]),
+        "• Opened: "
+        + _change(current["pull_requests"]["opened"], previous["pull_requests"]["opened"]),
+        "• Cycle time, median: "
+        + _change(
+            current["cycle_time_hours"]["median"], previous["cycle_time_hours"]["median"], " h"
+        ),
+        "• Time to first review, median: "
+        + _change(
+            current["time_to_first_review_hours"]["median"],
+            previous["time_to_first_review_hours"]["median"],
+            " h",
+        ),
+        "• Reverts: "
+        + _change(current["reverts"]["count"], previous["reverts"]["count"])
+        + " · hotfixes: "
+        + _change(current["hotfixes"]["count"], previous["hotfixes"]["count"]),
+        *_deployments(figures),
+    ]
+    waiting = figures.get("waiting_for_review") or []
+    if waiting:
+        lines.append("*Waiting longest for a first review*")
+        for pr in waiting[:WAITING_SHOWN]:
+            name = f"{pr['repository']}#{pr['number']}"
+            link = slack_link(pr.get("html_url") or "", name)
+            title, author = slack_escape(pr["title"] or ""), slack_escape(pr["author"] or "?")
+            lines.append(f"• {link} {title} by {author}: {pr['hours_waiting']:.0f} h")
+    else:
+        lines.append("Nothing is waiting for a first review.")
+    return "\n".join(lines)
+
+
+def digests_due(*, now: datetime | None = None) -> int:
+    """Queue the digest of every team whose weekday and time have come today
+    (in its time zone) and whose digest of today is not queued yet."""
+    now = now or timezone.now()
+    queued = 0
+    chosen = NotificationSettings.objects.filter(digest_on=True).exclude(digest_channel="")
+    for settings in chosen.select_related("team"):
+        team = settings.team
+        local = now.astimezone(team.tzinfo)
+        if local.weekday() != settings.digest_weekday or local.time() < settings.digest_time:
+            continue
+        key = f"digest:{local.date().isoformat()}"
+        if SlackMessage.objects.filter(team=team, key=key).exists():
+            continue
+        if not SlackConnection.objects.filter(
+            team=team, status=SlackConnection.Status.CONNECTED
+        ).exists():
+            continue
+        figures = digest_figures(team=team, today_local=local)
+        text = digest_text(team=team, figures=figures)
+        slack_message_queue(
+            team_id=team.pk,
+            message=Outgoing(
+                key=key,
+                kind=SlackMessage.Kind.DIGEST,
+                channel=settings.digest_channel,
+                text=text,
+                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+            ),
+        )
+        queued += 1
+    return queued

@@ -1,0 +1,577 @@
+"""The merge question in Slack: on a live merge, the linked author whose team has
+Slack gets a direct message with five buttons (once, in their working hours);
+a press, signed as Slack signs it, answers through the one answer path and
+updates the message; forged, stale, another person's and malformed requests
+are refused with a 4xx. Deliveries go through the real endpoint, signed;
+Slack is the fake on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+
+from apps.metrics.models import MergeQuestion
+from apps.metrics.services.members_link import team_member_link
+from apps.metrics.services.payloads import GitHubUser
+from apps.notifications import tasks
+from apps.notifications.models import SlackConnection, SlackMessage
+from apps.notifications.services import connections
+from github_app.webhook_payloads import pull_request_payload
+from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
+from tests.notifications.conftest import slack_person
+
+pytestmark = pytest.mark.django_db
+
+AUTHOR = GitHubUser(github_id=21031067, login="Codertocat", is_bot=False)
+SECRET = "slack-signing-secret"
+URL = "/slack/interactivity/"
+
+
+@pytest.fixture
+def repository(team):
+    installation = installation_for(team=team, installation_id=42, login="acme")
+    repository = repository_for(
+        installation=installation, github_id=186853002, full_name="acme/api"
+    )
+    repository.tracked_at = datetime(2024, 12, 1, tzinfo=UTC)
+    repository.save(update_fields=["tracked_at"])
+    return repository
+
+
+@pytest.fixture
+def author(team, member, slack):
+    """bob, linked to Codertocat (the payloads' author), with an email address."""
+    member.email = "bob@example.com"
+    member.save(update_fields=["email"])
+    team_member_link(team=team, user=member, github_user=AUTHOR)
+    return member
+
+
+def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z") -> dict[str, Any]:
+    opened = datetime.fromisoformat(at) - timedelta(days=1)
+    return pull_request_payload(
+        "closed",
+        pr_id=700 + number,
+        number=number,
+        state="closed",
+        merged=True,
+        created_at=opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        merged_at=at,
+        closed_at=at,
+        updated_at=at,
+    )
+
+
+def press(
+    client,
+    *,
+    question_id: int,
+    answer: str = "most",
+    user: str = "U0BOB",
+    workspace: str = "T0ACME",
+    timestamp: int,
+    secret: str = SECRET,
+    body: bytes | None = None,
+    payload: Any = None,
+):
+    """A button press, signed as Slack signs it (v0, HMAC-SHA256 of v0:ts:body)."""
+    if payload is None:
+        payload = {
+            "type": "block_actions",
+            "team": {"id": workspace, "domain": "acme"},
+            "user": {"id": user, "username": "bob", "team_id": workspace},
+            "api_app_id": "A0APP",
+            "container": {"type": "message", "message_ts": "1700000000.000001"},
+            "channel": {"id": "D0BOB", "name": "directmessage"},
+            "response_url": "https://hooks.slack.com/actions/T0ACME/1/x",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": f"merge_question:{answer}",
+                    "block_id": f"merge_question_{question_id}",
+                    "value": f"{question_id}:{answer}",
+                    "action_ts": "1700000001.000001",
+                }
+            ],
+        }
+    if body is None:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return client.post(
+        URL,
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_SLACK_SIGNATURE=signature,
+        HTTP_X_SLACK_REQUEST_TIMESTAMP=str(timestamp),
+    )
+
+
+@pytest.fixture
+def asked(deliver, repository, author, team, connected, slack, clock):  # noqa: F811
+    """bob's merge asked, its direct message sent (Wednesday noon in London)."""
+    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Europe/London")
+    deliver("pull_request", merged())
+    return MergeQuestion.objects.get()
+
+
+def now_ts(clock) -> int:
+    return int(clock.now.timestamp())
+
+
+# --- the direct message --------------------------------------------------------------
+
+
+def test_it_sends_the_linked_author_a_direct_message_with_five_buttons(asked, slack):
+    (opened,) = slack.to("conversations.open")
+    assert opened.params["users"] == "U0BOB"
+    (post,) = slack.to("chat.postMessage")
+    assert post.params["channel"] == "D0BOB"
+    blocks = post.params["blocks"]
+    blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [e["value"] for e in actions["elements"]] == [
+        f"{asked.pk}:{key}" for key in ("none", "little", "half", "most", "all")
+    ]
+    assert [e["text"]["text"] for e in actions["elements"]] == [
+        "None",
+        "A little",
+        "About half",
+        "Most",
+        "All",
+    ]
+    assert "acme/api#7" in post.params["text"]
+    message = SlackMessage.objects.get()
+    assert (message.status, message.slack_channel, message.question_id) == (
+        "sent",
+        "D0BOB",
+        asked.pk,
+    )
+    assert len(mail.outbox) == 1  # the email goes too
+
+
+def test_a_redelivered_merge_sends_one_message(asked, deliver, slack):  # noqa: F811
+    deliver("pull_request", merged())
+    deliver("pull_request", merged(), delivery_id="another-id")
+    assert len(slack.to("chat.postMessage")) == 1 and SlackMessage.objects.count() == 1
+
+
+def test_a_consumer_run_twice_sends_one_message(asked, slack):
+    from apps.metrics.models import PullRequestEvent
+    from apps.metrics.services.lifecycle import lifecycle_events_consume
+
+    event = PullRequestEvent.objects.get(kind="merged")
+    lifecycle_events_consume(consumer="slack-merge-question", event_ids=[event.pk])
+    lifecycle_events_consume(consumer="slack-merge-question", event_ids=[event.pk])
+    assert len(slack.to("chat.postMessage")) == 1
+
+
+def test_no_message_without_slack_or_without_a_slack_user(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    slack,
+    clock,
+):
+    deliver("pull_request", merged(7))  # no connection
+    connected = SlackConnection.objects.create(
+        team=team, slack_team_id="T0ACME", bot_token_encrypted="x", connected_at=clock.now
+    )
+    deliver("pull_request", merged(8))  # connected, but bob has no Slack user
+    assert connected.pk and MergeQuestion.objects.count() == 2
+    assert not slack.calls and not SlackMessage.objects.exists()
+
+
+def test_a_message_outside_the_persons_working_hours_waits_for_them(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+):
+    # Wednesday 12:00 UTC is 21:00 in Tokyo: held until Thursday 09:00 there.
+    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Asia/Tokyo")
+    deliver("pull_request", merged())
+
+    message = SlackMessage.objects.get()
+    assert message.status == "pending"
+    assert message.not_before == datetime(2025, 1, 9, 0, 0, tzinfo=UTC)
+    assert not slack.to("chat.postMessage")
+
+    clock.advance(hours=11, minutes=59)
+    assert tasks.notifications_tick() == 0
+    clock.advance(minutes=1)
+    assert tasks.notifications_tick() == 1
+    assert len(slack.to("chat.postMessage")) == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.sent_at == clock.now
+
+
+# --- failures ------------------------------------------------------------------------
+
+
+def test_a_rate_limit_waits_as_long_as_slack_says_and_the_task_retries_then(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+    monkeypatch,
+):
+    from config.celery import app
+
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    slack.reply(
+        "chat.postMessage", {"ok": False, "error": "ratelimited"}, status=429, Retry_After="30"
+    )
+    countdowns: list[float] = []
+    task = app.tasks["apps.notifications.tasks.send_slack_message"]
+
+    def retry(**kwargs: Any) -> Exception:
+        countdowns.append(kwargs["countdown"])
+        return Retry()
+
+    monkeypatch.setattr(task, "retry", retry)
+
+    deliver("pull_request", merged())  # the task asks to be retried in 30 s
+
+    assert countdowns == [30.0]
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.last_error == "Slack: ratelimited"
+    assert message.not_before == clock.now + timedelta(seconds=30)
+    clock.advance(seconds=30)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 2
+
+
+def test_a_revoked_token_breaks_the_connection_and_the_message_waits_for_it(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+):
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    slack.reply("conversations.open", {"ok": False, "error": "token_revoked"})
+    deliver("pull_request", merged())
+
+    connected.refresh_from_db()
+    assert connected.status == "broken" and connected.broken_reason == "token_revoked"
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and "token_revoked" in message.last_error
+    assert tasks.notifications_tick() == 0  # nothing is sent while broken
+
+    SlackConnection.objects.filter(pk=connected.pk).update(status="connected")
+    assert tasks.notifications_tick() == 1
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_a_message_slack_refuses_for_good_is_kept_with_the_reason(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+):
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    slack.reply("chat.postMessage", {"ok": False, "error": "channel_not_found"})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "failed" and message.last_error == "Slack: channel_not_found"
+
+
+def test_slack_unreachable_is_retried_later(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+    settings,
+):
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    settings.SLACK_API_URL = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.last_error == "Slack: unreachable"
+    assert message.not_before > clock.now
+
+
+# --- the buttons -----------------------------------------------------------------------
+
+
+def test_a_signed_press_answers_the_question_and_updates_the_message(
+    client, asked, slack, clock, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = press(client, question_id=asked.pk, answer="most", timestamp=now_ts(clock))
+
+    assert response.status_code == 200
+    asked.refresh_from_db()
+    assert (asked.answer, asked.answered_via, asked.answered_at) == ("most", "slack", clock.now)
+    (update,) = slack.to("chat.update")
+    assert update.params["channel"] == "D0BOB"
+    assert update.params["ts"] == SlackMessage.objects.get().slack_ts
+    assert "You answered *Most*" in json.dumps(update.params["blocks"])
+
+
+def test_a_second_press_changes_the_answer(client, asked, clock):
+    press(client, question_id=asked.pk, answer="most", timestamp=now_ts(clock))
+    press(client, question_id=asked.pk, answer="none", timestamp=now_ts(clock))
+    asked.refresh_from_db()
+    assert asked.answer == "none"
+
+
+def test_a_forged_signature_is_refused(client, asked, clock):
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock), secret="guessed")
+    assert response.status_code == 401 and "signature" in response.json()["error"]
+    asked.refresh_from_db()
+    assert asked.answer == ""
+
+
+@pytest.mark.parametrize("age", [301, -301, 3600])
+def test_a_request_older_than_five_minutes_is_refused(client, asked, clock, age):
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock) - age)
+    assert response.status_code == 401 and "5 minutes" in response.json()["error"]
+    asked.refresh_from_db()
+    assert asked.answer == ""
+
+
+def test_a_request_just_within_five_minutes_is_answered(client, asked, clock):
+    assert press(client, question_id=asked.pk, timestamp=now_ts(clock) - 299).status_code == 200
+
+
+def test_another_persons_press_is_refused(client, asked, team, owner, clock):
+    slack_person(team=team, user=owner, slack_user_id="U0ALICE")
+    response = press(client, question_id=asked.pk, user="U0ALICE", timestamp=now_ts(clock))
+    assert response.status_code == 403 and "someone else" in response.json()["error"]
+    asked.refresh_from_db()
+    assert asked.answer == ""
+
+
+def test_a_press_by_an_unlinked_slack_user_or_from_another_workspace_is_refused(
+    client, asked, clock
+):
+    unlinked = press(client, question_id=asked.pk, user="U0STRANGER", timestamp=now_ts(clock))
+    elsewhere = press(client, question_id=asked.pk, workspace="T0OTHER", timestamp=now_ts(clock))
+    assert unlinked.status_code == 403 and elsewhere.status_code == 403
+    asked.refresh_from_db()
+    assert asked.answer == ""
+
+
+def test_an_expired_question_or_unknown_one_is_refused(client, asked, clock):
+    assert press(client, question_id=asked.pk + 1000, timestamp=now_ts(clock)).status_code == 404
+    clock.advance(days=15)
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock))
+    assert response.status_code == 409 and "closed" in response.json()["error"]
+
+
+def bad_payloads(question_id: int) -> list[Any]:
+    good = {
+        "type": "block_actions",
+        "team": {"id": "T0ACME"},
+        "user": {"id": "U0BOB"},
+        "actions": [
+            {"action_id": "merge_question:most", "value": f"{question_id}:most"},
+        ],
+    }
+
+    def but(**changes: Any) -> dict[str, Any]:
+        return {**good, **changes}
+
+    def action(**changes: Any) -> dict[str, Any]:
+        return but(actions=[{**good["actions"][0], **changes}])
+
+    return [
+        [],
+        "text",
+        but(type="view_submission"),
+        but(actions=[]),
+        but(actions="x"),
+        but(actions=[good["actions"][0], good["actions"][0]]),
+        but(user={"id": 5}),
+        but(user="U0BOB"),
+        but(team={}),
+        action(action_id="something_else"),
+        action(value=f"{question_id}:all"),
+        action(action_id="merge_question:lots", value=f"{question_id}:lots"),
+        action(value="\u0663:most"),
+        action(value="1" * 40 + ":most"),
+        action(value=f"{question_id}\x00:most"),
+        action(value=None),
+    ]
+
+
+@pytest.mark.parametrize("case", range(16))
+def test_a_malformed_payload_is_refused_with_a_400(client, asked, clock, case):
+    payload = bad_payloads(asked.pk)[case]
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock), payload=payload)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]
+    asked.refresh_from_db()
+    assert asked.answer == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"payload=%7B", b"\xff\xfe", b"payload=1&payload=2", b"a=1&" * 20, b"x" * 70_000],
+)
+def test_a_body_that_is_not_slacks_form_is_refused(client, asked, clock, body):
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock), body=body)
+    assert 400 <= response.status_code < 500
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize("timestamp", ["", "abc", "\u0661\u0667\u0660\u0660", "1" * 20, "-5"])
+def test_a_missing_or_odd_timestamp_is_refused(client, asked, clock, timestamp):
+    body = b"payload=%7B%7D"
+    response = client.post(
+        URL,
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_SLACK_SIGNATURE="v0=00",
+        HTTP_X_SLACK_REQUEST_TIMESTAMP=timestamp,
+    )
+    assert response.status_code == 401
+
+
+def test_without_a_signing_secret_nothing_is_trusted(client, asked, clock, settings):
+    settings.SLACK_SIGNING_SECRET = ""
+    response = press(client, question_id=asked.pk, timestamp=now_ts(clock), secret="")
+    assert response.status_code == 401 and "SLACK_SIGNING_SECRET" in response.json()["error"]
+
+
+def test_only_post_is_answered(client):
+    assert client.get(URL).status_code == 405
+
+
+def test_an_answer_from_slack_is_shown_in_the_app(client, asked, clock, member):
+    press(client, question_id=asked.pk, answer="half", timestamp=now_ts(clock))
+    client.force_login(member)
+    page = client.get("/teams/acme/your-pull-requests/").content.decode()
+    assert "About half" in page
+
+
+def test_the_broken_connection_keeps_the_answer_and_skips_the_update(
+    client, asked, slack, clock, django_capture_on_commit_callbacks
+):
+    connections.slack_connection_break(team_id=asked.team_id, reason="token_revoked")
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert press(client, question_id=asked.pk, timestamp=now_ts(clock)).status_code == 200
+    assert len(queued) == 1
+    asked.refresh_from_db()
+    assert asked.answer == "most" and not slack.to("chat.update")
+
+
+def test_an_admin_sends_a_failed_message_again(
+    client,
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    owner,
+    connected,
+    slack,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    slack_person(team=team, user=author, slack_user_id="U0BOB")
+    slack.reply("chat.postMessage", {"ok": False, "error": "cannot_dm_bot"})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    client.force_login(owner)
+    page = client.get("/teams/acme/slack/").content.decode()
+    assert "Slack: cannot_dm_bot" in page and "Send again" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/teams/acme/slack/messages/{message.pk}/retry/")
+
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 2
+    client.force_login(author)
+    assert client.post(f"/teams/acme/slack/messages/{message.pk}/retry/").status_code == 403
+
+
+def test_members_do_not_see_whom_direct_messages_went_to(client, asked, member, owner):
+    client.force_login(member)
+    assert 'data-message="merge_question"' not in client.get("/teams/acme/slack/").content.decode()
+    client.force_login(owner)
+    assert 'data-message="merge_question"' in client.get("/teams/acme/slack/").content.decode()
+
+
+def test_someone_linked_later_gets_the_catch_up_questions_in_slack(
+    deliver,  # noqa: F811
+    repository,
+    team,
+    member,
+    connected,
+    slack,
+    clock,
+):
+    member.email = "bob@example.com"
+    member.save()
+    slack_person(team=team, user=member, slack_user_id="U0BOB")
+    deliver("pull_request", merged())  # bob is not linked to Codertocat yet: nobody asked
+    assert not MergeQuestion.objects.exists()
+
+    team_member_link(team=team, user=member, github_user=AUTHOR)  # asked now, by email
+    tasks.notifications_tick()
+    tasks.notifications_tick()
+
+    question = MergeQuestion.objects.get()
+    (post,) = slack.to("chat.postMessage")
+    assert post.params["channel"] == "D0BOB"
+    assert SlackMessage.objects.get().question == question
+
+
+def test_the_catch_up_leaves_older_or_answered_questions(asked, slack, clock):
+    SlackMessage.objects.all().delete()
+    MergeQuestion.objects.filter(pk=asked.pk).update(answer="most")
+    tasks.notifications_tick()
+    MergeQuestion.objects.filter(pk=asked.pk).update(answer="")
+    clock.advance(days=1, seconds=1)
+    tasks.notifications_tick()
+    assert len(slack.to("chat.postMessage")) == 1  # the one the merge sent
+
+
+def test_quiet_hours_follow_the_teams_working_days_in_the_persons_zone(
+    deliver,  # noqa: F811
+    repository,
+    author,
+    team,
+    connected,
+    slack,
+    clock,
+):
+    # The team works Tuesday to Saturday, 10:00 to 18:00, with Thursday off;
+    # Wednesday 12:00 UTC is 21:00 in Tokyo: held until Friday 10:00 there.
+    team.working_days = [2, 3, 4, 5, 6]
+    team.work_starts_at = time(10)
+    team.work_ends_at = time(18)
+    team.holidays = ["2025-01-09"]
+    team.save()
+    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Asia/Tokyo")
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending"
+    assert message.not_before == datetime(2025, 1, 10, 1, 0, tzinfo=UTC)
