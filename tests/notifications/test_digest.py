@@ -127,3 +127,19 @@ def test_not_while_slack_is_broken(week, slack, clock, connected):
     clock.now = DUE
     tasks.notifications_tick()
     assert not SlackMessage.objects.filter(kind="digest").exists()
+
+
+def test_it_says_whether_the_teams_targets_were_met_as_the_api_does(
+    week, slack, clock, client, owner, team
+):
+    team.targets = {"cycle_time": {"within": 1, "unit": "days", "percentile": 50}}
+    team.save()
+    clock.now = DUE
+    tasks.notifications_tick()
+    (text,) = digests(slack)
+    client.force_login(owner)
+    api = client.get("/api/teams/acme/metrics/", {"from": "2025-01-06", "to": "2025-01-12"}).json()
+    target = api["targets"]["cycle_time"]
+    verdict = "met" if target["met"] else "missed"
+    counted = f"({target['count_within']} of {target['count']} within)"
+    assert f"Target {target['label']}: {verdict} {counted}" in text

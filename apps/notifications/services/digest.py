@@ -1,6 +1,7 @@
 """The weekly digest: once a week, at the team's chosen weekday and time in its
 time zone, the last seven whole days' figures against the seven before, the
-pull requests waiting longest, and deployments where the figures have them,
+pull requests waiting longest, the team's targets met or missed, and
+deployments where the figures have them,
 posted to the team's chosen channel.
 
 The figures are `team_figures` of the JSON API for the same days (``from``,
@@ -63,6 +64,24 @@ def _deployments(figures: dict[str, Any]) -> list[str]:
     return [f"• Deployments: {' · '.join(shown)}"] if shown else []
 
 
+def _targets(figures: dict[str, Any]) -> list[str]:
+    """The team's targets (its Settings page) as the JSON API judges them."""
+    found = figures.get("targets")
+    if not isinstance(found, dict):
+        return []
+    lines = []
+    for metric, target in found.items():
+        if not isinstance(target, dict):
+            continue
+        label = slack_escape(str(target.get("label") or metric))
+        met = target.get("met")
+        verdict = "nothing measured" if met is None else ("met" if met else "missed")
+        count = target.get("count")
+        within = f" ({target.get('count_within')} of {count} within)" if count else ""
+        lines.append(f"• Target {label}: {verdict}{within}")
+    return lines
+
+
 def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
     current, previous = figures, figures["previous"]
     period = figures["period"]
@@ -87,6 +106,7 @@ def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
         + _change(current["reverts"]["count"], previous["reverts"]["count"])
         + " · hotfixes: "
         + _change(current["hotfixes"]["count"], previous["hotfixes"]["count"]),
+        *_targets(figures),
         *_deployments(figures),
     ]
     waiting = figures.get("waiting_for_review") or []
