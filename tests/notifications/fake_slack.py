@@ -167,7 +167,10 @@ class FakeSlackServer:
     def __init__(self) -> None:
         self.fake = FakeSlack()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.fake))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the loop's next poll: 0.5 s by default, in every test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     @property
     def url(self) -> str:
