@@ -65,6 +65,7 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
+    from apps.metrics.models import Squad, TeamMember
     from apps.metrics.services.api_tokens import api_token_create
     from apps.teams.models import Membership, Team
     from tests.metrics.generated_history import generated_history
@@ -83,6 +84,8 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
         print(f"# {size} pull requests made in {time.perf_counter() - started:.0f} s")
+        squad = Squad.objects.create(team=team, name="core")
+        squad.members.set(TeamMember.objects.filter(team=team, login__in=["alice", "bob", "carol"]))
         _row, token = api_token_create(team=team, name="bench", created_by=user)
         session = Client()
         session.force_login(user)
@@ -95,12 +98,21 @@ def main() -> None:
                 session,
                 f"/teams/{slug}/?days=90&repository={slug}/api",
             ),
+            ("dashboard, 365 days", session, f"/teams/{slug}/?days=365"),
+            ("dashboard, 90 days, one squad", session, f"/teams/{slug}/?days=90&squad=core"),
+            ("dashboard, 90 days, one person", session, f"/teams/{slug}/?days=90&person=alice"),
             ("JSON API, 30 days (token)", bearer, f"/api/teams/{slug}/metrics/?days=30"),
             ("JSON API, 90 days (token)", bearer, f"/api/teams/{slug}/metrics/?days=90"),
             (
                 "drill-down, merged, 90 days",
                 session,
                 f"/teams/{slug}/pull-requests/?days=90&figure=merged",
+            ),
+            # Streamed: the time to the response and its first rows, not the whole file.
+            (
+                "CSV, merged, 90 days",
+                session,
+                f"/teams/{slug}/pull-requests.csv?days=90&figure=merged",
             ),
         ]
         for name, client, path in pages:

@@ -14,8 +14,10 @@ as `figures.team_figures` does, so a filter (a squad) slots in."""
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from datetime import date, timedelta
+from functools import reduce
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -166,7 +168,14 @@ def _key_figures(
                 f"{name}__lead_p90": PercentileCont(lead_time, 0.9, filter=deployed),
             }
         )
-    values = {**deployments.aggregate(**aggregates), **pull_requests.aggregate(**lead)}
+    # Only the rows a period takes, each read through its index: not every
+    # deployment and pull request the team ever had.
+    finished_in = reduce(operator.or_, (_in("finished_at", p) for p in periods.values()))
+    deployed_in = reduce(operator.or_, (_in("deployed_at", p) for p in periods.values()))
+    values = {
+        **deployments.filter(finished_in).aggregate(**aggregates),
+        **pull_requests.filter(deployed_in).aggregate(**lead),
+    }
     found: dict[str, dict[str, Any]] = {name: {} for name in periods}
     for key, value in values.items():
         name, figure = key.split("__", 1)

@@ -11,6 +11,8 @@ length in hours); calendar days are 24 hours."""
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -70,8 +72,12 @@ def target_figures(*, scope: FigureScope) -> dict[str, dict[str, Any]]:
     if not targets:
         return {}
     aggregates: dict[str, Any] = {}
+    # The rows any target measures, read through each moment's index: without
+    # it, every request read every pull request the team ever had.
+    measured: list[Q] = []
     for metric, target in targets.items():
         column, population = _population(scope, metric)
+        measured.append(population)
         limit = _limit_hours(target, scope)
         aggregates[f"{metric}__count"] = Count("id", filter=population)
         aggregates[f"{metric}__within"] = Count(
@@ -80,8 +86,10 @@ def target_figures(*, scope: FigureScope) -> dict[str, dict[str, Any]]:
         aggregates[f"{metric}__value"] = PercentileCont(
             column, target.percentile / 100, filter=population
         )
-    found = PullRequest.objects.filter(scope.pull_requests_q(), team=scope.team).aggregate(
-        **aggregates
+    found = (
+        PullRequest.objects.filter(scope.pull_requests_q(), team=scope.team)
+        .filter(reduce(operator.or_, measured))
+        .aggregate(**aggregates)
     )
     answer = {}
     for metric, target in targets.items():

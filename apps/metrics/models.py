@@ -190,6 +190,10 @@ class PullRequest(models.Model):
             models.Index(fields=["team", "merged_at"], name="pr_team_merged"),
             models.Index(fields=["team", "closed_at"], name="pr_team_closed"),
             models.Index(fields=["team", "first_review_at"], name="pr_team_first_review"),
+            # The lead-time target's period, and the open ones counted (or listed
+            # as waiting) without reading the rest.
+            models.Index(fields=["team", "deployed_at"], name="pr_team_deployed"),
+            models.Index(fields=["team"], condition=models.Q(state="open"), name="pr_team_open"),
             # A deployment's commits matched to the pull requests they merged.
             models.Index(fields=["team", "merge_commit_sha"], name="pr_team_merge_commit"),
         ]
