@@ -370,11 +370,14 @@ MAX_REQUESTED_REVIEWERS = 50
 
 def _requested_reviewers(reviewers: list[Any]) -> list[dict[str, Any]]:
     """The people asked to review, as ``{"github_id", "login"}`` in GitHub's
-    order: teams (``requested_teams``) are not people, unreadable entries go."""
+    order: teams (``requested_teams``) are not people, entries without an id
+    and a login go."""
     found: list[dict[str, Any]] = []
     for value in reviewers[:MAX_REQUESTED_REVIEWERS]:
         person = read_user(value)
-        if person is not None and all(r["github_id"] != person.github_id for r in found):
+        if person is None or not person.login:
+            continue
+        if all(r["github_id"] != person.github_id for r in found):
             found.append({"github_id": person.github_id, "login": person.login})
     return found
 
