@@ -159,6 +159,11 @@ class PullRequest(models.Model):
     # name, or the name its event's repository block had), else found by name.
     reverts_repository_github_id = models.BigIntegerField(null=True, blank=True)
     labels = models.JSONField(default=list, blank=True)
+    # The people asked to review it and not yet reviewing, as the newest
+    # snapshot lists them (GitHub's ``requested_reviewers``: a review or a
+    # removed request takes a person off): ``{"github_id", "login"}`` each. The
+    # waiting nudge writes to them directly (docs/slack.md).
+    requested_reviewers = models.JSONField(default=list, blank=True)
     head_branch = models.TextField(blank=True)
     base_branch = models.TextField(blank=True)
     html_url = models.URLField(max_length=500, blank=True)

@@ -25,6 +25,51 @@ from apps.metrics.services.durations import HOURS, WORKING_HOURS, duration_colum
 from apps.teams.models import Team
 
 SCOPE_PARAMETERS = ("hours", "squad", "person")
+
+
+@dataclass(frozen=True)
+class SquadRule:
+    """Which pull requests are a squad's, the one definition (the figures'
+    ``squad=`` and the notifications' squads of a pull request read it): its
+    members' pull requests, on its repositories when it names any."""
+
+    member_ids: frozenset[int]
+    # Empty: every repository of the team.
+    repository_ids: frozenset[int]
+
+    def holds(self, *, author_id: int | None, repository_id: int | None) -> bool:
+        """Whether a pull request of this author and repository is the squad's."""
+        if author_id is None or author_id not in self.member_ids:
+            return False
+        return not self.repository_ids or repository_id in self.repository_ids
+
+
+def squad_rule(squad: Squad) -> SquadRule:
+    """The squad's rule (its members and repositories prefetched or read)."""
+    return SquadRule(
+        member_ids=frozenset(member.pk for member in squad.members.all()),
+        repository_ids=frozenset(repository.pk for repository in squad.repositories.all()),
+    )
+
+
+def squads_of_pull_request(
+    *, team_id: int, author_id: int | None, repository_id: int | None
+) -> list[Squad]:
+    """The team's squads a pull request of this author and repository is in."""
+    if author_id is None:
+        return []
+    candidates = (
+        Squad.objects.filter(team_id=team_id, members=author_id)
+        .prefetch_related("members", "repositories")
+        .order_by("name")
+    )
+    return [
+        squad
+        for squad in candidates
+        if squad_rule(squad).holds(author_id=author_id, repository_id=repository_id)
+    ]
+
+
 SLOT_OF_HOURS = {Team.Hours.CALENDAR.value: HOURS, Team.Hours.WORKING.value: WORKING_HOURS}
 
 
@@ -107,8 +152,9 @@ def figure_scope_read(
         squad = Squad.objects.filter(team=team, name=squad_name).first()
         if squad is None:
             raise BadParameter(f"Unknown squad '{squad_name}' for this team.")
-        member_ids = frozenset(squad.members.values_list("pk", flat=True))
-        squad_repositories = set(squad.repositories.values_list("pk", flat=True))
+        rule = squad_rule(squad)
+        member_ids = rule.member_ids
+        squad_repositories = set(rule.repository_ids)
         if squad_repositories:
             if repository_ids is not None and not squad_repositories & set(repository_ids):
                 raise BadParameter(

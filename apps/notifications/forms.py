@@ -1,4 +1,5 @@
-"""The team's notification settings, as admins change them on the Slack page."""
+"""The team's and its squads' notification settings, as admins change them on
+the Slack page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 from django import forms
 
-from apps.notifications.models import WEEKDAYS, NotificationSettings
+from apps.notifications.models import WEEKDAYS, NotificationSettings, SquadNotificationSettings
+from apps.teams.models import validate_time_zone
 
 # Slack's channel ids: C… (public), G… (private), upper-case letters and digits.
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,30}")
@@ -46,6 +48,7 @@ class NotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "nudge_waiting_on",
             "nudge_merged_unreviewed_on",
             "nudge_large_on",
+            "nudge_waiting_direct_on",
             "large_pr_lines",
             "first_review_target_hours",
             "digest_on",
@@ -64,4 +67,42 @@ class NotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         data = super().clean() or {}
         if data.get("digest_on") and not data.get("digest_channel"):
             self.add_error("digest_channel", "Choose the channel the digest goes to.")
+        return data
+
+
+class SquadNotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    digest_weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int)
+    digest_time = forms.TimeField(input_formats=["%H:%M"])
+    time_zone = forms.CharField(max_length=64, required=False, strip=True)
+
+    class Meta:
+        model = SquadNotificationSettings
+        fields = [
+            "nudge_channel",
+            "nudge_waiting_on",
+            "nudge_merged_unreviewed_on",
+            "nudge_large_on",
+            "digest_on",
+            "digest_channel",
+            "digest_weekday",
+            "digest_time",
+            "time_zone",
+        ]
+
+    def clean_nudge_channel(self) -> str:
+        return _channel(self.cleaned_data.get("nudge_channel") or "")
+
+    def clean_digest_channel(self) -> str:
+        return _channel(self.cleaned_data.get("digest_channel") or "")
+
+    def clean_time_zone(self) -> str:
+        value: str = self.cleaned_data.get("time_zone") or ""
+        if value:
+            validate_time_zone(value)
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("digest_on") and not data.get("digest_channel"):
+            self.add_error("digest_channel", "Choose the channel the squad's digest goes to.")
         return data

@@ -9,7 +9,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 
-from apps.metrics.models import MergeQuestion, PullRequest, PullRequestEvent
+from apps.metrics.models import MergeQuestion, PullRequest, PullRequestEvent, Squad
 
 
 class SlackConnection(models.Model):
@@ -96,6 +96,9 @@ class NotificationSettings(models.Model):
     nudge_waiting_on = models.BooleanField(default=True)
     nudge_merged_unreviewed_on = models.BooleanField(default=True)
     nudge_large_on = models.BooleanField(default=True)
+    # A pull request waiting past the target is also told, in a direct message
+    # in their working hours, to each requested reviewer with a Slack user.
+    nudge_waiting_direct_on = models.BooleanField(default=True)
     # A pull request of more changed lines (additions + deletions) is large.
     large_pr_lines = models.PositiveIntegerField(default=500)
     # Working hours a ready pull request may wait for its first review.
@@ -108,6 +111,32 @@ class NotificationSettings(models.Model):
 
     def __str__(self) -> str:
         return f"notification settings of {self.team}"
+
+
+class SquadNotificationSettings(models.Model):
+    """What a squad is told, where and when: its own nudge channel and kinds,
+    its own weekly digest at its own time in its own time zone (the team's when
+    blank). A squad's pull requests are those the figures' ``squad=`` counts
+    (`apps.metrics.scope.SquadRule`); the size threshold and the first-review
+    target stay the team's."""
+
+    squad = models.OneToOneField(
+        Squad, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    # Empty: the squad's nudges go to the team's channel (docs/slack.md).
+    nudge_channel = models.CharField(max_length=32, blank=True)
+    nudge_waiting_on = models.BooleanField(default=True)
+    nudge_merged_unreviewed_on = models.BooleanField(default=True)
+    nudge_large_on = models.BooleanField(default=True)
+    digest_on = models.BooleanField(default=False)
+    digest_channel = models.CharField(max_length=32, blank=True)
+    digest_weekday = models.PositiveSmallIntegerField(default=0, choices=WEEKDAYS)
+    digest_time = models.TimeField(default=dt.time(9, 0))
+    # An IANA time zone name; blank: the team's.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"notification settings of squad {self.squad}"
 
 
 class SlackMessage(models.Model):

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
+from apps.metrics.models import Squad
+from apps.metrics.squads import squads_for_team
 from apps.notifications.models import (
     NotificationSettings,
     OutboundDelivery,
     SlackConnection,
     SlackMessage,
     SlackPerson,
+    SquadNotificationSettings,
     WebhookEndpoint,
 )
 from apps.teams.models import Team
@@ -49,6 +52,26 @@ def slack_person_of(*, team_id: int, user_id: int) -> SlackPerson | None:
 def notification_settings_of(*, team: Team) -> NotificationSettings:
     """The team's settings; the defaults (unsaved) when it never changed them."""
     return NotificationSettings.objects.filter(team=team).first() or NotificationSettings(team=team)
+
+
+@dataclass(frozen=True)
+class SquadRow:
+    squad: Squad
+    settings: SquadNotificationSettings
+    time_zone: str
+
+
+def squad_notification_rows(*, team: Team) -> list[SquadRow]:
+    """Every squad of the team with its settings (the defaults, unsaved, when
+    it never changed them) and the time zone its digest is in."""
+    saved = {s.squad_id: s for s in SquadNotificationSettings.objects.filter(squad__team=team)}
+    rows = []
+    for squad in squads_for_team(team=team):
+        settings = saved.get(squad.pk) or SquadNotificationSettings(squad=squad)
+        rows.append(
+            SquadRow(squad=squad, settings=settings, time_zone=settings.time_zone or team.time_zone)
+        )
+    return rows
 
 
 def slack_messages_recent(*, team: Team, direct: bool) -> QuerySet[SlackMessage]:

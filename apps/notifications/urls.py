@@ -10,6 +10,11 @@ urlpatterns = [
     ),
     path("teams/<slug:team_slug>/slack/settings/", views.slack_settings, name="slack_settings"),
     path(
+        "teams/<slug:team_slug>/slack/squads/<int:squad_id>/",
+        views.slack_squad_settings,
+        name="slack_squad_settings",
+    ),
+    path(
         "teams/<slug:team_slug>/slack/messages/<int:pk>/retry/",
         views.slack_message_retry,
         name="slack_message_retry",

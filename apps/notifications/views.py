@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.metrics.squads import squad_of_team
 from apps.notifications import selectors
-from apps.notifications.forms import WEEKDAYS, NotificationSettingsForm
+from apps.notifications.forms import (
+    WEEKDAYS,
+    NotificationSettingsForm,
+    SquadNotificationSettingsForm,
+)
 from apps.notifications.services import (
     connections,
     merge_question_slack,
@@ -52,6 +59,7 @@ def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
             "configured": connections.slack_configured(),
             "people": selectors.slack_people_rows(team=team),
             "settings": selectors.notification_settings_of(team=team),
+            "squads": selectors.squad_notification_rows(team=team),
             "recent": selectors.slack_messages_recent(team=team, direct=membership.is_admin),
             "weekdays": WEEKDAYS,
             "now": timezone.now(),
@@ -264,27 +272,47 @@ def webhook_redeliver(request: HttpRequest, team_slug: str, pk: int) -> HttpResp
     return redirect("team_webhooks", team_slug=team_slug)
 
 
+def _not_saved(request: HttpRequest, form: forms.BaseForm) -> HttpResponse | None:
+    """The refusal page naming each field's error, or None for a valid form."""
+    if form.is_valid():
+        return None
+    errors = "; ".join(
+        f"{form.fields[name].label if name in form.fields else name}: {' '.join(e)}"
+        for name, e in form.errors.items()
+    )
+    return render(
+        request,
+        "notifications/refused.html",
+        {"title": "Settings not saved", "message": errors},
+        status=400,
+    )
+
+
 @login_required
 @require_POST
 def slack_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     """What the team is told, where and when (admins)."""
     membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
-    team = membership.team
     form = NotificationSettingsForm(request.POST)
-    if not form.is_valid():
-        errors = "; ".join(
-            f"{form.fields[name].label if name in form.fields else name}: {' '.join(e)}"
-            for name, e in form.errors.items()
-        )
-        return render(
-            request,
-            "notifications/refused.html",
-            {"title": "Settings not saved", "message": errors},
-            status=400,
-        )
-    preferences.notification_settings_save(team=team, values=form.cleaned_data)
+    if (refused := _not_saved(request, form)) is not None:
+        return refused
+    preferences.notification_settings_save(team=membership.team, values=form.cleaned_data)
     messages.success(request, "Notification settings saved.")
     return redirect("team_slack", team_slug=team_slug)
+
+
+@login_required
+@require_POST
+def slack_squad_settings(request: HttpRequest, team_slug: str, squad_id: int) -> HttpResponse:
+    """What a squad is told, where and when (admins); 404 for another team's squad."""
+    membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
+    squad = squad_of_team(team=membership.team, squad_id=squad_id)
+    form = SquadNotificationSettingsForm(request.POST)
+    if (refused := _not_saved(request, form)) is not None:
+        return refused
+    preferences.squad_notification_settings_save(squad=squad, values=form.cleaned_data)
+    messages.success(request, f"Notification settings of the squad {squad.name} saved.")
+    return redirect(f"{reverse('team_slack', args=[team_slug])}#squad-{squad.pk}")
 
 
 @login_required

@@ -303,11 +303,15 @@ def test_pull_request_reopened(send, hello_world):
 def test_pull_request_review_requested(send, hello_world):
     _processed(send("pull_request.review_requested"))
     assert _pull_request().first_review_at is None
+    # The pull request's whole list of requested reviewers (docs/slack.md).
+    assert _pull_request().requested_reviewers == [{"github_id": 5346, "login": "octocat"}]
 
 
 def test_pull_request_review_request_removed(send, hello_world):
     _processed(send("pull_request.review_request_removed"))
     assert _pull_request().first_review_at is None
+    # The list as the example's snapshot has it (octokit's example still names octocat).
+    assert _pull_request().requested_reviewers == [{"github_id": 5346, "login": "octocat"}]
 
 
 def test_pull_request_synchronize(send, hello_world):

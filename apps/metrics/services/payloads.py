@@ -154,6 +154,8 @@ def read_pull_request(value: object, *, path: str = "pull_request") -> PullReque
         fields["additions"], fields["deletions"] = additions, deletions
     if isinstance(data.get("labels"), list):
         fields["labels"] = _label_names(data["labels"])
+    if isinstance(data.get("requested_reviewers"), list):
+        fields["requested_reviewers"] = _requested_reviewers(data["requested_reviewers"])
     head_ref = _branch(data.get("head"))
     if head_ref is not None:
         fields["head_branch"] = head_ref
@@ -360,6 +362,24 @@ def _count(value: object) -> int | None:
 def _label_names(labels: list[Any]) -> list[str]:
     names = (label.get("name") for label in labels if isinstance(label, Mapping))
     return [clean_text(name) for name in names if isinstance(name, str)]
+
+
+# GitHub allows 15 reviewers per pull request; more is not GitHub's payload.
+MAX_REQUESTED_REVIEWERS = 50
+
+
+def _requested_reviewers(reviewers: list[Any]) -> list[dict[str, Any]]:
+    """The people asked to review, as ``{"github_id", "login"}`` in GitHub's
+    order: teams (``requested_teams``) are not people, entries without an id
+    and a login go."""
+    found: list[dict[str, Any]] = []
+    for value in reviewers[:MAX_REQUESTED_REVIEWERS]:
+        person = read_user(value)
+        if person is None or not person.login:
+            continue
+        if all(r["github_id"] != person.github_id for r in found):
+            found.append({"github_id": person.github_id, "login": person.login})
+    return found
 
 
 def _branch(value: object) -> str | None:

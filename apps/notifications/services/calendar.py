@@ -3,9 +3,10 @@ calendar ("Working hours, targets and squads", docs/working-hours.md: its time
 zone, working days and hours, holidays) through the durations engine's
 `team_working_hours`, and its first-review target.
 
-- A channel post counts and waits in the team's calendar; a direct message
-  waits for the recipient's working hours: the team's days, hours and holidays
-  in the person's own Slack time zone.
+- A wait is counted in the team's calendar. A channel post waits for the
+  channel's working hours (the team's, or a squad's: the team's days, hours and
+  holidays in the squad's time zone); a direct message for the recipient's: the
+  team's days, hours and holidays in the person's own Slack time zone.
 - The first-review target is the team's (`Team.targets["first_review"]`, in its
   own unit: hours, days, working hours or working days); a team without one
   falls back to the notification settings' number of working hours (default 4)."""
@@ -29,17 +30,24 @@ def team_calendar(*, team: Team) -> WorkingHours:
     return team_working_hours(team)
 
 
+def calendar_in_zone(*, team: Team, time_zone: str = "") -> WorkingHours:
+    """The team's working days, hours and holidays in another time zone (a
+    person's own in Slack, a squad's), or the team's when none or an unknown
+    one is given."""
+    calendar = team_working_hours(team)
+    if time_zone and time_zone != calendar.time_zone:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return calendar
+        return dataclasses.replace(calendar, time_zone=time_zone)
+    return calendar
+
+
 def person_calendar(*, team: Team, person_time_zone: str = "") -> WorkingHours:
     """The team's working days, hours and holidays in the person's own time zone
     (Slack's), or the team's when Slack gave none."""
-    calendar = team_working_hours(team)
-    if person_time_zone and person_time_zone != calendar.time_zone:
-        try:
-            zoneinfo.ZoneInfo(person_time_zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return calendar
-        return dataclasses.replace(calendar, time_zone=person_time_zone)
-    return calendar
+    return calendar_in_zone(team=team, time_zone=person_time_zone)
 
 
 def _opens(calendar: WorkingHours, day: datetime) -> tuple[datetime, datetime]:

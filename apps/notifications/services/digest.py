@@ -1,24 +1,35 @@
 """The weekly digest: once a week, at the team's chosen weekday and time in its
 time zone, the last seven whole days' figures against the seven before, the
 pull requests waiting longest, the team's targets met or missed, and
-deployments where the figures have them,
-posted to the team's chosen channel.
+deployments where the figures have them, posted to the team's chosen channel.
+Each squad may have its own: its figures (the JSON API's ``squad=``), to its
+channel, at its weekday and time in its own time zone (the team's when it has
+none).
 
 The figures are `team_figures` of the JSON API for the same days (``from``,
-``to``), so the digest says what ``GET /api/teams/<slug>/metrics/`` says. A
-digest's key is its team and local date, so two beat ticks (or two beat
-processes) post it once."""
+``to``, and ``squad``: read by the API's own `figure_scope_read`), so the
+digest says what ``GET /api/teams/<slug>/metrics/`` says. A digest's key is its
+team (or squad) and local date, so two beat ticks (or two beat processes) post
+it once."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import zoneinfo
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from apps.metrics.figures import team_figures
+from apps.metrics.models import Squad
 from apps.metrics.periods import request_read
-from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
+from apps.metrics.scope import figure_scope_read
+from apps.notifications.models import (
+    NotificationSettings,
+    SlackConnection,
+    SlackMessage,
+    SquadNotificationSettings,
+)
 from apps.notifications.services.messages import Outgoing, slack_message_queue
 from apps.notifications.services.slack_api import slack_escape, slack_link
 from apps.teams.models import Team
@@ -27,8 +38,12 @@ from apps.teams.models import Team
 WAITING_SHOWN = 5
 
 
-def digest_figures(*, team: Team, today_local: datetime) -> dict[str, Any]:
-    """The JSON API's figures for the seven whole days before ``today_local``."""
+def digest_figures(
+    *, team: Team, today_local: datetime, squad: Squad | None = None
+) -> dict[str, Any]:
+    """The JSON API's figures for the seven whole days before ``today_local``
+    (days as the API counts them, in the team's time zone), of the squad's pull
+    requests when one is given: what ``?from=…&to=…&squad=<name>`` answers."""
     end = today_local.date() - timedelta(days=1)
     start = end - timedelta(days=6)
     request = request_read(
@@ -36,7 +51,19 @@ def digest_figures(*, team: Team, today_local: datetime) -> dict[str, Any]:
         time_zone=str(team.tzinfo),
         today=today_local.date(),
     )
-    return team_figures(team=team, request=request, repository_ids=None, now=timezone.now())
+    scope = figure_scope_read(
+        team=team,
+        period=request.period,
+        repository_ids=None,
+        params={"squad": [squad.name]} if squad is not None else {},
+    )
+    return team_figures(
+        team=team,
+        request=request,
+        repository_ids=scope.repository_ids,
+        now=timezone.now(),
+        scope=scope,
+    )
 
 
 def _number(value: Any, unit: str = "") -> str:
@@ -82,12 +109,12 @@ def _targets(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
-def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
+def digest_text(*, team: Team, figures: dict[str, Any], squad: Squad | None = None) -> str:
     current, previous = figures, figures["previous"]
     period = figures["period"]
+    title = slack_escape(team.name) + (f" · {slack_escape(squad.name)}" if squad else "")
     lines = [
-        f"*Weekly digest · {slack_escape(team.name)}* "
-        f"({period['from']} to {period['to']}, {period['time_zone']})",
+        f"*Weekly digest · {title}* ({period['from']} to {period['to']}, {period['time_zone']})",
         "• Merged: "
         + _change(current["pull_requests"]["merged"], previous["pull_requests"]["merged"]),
         "• Opened: "
@@ -122,35 +149,88 @@ def digest_text(*, team: Team, figures: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _due_today(
+    *, now: datetime, zone: zoneinfo.ZoneInfo, weekday: int, at: time
+) -> datetime | None:
+    """The local moment in ``zone`` when the weekday and time have come, else None."""
+    local = now.astimezone(zone)
+    if local.weekday() != weekday or local.time() < at:
+        return None
+    return local
+
+
+def _zone(name: str, fallback: zoneinfo.ZoneInfo) -> zoneinfo.ZoneInfo:
+    if not name:
+        return fallback
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+def _connected(team: Team) -> bool:
+    return SlackConnection.objects.filter(
+        team=team, status=SlackConnection.Status.CONNECTED
+    ).exists()
+
+
+def _post(*, team: Team, key: str, channel: str, text: str) -> None:
+    slack_message_queue(
+        team_id=team.pk,
+        message=Outgoing(
+            key=key,
+            kind=SlackMessage.Kind.DIGEST,
+            channel=channel,
+            text=text,
+            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
+        ),
+    )
+
+
 def digests_due(*, now: datetime | None = None) -> int:
-    """Queue the digest of every team whose weekday and time have come today
-    (in its time zone) and whose digest of today is not queued yet."""
+    """Queue the digest of every team and squad whose weekday and time have
+    come today (in its time zone) and whose digest of today is not queued yet."""
     now = now or timezone.now()
     queued = 0
     chosen = NotificationSettings.objects.filter(digest_on=True).exclude(digest_channel="")
     for settings in chosen.select_related("team"):
         team = settings.team
-        local = now.astimezone(team.tzinfo)
-        if local.weekday() != settings.digest_weekday or local.time() < settings.digest_time:
+        local = _due_today(
+            now=now, zone=team.tzinfo, weekday=settings.digest_weekday, at=settings.digest_time
+        )
+        if local is None:
             continue
         key = f"digest:{local.date().isoformat()}"
-        if SlackMessage.objects.filter(team=team, key=key).exists():
-            continue
-        if not SlackConnection.objects.filter(
-            team=team, status=SlackConnection.Status.CONNECTED
-        ).exists():
+        if SlackMessage.objects.filter(team=team, key=key).exists() or not _connected(team):
             continue
         figures = digest_figures(team=team, today_local=local)
-        text = digest_text(team=team, figures=figures)
-        slack_message_queue(
-            team_id=team.pk,
-            message=Outgoing(
-                key=key,
-                kind=SlackMessage.Kind.DIGEST,
-                channel=settings.digest_channel,
-                text=text,
-                blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}],
-            ),
+        _post(
+            team=team,
+            key=key,
+            channel=settings.digest_channel,
+            text=digest_text(team=team, figures=figures),
+        )
+        queued += 1
+    squads = SquadNotificationSettings.objects.filter(digest_on=True).exclude(digest_channel="")
+    for squad_settings in squads.select_related("squad__team"):
+        squad, team = squad_settings.squad, squad_settings.squad.team
+        local = _due_today(
+            now=now,
+            zone=_zone(squad_settings.time_zone, team.tzinfo),
+            weekday=squad_settings.digest_weekday,
+            at=squad_settings.digest_time,
+        )
+        if local is None:
+            continue
+        key = f"digest:squad:{squad.pk}:{local.date().isoformat()}"
+        if SlackMessage.objects.filter(team=team, key=key).exists() or not _connected(team):
+            continue
+        figures = digest_figures(team=team, today_local=local, squad=squad)
+        _post(
+            team=team,
+            key=key,
+            channel=squad_settings.digest_channel,
+            text=digest_text(team=team, figures=figures, squad=squad),
         )
         queued += 1
     return queued
