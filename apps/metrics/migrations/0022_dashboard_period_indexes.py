@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('integrations', '0013_history_run_points'),
-        ('metrics', '0020_ai_commits'),
+        ('metrics', '0021_pull_request_requested_reviewers'),
         ('teams', '0005_team_working_hours_and_targets'),
     ]
 
