@@ -827,9 +827,10 @@ class DeploymentRows(RowKind):
         pending: list[tuple[Deployment, datetime, PullRequest]] = []
         for row in rows:
             github_id = self._merges.get((row.team_id, row.key))
+            # Shipped before or not, it ships its pull request again (as the
+            # pull request now stands: a row made again, say), which costs nothing.
             if (
                 github_id is None
-                or row.shipped_at is not None
                 or not (row.is_production and row.succeeded)
                 or row.finished_at is None
                 or row.repository_id is None
@@ -844,7 +845,7 @@ class DeploymentRows(RowKind):
         )
         now = timezone.now()
         for row, finished, pull_request in pending:
-            row.shipped_at = now
+            row.shipped_at = row.shipped_at or now
             other = pull_request.deployment_id
             if (
                 pull_request.deployed_at is not None
