@@ -545,8 +545,9 @@ def deployments_assess(
     failed and why, whether it was rework and its recovery time; write those
     that changed. How many changed.
 
-    Per source (a repository's GitHub deployments and its releases are two
-    histories), in the order they finished:
+    Per family of sources (`FAMILIES`: a repository's GitHub deployments,
+    with the API's, and its releases are two histories), in the order they
+    finished:
     - failed: its status was failure or error; or a later deployment of an
       older commit rolled it back; or a pull request it shipped was reverted, or
       a hotfix merged after it (before the next deployment), within the team's
@@ -590,11 +591,13 @@ def deployments_assess(
         ).values_list("merged_at", "number")
         if merged_at is not None
     ]
-    by_source: dict[str, list[Deployment]] = defaultdict(list)
+    # One history per family of sources: the API's deployments and GitHub's
+    # are one (a rollback, a hotfix or a recovery across them counts).
+    by_family: dict[tuple[str, ...], list[Deployment]] = defaultdict(list)
     for row in rows:
         _reset(row)
-        by_source[row.source].append(row)
-    for group in by_source.values():
+        by_family[FAMILIES[row.source]].append(row)
+    for group in by_family.values():
         _assess(group, shipped=shipped, reverted=reverted, hotfixes=hotfixes, window=window)
         _recover(group, calendars=calendars)
     changed, fields = changed_fields((row, loaded[row.pk]) for row in rows)
