@@ -19,6 +19,7 @@ import pytest
 import respx
 from django.test import Client
 
+from apps.integrations.models import Repository
 from apps.metrics.models import APIToken, Deployment, PullRequest
 from apps.metrics.services.api_tokens import api_token_create
 from apps.metrics.services.deployment_settings import repository_deployment_source_set
@@ -44,6 +45,10 @@ PERIOD = "from=2025-03-03&to=2025-03-16"
 # The merge commits, in the order of the default branch's (linear) history.
 M = {n: f"{n:x}" * 40 for n in range(1, 8)}
 HISTORY = [M[n] for n in range(1, 8)]
+# Three more repositories of the team, one source each (the second test).
+WEB, LIB, DOCS = (200, "acme/web"), (300, "acme/lib"), (400, "acme/docs")
+WEB_HISTORY = ["a1" * 20, "a2" * 20]
+LIB_SHA = "b1" * 20
 
 
 def at(hours: float) -> str:
@@ -70,8 +75,9 @@ def github():
 
     def compare(request, base: str, head: str):
         ahead = []
-        if base in HISTORY and head in HISTORY and HISTORY.index(head) > HISTORY.index(base):
-            ahead = HISTORY[HISTORY.index(base) + 1 : HISTORY.index(head) + 1]
+        for history in (HISTORY, WEB_HISTORY):
+            if base in history and head in history and history.index(head) > history.index(base):
+                ahead = history[history.index(base) + 1 : history.index(head) + 1]
         status = "ahead" if ahead else "behind"
         return respx.MockResponse(
             200, json={"status": status, "commits": [{"sha": sha} for sha in ahead]}
@@ -82,27 +88,38 @@ def github():
             201, json={"token": "ghs_deploy", "expires_at": iso(datetime.now(UTC) + timedelta(1))}
         )
         mock.compare = mock.get(
-            url__regex=rf"/repos/{FULL_NAME}/compare/(?P<base>[0-9a-f]+)\.\.\.(?P<head>[0-9a-f]+)"
+            url__regex=r"/repos/acme/[a-z]+/compare/(?P<base>[0-9a-f]+)\.\.\.(?P<head>[0-9a-f]+)"
         ).mock(side_effect=compare)
+        # A release of a branch: its tag's commit, read from GitHub.
+        mock.get("/repos/acme/lib/commits/v1").respond(200, json={"sha": LIB_SHA})
         # A merged pull request's commits (GraphQL): unknown here, so each
         # pull request's lead time starts at its opening.
         mock.post("/graphql").respond(502)
         yield mock
 
 
-def merge(deliver, number: int, *, opened: float, merged: float, **fields: Any) -> None:
+def merge(
+    deliver,
+    number: int,
+    *,
+    opened: float,
+    merged: float,
+    repo: tuple[int, str] = (REPOSITORY_ID, FULL_NAME),
+    sha: str = "",
+    **fields: Any,
+) -> None:
     payload = pull_request_payload(
         "closed",
-        pr_id=1000 + number,
+        pr_id=repo[0] * 100 + number,
         number=number,
         state="closed",
         merged=True,
         created_at=at(opened),
         merged_at=at(merged),
         closed_at=at(merged),
-        merge_commit_sha=M[number],
-        repository_id=REPOSITORY_ID,
-        repository_full_name=FULL_NAME,
+        merge_commit_sha=sha or M[number],
+        repository_id=repo[0],
+        repository_full_name=repo[1],
         **fields,
     )
     assert deliver("pull_request", payload).status_code == 202
@@ -280,3 +297,110 @@ def test_a_repositorys_life_through_the_endpoints_gives_the_hand_computed_figure
         ("github", "6", "success", "rolled_back", False, [6]),
         ("github", "5", "success", None, True, []),
     ]
+
+
+def test_three_repositories_of_the_other_sources_give_the_hand_computed_figures(
+    team, owner, repository, github, deliver, no_sleep
+):
+    installation = repository.installation
+    for github_id, full_name in (WEB, LIB, DOCS):
+        repository_for(installation=installation, github_id=github_id, full_name=full_name)
+    # acme/api has nothing this time: the team's figures are the three's.
+    repository_deployment_source_set(
+        team=team,
+        repository_github_id=WEB[0],
+        choice="workflow",
+        workflow_path=".github/workflows/deploy.yml",
+    )
+    read = api_token_create(team=team, name="read", created_by=owner, scopes=["read"])[1]
+
+    def run(run_id: int, sha: str, conclusion: str, hours: float) -> None:
+        payload = workflow_run_payload(
+            run_id=run_id,
+            head_sha=sha,
+            conclusion=conclusion,
+            run_started_at=at(hours - 0.5),
+            updated_at=at(hours),
+            repository_id=WEB[0],
+            repository_full_name=WEB[1],
+        )
+        assert deliver("workflow_run", payload).status_code == 202
+
+    def release(release_id: int, hours: float, **fields: Any) -> None:
+        payload = release_payload(
+            release_id=release_id,
+            tag_name=f"v{release_id}",
+            target_commitish="main",
+            created_at=at(hours - 0.1),
+            published_at=at(hours),
+            repository_id=LIB[0],
+            repository_full_name=LIB[1],
+            **fields,
+        )
+        assert deliver("release", payload).status_code == 202
+
+    # acme/web, its workflow's runs: web#1 (0 → 5) and web#2 (12 → 15); R1
+    # w1 at 10, R2 w2 fails at 20, R3 w2 at 22, R4 cancelled (no deployment).
+    merge(deliver, 1, opened=0, merged=5, repo=WEB, sha=WEB_HISTORY[0])
+    merge(deliver, 2, opened=12, merged=15, repo=WEB, sha=WEB_HISTORY[1])
+    run(1, WEB_HISTORY[0], "success", 10)
+    run(3, WEB_HISTORY[1], "success", 22)  # before the failed attempt's event
+    run(2, WEB_HISTORY[1], "failure", 20)
+    run(4, WEB_HISTORY[1], "cancelled", 23)
+    # acme/lib: lib#1 (25 → 28) deploys itself by its merge, until the first
+    # release (30, of its branch main) takes it; a prerelease and a draft do nothing.
+    merge(deliver, 1, opened=25, merged=28, repo=LIB, sha=LIB_SHA)
+    assert Deployment.objects.get(key=f"merge:{LIB[0] * 100 + 1}").shipped_at is not None
+    release(1, 30)
+    release(2, 40, prerelease=True)
+    release(3, 41, draft=True)
+    # acme/docs, its merges: docs#1 (0 → 1), docs#2 (2 → 4), docs#3 reverts 2 (5 → 6).
+    merge(deliver, 1, opened=0, merged=1, repo=DOCS, sha="d1" * 20)
+    merge(deliver, 2, opened=2, merged=4, repo=DOCS, sha="d2" * 20)
+    revert = {"title": 'Revert "Change 2"', "body": "Reverts #2", "head_ref": "revert-2-change"}
+    merge(deliver, 3, opened=5, merged=6, repo=DOCS, sha="d3" * 20, **revert)
+
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {read}"}
+    figures = Client().get(f"/api/teams/acme/metrics/?{PERIOD}", **auth).json()["deployments"]
+    listed = Client().get(f"/api/teams/acme/deployments/?{PERIOD}", **auth).json()["deployments"]
+
+    # By hand. Successes: web R1, R3; lib's release 1; docs' three merges: 6
+    # (3 a week). Attempts: those and R2: 7. Failed: R2 (its status), docs#2's
+    # merge (reverted by docs#3 two hours later): 2 of 7. Rework: docs#3's
+    # merge (a revert): 1 of 6. Recovery: R2 20 → R3 22, docs#2 4 → docs#3 6:
+    # 2 and 2. Lead time from opening: web#1 0 → 10, web#2 12 → 22, lib#1 25
+    # → 30 (the release, not its merge), docs 1, 2, 1: 1, 1, 2, 5, 10, 10,
+    # median 3.5, p90 at 4.5 of 5: 10.
+    assert (figures["count"], figures["attempts"], figures["failed"]) == (6, 7, 2)
+    assert figures["per_week"] == 3.0
+    assert figures["change_failure_rate"] == round(2 / 7, 4)
+    assert (figures["rework"], figures["rework_rate"]) == (1, round(1 / 6, 4))
+    assert figures["recovery_time_hours"] == {"median": 2.0, "p90": 2.0, "count": 2}
+    assert figures["lead_time_hours"] == {
+        "median": 3.5,
+        "p90": 10.0,
+        "count": 6,
+        "from_opening": 6,
+    }
+    summary = sorted(
+        (
+            item["repository"],
+            item["finished_at"],
+            item["source"],
+            item["status"],
+            item["failure_reason"],
+            item["rework"],
+            item["pull_requests"],
+        )
+        for item in listed
+    )
+    assert [row[:1] + row[2:] for row in summary] == [
+        ("acme/docs", "merge", "success", None, False, [1]),
+        ("acme/docs", "merge", "success", "reverted", False, [2]),
+        ("acme/docs", "merge", "success", None, True, [3]),
+        ("acme/lib", "release", "success", None, False, [1]),
+        ("acme/web", "workflow", "success", None, False, [1]),
+        ("acme/web", "workflow", "failure", "status", False, []),
+        ("acme/web", "workflow", "success", None, False, [2]),
+    ]
+    assert Repository.objects.count() == 4
