@@ -17,7 +17,7 @@ from urllib.parse import quote
 from githubkit import GitHub
 
 from github_app.errors import Forbidden, GitHubError, NotFound
-from github_app.pagination import iter_pages
+from github_app.pagination import ListPage, iter_pages, read_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,26 +108,6 @@ def _repository_path(full_name: str) -> str:
     return f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
 
 
-def _created_since(item: Mapping[str, Any], key: str, since: str) -> bool:
-    # ISO 8601 times in UTC ("...Z") compare as text.
-    value = item.get(key)
-    return isinstance(value, str) and value >= since
-
-
-def repository_deployments(
-    github: GitHub[Any], *, full_name: str, since: str
-) -> list[dict[str, Any]]:
-    """``GET /repos/{owner}/{repo}/deployments``, newest first, the pages
-    until one created before ``since`` (ISO 8601, UTC): GitHub's deployment
-    objects, as the webhooks carry them."""
-    found = []
-    for deployment in iter_pages(github, f"{_repository_path(full_name)}/deployments"):
-        if not _created_since(deployment, "created_at", since):
-            break
-        found.append(deployment)
-    return found
-
-
 def deployment_latest_status(
     github: GitHub[Any], *, full_name: str, deployment_id: int
 ) -> dict[str, Any] | None:
@@ -143,18 +123,6 @@ def deployment_latest_status(
     return body[0] if body and isinstance(body[0], dict) else None
 
 
-def repository_releases(github: GitHub[Any], *, full_name: str, since: str) -> list[dict[str, Any]]:
-    """``GET /repos/{owner}/{repo}/releases``, newest first, those published
-    since ``since`` (drafts have no publication and are left out)."""
-    found = []
-    for release in iter_pages(github, f"{_repository_path(full_name)}/releases"):
-        if not _created_since(release, "created_at", since):
-            break
-        if _created_since(release, "published_at", since):
-            found.append(release)
-    return found
-
-
 def repository_block(github: GitHub[Any], *, full_name: str) -> dict[str, Any]:
     """``GET /repos/{owner}/{repo}``: the repository, as the webhooks' block."""
     body = github.request("GET", _repository_path(full_name)).json()
@@ -163,12 +131,32 @@ def repository_block(github: GitHub[Any], *, full_name: str) -> dict[str, Any]:
     return body
 
 
-def workflow_runs(
-    github: GitHub[Any], *, full_name: str, workflow_file: str, branch: str, since: str
-) -> list[dict[str, Any]]:
-    """``GET /repos/{owner}/{repo}/actions/workflows/{file}/runs``: the
-    completed runs of one workflow on one branch created since ``since``
-    (a date, YYYY-MM-DD), every page."""
+# --- one page at a time, for a read that stores where it stands -------------------
+# (the deployments' history: docs/history.md). ``next_url`` empty reads the
+# first page; else the page a previous one's ``next_url`` named.
+
+
+def deployments_page(github: GitHub[Any], *, full_name: str, next_url: str = "") -> ListPage:
+    """A page of ``GET /repos/{owner}/{repo}/deployments`` (newest first)."""
+    return read_page(github, f"{_repository_path(full_name)}/deployments", next_url=next_url)
+
+
+def releases_page(github: GitHub[Any], *, full_name: str, next_url: str = "") -> ListPage:
+    """A page of ``GET /repos/{owner}/{repo}/releases`` (newest first)."""
+    return read_page(github, f"{_repository_path(full_name)}/releases", next_url=next_url)
+
+
+def workflow_runs_page(
+    github: GitHub[Any],
+    *,
+    full_name: str,
+    workflow_file: str,
+    branch: str,
+    since: str,
+    next_url: str = "",
+) -> ListPage:
+    """A page of the completed runs of one workflow on one branch created since
+    ``since`` (a date, YYYY-MM-DD): ``GET .../actions/workflows/{file}/runs``."""
     path = f"{_repository_path(full_name)}/actions/workflows/{quote(workflow_file, safe='')}/runs"
     params = {"branch": branch, "status": "completed", "created": f">={since}"}
-    return list(iter_pages(github, path, items_key="workflow_runs", params=params))
+    return read_page(github, path, next_url=next_url, items_key="workflow_runs", params=params)

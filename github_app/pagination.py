@@ -6,6 +6,7 @@ time and GitHub Enterprise Server versions, and the strict models reject some.""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from githubkit import GitHub
@@ -44,3 +45,37 @@ def iter_pages(
         # The next link carries its own query string (page, per_page).
         url, query = (str(next_link), None) if next_link else (None, None)
     raise GitHubError(f"GET {path} had more than {MAX_PAGES} pages")
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a list endpoint: its items, and GitHub's ``Link: rel="next"``
+    (None on the last page), which a caller may store to read on from there."""
+
+    items: list[dict[str, Any]]
+    next_url: str | None
+
+
+def read_page(
+    client: GitHub[Any],
+    path: str,
+    *,
+    next_url: str = "",
+    items_key: str | None = None,
+    params: Mapping[str, str | int] | None = None,
+) -> ListPage:
+    """One page of ``GET path``: the first (``next_url`` empty, with ``params``),
+    or the one a previous page's ``next_url`` named (its query string is its own)."""
+    if next_url:
+        response = client.request("GET", next_url)
+    else:
+        response = client.request("GET", path, params={"per_page": PER_PAGE, **(params or {})})
+    body = response.json()
+    items = body.get(items_key) if items_key and isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise GitHubError(f"GitHub's answer to GET {path} was not a list")
+    following = response.raw_response.links.get("next", {}).get("url")
+    return ListPage(
+        items=[item for item in items if isinstance(item, dict)],
+        next_url=str(following) if following else None,
+    )

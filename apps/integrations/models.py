@@ -343,3 +343,57 @@ class HistoryRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class DeploymentHistoryCursor(models.Model):
+    """Where the reading of a repository's past deployments of one source
+    (GitHub deployments, releases, the deployment workflow's runs) stands:
+    each page read from GitHub is applied and its cursor moved in one
+    transaction, so a read that stops (a killed worker, a rate limit) goes on
+    from the page after the last one stored (docs/history.md, "Deployments")."""
+
+    class Source(models.TextChoices):
+        DEPLOYMENTS = "deployments", "GitHub deployments"
+        RELEASES = "releases", "Releases"
+        WORKFLOW_RUNS = "workflow_runs", "Workflow runs"
+
+    class Status(models.TextChoices):
+        READING = "reading", "Reading"
+        WAITING = "waiting_rate_limit", "Waiting for the rate limit"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        # Untracked, or gone from the installation: nothing more to read.
+        STOPPED = "stopped", "Stopped"
+
+    ACTIVE = (Status.READING, Status.WAITING)
+
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="deployment_history_cursors"
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.READING)
+    # Items created before this are not read; null: all of them.
+    window_start = models.DateTimeField(null=True, blank=True)
+    # GitHub's Link rel="next" of the last page stored; empty: the first page.
+    next_url = models.TextField(blank=True, default="")
+    pages_done = models.PositiveIntegerField(default=0)
+    items_stored = models.PositiveIntegerField(default=0)
+    requests_made = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Transient failures in a row (GitHub down); reset by a page stored.
+    failures = models.PositiveSmallIntegerField(default=0)
+    # When a waiting read may go on (GitHub's reset, or a failure's backoff).
+    resume_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    # Moves on every page: a read that has not moved for long lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository", "source"], name="one_deployment_history_cursor_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} history of {self.repository_id} ({self.status})"

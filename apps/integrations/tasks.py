@@ -11,7 +11,6 @@ from datetime import datetime
 
 from celery import Task, shared_task
 from django.db import OperationalError
-from django.utils import timezone
 
 from apps.integrations import scheduling
 from apps.integrations.models import ReconcileRun
@@ -69,14 +68,22 @@ def continue_history_run(run_id: int) -> str:
 
 @shared_task
 def resume_history_runs() -> int:
-    """Continue runs whose wait is over or whose worker died (every minute, by beat)."""
+    """Continue runs (and deployments' reads) whose wait is over or whose worker
+    died (every minute, by beat)."""
     due = history.history_runs_due()
     for run_id in due:
         if scheduling.is_in_process():
             continue_history_run(run_id)
         else:
             scheduling.history_run_send(run_id)
-    return len(due)
+    # The deployments' reads too (apps/integrations/services/deployment_history.py).
+    repositories = deployment_history.deployment_histories_due()
+    for repository_id in repositories:
+        if scheduling.is_in_process():
+            deployment_history_fetch(repository_id)
+        else:
+            deployment_history.deployment_history_send(repository_id)
+    return len(due) + len(repositories)
 
 
 @shared_task(
@@ -99,22 +106,34 @@ def deployment_ship_fetch(self: Task, deployment_id: int) -> str:
         return "failed"
 
 
-@shared_task(bind=True, max_retries=8)
-def deployment_history_fetch(self: Task, repository_id: int, since: str | None) -> int:
-    """A tracked repository's past deployments, releases and workflow runs.
-    A rate limit waits for GitHub's reset; a transient error is tried again,
-    later each time; an error that can never succeed is logged."""
+@shared_task
+def deployment_history_fetch(repository_id: int, since: str | None = None) -> int:
+    """A tracked repository's past deployments, releases and workflow runs, on
+    from where each source's cursor stands. A rate limit waits for GitHub's
+    reset, and GitHub down waits longer each time (the read queued again for
+    then; in-process, `resume_history_runs` continues it): no worker sleeps.
+    An error that can never succeed fails the read (logged)."""
     try:
         return deployment_history.deployment_history_read(
             repository_id=repository_id, since=datetime.fromisoformat(since) if since else None
         )
     except RateLimited as limit:
-        wait = (limit.reset_at - timezone.now()).total_seconds()
-        raise self.retry(countdown=max(wait, 1.0)) from limit
-    except Unavailable as exc:
-        raise self.retry(countdown=60 * 2**self.request.retries) from exc
-    except GitHubError:
+        deployment_history.deployment_history_wait(
+            repository_id=repository_id, until=limit.reset_at, error=str(limit)
+        )
+        if not scheduling.is_in_process():
+            deployment_history.deployment_history_send(repository_id, eta=limit.reset_at)
+        return -1
+    except Unavailable as error:
+        resume_at = deployment_history.deployment_history_failure(
+            repository_id=repository_id, error=error
+        )
+        if resume_at is not None and not scheduling.is_in_process():
+            deployment_history.deployment_history_send(repository_id, eta=resume_at)
+        return -1
+    except GitHubError as error:
         logger.exception("the deployment history of repository %s could not be read", repository_id)
+        deployment_history.deployment_history_fail(repository_id=repository_id, error=str(error))
         return -1
 
 

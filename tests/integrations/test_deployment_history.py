@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import respx
+from django.db import transaction
+from django.utils import timezone
 
 from apps.integrations import tasks
-from apps.integrations.services import history
+from apps.integrations.models import DeploymentHistoryCursor
+from apps.integrations.services import deployment_history, history
 from apps.metrics.models import Deployment, PullRequest, RepositoryDeploymentSource
 from github_app.webhook_payloads import (
     deployment_object,
@@ -152,3 +155,145 @@ def test_a_finished_pull_request_history_queues_the_deployments(
     assert pull_request.deployment.key == "github:1"
     # Opened 12 days ago, deployed 9.9 days ago.
     assert pull_request.lead_time_hours == pytest.approx(24 * 2.1, abs=0.01)
+
+
+# --- resuming ------------------------------------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """The worker dies while GitHub answers (nothing catches it)."""
+
+
+def paged_deployments(mock, *, second_page: list) -> dict:
+    """GitHub's deployments of acme/api in two pages (4, 3 | 2, 1 and one
+    before the window), each with its newest status; ``second_page`` says
+    what the first few requests for page 2 get (then its deployments)."""
+    objects = {
+        n: deployment_object(deployment_id=n, sha=f"{n:040x}", created_at=ago(20 - 4 * n))
+        for n in range(1, 5)
+    }
+    too_old = deployment_object(deployment_id=9, sha="c" * 40, created_at=ago(60))
+    answers = list(second_page)
+    asked: list[str | None] = []
+
+    def deployments(request):
+        asked.append(request.url.params.get("page"))
+        if request.url.params.get("page") == "2":
+            if answers:
+                answer = answers.pop(0)
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
+            return respx.MockResponse(200, json=[objects[2], objects[1], too_old])
+        link = f'<{API}{REPO}/deployments?per_page=100&page=2>; rel="next"'
+        return respx.MockResponse(200, json=[objects[4], objects[3]], headers={"Link": link})
+
+    routes: dict = {"list": mock.get(f"{REPO}/deployments").mock(side_effect=deployments)}
+    routes["pages"] = asked
+    for n in range(1, 5):
+        routes[n] = mock.get(f"{REPO}/deployments/{n}/statuses").respond(
+            200, json=[status("success", ago(20 - 4 * n + 0.1), n * 10)]
+        )
+    mock.get(f"{REPO}/releases").respond(200, json=[])
+    mock.get(url__regex=rf"{REPO}/compare/.*").respond(200, json={"commits": []})
+    return routes
+
+
+@pytest.fixture
+def rest():
+    with respx.mock(base_url=API, assert_all_called=False) as mock:
+        mock.post(f"/app/installations/{INSTALLATION_ID}/access_tokens").respond(
+            201, json={"token": "ghs_history", "expires_at": iso(NOW + timedelta(hours=1))}
+        )
+        mock.get(REPO).respond(200, json=repository(REPOSITORY_ID, "acme/api"))
+        yield mock
+
+
+def test_it_resumes_a_read_whose_worker_died_after_page_1_at_page_2_without_duplicates(
+    tracked, rest, django_capture_on_commit_callbacks
+):
+    routes = paged_deployments(rest, second_page=[WorkerKilled()])
+    since = NOW - timedelta(days=30)
+    # Queued as a finished pull request history queues it; the task dies on page 2.
+    with (
+        pytest.raises(WorkerKilled),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        deployment_history.deployment_history_queue(repository_id=tracked.pk, since=since)
+
+    # Page 1 is stored with its cursor; page 2 was lost with the worker.
+    cursor = DeploymentHistoryCursor.objects.get(repository=tracked, source="deployments")
+    assert (cursor.status, cursor.pages_done, cursor.items_stored) == ("reading", 1, 2)
+    assert cursor.next_url.endswith("/deployments?per_page=100&page=2")
+    assert set(Deployment.objects.values_list("key", flat=True)) == {"github:3", "github:4"}
+
+    # Nothing moves it for five minutes: the resumer (beat) takes it up.
+    DeploymentHistoryCursor.objects.filter(repository=tracked).update(
+        updated_at=timezone.now() - timedelta(minutes=6)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.resume_history_runs() == 1
+
+    keys = list(Deployment.objects.order_by("key").values_list("key", flat=True))
+    assert keys == ["github:1", "github:2", "github:3", "github:4"]
+    assert Deployment.objects.filter(status="success").count() == 4
+    # Page 1 and its statuses were read once; page 2 twice (the lost answer).
+    assert routes["pages"] == [None, "2", "2"]
+    assert [routes[n].call_count for n in range(1, 5)] == [1, 1, 1, 1]
+    cursor.refresh_from_db()
+    assert (cursor.status, cursor.pages_done, cursor.items_stored) == ("done", 2, 4)
+    # 2 pages and 4 statuses (the lost request is not counted: it was not stored).
+    assert cursor.requests_made == 6
+    assert set(
+        DeploymentHistoryCursor.objects.filter(repository=tracked).values_list("status", flat=True)
+    ) == {"done"}
+    # Nothing is due any more.
+    assert deployment_history.deployment_histories_due() == []
+
+
+def test_a_rate_limit_waits_for_githubs_reset_then_goes_on_from_the_same_page(
+    tracked, rest, django_capture_on_commit_callbacks
+):
+    reset = (NOW + timedelta(minutes=20)).replace(microsecond=0)
+    limited = respx.MockResponse(
+        403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(reset.timestamp()))},
+        json={"message": "API rate limit exceeded for installation ID 42."},
+    )
+    routes = paged_deployments(rest, second_page=[limited])
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        deployment_history.deployment_history_queue(
+            repository_id=tracked.pk, since=NOW - timedelta(days=30)
+        )
+
+    # In-process, the read waits (no worker asleep, no loop) until the reset.
+    waiting = DeploymentHistoryCursor.objects.filter(repository=tracked)
+    assert set(waiting.values_list("status", "resume_at")) == {("waiting_rate_limit", reset)}
+    assert deployment_history.deployment_histories_due(now=reset - timedelta(seconds=1)) == []
+    assert deployment_history.deployment_histories_due(now=reset) == [tracked.pk]
+    assert Deployment.objects.count() == 2
+
+    tasks.deployment_history_fetch(tracked.pk)
+
+    assert Deployment.objects.count() == 4
+    assert routes["list"].call_count == 3
+    assert set(waiting.values_list("status", flat=True)) == {"done"}
+
+
+def test_github_down_waits_longer_each_time_and_fails_the_fifth_time_in_a_row(
+    tracked, rest, no_sleep
+):
+    paged_deployments(rest, second_page=[respx.MockResponse(502)] * 100)
+    deployment_history.deployment_history_start(
+        repository_id=tracked.pk, since=NOW - timedelta(days=30)
+    )
+    waits = []
+    for _ in range(5):
+        assert tasks.deployment_history_fetch(tracked.pk) == -1
+        cursor = DeploymentHistoryCursor.objects.get(repository=tracked, source="deployments")
+        waits.append(cursor.resume_at and round((cursor.resume_at - timezone.now()).seconds, -1))
+
+    assert waits == [30, 60, 120, 240, None]
+    assert (cursor.status, cursor.pages_done, cursor.failures) == ("failed", 1, 5)
+    assert "502" in cursor.error or "failing" in cursor.error

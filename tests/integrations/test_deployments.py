@@ -437,3 +437,62 @@ def test_an_earlier_first_deployment_arriving_late_takes_back_what_it_shipped_fi
     assert PullRequest.objects.get(number=1).deployment == row(1)
     assert PullRequest.objects.get(number=1).lead_time_hours == 2
     assert PullRequest.objects.get(number=2).deployment == row(2)
+
+
+def test_it_ships_a_batch_of_merges_in_the_batch_and_derives_them_once(
+    repository, github, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A history page of merges (the repository deploys every merge): each
+    merge deployment ships exactly its pull request in the batch that writes
+    it, with no task and no compare (respx refuses any other path), and the
+    repository's deployments are derived once for the batch, not per merge."""
+    from apps.metrics.services import deployments as deployment_kind
+    from apps.metrics.services.processors import MetricsEvent, Source, events_apply
+
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(deployment_kind, "task_send", lambda name, **kw: sent.append((name, kw)))
+    assessed: list[int | None] = []
+    assess = deployment_kind.deployments_assess
+
+    def counting(**kwargs: Any) -> int:
+        assessed.append(kwargs["repository_github_id"])
+        return assess(**kwargs)
+
+    monkeypatch.setattr(deployment_kind, "deployments_assess", counting)
+    events = [
+        MetricsEvent(
+            team=repository.installation.team,
+            repository=repository,
+            name="pull_request",
+            payload=pull_request_payload(
+                "closed",
+                pr_id=100 + n,
+                number=n,
+                state="closed",
+                merged=True,
+                created_at=at(n),
+                merged_at=at(n + 1),
+                closed_at=at(n + 1),
+                # Every merge commit differs but one: a shared sha ships nothing more.
+                merge_commit_sha=f"{n:040x}" if n != 3 else f"{2:040x}",
+                **({"head_ref": "hotfix/login"} if n == 5 else {}),
+            ),
+            source=Source.HISTORY,
+        )
+        for n in range(1, 21)
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = events_apply(events=events)
+
+    assert all(result.ok for result in results)
+    assert sent == []
+    assert assessed == [REPOSITORY_ID]
+    for pull_request in PullRequest.objects.order_by("number"):
+        assert pull_request.deployment.key == f"merge:{pull_request.github_id}"
+        assert pull_request.deployed_at == pull_request.merged_at
+        assert pull_request.deployment.shipped_at is not None
+    # The hotfix (5) fails the merge deployment before it, derived in the same batch.
+    fourth = Deployment.objects.get(key="merge:104")
+    assert (fourth.failed, fourth.failure_reason) == (True, "hotfixed")
+    assert Deployment.objects.get(key="merge:105").is_rework

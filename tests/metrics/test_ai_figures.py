@@ -168,7 +168,9 @@ def test_the_ai_figures_equal_the_hand_computed_ones(client, owner, january):
         "review_rounds_mean": {"assisted": 0.67, "other": 0.5},
         "revert_rate": {"assisted": 0.0, "other": 0.25},  # 4 was reverted by 7
         "hotfix_rate": {"assisted": 0.0, "other": 0.25},  # 5
-        "change_failure_rate": {"assisted": None, "other": None},  # nothing deployed
+        # Each merge deploys itself (the repository has no other source):
+        # 4's deployment failed (reverted by 7); 1 of the other 4.
+        "change_failure_rate": {"assisted": 0.0, "other": 0.25},
         "self_reported": {
             "shown": False,
             "answered": None,
@@ -339,6 +341,10 @@ def test_the_dashboard_shows_the_ai_section(client, member, january):
 def test_the_change_failure_rate_of_each_group_counts_its_deployed_pull_requests(
     client, owner, team, january
 ):
+    # The month's merges deployed themselves (the repository has no other
+    # source): this test's deployments replace them.
+    PullRequest.objects.update(deployment=None, deployed_at=None)
+    Deployment.objects.all().delete()
     good = Deployment.objects.create(team=team, key="api:1", source="api", status="success")
     bad = Deployment.objects.create(
         team=team, key="api:2", source="api", status="success", failed=True

@@ -13,10 +13,13 @@ events (and the API's deployment-shaped events).
   first successful production deployment to contain) needs GitHub's compare API:
   a successful production deployment not matched yet is sent, after the commit,
   to `apps.integrations` (`SHIP_TASK`), which reads the commits and applies them
-  here (`deployment_ship`), through the same batch as every row.
+  here (`deployment_ship`), through the same batch as every row. A merge's
+  deployment (where the repository counts its merges) needs none of that: it
+  ships exactly the pull request merged, in the batch that writes it.
 - Whether a deployment failed and why, whether it was rework, and its recovery
   time are derived from the repository's deployments and pull requests
-  (`deployments_assess`) each time a batch writes one of them, never accumulated.
+  (`deployments_assess`) once for each batch that writes one of them (a page
+  of history's merges: once), never accumulated.
 
 Definitions: docs/metrics.md ("Deployments and DORA's five keys")."""
 
@@ -542,8 +545,9 @@ def deployments_assess(
     failed and why, whether it was rework and its recovery time; write those
     that changed. How many changed.
 
-    Per source (a repository's GitHub deployments and its releases are two
-    histories), in the order they finished:
+    Per family of sources (`FAMILIES`: a repository's GitHub deployments,
+    with the API's, and its releases are two histories), in the order they
+    finished:
     - failed: its status was failure or error; or a later deployment of an
       older commit rolled it back; or a pull request it shipped was reverted, or
       a hotfix merged after it (before the next deployment), within the team's
@@ -587,11 +591,13 @@ def deployments_assess(
         ).values_list("merged_at", "number")
         if merged_at is not None
     ]
-    by_source: dict[str, list[Deployment]] = defaultdict(list)
+    # One history per family of sources: the API's deployments and GitHub's
+    # are one (a rollback, a hotfix or a recovery across them counts).
+    by_family: dict[tuple[str, ...], list[Deployment]] = defaultdict(list)
     for row in rows:
         _reset(row)
-        by_source[row.source].append(row)
-    for group in by_source.values():
+        by_family[FAMILIES[row.source]].append(row)
+    for group in by_family.values():
         _assess(group, shipped=shipped, reverted=reverted, hotfixes=hotfixes, window=window)
         _recover(group, calendars=calendars)
     changed, fields = changed_fields((row, loaded[row.pk]) for row in rows)
@@ -733,6 +739,11 @@ class DeploymentRows(RowKind):
         super().__init__(batch)
         self._tracked: dict[tuple[int, str], _Tracked] = {}
         self._teams: dict[int, Team] = {}
+        # Merge deployments written by this batch -> the pull request merged (its
+        # GitHub id), which the batch holds: what each of them shipped.
+        self._merges: dict[tuple[int, str], int] = {}
+        # Whether a repository (team, GitHub id) counts its merges, once a batch.
+        self._counts_merges: dict[tuple[int, int], bool] = {}
 
     def load(self, needs: Sequence[Need]) -> None:
         keys: dict[int, set[str]] = defaultdict(set)
@@ -764,6 +775,7 @@ class DeploymentRows(RowKind):
         def after(source: str) -> None:
             pull_request = self.batch.kind(PullRequestRows).row(change.team, change.pull_request)
             _merge_apply(self.row(change.team, key, source=Deployment.Source.MERGE), pull_request)
+            self._merges[(change.team.pk, key)] = change.pull_request.github_id
 
         return after
 
@@ -790,8 +802,10 @@ class DeploymentRows(RowKind):
             _insert([item.row for item in created])
             for item in created:
                 item.created, item.loaded = False, tracked_values(item.row)
+        self._ship_merges([item.row for item in tracked])
         changed, fields = changed_fields((item.row, item.loaded) for item in tracked)
         update_rows(model=Deployment, rows=changed, fields=fields)
+        # A merge ships in its own batch (above), or not at all: no task for it.
         to_ship = [
             item.row.pk
             for item in tracked
@@ -800,9 +814,62 @@ class DeploymentRows(RowKind):
             and item.row.finished_at is not None
             and item.row.shipped_at is None
             and item.row.repository_id is not None
+            and item.row.source != Source.MERGE
         ]
         for pk in to_ship:
             transaction.on_commit(partial(_ship_send, pk))
+
+    def _ship_merges(self, rows: Sequence[Deployment]) -> None:
+        """Ship the batch's merge deployments (stored by now: they have their
+        keys) where the repository counts its merges: a merge deploys exactly
+        the pull request merged, which the batch holds, so no compare (and no
+        task) is needed. The pull request keeps an earlier merge deployment
+        that shipped it first; one of another source (which no longer counts)
+        is replaced, as `ShipChange` does."""
+        pull_requests = self.batch.kind(PullRequestRows)
+        pending: list[tuple[Deployment, datetime, PullRequest]] = []
+        for row in rows:
+            github_id = self._merges.get((row.team_id, row.key))
+            # Shipped before or not, it ships its pull request again (as the
+            # pull request now stands: a row made again, say), which costs nothing.
+            if (
+                github_id is None
+                or not (row.is_production and row.succeeded)
+                or row.finished_at is None
+                or row.repository_id is None
+                or not self.counts_merges(row)
+            ):
+                continue
+            pull_request = pull_requests.tracked(self._teams_of(row), github_id).row
+            pending.append((row, row.finished_at, pull_request))
+        current = {pr.deployment_id for _, _, pr in pending if pr.deployment_id is not None}
+        sources = dict(
+            Deployment.objects.filter(pk__in=current).values_list("pk", "source") if current else []
+        )
+        now = timezone.now()
+        for row, finished, pull_request in pending:
+            row.shipped_at = row.shipped_at or now
+            other = pull_request.deployment_id
+            if (
+                pull_request.deployed_at is not None
+                and other not in (None, row.pk)
+                and sources.get(other) == Source.MERGE
+                and (pull_request.deployed_at, other or 0) <= (finished, row.pk)
+            ):
+                continue  # an earlier merge deployment shipped it first
+            pull_request.deployment = row
+            pull_request.deployed_at = max(finished, pull_request.merged_at or finished)
+
+    def _teams_of(self, row: Deployment) -> Team:
+        return self._teams.get(row.team_id) or row.team
+
+    def counts_merges(self, row: Deployment) -> bool:
+        """Whether the row's repository counts its merges as its deployments
+        (docs/deployments.md), asked once a batch per repository."""
+        key = (row.team_id, row.repository_github_id or 0)
+        if key not in self._counts_merges:
+            self._counts_merges[key] = _counts_merges(row)
+        return self._counts_merges[key]
 
     def transitions(self) -> list[Transition]:
         """No lifecycle transitions of their own; but this is where a batch has
@@ -816,7 +883,7 @@ class DeploymentRows(RowKind):
         for item in self._tracked.values():
             row = item.row
             key = (row.team_id, row.repository_github_id or 0)
-            if row.source != Source.MERGE or _counts_merges(row):
+            if row.source != Source.MERGE or self.counts_merges(row):
                 families[key] |= set(FAMILIES[row.source])
         # A revert or a hotfix merged fails the deployment it follows, whatever
         # its source: every source of its repository then.
