@@ -2,6 +2,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 
 class TeamMember(models.Model):
@@ -93,6 +95,10 @@ class PullRequest(models.Model):
     # pull request's reviews as the write path last saw them.
     first_review_at = models.DateTimeField(null=True, blank=True)
     first_approval_at = models.DateTimeField(null=True, blank=True)
+    # Its counted reviews (`rules.review_counts`): the review rounds the AI
+    # figures compare, kept on the row as the first review is, so that no
+    # figure counts reviews per pull request at read time.
+    review_rounds = models.PositiveIntegerField(default=0)
     merged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # When its first commit was authored (from the commits the write path keeps;
@@ -195,10 +201,24 @@ class PullRequest(models.Model):
             models.Index(fields=["team", "merged_at"], name="pr_team_merged"),
             models.Index(fields=["team", "closed_at"], name="pr_team_closed"),
             models.Index(fields=["team", "first_review_at"], name="pr_team_first_review"),
-            # The lead-time target's period, and the open ones counted (or listed
-            # as waiting) without reading the rest.
+            # The lead-time target's period.
             models.Index(fields=["team", "deployed_at"], name="pr_team_deployed"),
-            models.Index(fields=["team"], condition=models.Q(state="open"), name="pr_team_open"),
+            # The open ones counted from the index alone, with what the scope
+            # and the bots' rule filter on (`figures._open_now`).
+            models.Index(
+                fields=["team", "author", "repository"],
+                condition=models.Q(state="open"),
+                name="pr_team_open",
+            ),
+            # Those waiting for a first review, longest first (`figures.waiting_for_review`):
+            # the first few read in order, not every open one sorted.
+            models.Index(
+                F("team"),
+                Coalesce("ready_for_review_at", "pr_created_at"),
+                F("id"),
+                condition=models.Q(state="open", is_draft=False, first_review_at__isnull=True),
+                name="pr_team_waiting",
+            ),
             # A deployment's commits matched to the pull requests they merged.
             models.Index(fields=["team", "merge_commit_sha"], name="pr_team_merge_commit"),
         ]

@@ -5,6 +5,7 @@ row's durations come from the durations engine, as the write path stores them.""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from datetime import datetime, timedelta
 
 from apps.integrations.models import Installation, Repository
@@ -97,6 +98,10 @@ def generated_history(
             # Stored as the write path stores them: by the durations engine.
             durations_store(row, calendars=calendars)
             pull_requests.append(row)
+        # Every planned review is by another person: each counts (`rules.py`).
+        rounds = Counter(index for index, *_ in planned_reviews)
+        for index, row in enumerate(pull_requests):
+            row.review_rounds = rounds[index]
         PullRequest.objects.bulk_create(pull_requests, batch_size=2000)
         reviews = []
         for index, reviewer, state, submitted in planned_reviews:

@@ -189,9 +189,12 @@ def final_rows(team: Team) -> dict[str, Any]:
     values = {
         f.attname: getattr(pull_request, f.attname) for f in PullRequest._meta.concrete_fields
     }
-    for local in ("id", "team_id", "author_id", "created_at", "updated_at"):
+    # Local ids differ between examples (PostgreSQL's sequences move on after a
+    # rollback): what they point at is compared instead.
+    for local in ("id", "team_id", "author_id", "deployment_id", "created_at", "updated_at"):
         values.pop(local)
     values["author"] = pull_request.author.github_id if pull_request.author else None
+    values["deployment"] = pull_request.deployment.key if pull_request.deployment else None
     reviews = sorted(
         (r.github_id, r.state, r.submitted_at, r.reviewer.github_id if r.reviewer else None)
         for r in PRReview.objects.filter(team=team).select_related("reviewer")

@@ -18,10 +18,11 @@ from apps.metrics.services.payloads import is_hotfix, is_revert_title
 
 
 def pull_request_reviews_derive(row: PullRequest, reviews: Iterable[rules.ReviewLike]) -> None:
-    """Set the row's first review and first approval from all of its reviews."""
+    """Set the row's first review, first approval and review rounds from all of its reviews."""
     reviews = list(reviews)
     row.first_review_at = rules.first_review_at(reviews, author_id=row.author_id)
     row.first_approval_at = rules.first_approval_at(reviews, author_id=row.author_id)
+    row.review_rounds = sum(1 for r in reviews if rules.review_counts(r, author_id=row.author_id))
 
 
 def pull_request_derive(row: PullRequest, *, calendars: dict[str, Calendar]) -> None:
