@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -43,6 +43,7 @@ from apps.metrics.models import (
     PullRequest,
     RepositoryDeploymentSource,
 )
+from apps.metrics.repositories import RepositoryRecord, repository_assign
 from apps.metrics.services.batches import (
     Batch,
     Change,
@@ -70,10 +71,6 @@ from apps.metrics.services.payloads import (
 from apps.metrics.services.pull_requests import PullRequestChange, PullRequestRows
 from apps.teams.models import Team
 from github_app.values import TimestampError, parse_timestamp
-
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +125,7 @@ class DeploymentChange:
     """What one event says about one deployment."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     key: str
     source: str
     sha: str
@@ -146,7 +143,7 @@ class DeploymentChange:
     def apply(self, batch: Batch) -> Deployment:
         row = batch.kind(DeploymentRows).row(self.team, self.key, source=self.source)
         if self.repository is not None:
-            row.repository = self.repository
+            repository_assign(row, self.repository)
             row.repository_github_id = self.repository.github_id
         # What GitHub says of a deployment (its commit, environment) never changes.
         if self.sha:
@@ -215,7 +212,7 @@ def _state(value: object, path: str) -> str:
 
 
 def _github_deployment(
-    *, team: Team, repository: Repository | None, payload: Mapping[str, Any]
+    *, team: Team, repository: RepositoryRecord | None, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The fields of a change read from a GitHub deployment block."""
     block = require_mapping(payload.get("deployment"), "deployment")
@@ -239,7 +236,7 @@ def _github_deployment(
 def read_deployment_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -250,7 +247,7 @@ def read_deployment_change(
 def read_deployment_status_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -274,7 +271,7 @@ def read_deployment_status_change(
 def read_api_deployment_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -312,7 +309,7 @@ class NoChange:
     going): processed, changing nothing."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     reason: str
 
     def needs(self) -> list[Need]:
@@ -332,7 +329,7 @@ _RUN_CONCLUSIONS = {
 }
 
 
-def repository_workflow_path(*, team: Team, repository: Repository | None) -> str:
+def repository_workflow_path(*, team: Team, repository: RepositoryRecord | None) -> str:
     """The workflow file the team's admin picked as the repository's deployments."""
     if repository is None:
         return ""
@@ -349,7 +346,7 @@ def repository_workflow_path(*, team: Team, repository: Repository | None) -> st
 def read_workflow_run_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange | NoChange:
@@ -394,7 +391,7 @@ def read_workflow_run_change(
 def read_release_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange | NoChange:
@@ -438,7 +435,7 @@ class ShipChange:
     previous_id: int | None
     # The shipped pull requests: (GitHub id, number).
     pull_requests: tuple[tuple[int, int], ...]
-    repository: Repository | None = None
+    repository: RepositoryRecord | None = None
     # Its commit, read from GitHub (a release's tag), when it had none.
     sha: str = ""
     # Of the shipped pull requests, those whose deployment is of another source
