@@ -25,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -115,8 +117,10 @@ def serve(port_file: str, count: int, reviews_per_pr: int) -> None:
     server.serve_forever()
 
 
-def load(port: int, count: int) -> dict[str, Any]:
-    """Load the fake repository as a worker does; the figures."""
+def loading_process_prepare(port: int) -> None:
+    """Make this process a worker of an app whose GitHub is the fake on `port`:
+    an app key of its own, all of history (no window), no Redis (one process:
+    the pacer in its memory); Django set up and the database migrated."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -137,12 +141,61 @@ def load(port: int, count: int) -> dict[str, Any]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+@contextmanager
+def bench_installation(*, slug: str, installation_id: int, account_login: str) -> Iterator[Any]:
+    """A team of its own (any left by an earlier run first deleted) with its
+    installation; the team, installation and rows deleted at the end."""
+    from apps.integrations.models import Installation
+    from apps.metrics.models import PullRequest
+    from apps.teams.models import Team
+
+    Team.objects.filter(slug=slug).delete()
+    Installation.objects.filter(installation_id=installation_id).delete()
+    team = Team.objects.create(name=slug.replace("-", " ").capitalize(), slug=slug)
+    installation = Installation.objects.create(
+        installation_id=installation_id, team=team, account_login=account_login
+    )
+    try:
+        yield installation
+    finally:
+        PullRequest.objects.filter(team=team).delete()
+        installation.delete()
+        team.delete()
+
+
+def run_with_fake(script: str, *, serve: list[str], load: list[str], prefix: str) -> dict[str, Any]:
+    """Run `script`'s fake in a process of its own (`--_serve PORT_FILE *serve`),
+    then, once it has written its port, its loading process (`*load --_port
+    PORT`); the figures that one prints last (a JSON line). The fake is stopped."""
+    port_file = str(Path(tempfile.mkdtemp(prefix=prefix)) / "port")
+    fake = subprocess.Popen([sys.executable, script, "--_serve", port_file, *serve])  # noqa: S603
+    try:
+        while not Path(port_file).exists() or not Path(port_file).read_text():
+            time.sleep(0.1)
+        port = int(Path(port_file).read_text())
+        out = subprocess.run(  # noqa: S603 (this script, with its own arguments)
+            [sys.executable, script, *load, "--_port", str(port)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return dict(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        fake.terminate()
+        fake.wait()
+        Path(port_file).unlink(missing_ok=True)
+
+
+def load(port: int, count: int) -> dict[str, Any]:
+    """Load the fake repository as a worker does; the figures."""
+    loading_process_prepare(port)
     import httpx
 
-    from apps.integrations.models import HistoryRun, Installation, Repository
+    from apps.integrations.models import HistoryRun, Repository
     from apps.integrations.services import history
     from apps.metrics.models import PRReview, PullRequest
-    from apps.teams.models import Team
 
     requests = 0
     original_send = httpx.Client.send
@@ -155,16 +208,13 @@ def load(port: int, count: int) -> dict[str, Any]:
 
     httpx.Client.send = counting_send  # type: ignore[method-assign]
 
-    Team.objects.filter(slug="bench-history").delete()
-    Installation.objects.filter(installation_id=INSTALLATION_ID).delete()
-    team = Team.objects.create(name="Bench history", slug="bench-history")
-    installation = Installation.objects.create(
-        installation_id=INSTALLATION_ID, team=team, account_login="bench"
-    )
-    repository = Repository.objects.create(
-        installation=installation, github_id=REPOSITORY_ID, full_name=FULL_NAME, tracked=True
-    )
-    try:
+    with bench_installation(
+        slug="bench-history", installation_id=INSTALLATION_ID, account_login="bench"
+    ) as installation:
+        team = installation.team
+        repository = Repository.objects.create(
+            installation=installation, github_id=REPOSITORY_ID, full_name=FULL_NAME, tracked=True
+        )
         # A worker is long-lived: githubkit's lazy imports and the token come
         # before the clock starts (this request is not counted).
         from apps.integrations.services.github_api import installation_github
@@ -193,10 +243,6 @@ def load(port: int, count: int) -> dict[str, Any]:
             "cpu_seconds": cpu,
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         }
-    finally:
-        PullRequest.objects.filter(team=team).delete()
-        installation.delete()
-        team.delete()
 
 
 def main() -> None:
@@ -229,34 +275,12 @@ def main() -> None:
         )
     )
     for size in options.sizes:
-        port_file = str(Path(tempfile.mkdtemp(prefix="bench_history_")) / "port")
-        fake = subprocess.Popen(  # noqa: S603 (this script, with its own arguments)
-            [
-                sys.executable,
-                script,
-                "--_serve",
-                port_file,
-                "--_load",
-                str(size),
-                "--reviews-per-pr",
-                str(options.reviews_per_pr),
-            ]
+        figures = run_with_fake(
+            script,
+            serve=["--_load", str(size), "--reviews-per-pr", str(options.reviews_per_pr)],
+            load=["--_load", str(size)],
+            prefix="bench_history_",
         )
-        try:
-            while not Path(port_file).exists() or not Path(port_file).read_text():
-                time.sleep(0.1)
-            port = int(Path(port_file).read_text())
-            out = subprocess.run(  # noqa: S603
-                [sys.executable, script, "--_load", str(size), "--_port", str(port)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            figures = json.loads(out.strip().splitlines()[-1])
-        finally:
-            fake.terminate()
-            fake.wait()
-            Path(port_file).unlink(missing_ok=True)
         print(
             f"{figures['pull_requests']:>6} {figures['reviews']:>8} {figures['requests']:>8} "
             f"{100 * figures['requests'] / figures['pull_requests']:>11.2f} "

@@ -41,9 +41,7 @@ import heapq
 import json
 import os
 import resource
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -81,28 +79,12 @@ def serve(port_file: str, options: argparse.Namespace) -> None:
 
 def load(port: int, prs: int, repos: int, workers: int, minute: float) -> dict[str, Any]:
     """Load the fake organisation as workers do; the figures."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from bench.bench_history import bench_installation, loading_process_prepare
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    os.environ["GITHUB_APP_PRIVATE_KEY"] = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    os.environ["GITHUB_APP_ID"] = "1"
-    os.environ["GITHUB_API_URL"] = f"http://127.0.0.1:{port}"
-    os.environ["TFORMANCE_HISTORY_DAYS"] = "0"
-    os.environ.pop("REDIS_URL", None)  # one process: the pacer in its memory
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    loading_process_prepare(port)
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
-    from apps.integrations.models import HistoryRun, Installation, Repository
+    from apps.integrations.models import HistoryRun, Repository
     from apps.integrations.services import history, history_pacer
 
     # GitHub's minute as long as the fake's (shorter for a quick check).
@@ -111,24 +93,20 @@ def load(port: int, prs: int, repos: int, workers: int, minute: float) -> dict[s
         limits=history_pacer.PacerLimits(window=minute, cpu_seconds=minute),
     )
     from apps.metrics.models import PullRequest
-    from apps.teams.models import Team
 
-    Team.objects.filter(slug="bench-history-org").delete()
-    Installation.objects.filter(installation_id=INSTALLATION_ID).delete()
-    team = Team.objects.create(name="Bench history org", slug="bench-history-org")
-    installation = Installation.objects.create(
-        installation_id=INSTALLATION_ID, team=team, account_login="org"
-    )
-    repositories = [
-        Repository.objects.create(
-            installation=installation,
-            github_id=9_000_000 + r,
-            full_name=f"org/repo-{r:03}",
-            tracked=True,
-        )
-        for r in range(repos)
-    ]
-    try:
+    with bench_installation(
+        slug="bench-history-org", installation_id=INSTALLATION_ID, account_login="org"
+    ) as installation:
+        team = installation.team
+        repositories = [
+            Repository.objects.create(
+                installation=installation,
+                github_id=9_000_000 + r,
+                full_name=f"org/repo-{r:03}",
+                tracked=True,
+            )
+            for r in range(repos)
+        ]
         runs = [history.history_run_start(repository=repo, days=0) for repo in repositories]
         ready: list[tuple[float, int]] = [(0.0, run.pk) for run in runs]
         heapq.heapify(ready)
@@ -184,10 +162,6 @@ def load(port: int, prs: int, repos: int, workers: int, minute: float) -> dict[s
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             **server,
         }
-    finally:
-        PullRequest.objects.filter(team=team).delete()
-        installation.delete()
-        team.delete()
 
 
 def main() -> None:
@@ -226,6 +200,7 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
+    from bench.bench_history import run_with_fake
     from bench.bench_processors import create_database_if_missing
 
     url = os.environ.get("DATABASE_URL", "")
@@ -247,31 +222,12 @@ def main() -> None:
         common += ["--minute", str(options.minute)]
         common += ["--reviews-per-pr", str(options.reviews_per_pr)]
         common += ["--crowded-every", str(options.crowded_every)]
-        port_file = str(Path(tempfile.mkdtemp(prefix="bench_history_org_")) / "port")
-        fake = subprocess.Popen([sys.executable, script, "--_serve", port_file, *common])  # noqa: S603
-        try:
-            while not Path(port_file).exists() or not Path(port_file).read_text():
-                time.sleep(0.1)
-            port = int(Path(port_file).read_text())
-            out = subprocess.run(  # noqa: S603
-                [
-                    sys.executable,
-                    script,
-                    *common,
-                    "--workers",
-                    str(options.workers),
-                    "--_port",
-                    str(port),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            f = json.loads(out.strip().splitlines()[-1])
-        finally:
-            fake.terminate()
-            fake.wait()
-            Path(port_file).unlink(missing_ok=True)
+        f = run_with_fake(
+            script,
+            serve=common,
+            load=[*common, "--workers", str(options.workers)],
+            prefix="bench_history_org_",
+        )
         floor = f["queries"] * options.page_seconds  # a minute of response time per minute
         print(
             f"{f['pull_requests']:>7} {repos:>6} {f['queries']:>8} {f['seconds']:>8.1f} "

@@ -5,15 +5,46 @@ which pull requests point at); the metrics never import that app. They ask this
 port instead, which the integrations app provides when Django starts
 (`IntegrationsConfig.ready`): the dashboard lists a team's repositories, and
 revert linking finds a repository by the names it has had. A test checks that
-it is provided (tests/test_layout.py)."""
+it is provided (tests/test_layout.py).
+
+The write path is handed repository rows (an event's repository, the one a
+deployment is recorded in); it names them by `RepositoryRecord`, the few
+attributes it reads, never by the integrations' model."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 
 from apps.teams.models import Team
+
+
+class RepositoryRecord(Protocol):
+    """A repository row as the metrics read it: the integrations' `Repository`
+    is one (structurally), and is what the pipeline, history and the API hand
+    over. Read-only, so that nothing here can write a repository."""
+
+    @property
+    def pk(self) -> Any: ...
+
+    @property
+    def github_id(self) -> int: ...
+
+    @property
+    def tracked_at(self) -> datetime | None: ...
+
+
+def repository_assign(row: models.Model, repository: RepositoryRecord) -> None:
+    """Point a metrics row's `repository` foreign key at this repository.
+
+    The key's declared type is the integrations' model, which the metrics do not
+    name; the object handed over always is one, and Django checks that on
+    assignment (a ValueError otherwise). The object is kept, not only its id, so
+    that the row's `repository` is read without a query."""
+    setattr(row, "repository", repository)  # noqa: B010 (typed as the port, see above)
 
 
 class RepositoryDirectory(Protocol):

@@ -16,7 +16,7 @@ from apps.integrations.models import Installation, Repository
 from apps.metrics.models import PullRequest
 from github_app.commits import commits_payload
 from github_app.webhook_payloads import iso, pull_request_payload, review_payload
-from tests.browser.test_first_hour_browser import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
+from tests.browser.pages import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 from tests.metrics.events import apply_events, metrics_event
 from tests.payloads.graphql import commit_node

@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from apps.metrics.models import TeamMember
 from apps.teams.models import Membership, Team
+from tests.browser.pages import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW, login
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 
 WIDTHS = (1400, 390)
@@ -31,15 +32,6 @@ PAGES = {
     "docs": "/docs/github-app/",
     "api_tokens": "/teams/demo-team/api-tokens/",
 }
-PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
-# Elements wider than the card they sit in, other than inside a scrolling wrapper.
-CARD_OVERFLOW = """() => Array.from(document.querySelectorAll('.panel table, .panel pre')).filter(
-    el => !el.closest('.table-scroll') && !el.closest('.doc')
-      && el.getBoundingClientRect().right > el.closest('.panel').getBoundingClientRect().right + 1
-  ).length"""
-MENU_OVERFLOW = """() => Array.from(
-    document.querySelectorAll('.topbar a, .topbar button, .subnav a')
-  ).filter(el => el.getBoundingClientRect().right > window.innerWidth + 1).length"""
 
 
 def _shot(page, name: str, width: int) -> None:
@@ -47,16 +39,9 @@ def _shot(page, name: str, width: int) -> None:
 
 
 def _login(browser, url: str, width: int, username: str, password: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
+    """The page logged in, and the script errors it will have shown."""
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page, errors
+    return login(browser, url, width, username, password, errors=errors), errors
 
 
 @pytest.mark.browser

@@ -20,7 +20,7 @@ from apps.metrics.models import MergeQuestion, PullRequestEvent, TeamMember
 from apps.metrics.services.merge_question_mail import merge_question_token
 from apps.metrics.services.merge_questions import merge_question_answer, merge_question_ask
 from apps.teams.models import Membership
-from tests.browser.test_first_hour_browser import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
+from tests.browser.pages import checked_shot, login
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 from tests.github_app.keys import private_key_pem
 from tests.metrics.figures_fixture import pull_request
@@ -102,21 +102,7 @@ def _story(team, owner):
 
 
 def _shot(page, name: str, width: int) -> None:
-    assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
-    assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
-    assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
-    page.screenshot(path=str(SCREENSHOTS / f"merge_question_{name}_{width}.png"), full_page=True)
-
-
-def _login(browser, url: str, width: int, username: str, password: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page
+    checked_shot(page, f"merge_question_{name}", width)
 
 
 @pytest.mark.browser
@@ -164,7 +150,7 @@ def test_it_answers_the_merge_question_in_the_browser(
 
 
 def _your_pull_requests(browser, url, width, open_questions) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/")
     page.click(".subnav >> text=Your pull requests")
     page.wait_for_url(f"{url}/teams/acme/your-pull-requests/")
@@ -221,7 +207,7 @@ def _email_link(browser, url, width, question) -> None:
 
 
 def _sign_in_with_github(browser, url, width, team, member) -> None:
-    page = _login(browser, url, width, "bob", "password-bob")
+    page = login(browser, url, width, "bob", "password-bob")
     page.goto(f"{url}/teams/acme/your-pull-requests/")
     assert page.locator("[data-role=link-github]").is_visible()
     _shot(page, "sign_in", width)
@@ -267,7 +253,7 @@ def _sign_in_with_github(browser, url, width, team, member) -> None:
 
 
 def _dashboard(browser, url, width) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/?days=30")
     section = page.locator("[data-role=ai-survey]")
     assert section.locator("[data-answer]").count() == 5

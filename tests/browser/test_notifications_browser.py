@@ -24,7 +24,7 @@ from apps.notifications.models import (
     WebhookEndpoint,
 )
 from apps.notifications.services.connections import slack_connection_break
-from tests.browser.test_first_hour_browser import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
+from tests.browser.pages import checked_shot, login
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 from tests.metrics.figures_fixture import pull_request
 from tests.notifications.fake_slack import FakeSlackServer
@@ -33,21 +33,7 @@ WIDTHS = (1400, 390)
 
 
 def _shot(page, name: str, width: int) -> None:
-    assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
-    assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
-    assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
-    page.screenshot(path=str(SCREENSHOTS / f"notifications_{name}_{width}.png"), full_page=True)
-
-
-def _login(browser, url: str, width: int, username: str, password: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page
+    checked_shot(page, f"notifications_{name}", width)
 
 
 def _messages(team) -> None:
@@ -129,7 +115,7 @@ def test_the_slack_and_webhooks_pages_in_the_browser(
 
 
 def _connect(browser, url, width, slack) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/")
     page.click(".subnav >> text=Slack")
     page.wait_for_url(f"{url}/teams/acme/slack/")
@@ -168,7 +154,7 @@ def _connect(browser, url, width, slack) -> None:
 
 
 def _member(browser, url, width) -> None:
-    page = _login(browser, url, width, "bob", "password-bob")
+    page = login(browser, url, width, "bob", "password-bob")
     page.goto(f"{url}/teams/acme/slack/")
     assert page.locator("text=Disconnect").count() == 0
     assert "C0NUDGE" in page.locator("[data-role=settings]").inner_text()
@@ -177,7 +163,7 @@ def _member(browser, url, width) -> None:
 
 
 def _webhooks(browser, url, width, team) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/")
     page.click(".subnav >> text=Outbound webhooks")
     page.wait_for_url(f"{url}/teams/acme/webhooks/")

@@ -17,7 +17,7 @@ from apps.notifications.models import (
     SlackConnection,
     SquadNotificationSettings,
 )
-from tests.browser.test_first_hour_browser import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
+from tests.browser.pages import checked_shot, login
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 from tests.notifications.fake_slack import TOKEN
 
@@ -25,25 +25,11 @@ WIDTHS = (1400, 390)
 
 
 def _shot(page, name: str, width: int) -> None:
-    assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
-    assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
-    assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
-    page.screenshot(path=str(SCREENSHOTS / f"notifications_{name}_{width}.png"), full_page=True)
+    checked_shot(page, f"notifications_{name}", width)
     # The squads' panel alone, to read at a phone's width.
     page.locator("[data-role=squads]").screenshot(
         path=str(SCREENSHOTS / f"notifications_{name}_panel_{width}.png")
     )
-
-
-def _login(browser, url: str, width: int, username: str, password: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page
 
 
 @pytest.mark.browser
@@ -89,7 +75,7 @@ def test_it_sets_a_squads_notifications_on_the_slack_page_in_the_browser(
 
 
 def _admin(browser, url, width, payments) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/slack/")
     block = page.locator('[data-squad="Payments"]')
     block.locator("input[name=nudge_channel]").fill("C0PAY")
@@ -124,7 +110,7 @@ def _admin(browser, url, width, payments) -> None:
 
 
 def _member(browser, url, width) -> None:
-    page = _login(browser, url, width, "bob", "password-bob")
+    page = login(browser, url, width, "bob", "password-bob")
     page.goto(f"{url}/teams/acme/slack/")
     squads = page.locator("[data-role=squads]")
     assert squads.locator("form").count() == 0

@@ -11,7 +11,7 @@ import pytest
 from apps.integrations.models import Installation, Repository
 from apps.metrics.models import RecomputeRun, Squad, TeamMember
 from apps.metrics.services.team_settings import team_settings_update
-from tests.browser.test_first_hour_browser import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
+from tests.browser.pages import checked_shot, login
 from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
 from tests.metrics.figures_fixture import at, pull_request, review
 
@@ -49,21 +49,7 @@ def _story(team, owner) -> None:
 
 
 def _shot(page, name: str, width: int) -> None:
-    assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
-    assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
-    assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
-    page.screenshot(path=str(SCREENSHOTS / f"working_hours_{name}_{width}.png"), full_page=True)
-
-
-def _login(browser, url: str, width: int, username: str, password: str):
-    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
-    return page
+    checked_shot(page, f"working_hours_{name}", width)
 
 
 @pytest.mark.browser
@@ -93,7 +79,7 @@ def test_it_sets_working_hours_squads_and_targets_in_the_browser(
 
 
 def _settings(browser, url, width, team) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/")
     page.click(".subnav >> text=Settings")
     page.wait_for_url(f"{url}/teams/acme/settings/")
@@ -128,7 +114,7 @@ def _settings(browser, url, width, team) -> None:
 
 
 def _squads(browser, url, width) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/squads/")
     page.fill("[data-role=squad-new] input[name=name]", "api")
     page.check("[data-role=squad-new] input[value=alice]")
@@ -142,7 +128,7 @@ def _squads(browser, url, width) -> None:
 
 
 def _dashboard(browser, url, width) -> None:
-    page = _login(browser, url, width, "alice", "password-alice")
+    page = login(browser, url, width, "alice", "password-alice")
     page.goto(f"{url}/teams/acme/?{JANUARY}")
     page.select_option("[data-role=squad-filter]", "web")
     page.select_option("[data-role=hours-filter]", "working")
@@ -163,7 +149,7 @@ def _dashboard(browser, url, width) -> None:
 
 
 def _member_reads_settings(browser, url, width) -> None:
-    page = _login(browser, url, width, "bob", "password-bob")
+    page = login(browser, url, width, "bob", "password-bob")
     page.goto(f"{url}/teams/acme/settings/")
     assert page.locator("text=read only").is_visible()
     assert page.locator("button:has-text('Save settings')").count() == 0

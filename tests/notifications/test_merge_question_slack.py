@@ -22,7 +22,7 @@ from apps.metrics.models import MergeQuestion
 from apps.metrics.services.members_link import team_member_link
 from apps.metrics.services.payloads import GitHubUser
 from apps.notifications import tasks
-from apps.notifications.models import SlackConnection, SlackMessage
+from apps.notifications.models import SlackConnection, SlackMessage, SlackPerson
 from apps.notifications.services import connections
 from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
@@ -116,9 +116,20 @@ def press(
 
 
 @pytest.fixture
-def asked(deliver, repository, author, team, connected, slack, clock):  # noqa: F811
+def bob_in_slack(repository, author, team, connected, clock) -> SlackPerson:
+    """All a merge needs to ask bob in Slack: the tracked repository, bob linked as
+    its author and with his Slack user (U0BOB, in London), the team's Slack
+    connected, the clock on Wednesday noon (UTC)."""
+    return slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Europe/London")
+
+
+def in_zone(person: SlackPerson, tz: str) -> None:
+    SlackPerson.objects.filter(pk=person.pk).update(time_zone=tz)
+
+
+@pytest.fixture
+def asked(deliver, bob_in_slack):  # noqa: F811
     """bob's merge asked, its direct message sent (Wednesday noon in London)."""
-    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Europe/London")
     deliver("pull_request", merged())
     return MergeQuestion.objects.get()
 
@@ -193,15 +204,12 @@ def test_no_message_without_slack_or_without_a_slack_user(
 
 def test_a_message_outside_the_persons_working_hours_waits_for_them(
     deliver,  # noqa: F811
-    repository,
-    author,
-    team,
-    connected,
+    bob_in_slack,
     slack,
     clock,
 ):
     # Wednesday 12:00 UTC is 21:00 in Tokyo: held until Thursday 09:00 there.
-    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Asia/Tokyo")
+    in_zone(bob_in_slack, "Asia/Tokyo")
     deliver("pull_request", merged())
 
     message = SlackMessage.objects.get()
@@ -223,17 +231,13 @@ def test_a_message_outside_the_persons_working_hours_waits_for_them(
 
 def test_a_rate_limit_waits_as_long_as_slack_says_and_the_task_retries_then(
     deliver,  # noqa: F811
-    repository,
-    author,
-    team,
-    connected,
+    bob_in_slack,
     slack,
     clock,
     monkeypatch,
 ):
     from config.celery import app
 
-    slack_person(team=team, user=author, slack_user_id="U0BOB")
     slack.reply(
         "chat.postMessage", {"ok": False, "error": "ratelimited"}, status=429, Retry_After="30"
     )
@@ -260,14 +264,10 @@ def test_a_rate_limit_waits_as_long_as_slack_says_and_the_task_retries_then(
 
 def test_a_revoked_token_breaks_the_connection_and_the_message_waits_for_it(
     deliver,  # noqa: F811
-    repository,
-    author,
-    team,
+    bob_in_slack,
     connected,
     slack,
-    clock,
 ):
-    slack_person(team=team, user=author, slack_user_id="U0BOB")
     slack.reply("conversations.open", {"ok": False, "error": "token_revoked"})
     deliver("pull_request", merged())
 
@@ -285,14 +285,9 @@ def test_a_revoked_token_breaks_the_connection_and_the_message_waits_for_it(
 
 def test_a_message_slack_refuses_for_good_is_kept_with_the_reason(
     deliver,  # noqa: F811
-    repository,
-    author,
-    team,
-    connected,
+    bob_in_slack,
     slack,
-    clock,
 ):
-    slack_person(team=team, user=author, slack_user_id="U0BOB")
     slack.reply("chat.postMessage", {"ok": False, "error": "channel_not_found"})
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
@@ -301,15 +296,10 @@ def test_a_message_slack_refuses_for_good_is_kept_with_the_reason(
 
 def test_slack_unreachable_is_retried_later(
     deliver,  # noqa: F811
-    repository,
-    author,
-    team,
-    connected,
-    slack,
+    bob_in_slack,
     clock,
     settings,
 ):
-    slack_person(team=team, user=author, slack_user_id="U0BOB")
     settings.SLACK_API_URL = "http://127.0.0.1:9/api/"  # nothing listens on the discard port
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
@@ -486,16 +476,12 @@ def test_the_broken_connection_keeps_the_answer_and_skips_the_update(
 def test_an_admin_sends_a_failed_message_again(
     client,
     deliver,  # noqa: F811
-    repository,
+    bob_in_slack,
     author,
-    team,
     owner,
-    connected,
     slack,
-    clock,
     django_capture_on_commit_callbacks,
 ):
-    slack_person(team=team, user=author, slack_user_id="U0BOB")
     slack.reply("chat.postMessage", {"ok": False, "error": "cannot_dm_bot"})
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
@@ -556,12 +542,8 @@ def test_the_catch_up_leaves_older_or_answered_questions(asked, slack, clock):
 
 def test_quiet_hours_follow_the_teams_working_days_in_the_persons_zone(
     deliver,  # noqa: F811
-    repository,
-    author,
+    bob_in_slack,
     team,
-    connected,
-    slack,
-    clock,
 ):
     # The team works Tuesday to Saturday, 10:00 to 18:00, with Thursday off;
     # Wednesday 12:00 UTC is 21:00 in Tokyo: held until Friday 10:00 there.
@@ -570,7 +552,7 @@ def test_quiet_hours_follow_the_teams_working_days_in_the_persons_zone(
     team.work_ends_at = time(18)
     team.holidays = ["2025-01-09"]
     team.save()
-    slack_person(team=team, user=author, slack_user_id="U0BOB", tz="Asia/Tokyo")
+    in_zone(bob_in_slack, "Asia/Tokyo")
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
     assert message.status == "pending"

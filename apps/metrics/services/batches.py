@@ -25,16 +25,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from django.db import models, transaction
 
+from apps.metrics.repositories import RepositoryRecord
 from apps.metrics.services.lifecycle import Transition, lifecycle_events_record
 from apps.teams.models import Team
-
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +53,7 @@ class Change(Protocol):
     def team(self) -> Team: ...
 
     @property
-    def repository(self) -> Repository | None: ...
+    def repository(self) -> RepositoryRecord | None: ...
 
     def needs(self) -> list[Need]:
         """The rows to load before it is applied."""

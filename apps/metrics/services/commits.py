@@ -22,10 +22,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.common.bulk import update_rows
 from apps.metrics.models import Commit
+from apps.metrics.repositories import RepositoryRecord
 from apps.metrics.services.ai_rules import AIRules, team_ai_rules
 from apps.metrics.services.ai_signals import first_commit_at, pull_request_ai_derive, trailers_parse
 from apps.metrics.services.batches import (
@@ -54,10 +55,6 @@ from apps.metrics.services.pull_requests import (
 from apps.teams.models import Team
 from github_app.values import TimestampError, github_id, parse_timestamp
 
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
-
 EVENT = "pull_request_commits"
 # GitHub lists at most 250 commits of a pull request; an event listing more
 # than this is no list GitHub made.
@@ -85,7 +82,7 @@ class CommitsChange:
     """What a pull_request_commits event says: all of a pull request's commits."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     pull_request: PullRequestSnapshot
     commits: list[CommitSnapshot]
     received_at: datetime | None = None
@@ -131,7 +128,7 @@ class CommitsChange:
 def read_commits_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> CommitsChange:

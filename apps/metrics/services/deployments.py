@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -46,6 +46,7 @@ from apps.metrics.models import (
     PullRequest,
     RepositoryDeploymentSource,
 )
+from apps.metrics.repositories import RepositoryRecord, repository_assign
 from apps.metrics.services.batches import (
     Batch,
     Change,
@@ -73,10 +74,6 @@ from apps.metrics.services.payloads import (
 from apps.metrics.services.pull_requests import PullRequestChange, PullRequestRows
 from apps.teams.models import Team
 from github_app.values import TimestampError, parse_timestamp
-
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +128,7 @@ class DeploymentChange:
     """What one event says about one deployment."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     key: str
     source: str
     sha: str
@@ -149,7 +146,7 @@ class DeploymentChange:
     def apply(self, batch: Batch) -> Deployment:
         row = batch.kind(DeploymentRows).row(self.team, self.key, source=self.source)
         if self.repository is not None:
-            row.repository = self.repository
+            repository_assign(row, self.repository)
             row.repository_github_id = self.repository.github_id
         # What GitHub says of a deployment (its commit, environment) never changes.
         if self.sha:
@@ -218,7 +215,7 @@ def _state(value: object, path: str) -> str:
 
 
 def _github_deployment(
-    *, team: Team, repository: Repository | None, payload: Mapping[str, Any]
+    *, team: Team, repository: RepositoryRecord | None, payload: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The fields of a change read from a GitHub deployment block."""
     block = require_mapping(payload.get("deployment"), "deployment")
@@ -242,7 +239,7 @@ def _github_deployment(
 def read_deployment_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -253,7 +250,7 @@ def read_deployment_change(
 def read_deployment_status_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -277,7 +274,7 @@ def read_deployment_status_change(
 def read_api_deployment_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange:
@@ -315,7 +312,7 @@ class NoChange:
     going): processed, changing nothing."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     reason: str
 
     def needs(self) -> list[Need]:
@@ -335,7 +332,7 @@ _RUN_CONCLUSIONS = {
 }
 
 
-def repository_workflow_path(*, team: Team, repository: Repository | None) -> str:
+def repository_workflow_path(*, team: Team, repository: RepositoryRecord | None) -> str:
     """The workflow file the team's admin picked as the repository's deployments."""
     if repository is None:
         return ""
@@ -352,7 +349,7 @@ def repository_workflow_path(*, team: Team, repository: Repository | None) -> st
 def read_workflow_run_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange | NoChange:
@@ -397,7 +394,7 @@ def read_workflow_run_change(
 def read_release_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> DeploymentChange | NoChange:
@@ -441,7 +438,7 @@ class ShipChange:
     previous_id: int | None
     # The shipped pull requests: (GitHub id, number).
     pull_requests: tuple[tuple[int, int], ...]
-    repository: Repository | None = None
+    repository: RepositoryRecord | None = None
     # Its commit, read from GitHub (a release's tag), when it had none.
     sha: str = ""
     # Of the shipped pull requests, those whose deployment is of another source

@@ -23,19 +23,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.metrics import rules, signals
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent
+from apps.metrics.repositories import RepositoryRecord
 from apps.metrics.services.commits_fetch import commits_fetch_on_merge
 from apps.metrics.services.merge_questions import merge_question_on_merge
-
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +107,7 @@ def transitions_between(
     return [(kind, at) for kind, at in moved if at is not None]
 
 
-def is_live(*, source: str, occurred_at: datetime, repository: Repository | None) -> bool:
+def is_live(*, source: str, occurred_at: datetime, repository: RepositoryRecord | None) -> bool:
     """Whether a transition is news: from a live source, and dated no earlier than
     its repository was tracked (a pull request merged before the team tracked
     the repository is history, whichever event tells of it)."""

@@ -21,16 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from apps.metrics.repositories import RepositoryRecord
 from apps.metrics.services.batches import Change, Reader, apply_changes
 from apps.metrics.services.kinds import KINDS
 from apps.metrics.services.payloads import PayloadError
 from apps.teams.models import Team
-
-if TYPE_CHECKING:
-    # Only for the annotations: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
 
 
 class Source(StrEnum):
@@ -52,7 +49,7 @@ class MetricsEvent:
     """One pull request or review event for one team's metrics."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     name: str
     payload: Mapping[str, Any]
     # When GitHub's delivery of it was received; None for a read of GitHub's API.

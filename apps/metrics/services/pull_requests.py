@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.common.bulk import update_rows
 from apps.metrics.models import PRReview, PullRequest, PullRequestEvent, TeamMember
+from apps.metrics.repositories import RepositoryRecord, repository_assign
 from apps.metrics.services.batches import (
     Batch,
     Change,
@@ -65,11 +66,6 @@ from apps.metrics.services.payloads import (
 from apps.metrics.services.reverts import reverted_pull_request, reverts_link_waiting
 from apps.teams.models import Team
 
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
-
-
 # A body is kept up to this many characters (its marker lines are near the top
 # or the bottom; a pasted log need not be kept whole).
 MAX_BODY = 20_000
@@ -81,7 +77,7 @@ class PullRequestNotStored(Exception):
 
 
 def pull_request_need(
-    team: Team, snapshot: PullRequestSnapshot, repository: Repository | None
+    team: Team, snapshot: PullRequestSnapshot, repository: RepositoryRecord | None
 ) -> Need:
     """What a change about this pull request needs loaded: a new row starts with
     its number; the repository the change puts it in tells a move."""
@@ -106,9 +102,9 @@ class TrackedPullRequest:
     # and the source and repository of the last change applied to it.
     lifecycle: LifecycleState | None = None
     source: str = ""
-    repository: Repository | None = None
+    repository: RepositoryRecord | None = None
     # (kind, when) of the transitions its changes made, with their source and repository.
-    moved: list[tuple[str, Any, str, Repository | None]] = field(default_factory=list)
+    moved: list[tuple[str, Any, str, RepositoryRecord | None]] = field(default_factory=list)
 
 
 def _transition(
@@ -117,7 +113,7 @@ def _transition(
     kind: str,
     at: Any,
     source: str,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
 ) -> Transition:
     return Transition(
         team_id=row.team_id,
@@ -183,7 +179,7 @@ class PullRequestChange:
     """What a pull_request event (or a REST item) says about its pull request."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     pull_request: PullRequestSnapshot
     time: SnapshotTime
     ready_for_review: bool = False
@@ -218,7 +214,7 @@ class PullRequestChange:
 def read_pull_request_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> PullRequestChange:
@@ -242,14 +238,14 @@ def apply_pull_request_snapshot(
     snapshot: PullRequestSnapshot,
     *,
     time: SnapshotTime,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     members: Mapping[int, TeamMember],
     repository_block: RepositoryBlock | None = None,
 ) -> None:
     """Bring the row up to date with the snapshot taken at `time`, in memory, by the
     ordering rules."""
     if repository is not None:
-        row.repository = repository
+        repository_assign(row, repository)
         row.repository_github_id = repository.github_id
     row.number = snapshot.number
     newer = is_not_older(time, SNAPSHOT_CLOCK.read(row))

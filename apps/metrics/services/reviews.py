@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apps.common.bulk import update_rows
 from apps.metrics.models import PRReview, TeamMember
+from apps.metrics.repositories import RepositoryRecord
 from apps.metrics.services.batches import Batch, Need, RowKind, changed_fields, tracked_values
 from apps.metrics.services.formulas import pull_request_reviews_derive
 from apps.metrics.services.members import MemberRows, Sighting, sighting_needs
@@ -37,10 +38,6 @@ from apps.metrics.services.pull_requests import (
 )
 from apps.teams.models import Team
 
-if TYPE_CHECKING:
-    # Annotations only: apps.metrics never imports apps.integrations at run time.
-    from apps.integrations.models import Repository
-
 # A review only moves forward: pending -> submitted (approved, changes requested,
 # commented) -> dismissed. A late redelivery of "submitted" after the dismissal
 # must not bring the review back.
@@ -53,7 +50,7 @@ class ReviewChange:
     """What a pull_request_review event says about a review and its pull request."""
 
     team: Team
-    repository: Repository | None
+    repository: RepositoryRecord | None
     pull_request: PullRequestSnapshot
     # When the embedded pull request was shown (its updated_at, the delivery's receipt).
     pull_request_time: SnapshotTime
@@ -103,7 +100,7 @@ class ReviewChange:
 def read_review_change(
     *,
     team: Team,
-    repository: Repository | None,
+    repository: RepositoryRecord | None,
     payload: Mapping[str, Any],
     received_at: datetime | None = None,
 ) -> ReviewChange:
