@@ -45,6 +45,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--days", type=int, default=730, help="history spread over these days")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep each size's team for the next run, and use one a run kept "
+        "(1,000,000 pull requests take the better part of an hour to make)",
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
@@ -74,17 +81,24 @@ def main() -> None:
     print(f"{'pull requests':>13} {'page':<34} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for size in args.sizes:
         slug = f"bench-{size}"
-        Team.objects.filter(slug=slug).delete()
-        get_user_model().objects.filter(username=f"bench-{size}").delete()
-        team = Team.objects.create(name=f"Bench {size}", slug=slug)
-        user = get_user_model().objects.create_user(f"bench-{size}")
-        Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
-        started = time.perf_counter()
-        generated_history(team=team, count=size, days=730, now=timezone.now(), seed=size)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-        print(f"# {size} pull requests made in {time.perf_counter() - started:.0f} s")
-        squad = Squad.objects.create(team=team, name="core")
+        team = Team.objects.filter(slug=slug).first()
+        kept = args.keep and team is not None and team.pull_requests.count() >= size
+        if not kept:
+            Team.objects.filter(slug=slug).delete()
+            get_user_model().objects.filter(username=f"bench-{size}").delete()
+            team = Team.objects.create(name=f"Bench {size}", slug=slug)
+            user = get_user_model().objects.create_user(f"bench-{size}")
+            Membership.objects.create(user=user, team=team, role=Membership.Role.ADMIN)
+            started = time.perf_counter()
+            generated_history(team=team, count=size, days=args.days, now=timezone.now(), seed=size)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
+            print(f"# {size} pull requests made in {time.perf_counter() - started:.0f} s")
+        else:
+            user = get_user_model().objects.get(username=f"bench-{size}")
+            print(f"# {team.pull_requests.count()} pull requests kept from an earlier run")
+        assert team is not None
+        squad, _ = Squad.objects.get_or_create(team=team, name="core")
         squad.members.set(TeamMember.objects.filter(team=team, login__in=["alice", "bob", "carol"]))
         _row, token = api_token_create(team=team, name="bench", created_by=user)
         session = Client()
@@ -134,8 +148,9 @@ def main() -> None:
                 f"{size:>13} {name:<34} {len(queries):>7} "
                 f"{statistics.median(times):>8.1f} {_percentile(times, 0.95):>8.1f}"
             )
-        team.delete()
-        user.delete()
+        if not args.keep:
+            team.delete()
+            user.delete()
 
 
 if __name__ == "__main__":
