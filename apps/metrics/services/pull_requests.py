@@ -256,10 +256,15 @@ def apply_pull_request_snapshot(
         elif clock is not None and is_not_older(time, clock.read(row)):
             setattr(row, name, value)
             clock.advance(row, time)
+    if snapshot.author is not None:
+        member = members[snapshot.author.github_id]
+        # An older snapshot leaves the author as it is; one naming the same
+        # person still hands the row the member (the AI signals read its login:
+        # otherwise a query per pull request).
+        if newer or (member.pk is not None and row.author_id == member.pk):
+            row.author = member
     if not newer:
         return
-    if snapshot.author is not None:
-        row.author = members[snapshot.author.github_id]
     SNAPSHOT_CLOCK.advance(row, time)
     if snapshot.body is not None:
         # Kept for the AI signals' marker lines (services/ai_signals.py).
