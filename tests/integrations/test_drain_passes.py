@@ -69,6 +69,37 @@ def test_it_applies_a_pass_of_deliveries_in_a_handful_of_queries(store, reposito
     assert len(queries) <= 26 + split, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
+def test_a_pass_of_older_snapshots_of_stored_pull_requests_reads_no_author_one_by_one(
+    store, repository
+):
+    def stored(suffix: str, updated_at: str) -> None:
+        for number in range(1, 21):
+            payload = pull_request_payload(
+                "edited",
+                pr_id=number,
+                number=number,
+                author_id=1000 + number,
+                author_login=f"dev{number}",
+                updated_at=updated_at,
+                **WHERE,
+            )
+            store("pull_request", payload, f"pr-{number}-{suffix}")
+
+    stored("new", "2024-01-02T00:00:00Z")
+    assert drain_deliveries() == 20
+    # Late redeliveries of older snapshots: each leaves its row as it is, and
+    # the AI signals, derived again, read the author's login.
+    stored("old", "2024-01-01T00:00:00Z")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert drain_deliveries() == 20
+
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {"processed"}
+    authors = [q for q in queries.captured_queries if 'FROM "metrics_teammember"' in q["sql"]]
+    # The pass's members, read once: not each pull request's author on its own.
+    assert len(authors) <= 2, "\n".join(q["sql"][:160] for q in authors)
+
+
 def test_it_only_looks_when_nothing_is_waiting(repository):
     with CaptureQueriesContext(connection) as queries:
         assert drain_deliveries() == 0
