@@ -34,16 +34,20 @@ COMMITS_PER_PAGE = 100
 # GitHub lists at most 250 commits of a pull request; past this many pages the
 # answer is no list GitHub makes.
 MAX_PAGES = 30
-# Pull requests asked for in one query of history's (each up to 100 commits of
-# up to 10 authors: 25 of them is about 25 points of the hourly 5,000).
-PULL_REQUESTS_PER_QUERY = 25
+# Pull requests asked for in one query of history's (GitHub's most for
+# `nodes(ids:)`: a page's merged ones in one query), each with its first 100
+# commits. GitHub prices a query by the connections it opens (one per pull
+# request here: a commit's `author` is not a connection), divided by 100 and
+# rounded, at least 1: 100 of them is 101 requests, 1 point, where the commits'
+# `authors(first: 10)` made 25 pull requests about 25 points.
+PULL_REQUESTS_PER_QUERY = 100
 EVENT = "pull_request_commits"
 
 _COMMIT_FIELDS = """
         pageInfo { hasNextPage endCursor }
         nodes { commit {
           oid message authoredDate committedDate
-          authors(first: 10) { nodes { email name user { databaseId login } } }
+          author { email name user { databaseId login } }
         } }"""
 
 PULL_REQUEST_COMMITS_QUERY = f"""
@@ -208,17 +212,14 @@ def commit_item(node: Mapping[str, Any]) -> dict[str, Any] | None:
     commit = node.get("commit")
     if not isinstance(commit, Mapping):
         return None
-    authors = commit.get("authors")
-    author_nodes = authors.get("nodes") if isinstance(authors, Mapping) else None
+    # The commit's author: a GitHub account (``user``) when GitHub matched the
+    # email to one. Co-authors are read from the message's trailers.
+    author = commit.get("author")
+    first: Mapping[str, Any] = author if isinstance(author, Mapping) else {}
     accounts: list[dict[str, Any]] = []
-    first: Mapping[str, Any] = {}
-    for author in author_nodes if isinstance(author_nodes, list) else []:
-        if not isinstance(author, Mapping):
-            continue
-        first = first or author
-        user = author.get("user")
-        if isinstance(user, Mapping) and (user_id := github_id(user.get("databaseId"))):
-            accounts.append({"id": user_id, "login": user.get("login")})
+    user = first.get("user")
+    if isinstance(user, Mapping) and (user_id := github_id(user.get("databaseId"))):
+        accounts.append({"id": user_id, "login": user.get("login")})
     return {
         "sha": commit.get("oid"),
         "commit": {

@@ -70,7 +70,7 @@ def _nodes(pull_request: PullRequest) -> list[dict[str, Any]]:
                     "message": message,
                     "authoredDate": _iso(moment),
                     "committedDate": _iso(moment),
-                    "authors": {"nodes": [{"name": login, "email": "", "user": user}]},
+                    "author": {"name": login, "email": "", "user": user},
                 }
             }
         )

@@ -61,7 +61,10 @@ def test_it_reads_every_commit_of_a_pull_request_with_250_in_three_pages(fake):
     assert rate_limit.remaining == 4997
     query = json.loads(fake.route.calls[0].request.content)["query"]
     assert "commits(first: 100, after: $after)" in query
-    assert "authors(first: 10)" in query
+    # The author, not the `authors` connection: a connection under each of 100
+    # commits would make GitHub price the query at 100 times more.
+    assert "author { email name user { databaseId login } }" in query
+    assert "authors(" not in query
 
 
 def test_it_refuses_a_pull_request_github_does_not_show(fake):
@@ -79,7 +82,7 @@ def test_it_says_when_the_rate_limit_is_spent(fake):
 
 
 def test_it_reads_the_commits_of_many_pull_requests_by_node_id_in_batches(fake):
-    nodes = [pr_node(number=n, commits=_commits(2, prefix=f"{n % 10}")) for n in range(1, 31)]
+    nodes = [pr_node(number=n, commits=_commits(2, prefix=f"{n % 10}")) for n in range(1, 121)]
     nodes[4]["_commits"] = _commits(120, prefix="f")  # number 5: a second page, by number
     fake.add(*nodes)
     ids = [node["id"] for node in nodes] + ["PR_deleted_since"]
@@ -88,11 +91,14 @@ def test_it_reads_the_commits_of_many_pull_requests_by_node_id_in_batches(fake):
         _github(), endpoint=ENDPOINT, full_name="acme/api", node_ids=ids
     )
 
-    assert [item.number for item in found] == list(range(1, 31))
-    assert [len(item.nodes) for item in found] == [2, 2, 2, 2, 120] + [2] * 25
+    assert [item.number for item in found] == list(range(1, 121))
+    assert [len(item.nodes) for item in found] == [2, 2, 2, 2, 120] + [2] * 115
     batches = [r["ids"] for r in fake.requests if "ids" in r]
-    assert [len(batch) for batch in batches] == [PULL_REQUESTS_PER_QUERY, 6]
+    assert [len(batch) for batch in batches] == [PULL_REQUESTS_PER_QUERY, 21]
     assert [r["number"] for r in fake.requests if "number" in r] == [5]
+    # One point each, as GitHub prices them (one connection per pull request):
+    # the two batches and pull request 5's second page.
+    assert fake.points == 3
 
 
 def test_the_adapter_shapes_a_commit_as_githubs_rest_list_does():
@@ -101,10 +107,7 @@ def test_the_adapter_shapes_a_commit_as_githubs_rest_list_does():
         message="Fix it\n\nCo-authored-by: Claude <noreply@anthropic.com>",
         authored_at="2025-01-02T09:00:00Z",
         committed_at="2025-01-02T09:30:00Z",
-        authors=[
-            commit_author("Mona", "mona@example.com", 583231, "octocat"),
-            commit_author("Claude", "noreply@anthropic.com"),
-        ],
+        author=commit_author("Mona", "mona@example.com", 583231, "octocat"),
     )
 
     assert commit_item(node) == {
@@ -114,7 +117,7 @@ def test_the_adapter_shapes_a_commit_as_githubs_rest_list_does():
             "author": {"name": "Mona", "email": "mona@example.com", "date": "2025-01-02T09:00:00Z"},
             "committer": {"date": "2025-01-02T09:30:00Z"},
         },
-        # Only the authors that are GitHub accounts.
+        # The author, a GitHub account (a co-author is in the message's trailers).
         "authors": [{"id": 583231, "login": "octocat"}],
     }
     assert commit_item({"commit": None}) is None

@@ -69,7 +69,7 @@ def commits_of_seven():
             SHA_B,
             message="Finish\n\nCo-authored-by: Claude <noreply@anthropic.com>",
             authored_at="2025-01-07T12:00:00Z",
-            authors=[commit_author("Codertocat", "octo@example.com", 21031067)],
+            author=commit_author("Codertocat", "octo@example.com", 21031067),
         ),
     ]
 

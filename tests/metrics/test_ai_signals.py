@@ -77,7 +77,7 @@ def test_a_commit_by_an_agent_account(team, repository):
     apply_events(
         [
             pull_request(team, repository),
-            commits(team, repository, commit_node(SHA_A), commit_node(SHA_B, authors=[agent])),
+            commits(team, repository, commit_node(SHA_A), commit_node(SHA_B, author=agent)),
         ]
     )
 

@@ -117,7 +117,7 @@ def commit_node(
     message: str = "A change",
     authored_at: str = "2025-01-01T09:00:00Z",
     committed_at: str | None = None,
-    authors: list[dict[str, Any]] | None = None,
+    author: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A node of a pull request's `commits` connection (github_app/commits.py's fields)."""
     return {
@@ -126,11 +126,9 @@ def commit_node(
             "message": message,
             "authoredDate": authored_at,
             "committedDate": committed_at or authored_at,
-            "authors": {
-                "nodes": authors
-                if authors is not None
-                else [commit_author("Codertocat", "octo@example.com", 21031067)]
-            },
+            "author": author
+            if author is not None
+            else commit_author("Codertocat", "octo@example.com", 21031067),
         }
     }
 
@@ -318,7 +316,10 @@ class FakeGraphQL:
             else None
             for i in variables["ids"]
         ]
-        return {"data": {"rateLimit": self._rate_limit(), "nodes": nodes}}
+        # One connection per pull request (its commits), priced as GitHub prices
+        # a page's nested connections.
+        cost = page_cost(len(variables["ids"]), nested=1)
+        return {"data": {"rateLimit": self._rate_limit(cost), "nodes": nodes}}
 
     def _commits_of_number(self, variables: Mapping[str, Any]) -> dict[str, Any]:
         node = next((n for n in self.nodes if n["number"] == variables["number"]), None)

@@ -124,6 +124,9 @@ class LimitedGraphQLServer:
     def _answer(self, query: str, variables: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if "node(id:" in query:
             fake = self.by_node[str(variables.get("id", variables.get("id0")))]
+        elif isinstance(variables.get("ids"), list) and variables["ids"]:
+            # The commits of a page's pull requests (`nodes(ids:)`): one repository's.
+            fake = self.by_node[str(variables["ids"][0])]
         else:
             fake = self.repositories[f"{variables.get('owner')}/{variables.get('name')}"]
         with self.lock:
