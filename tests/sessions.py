@@ -51,3 +51,17 @@ class OtherSession(threading.Thread):
         if self._error is not None:
             raise self._error
         return self._result
+
+
+def drop_connection_from_the_server_side() -> None:
+    """What a PostgreSQL restart does to this process's open connection: its
+    backend is terminated by another session."""
+    import psycopg
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])

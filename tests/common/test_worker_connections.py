@@ -3,29 +3,18 @@ dropped must not outlive the next task's start."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from celery.signals import task_prerun
 from django.db import OperationalError, connection
 
 from apps.integrations.tasks import drain_deliveries
-
-
-def _terminate_from_the_server_side() -> None:
-    """What a PostgreSQL restart does to the worker's open connection."""
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+from tests.sessions import drop_connection_from_the_server_side
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_reconnects_for_the_next_task_after_a_task_caught_a_dropped_connection():
-    _terminate_from_the_server_side()
+    drop_connection_from_the_server_side()
     # A task that catches the error (a lifecycle consumer scheduling its retry).
     with pytest.raises(OperationalError), connection.cursor() as cursor:
         cursor.execute("SELECT 1")

@@ -30,17 +30,24 @@ from github_app.webhook_payloads import (
     release_payload,
     workflow_run_payload,
 )
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import repository_for
+
+# The deployments tests' GitHub, repository and clock (their fixtures too: the
+# app's settings, autouse, and the repository).
+from tests.integrations.test_deployments import (  # noqa: F401
+    API,
+    FULL_NAME,
+    INSTALLATION_ID,
+    REPOSITORY_ID,
+    T0,
+    at,
+    github_app_env,
+    repository,
+)
 
 pytestmark = pytest.mark.django_db
 
-API = "https://api.github.com"
-INSTALLATION_ID = 42
-REPOSITORY_ID = 186853002
-FULL_NAME = "acme/api"
 # Monday 3 March 2025; the period asked is two weeks from it.
-T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 PERIOD = "from=2025-03-03&to=2025-03-16"
 # The merge commits, in the order of the default branch's (linear) history.
 M = {n: f"{n:x}" * 40 for n in range(1, 8)}
@@ -49,23 +56,6 @@ HISTORY = [M[n] for n in range(1, 8)]
 WEB, LIB, DOCS = (200, "acme/web"), (300, "acme/lib"), (400, "acme/docs")
 WEB_HISTORY = ["a1" * 20, "a2" * 20]
 LIB_SHA = "b1" * 20
-
-
-def at(hours: float) -> str:
-    return iso(T0 + timedelta(hours=hours))
-
-
-@pytest.fixture(autouse=True)
-def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-
-
-@pytest.fixture
-def repository(team):
-    installation = installation_for(team=team, installation_id=INSTALLATION_ID, login="acme")
-    return repository_for(installation=installation, github_id=REPOSITORY_ID, full_name=FULL_NAME)
 
 
 @pytest.fixture
@@ -167,7 +157,13 @@ def post_deployment(django_capture_on_commit_callbacks):
 
 
 def test_a_repositorys_life_through_the_endpoints_gives_the_hand_computed_figures(
-    team, owner, repository, github, deliver, post_deployment, no_sleep
+    team,
+    owner,
+    repository,  # noqa: F811 (the deployments tests' fixture, imported)
+    github,
+    deliver,
+    post_deployment,
+    no_sleep,
 ):
     write = api_token_create(
         team=team, name="ci", created_by=owner, scopes=[APIToken.Scope.DEPLOYMENTS_WRITE]
@@ -300,7 +296,12 @@ def test_a_repositorys_life_through_the_endpoints_gives_the_hand_computed_figure
 
 
 def test_three_repositories_of_the_other_sources_give_the_hand_computed_figures(
-    team, owner, repository, github, deliver, no_sleep
+    team,
+    owner,
+    repository,  # noqa: F811 (the deployments tests' fixture, imported)
+    github,
+    deliver,
+    no_sleep,
 ):
     installation = repository.installation
     for github_id, full_name in (WEB, LIB, DOCS):

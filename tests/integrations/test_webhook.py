@@ -10,6 +10,7 @@ from apps.integrations.models import WebhookDelivery
 from apps.integrations.views.webhooks import MAX_BODY_BYTES
 from tests.integrations.conftest import SECRET, WEBHOOK_URL, signed_headers
 from tests.payloads.installations import installation_event, ping_event
+from tests.sessions import drop_connection_from_the_server_side
 
 pytestmark = pytest.mark.django_db
 
@@ -220,20 +221,6 @@ def test_it_answers_before_the_middleware_of_pages(client):
     assert "X-Content-Type-Options" not in webhook.headers
 
 
-def _drop_connection_from_the_server_side() -> None:
-    """What a database restart does to a persistent connection."""
-    import psycopg
-    from django.db import connection
-
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    settings = connection.settings_dict
-    with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
@@ -249,7 +236,7 @@ def test_it_stores_a_delivery_arriving_on_a_connection_the_database_dropped(
         body = json.dumps(ping_event()).encode()
         _post(client, body, **signed_headers(body, event="ping", delivery_id="before"))
     body = json.dumps(ping_event()).encode()
-    _drop_connection_from_the_server_side()
+    drop_connection_from_the_server_side()
 
     response = _post(client, body, **signed_headers(body, event="ping", delivery_id="after"))
 
