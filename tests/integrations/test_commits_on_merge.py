@@ -18,6 +18,7 @@ from github_app.webhook_payloads import pull_request_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.payloads.graphql import commit_author, commit_node, pr_node, rate_limited_answer
+from tests.payloads.merges import merge_event as merged
 
 pytestmark = pytest.mark.django_db
 
@@ -44,22 +45,6 @@ def repository(team):
     repository.tracked_at = datetime(2024, 12, 1, tzinfo=UTC)
     repository.save(update_fields=["tracked_at"])
     return repository
-
-
-def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z", **fields: Any) -> dict[str, Any]:
-    opened = datetime.fromisoformat(at) - timedelta(days=1)
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
-        **fields,
-    )
 
 
 def commits_of_seven():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import respx
@@ -28,12 +27,12 @@ from apps.metrics.services.members_link import team_member_link
 from apps.metrics.services.payloads import GitHubUser
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from apps.teams.models import Membership
-from github_app.webhook_payloads import pull_request_payload
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
 from tests.integrations.github_apps import stored_app
 from tests.payloads.graphql import pr_node
 from tests.payloads.hook_deliveries import FakeDeliveryLog, LogEntry
+from tests.payloads.merges import merge_event as merged
 from tests.sessions import OtherSession, wait_until_another_session_waits_for_a_lock
 
 pytestmark = pytest.mark.django_db
@@ -63,22 +62,6 @@ def author(team, member, settings):
     member.save(update_fields=["email"])
     team_member_link(team=team, user=member, github_user=AUTHOR)
     return member
-
-
-def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z", **fields: Any) -> dict[str, Any]:
-    opened = datetime.fromisoformat(at) - timedelta(days=1)
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
-        **fields,
-    )
 
 
 def questions() -> list[tuple[int, str, str]]:

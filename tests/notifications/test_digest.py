@@ -13,6 +13,7 @@ from apps.notifications import tasks
 from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
 from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
+from tests.payloads.merges import merge_event
 
 pytestmark = pytest.mark.django_db
 
@@ -37,19 +38,7 @@ def digesting(team, connected, clock):
 
 
 def merged(number: int, *, at: str, hours: float) -> dict[str, Any]:
-    merged_at = datetime.fromisoformat(at)
-    created = merged_at - timedelta(hours=hours)
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
-    )
+    return merge_event(number, at=at, open_hours=hours)
 
 
 @pytest.fixture

@@ -24,9 +24,9 @@ from apps.metrics.services.payloads import GitHubUser
 from apps.notifications import tasks
 from apps.notifications.models import SlackConnection, SlackMessage, SlackPerson
 from apps.notifications.services import connections
-from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
 from tests.notifications.conftest import slack_person
+from tests.payloads.merges import merge_event as merged
 
 pytestmark = pytest.mark.django_db
 
@@ -53,21 +53,6 @@ def author(team, member, slack):
     member.save(update_fields=["email"])
     team_member_link(team=team, user=member, github_user=AUTHOR)
     return member
-
-
-def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z") -> dict[str, Any]:
-    opened = datetime.fromisoformat(at) - timedelta(days=1)
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
-    )
 
 
 def press(

@@ -6,7 +6,7 @@ through the real endpoint, signed; Slack is the fake on 127.0.0.1."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from apps.notifications import tasks
 from apps.notifications.models import NotificationSettings, SlackConnection, SlackMessage
 from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
+from tests.payloads.merges import merge_event as merged
 
 pytestmark = pytest.mark.django_db
 
@@ -51,21 +52,6 @@ def opened(number: int = 7, *, at: str, **fields: Any) -> dict[str, Any]:
         created_at=at,
         updated_at=at,
         **fields,
-    )
-
-
-def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z") -> dict[str, Any]:
-    created = stamp(datetime.fromisoformat(at) - timedelta(days=1))
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=created,
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
     )
 
 

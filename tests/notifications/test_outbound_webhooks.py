@@ -21,8 +21,8 @@ from apps.metrics.services.lifecycle import lifecycle_events_consume
 from apps.notifications import tasks
 from apps.notifications.models import OutboundDelivery, WebhookEndpoint
 from apps.notifications.services import webhooks
-from github_app.webhook_payloads import pull_request_payload
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
+from tests.payloads.merges import merge_event as merged
 
 pytestmark = pytest.mark.django_db
 
@@ -44,21 +44,6 @@ def repository(team):
 @pytest.fixture
 def allow_local(settings):
     settings.TFORMANCE_WEBHOOKS_ALLOW_PRIVATE = True
-
-
-def merged(number: int = 7, *, at: str = "2025-01-08T10:00:00Z") -> dict[str, Any]:
-    opened = datetime.fromisoformat(at) - timedelta(days=1)
-    return pull_request_payload(
-        "closed",
-        pr_id=700 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=opened.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
-    )
 
 
 def register(client, owner, *, url: str = HOOK, kinds=("merged",)) -> tuple[Any, str]:

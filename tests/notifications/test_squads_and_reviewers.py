@@ -30,6 +30,7 @@ from apps.notifications.models import (
 from github_app.webhook_payloads import pull_request_payload, review_payload, user
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
 from tests.notifications.conftest import slack_person
+from tests.payloads.merges import merge_event
 
 pytestmark = pytest.mark.django_db
 
@@ -378,17 +379,11 @@ NEW_YORK_NINE = datetime(2025, 1, 13, 14, 0, tzinfo=UTC)
 
 
 def merged(number: int, author: tuple[int, str], *, at: str, hours: float, repository=API):
-    merged_at = datetime.fromisoformat(at)
-    return pull_request_payload(
-        "closed",
+    return merge_event(
+        number,
+        at=at,
+        open_hours=hours,
         pr_id=900 + number,
-        number=number,
-        state="closed",
-        merged=True,
-        created_at=stamp(merged_at - timedelta(hours=hours)),
-        merged_at=at,
-        closed_at=at,
-        updated_at=at,
         author_id=author[0],
         author_login=author[1],
         repository_id=repository[0],
