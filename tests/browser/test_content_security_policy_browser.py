@@ -61,7 +61,11 @@ def test_no_page_breaks_its_content_security_policy(live_server, team, owner, mo
             page.wait_for_selector('canvas[data-chart="merged"][data-drawn="true"]')
 
             page.goto(f"{live_server.url}/teams/acme/members/")
-            page.click("form[action$='/invitations/'] button")
+            # Until the new page has loaded, its field may be there before its
+            # deferred script: a click then selected nothing (a race lost once in
+            # CI, on a loaded machine).
+            with page.expect_navigation(wait_until="load"):
+                page.click("form[action$='/invitations/'] button")
             field = page.locator("[data-role=invitation-link]")
             field.click()
             selected = page.evaluate(
