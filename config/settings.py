@@ -314,6 +314,13 @@ CELERY_BEAT_SCHEDULE["resume-recompute-runs"] = {
     "task": "apps.metrics.tasks.resume_recompute_runs",
     "schedule": 60.0,
 }
+# Rebuilds the day facts of days whose pull requests or reviews changed (PostgreSQL;
+# docs/metrics.md, "Day facts"). The figures are exact meanwhile: they read such
+# days from the rows.
+CELERY_BEAT_SCHEDULE["refresh-day-facts"] = {
+    "task": "apps.metrics.tasks.refresh_day_facts",
+    "schedule": 30.0,
+}
 # Announces live lifecycle events whose on-commit announcement was lost (docs/lifecycle.md).
 CELERY_BEAT_SCHEDULE["announce-lifecycle-events"] = {
     "task": "apps.metrics.tasks.announce_pending_lifecycle_events",

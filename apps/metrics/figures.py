@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
-from apps.metrics import figures_ai
+from apps.metrics import figures_ai, figures_facts
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
@@ -44,6 +44,7 @@ from apps.metrics.periods import EARLIEST, LATEST, BadParameter, Period, Request
 from apps.metrics.repositories import repository_directory
 from apps.metrics.rules import counted_reviewer_q
 from apps.metrics.scope import FigureScope
+from apps.metrics.services import day_facts
 from apps.metrics.services.ai_rules import team_ai_rules
 from apps.metrics.services.durations import team_calendars
 from apps.teams.models import Team
@@ -155,18 +156,32 @@ _MERGED_KEYS = (
 )
 
 
-def _aggregate_merged(rows: QuerySet[Any], *, using: str) -> list[dict[str, Any]]:
+def _merged_sql(scope: FigureScope) -> tuple[str, list[Any], str] | None:
+    """The merged rows' SELECT (`_merged_rows`, or the day facts' on
+    PostgreSQL), its parameters and database; None when it can match nothing
+    (a squad with no one in it)."""
+    if day_facts.available():
+        sql, params = figures_facts.facts_merged_rows(scope, _AS)
+        return sql, params, "default"
+    rows = _merged_rows(scope)
+    try:
+        inner_sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:
+        return None
+    return inner_sql, list(params), rows.db
+
+
+def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
     """Counts, mean phases and cycle-time percentiles of the merged rows, in one
     query: the rows are read once (a materialized CTE) and aggregated for the
     period, the previous period, each week and each size."""
+    merged_sql = _merged_sql(scope)
+    if merged_sql is None:
+        return []
+    inner_sql, params, using = merged_sql
     connection = connections[using]
     vendor = connection.vendor
     quote = connection.ops.quote_name
-    try:
-        inner_sql, params = rows.query.get_compiler(using=using).as_sql()
-    except EmptyResultSet:
-        # A filter that can match nothing (a squad with no one in it).
-        return []
     cycle = f"merged.{quote(_AS['cycle_time'])}"
     aggregates = ", ".join(
         [
@@ -204,7 +219,10 @@ def _share(count: int, total: int) -> float | None:
 
 
 def _counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[str, Any]]:
-    """Counts and time to first review of each named period, in one query."""
+    """Counts and time to first review of each named period, in one query (of
+    the day facts on PostgreSQL)."""
+    if day_facts.available():
+        return _with_open_now(scope, figures_facts.facts_counts(scope, periods))
     aggregates: dict[str, Any] = {}
     review_time = scope.column("review_time")
     for name, period in periods.items():
@@ -240,12 +258,20 @@ def _counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[st
         ),
     )
     values = _scoped(scope).filter(counted).aggregate(**aggregates)
-    open_now = _open_now(scope)
-    found: dict[str, dict[str, Any]] = {name: {"open_now": open_now} for name in periods}
+    found: dict[str, dict[str, Any]] = {name: {} for name in periods}
     for key, value in values.items():
         if "__" in key:
             name, figure = key.split("__", 1)
             found[name][figure] = value
+    return _with_open_now(scope, found)
+
+
+def _with_open_now(
+    scope: FigureScope, found: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    open_now = _open_now(scope)
+    for figures in found.values():
+        figures["open_now"] = open_now
     return found
 
 
@@ -349,15 +375,19 @@ def _review_load(
     grouped by the pair (a pull request has one author, so pairs add up per
     reviewer). With a squad, each reviewer says whether they are in it
     (``in_squad``): who outside the squad reviews it."""
-    pairs = list(
-        _reviews_in(scope, scope.period)
-        .values("reviewer_id", "reviewer__login", "pull_request__author__login")
-        .annotate(
-            reviews=Count("id"),
-            approvals=Count("id", filter=Q(state=PRReview.State.APPROVED)),
-            pull_requests=Count("pull_request_id", distinct=True),
+    pairs = (
+        figures_facts.facts_review_pairs(scope)
+        if day_facts.available()
+        else list(
+            _reviews_in(scope, scope.period)
+            .values("reviewer_id", "reviewer__login", "pull_request__author__login")
+            .annotate(
+                reviews=Count("id"),
+                approvals=Count("id", filter=Q(state=PRReview.State.APPROVED)),
+                pull_requests=Count("pull_request_id", distinct=True),
+            )
+            .order_by()
         )
-        .order_by()
     )
     reviewers: dict[int, dict[str, Any]] = {}
     for pair in pairs:
@@ -449,14 +479,13 @@ def team_figures(
     scope = _default_scope(team, period, repository_ids, scope)
     repository_ids = scope.repository_ids
     counts = _counts(scope, {"current": period, "previous": period.previous()})
-    rows = _merged_rows(scope)
     merged: dict[str, dict[str, dict[str, Any]]] = {
         "current": {},
         "previous": {},
         "week": {},
         "size": {},
     }
-    for row in _aggregate_merged(rows, using=rows.db):
+    for row in _aggregate_merged(scope):
         merged[row["kind"]][row["key"]] = row
     figures = _summary(period, counts["current"], merged["current"].get("", {}))
     figures["period"]["days"] = period.days

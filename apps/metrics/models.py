@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import Coalesce
@@ -758,3 +759,75 @@ class TeamAIRules(models.Model):
 
     def __str__(self) -> str:
         return f"AI rules of team {self.team_id}"
+
+
+class DayFacts(models.Model):
+    """A team's facts of one kind on one UTC day, kept ahead of time for the
+    dashboard's period figures (`services/day_facts.py`, docs/metrics.md "Day
+    facts"): parallel arrays, one element per pull request (or review) whose
+    moment of that kind (opened, closed, merged, first reviewed, submitted)
+    falls on the day, with what the figures read of it. Built from the rows by
+    `day_facts_refresh`; a day whose rows changed since is stale
+    (`DayFactsStale`) and read from the rows until rebuilt, so the figures stay
+    exact. PostgreSQL only (arrays, triggers); SQLite reads the rows."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        CLOSED = "closed"
+        MERGED = "merged"
+        FIRST_REVIEW = "first_review"
+        REVIEW = "review"
+
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    day = models.DateField()
+    at = ArrayField(models.DateTimeField())
+    pull_request = ArrayField(models.BigIntegerField())
+    author = ArrayField(models.BigIntegerField(null=True))
+    repository = ArrayField(models.BigIntegerField(null=True))
+    # Reviews: who gave each.
+    reviewer = ArrayField(models.BigIntegerField(null=True), default=list)
+    # Bits of `services.day_facts.FLAGS` (opened time known, revert, hotfix, approval).
+    flags = ArrayField(models.SmallIntegerField(), default=list)
+    # Merged: the index of `figures.SIZE_BUCKETS`.
+    size = ArrayField(models.SmallIntegerField(), default=list)
+    # The durations the figures read, in both slots (merged; first reviewed:
+    # review_time only), named as PullRequest's columns.
+    cycle_time_hours = ArrayField(models.FloatField(null=True), default=list)
+    coding_hours = ArrayField(models.FloatField(null=True), default=list)
+    pickup_hours = ArrayField(models.FloatField(null=True), default=list)
+    review_hours = ArrayField(models.FloatField(null=True), default=list)
+    merge_hours = ArrayField(models.FloatField(null=True), default=list)
+    review_time_hours = ArrayField(models.FloatField(null=True), default=list)
+    cycle_time_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    coding_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    pickup_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    review_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    merge_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    review_time_working_hours = ArrayField(models.FloatField(null=True), default=list)
+
+    class Meta:
+        verbose_name_plural = "day facts"
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind", "day"], name="unique_day_facts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} facts of team {self.team_id} on {self.day}"
+
+
+class DayFactsStale(models.Model):
+    """A UTC day of a team whose pull requests or reviews changed after its
+    `DayFacts` were built: written by PostgreSQL's triggers on every write to
+    those rows (whatever wrote them), removed by `day_facts_refresh`. No unique
+    key and no foreign key: concurrent writers append without waiting on each
+    other, and a team's deletion leaves its markers for the refresh to drop."""
+
+    team_id = models.BigIntegerField()
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["team_id", "day"], name="day_facts_stale_team_day")]
+
+    def __str__(self) -> str:
+        return f"team {self.team_id} on {self.day}: stale"

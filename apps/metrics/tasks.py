@@ -5,6 +5,8 @@
   had left, and the others are not told again;
 - recompute runs (`services/recompute.py`): a run's next batches, then itself
   queued again until the run is done; beat resumes runs that stopped;
+- day facts (`services/day_facts.py`): beat rebuilds the days whose rows
+  changed;
 - merge questions (`services/merge_questions.py`): the email of the questions
   a person was asked when their account was linked, retried while it fails.
 
@@ -22,7 +24,7 @@ from django.db import OperationalError
 
 from apps.common import scheduling
 from apps.metrics.models import PullRequestEvent
-from apps.metrics.services import lifecycle, merge_question_mail, recompute
+from apps.metrics.services import day_facts, lifecycle, merge_question_mail, recompute
 from apps.metrics.signals import lifecycle_events_announced
 
 logger = logging.getLogger(__name__)
@@ -118,3 +120,15 @@ def resume_recompute_runs() -> int:
     for run_id in due:
         recompute.recompute_run_send(run_id)
     return len(due)
+
+
+# A beat tick rebuilds stale days for at most this long, then leaves the rest to
+# the next tick (a worker is never held for long; the figures read stale days
+# from the rows meanwhile, so they are exact either way).
+DAY_FACTS_BUDGET_SECONDS = 20.0
+
+
+@shared_task
+def refresh_day_facts() -> int:
+    """Celery beat: rebuild the day facts of the days whose rows changed."""
+    return day_facts.day_facts_refresh_for(seconds=DAY_FACTS_BUDGET_SECONDS)

@@ -1,0 +1,240 @@
+"""The dashboard's heaviest figures read from the day facts (PostgreSQL;
+`services/day_facts.py`, docs/metrics.md "Day facts"): the counts and time to
+first review of a period and the one before, the merged pull requests'
+aggregates, and the review load. Each gives what `figures.py` computes from the
+rows, the same numbers (tests/metrics/test_day_facts.py compares them), from a
+few hundred rows of arrays instead of every row of the periods.
+
+Who counts is decided here, by the team's people as they are now: bots'
+pull requests apart, reviews by bots, deleted accounts and the author left out
+(`rules.counted_reviewer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+
+from apps.metrics.models import DayFacts, TeamMember
+from apps.metrics.periods import Period
+from apps.metrics.scope import FigureScope
+from apps.metrics.services.day_facts import (
+    APPROVED,
+    CREATED_KNOWN,
+    HOTFIX,
+    REVERT,
+    SIZE_CODES,
+    facts_sql,
+)
+
+
+@dataclass(frozen=True)
+class _People:
+    bots: list[int]
+    not_reviewers: list[int]  # bots and deleted accounts
+
+
+def _people(scope: FigureScope) -> _People:
+    bots: list[int] = []
+    not_reviewers: list[int] = []
+    rows = TeamMember.objects.filter(Q(is_bot=True) | Q(is_deleted_account=True), team=scope.team)
+    for member_id, is_bot in rows.values_list("id", "is_bot"):
+        not_reviewers.append(member_id)
+        if is_bot:
+            bots.append(member_id)
+    return _People(bots=bots, not_reviewers=not_reviewers)
+
+
+def _scope_sql(scope: FigureScope, *, reviews: bool = False) -> tuple[str, list[Any]]:
+    """The scope's filter over facts ``f`` (`FigureScope.pull_requests_q`,
+    `reviews_q` for reviews)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if scope.repository_ids is not None:
+        clauses.append("f.repository = ANY(%s)")
+        params.append(list(scope.repository_ids))
+    if scope.member_ids is not None:
+        clauses.append("f.author = ANY(%s)")
+        params.append(sorted(scope.member_ids))
+    if scope.person_id is not None:
+        if reviews:
+            clauses.append("(f.reviewer = %s OR f.author = %s)")
+            params.extend([scope.person_id, scope.person_id])
+        else:
+            clauses.append("f.author = %s")
+            params.append(scope.person_id)
+    return " AND ".join(clauses) or "TRUE", params
+
+
+def _scope_columns(scope: FigureScope) -> tuple[str, ...]:
+    """The columns `_scope_sql` reads beyond the author."""
+    return ("repository",) if scope.repository_ids is not None else ()
+
+
+_HUMAN = "(f.author IS NULL OR NOT f.author = ANY(%s))"
+_BOT = "(f.author = ANY(%s))"
+
+
+def _in(period: Period) -> tuple[str, list[Any]]:
+    return "f.at >= %s AND f.at < %s", [period.start_at, period.end_at]
+
+
+def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[str, Any]]:
+    """`figures._counts` without open_now: for each named period, opened,
+    closed unmerged, first reviewed (and its median and p90), bots' opened and
+    merged. One statement of one aggregate per kind, each reading only its
+    own facts and figures."""
+    people = _people(scope)
+    start_at = min(period.start_at for period in periods.values())
+    end_at = max(period.end_at for period in periods.values())
+    review_time = scope.column("review_time")
+    where, where_params = _scope_sql(scope)
+    reviewed = f"{_HUMAN} AND f.{review_time} IS NOT NULL"
+    # (kind, the facts' extra columns, a filter on them, [(figure, aggregate, condition)])
+    plans: list[tuple[str, tuple[str, ...], str, list[tuple[str, str, str]]]] = [
+        (
+            DayFacts.Kind.CREATED,
+            (),
+            "TRUE",
+            [("opened", "COUNT(*)", _HUMAN), ("bots_opened", "COUNT(*)", _BOT)],
+        ),
+        (DayFacts.Kind.CLOSED, (), "TRUE", [("closed_unmerged", "COUNT(*)", _HUMAN)]),
+        (
+            DayFacts.Kind.FIRST_REVIEW,
+            (review_time,),
+            reviewed,
+            [
+                ("first_reviewed", "COUNT(*)", "TRUE"),
+                (
+                    "first_review_median",
+                    f"PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY f.{review_time})",
+                    "TRUE",
+                ),
+                (
+                    "first_review_p90",
+                    f"PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY f.{review_time})",
+                    "TRUE",
+                ),
+            ],
+        ),
+        (DayFacts.Kind.MERGED, (), _BOT, [("bots_merged", "COUNT(*)", "TRUE")]),
+    ]
+    selects: list[str] = []
+    params: list[Any] = []
+    names: list[tuple[str, str]] = []
+    for kind, extra, prefilter, figures in plans:
+        aggregates: list[str] = []
+        aggregate_params: list[Any] = []
+        for name, period in periods.items():
+            period_sql, period_params = _in(period)
+            for figure, aggregate, condition in figures:
+                aggregates.append(f"{aggregate} FILTER (WHERE {condition} AND {period_sql})")
+                aggregate_params.extend(
+                    [*([people.bots] if "%s" in condition else []), *period_params]
+                )
+                names.append((name, figure))
+        sql, found = facts_sql(
+            kind,
+            team_id=scope.team.pk,
+            start_at=start_at,
+            end_at=end_at,
+            columns=("author", *_scope_columns(scope), *extra),
+        )
+        selects.append(
+            f"(SELECT {', '.join(aggregates)} FROM ({sql}) f "  # noqa: S608
+            f"WHERE {prefilter} AND {where}) AS {kind}"
+        )
+        params.extend(
+            [
+                *aggregate_params,
+                *found,
+                *([people.bots] if "%s" in prefilter else []),
+                *where_params,
+            ]
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {', '.join(selects)}", params)  # noqa: S608
+        values = cursor.fetchone()
+    found_figures: dict[str, dict[str, Any]] = {name: {} for name in periods}
+    for (name, figure), value in zip(names, values, strict=True):
+        found_figures[name][figure] = value
+    return found_figures
+
+
+def facts_merged_rows(scope: FigureScope, shown: dict[str, str]) -> tuple[str, list[Any]]:
+    """A SELECT of the people's pull requests merged in the period or the one
+    before, with the columns `figures._merged_rows` gives (``shown`` names each
+    duration's column), for `figures._aggregate_merged`."""
+    period = scope.period
+    people = _people(scope)
+    sql, params = facts_sql(
+        DayFacts.Kind.MERGED,
+        team_id=scope.team.pk,
+        start_at=period.previous().start_at,
+        end_at=period.end_at,
+        columns=(
+            "author",
+            "flags",
+            "size",
+            *_scope_columns(scope),
+            *(scope.column(name) for name in shown),
+        ),
+    )
+    where, where_params = _scope_sql(scope)
+    durations = ", ".join(f"f.{scope.column(name)} AS {alias}" for name, alias in shown.items())
+    sizes = " ".join(f"WHEN {code} THEN '{key}'" for code, key in enumerate(SIZE_CODES))
+    select = (
+        f"SELECT CASE WHEN f.at >= %s THEN 1 ELSE 0 END AS current, {durations}, "  # noqa: S608
+        f"(f.flags & {REVERT}) <> 0 AS is_revert, (f.flags & {HOTFIX}) <> 0 AS is_hotfix, "
+        "DATE_TRUNC('week', f.at AT TIME ZONE %s)::date AS week, "
+        f"CASE f.size {sizes} END AS size_bucket "
+        f"FROM ({sql}) f WHERE (f.flags & {CREATED_KNOWN}) <> 0 AND {_HUMAN} AND {where}"
+    )
+    return select, [
+        period.start_at,
+        period.time_zone,
+        *params,
+        people.bots,
+        *where_params,
+    ]
+
+
+def facts_review_pairs(scope: FigureScope) -> list[dict[str, Any]]:
+    """`figures._review_load`'s rows: reviews, approvals and pull requests per
+    reviewer and author's login in the period."""
+    people = _people(scope)
+    sql, params = facts_sql(
+        DayFacts.Kind.REVIEW,
+        team_id=scope.team.pk,
+        start_at=scope.period.start_at,
+        end_at=scope.period.end_at,
+        columns=("pull_request", "author", "reviewer", "flags", *_scope_columns(scope)),
+    )
+    where, where_params = _scope_sql(scope, reviews=True)
+    query = (
+        "SELECT f.reviewer, reviewer.login, author.login, COUNT(*), "  # noqa: S608
+        f"COUNT(*) FILTER (WHERE (f.flags & {APPROVED}) <> 0), COUNT(DISTINCT f.pull_request) "
+        f"FROM ({sql}) f "
+        "JOIN metrics_teammember reviewer ON reviewer.id = f.reviewer "
+        "LEFT JOIN metrics_teammember author ON author.id = f.author "
+        f"WHERE {_HUMAN} AND NOT f.reviewer = ANY(%s) "
+        f"AND (f.author IS NULL OR f.reviewer <> f.author) AND {where} "
+        "GROUP BY f.reviewer, reviewer.login, author.login"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*params, people.bots, people.not_reviewers, *where_params])
+        rows = cursor.fetchall()
+    return [
+        {
+            "reviewer_id": reviewer_id,
+            "reviewer__login": reviewer_login,
+            "pull_request__author__login": author_login,
+            "reviews": reviews,
+            "approvals": approvals,
+            "pull_requests": pull_requests,
+        }
+        for reviewer_id, reviewer_login, author_login, reviews, approvals, pull_requests in rows
+    ]

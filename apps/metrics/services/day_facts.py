@@ -1,0 +1,334 @@
+"""Day facts: the period figures' inputs kept ahead of time (docs/metrics.md,
+"Day facts"), so that a dashboard of 90 or 365 days reads a few hundred rows of
+arrays instead of every pull request and review of the period.
+
+For each team, UTC day and kind (`DayFacts.Kind`), a `DayFacts` row holds one
+element per pull request (or review) whose moment of that kind falls on the
+day, with what the figures read of it: the moment itself, the author and
+repository (so any scope filters the elements), flags, size and durations.
+
+Exactness, whatever writes the rows:
+
+- PostgreSQL's triggers (migration 0023) mark a team's day stale
+  (`DayFactsStale`) in the same transaction as any insert, update or delete of
+  a pull request or review with a moment on that day: the write path, the
+  recompute, a bulk load, a cascade, a test's factory alike.
+- `facts_sql` gives a kind's facts over a time range as one relation: the
+  arrays of the days that are not stale, and the rows themselves for the days
+  that are, in one statement (one snapshot). A day is never read from both.
+- `day_facts_refresh` rebuilds stale days from the rows (the same
+  expressions, `KINDS`), removing their markers in the same transaction.
+  Celery beat runs it (`refresh_day_facts`); `manage.py metrics_day_facts`
+  runs it by hand.
+
+Who counts (bots, deleted accounts, the author's own reviews) is not baked in:
+the figures filter the elements by the team's people as they are now.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+
+from apps.metrics.models import DayFacts
+
+logger = logging.getLogger(__name__)
+
+# Bits of DayFacts.flags.
+CREATED_KNOWN = 1  # merged: the pull request's opening time is known
+REVERT = 2  # merged: a revert
+HOTFIX = 4  # merged: a hotfix
+APPROVED = 8  # review: an approval
+
+# The size buckets' order (figures.SIZE_BUCKETS): the index is stored.
+SIZE_CODES = ("under_20", "20_100", "100_250", "250_500", "over_500", "unknown")
+_SIZE_SQL = (
+    "CASE WHEN p.additions IS NULL OR p.deletions IS NULL THEN 5 "
+    "WHEN p.additions + p.deletions <= 19 THEN 0 "
+    "WHEN p.additions + p.deletions <= 99 THEN 1 "
+    "WHEN p.additions + p.deletions <= 249 THEN 2 "
+    "WHEN p.additions + p.deletions <= 500 THEN 3 ELSE 4 END"
+)
+_MERGED_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
+_SLOTS = ("hours", "working_hours")
+# Review states the review load counts (figures.REVIEW_STATES).
+REVIEW_STATES = ("approved", "changes_requested", "commented", "dismissed")
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """One kind of fact: the rows it comes from, the moment that places it on a
+    day, which rows are facts, and each element's columns (name, SQL type, the
+    expression over the rows)."""
+
+    source: str
+    team: str
+    moment: str
+    where: str
+    columns: tuple[tuple[str, str, str], ...]
+    order: str
+
+
+_COMMON = (
+    ("pull_request", "bigint", "p.id"),
+    ("author", "bigint", "p.author_id"),
+    ("repository", "bigint", "p.repository_id"),
+)
+
+
+def _pull_request_kind(moment: str, where: str, *extra: tuple[str, str, str]) -> FactKind:
+    return FactKind(
+        source="metrics_pullrequest p",
+        team="p.team_id",
+        moment=f"p.{moment}",
+        where=where,
+        columns=(("at", "timestamptz", f"p.{moment}"), *_COMMON, *extra),
+        order="p.id",
+    )
+
+
+KINDS: dict[str, FactKind] = {
+    DayFacts.Kind.CREATED: _pull_request_kind("pr_created_at", "TRUE"),
+    DayFacts.Kind.CLOSED: _pull_request_kind("closed_at", "p.state = 'closed'"),
+    DayFacts.Kind.MERGED: _pull_request_kind(
+        "merged_at",
+        "TRUE",
+        (
+            "flags",
+            "smallint",
+            f"((CASE WHEN p.pr_created_at IS NOT NULL THEN {CREATED_KNOWN} ELSE 0 END) "
+            f"| (CASE WHEN p.is_revert THEN {REVERT} ELSE 0 END) "
+            f"| (CASE WHEN p.is_hotfix THEN {HOTFIX} ELSE 0 END))::smallint",
+        ),
+        ("size", "smallint", f"({_SIZE_SQL})::smallint"),
+        *(
+            (f"{name}_{slot}", "float8", f"p.{name}_{slot}")
+            for slot in _SLOTS
+            for name in _MERGED_DURATIONS
+        ),
+    ),
+    DayFacts.Kind.FIRST_REVIEW: _pull_request_kind(
+        "first_review_at",
+        "TRUE",
+        *((f"review_time_{slot}", "float8", f"p.review_time_{slot}") for slot in _SLOTS),
+    ),
+    DayFacts.Kind.REVIEW: FactKind(
+        source="metrics_prreview r JOIN metrics_pullrequest p ON p.id = r.pull_request_id",
+        # The review's own team (a pull request's reviews are its team's).
+        team="r.team_id",
+        moment="r.submitted_at",
+        where=(
+            "r.reviewer_id IS NOT NULL AND r.state IN ("
+            + ", ".join(f"'{state}'" for state in REVIEW_STATES)
+            + ")"
+        ),
+        columns=(
+            ("at", "timestamptz", "r.submitted_at"),
+            ("pull_request", "bigint", "r.pull_request_id"),
+            ("author", "bigint", "p.author_id"),
+            ("repository", "bigint", "p.repository_id"),
+            ("reviewer", "bigint", "r.reviewer_id"),
+            (
+                "flags",
+                "smallint",
+                f"(CASE WHEN r.state = 'approved' THEN {APPROVED} ELSE 0 END)::smallint",
+            ),
+        ),
+        order="r.id",
+    ),
+}
+
+
+def available() -> bool:
+    """Whether day facts are kept here: PostgreSQL (arrays and triggers)."""
+    return connection.vendor == "postgresql"
+
+
+def _utc_day_start(day: str) -> str:
+    return f"({day}::timestamp AT TIME ZONE 'UTC')"
+
+
+def facts_sql(
+    kind: str,
+    *,
+    team_id: int,
+    start_at: datetime,
+    end_at: datetime,
+    columns: tuple[str, ...] = (),
+) -> tuple[str, list[object]]:
+    """A SELECT of the kind's facts of the team whose moment is in
+    [start_at, end_at), one row per fact with ``at`` and the ``columns`` asked
+    for (every column of the kind when none is): the arrays of the days that
+    are not stale, and the rows of the days that are. Each array read costs:
+    ask only for what is used."""
+    fact = KINDS[kind]
+    wanted = {"at", *columns} if columns else None
+    chosen = [column for column in fact.columns if wanted is None or column[0] in wanted]
+    names = [name for name, _type, _expression in chosen]
+    if wanted is not None and len(names) != len(wanted):
+        raise ValueError(f"{kind} facts have no {sorted(wanted - set(names))}")
+    first_day, last_day = _utc_date(start_at), _utc_date(end_at, end=True)
+    stale_days = (
+        "SELECT DISTINCT s.day FROM metrics_dayfactsstale s "
+        "WHERE s.team_id = %s AND s.day BETWEEN %s AND %s"
+    )
+    arrays = ", ".join(f"d.{name}" for name in names)
+    kept = (
+        f"SELECT f.* FROM metrics_dayfacts d "  # noqa: S608 (no user text in it)
+        f"CROSS JOIN LATERAL unnest({arrays}) AS f({', '.join(names)}) "
+        f"WHERE d.team_id = %s AND d.kind = %s AND d.day BETWEEN %s AND %s "
+        f"AND d.day NOT IN ({stale_days}) AND f.at >= %s AND f.at < %s"
+    )
+    expressions = ", ".join(f"{expression} AS {name}" for name, _type, expression in chosen)
+    rows = (
+        f"SELECT {expressions} FROM ({stale_days}) stale "  # noqa: S608
+        f"JOIN {fact.source} ON {fact.team} = %s "
+        f"AND {fact.moment} >= {_utc_day_start('stale.day')} "
+        f"AND {fact.moment} < {_utc_day_start('(stale.day + 1)')} "
+        f"WHERE {fact.where} AND {fact.moment} >= %s AND {fact.moment} < %s"
+    )
+    params: list[object] = [
+        team_id,
+        kind,
+        first_day,
+        last_day,
+        team_id,
+        first_day,
+        last_day,
+        start_at,
+        end_at,
+        team_id,
+        first_day,
+        last_day,
+        team_id,
+        start_at,
+        end_at,
+    ]
+    return f"({kept}) UNION ALL ({rows})", params
+
+
+def _utc_date(moment: datetime, *, end: bool = False) -> date:
+    """The UTC day of ``moment``; with ``end``, of the last instant before it."""
+    if end:
+        moment = moment - timedelta(microseconds=1)
+    return moment.astimezone(UTC).date()
+
+
+# One refresher at a time (two would rebuild the same days); any number of readers.
+_REFRESH_LOCK = 0x7F0DA75
+
+
+def day_facts_refresh(*, days: int = 200) -> int:
+    """Rebuild up to ``days`` stale team days from their rows, every kind, and
+    remove their markers, in one transaction; how many were rebuilt (0 when
+    none is stale, another refresher is at work, or the database keeps none)."""
+    if not available():
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_REFRESH_LOCK])
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute(
+            "SELECT DISTINCT team_id, day FROM metrics_dayfactsstale "
+            "ORDER BY team_id, day LIMIT %s",
+            [days],
+        )
+        chosen = cursor.fetchall()
+        if not chosen:
+            return 0
+        teams = [team_id for team_id, _day in chosen]
+        chosen_days = [day for _team_id, day in chosen]
+        # Markers written after this point (a writer committing meanwhile) stay,
+        # and their days are rebuilt again by the next refresh.
+        cursor.execute(
+            "DELETE FROM metrics_dayfactsstale s USING unnest(%s::bigint[], %s::date[]) "
+            "AS c(team_id, day) WHERE s.team_id = c.team_id AND s.day = c.day",
+            [teams, chosen_days],
+        )
+        cursor.execute(
+            "DELETE FROM metrics_dayfacts d USING unnest(%s::bigint[], %s::date[]) "
+            "AS c(team_id, day) WHERE d.team_id = c.team_id AND d.day = c.day",
+            [teams, chosen_days],
+        )
+        for kind, fact in KINDS.items():
+            names = ", ".join(name for name, _type, _expression in fact.columns)
+            empty = "".join(", '{}'" for _name in _unused(fact))
+            arrays = ", ".join(
+                f"array_agg({expression} ORDER BY {fact.order})"
+                for _name, _type, expression in fact.columns
+            )
+            cursor.execute(
+                f"INSERT INTO metrics_dayfacts (team_id, kind, day, {names}, "  # noqa: S608
+                f"{', '.join(_unused(fact))}) "
+                f"SELECT c.team_id, %s, c.day, {arrays}{empty} "
+                f"FROM unnest(%s::bigint[], %s::date[]) AS c(team_id, day) "
+                f"JOIN teams_team t ON t.id = c.team_id "
+                f"JOIN {fact.source} ON {fact.team} = c.team_id "
+                f"AND {fact.moment} >= {_utc_day_start('c.day')} "
+                f"AND {fact.moment} < {_utc_day_start('(c.day + 1)')} "
+                f"WHERE {fact.where} GROUP BY c.team_id, c.day",
+                [kind, teams, chosen_days],
+            )
+    return len(chosen)
+
+
+_ARRAYS = (
+    "at",
+    "pull_request",
+    "author",
+    "repository",
+    "reviewer",
+    "flags",
+    "size",
+    *(f"{name}_{slot}" for slot in _SLOTS for name in (*_MERGED_DURATIONS, "review_time")),
+)
+
+
+def _unused(fact: FactKind) -> list[str]:
+    """The arrays a kind has no elements for (stored empty)."""
+    used = {name for name, _type, _expression in fact.columns}
+    return [name for name in _ARRAYS if name not in used]
+
+
+def day_facts_refresh_all(*, days: int = 200, on_batch: Callable[[int], None] | None = None) -> int:
+    """Refresh until no day is stale; how many team days were rebuilt
+    (``on_batch`` is told each batch's count)."""
+    total = 0
+    while True:
+        done = day_facts_refresh(days=days)
+        if not done:
+            return total
+        total += done
+        if on_batch is not None:
+            on_batch(done)
+
+
+def day_facts_refresh_for(*, seconds: float, days: int = 200) -> int:
+    """Refresh batches until none is stale or ``seconds`` have passed (the
+    batch under way finishes); how many team days were rebuilt."""
+    deadline = time.monotonic() + seconds
+    total = 0
+    while time.monotonic() < deadline:
+        done = day_facts_refresh(days=days)
+        if not done:
+            break
+        total += done
+    if total:
+        logger.info("day facts: %s team days rebuilt", total)
+    return total
+
+
+def day_facts_stale_count() -> int:
+    """Team days waiting to be rebuilt."""
+    if not available():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT team_id, day FROM metrics_dayfactsstale) s"
+        )
+        return int(cursor.fetchone()[0])
