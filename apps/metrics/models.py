@@ -199,7 +199,14 @@ class PullRequest(models.Model):
                 fields=["team", "repository_github_id", "number"], name="pr_team_repo_gh_number"
             ),
             # The dashboard's periods: merged, closed and first reviewed in a range.
-            models.Index(fields=["team", "merged_at"], name="pr_team_merged"),
+            # Covering: a list of the merged pull requests (the drill-down, its
+            # CSV) counts and orders them from the index alone, not from
+            # 40,000 rows scattered over the table (bench/bench_dashboard.py).
+            models.Index(
+                fields=["team", "merged_at"],
+                include=["id", "author", "pr_created_at", "repository"],
+                name="pr_team_merged_cover",
+            ),
             models.Index(fields=["team", "closed_at"], name="pr_team_closed"),
             models.Index(fields=["team", "first_review_at"], name="pr_team_first_review"),
             # The lead-time target's period.
