@@ -239,6 +239,25 @@ def test_it_marks_the_days_a_write_touches_and_not_others(history):
     row.title = "Only the title changed"
     row.save()
     assert not DayFactsStale.objects.exists()
+    # A recompute in the team's new working hours changes one duration.
+    PullRequest.objects.filter(pk=row.pk).update(cycle_time_working_hours=1234.5)
+    assert set(DayFactsStale.objects.values_list("day", flat=True)) >= {
+        row.merged_at.astimezone(UTC).date()
+    }
+    day_facts_refresh_all()
+    # A review given later marks its own day.
+    PRReview.objects.create(
+        team=row.team,
+        pull_request=row,
+        github_id=999_999,
+        reviewer=history["people"][2],
+        state=PRReview.State.APPROVED,
+        submitted_at=datetime(2031, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    assert list(DayFactsStale.objects.values_list("day", flat=True)) == [
+        datetime(2031, 2, 3).date()
+    ]
+    day_facts_refresh_all()
     old_day = row.merged_at.astimezone(UTC).date()
     row.merged_at = datetime(2030, 6, 1, 23, 30, tzinfo=UTC)
     row.save()
@@ -274,3 +293,11 @@ def test_it_refuses_a_batch_size_out_of_range(history):
     for bad in ("0", "5001", "\u0661\u0660", "-3", "x"):
         with pytest.raises(CommandError):
             call_command("metrics_day_facts", "--days", bad)
+
+
+def test_it_is_on_beats_schedule_every_30_seconds(settings):
+    from celery import current_app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["refresh-day-facts"]
+    assert entry == {"task": "apps.metrics.tasks.refresh_day_facts", "schedule": 30.0}
+    assert entry["task"] in current_app.tasks
