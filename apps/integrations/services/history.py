@@ -10,6 +10,13 @@ sleeps on a limit and a killed worker's run resumes from its stored cursor.
 
 Before each page the run asks `repository_eligibility` again: a repository
 untracked, removed from the installation or disconnected stops its run.
+
+Within one step the pages are pipelined: once a page has been read (with its
+extra items and commits) and the run will go on, the request for the next page
+is sent on a thread of its own (`_ReadAhead`) while this page is applied, so
+GitHub's latency and the database's writes overlap. The cursor stored is only
+ever that of a page applied and committed; a page read ahead is used only by
+the next page of the same run at exactly the stored cursor, else dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -24,6 +33,7 @@ from typing import Any, Literal, TypeVar
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from githubkit import GitHub
 
 from apps.integrations import scheduling
 from apps.integrations.models import HistoryRun, Installation, Repository
@@ -188,21 +198,102 @@ def history_run_step(
     pages: int = PAGES_PER_STEP,
     on_page: Callable[[HistoryRun], None] | None = None,
 ) -> Step:
-    """Read and store up to `pages` pages of the run; what it needs next."""
-    for _ in range(pages):
-        step, run = _one_page(run_id)
-        if on_page is not None and run is not None:
-            on_page(run)
-        if step.kind != "continue":
-            return step
-    return Step("continue")
+    """Read and store up to `pages` pages of the run; what it needs next.
+
+    Each page but the last sends the next one's request ahead while it is
+    applied; the last does not, so nothing is left in flight when the step ends."""
+    read_ahead = _ReadAhead()
+    try:
+        for number in range(1, pages + 1):
+            step, run = _one_page(run_id, read_ahead=read_ahead, send_next=number < pages)
+            if on_page is not None and run is not None:
+                on_page(run)
+            if step.kind != "continue":
+                return step
+        return Step("continue")
+    finally:
+        # A page read ahead and not used (the run stopped, waits, failed, or
+        # this step raised) is dropped once its request is over: the request
+        # was reported to the pacer by its thread, and no cursor moved for it.
+        read_ahead.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _PageAhead:
+    """The request for a run's next page, sent while the page before is applied:
+    at `after` (that page's end cursor), of `first` pull requests."""
+
+    run_id: int
+    after: str
+    first: int
+    answer: Future[PullRequestPage]
+
+
+class _ReadAhead:
+    """At most one page request in flight ahead of the page being applied, on a
+    thread of its own for the network only: Django's database connections are
+    per thread, so the thread is given everything it needs (the client, the
+    cursor, the size), prepared in the run's thread, and never touches a model.
+
+    Its answer, or its exception (a limit, a page too large, GitHub down, the
+    pacer's wait), is the next page's read: `take` gives it back only for the
+    same run at exactly the stored cursor and page size, so a failure comes out
+    where today's read would fail, with the same outcome."""
+
+    def __init__(self) -> None:
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: _PageAhead | None = None
+
+    def send(
+        self, *, run_id: int, after: str, first: int, read: Callable[[], PullRequestPage]
+    ) -> None:
+        self._drop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"history-run-{run_id}-ahead"
+            )
+        self._pending = _PageAhead(run_id, after, first, self._executor.submit(read))
+
+    def take(self, run: HistoryRun) -> Future[PullRequestPage] | None:
+        """The page read ahead if it is this run's next page as stored, else None
+        (the one in flight is dropped)."""
+        pending = self._pending
+        if pending is None:
+            return None
+        if (pending.run_id, pending.after, pending.first) != (run.pk, run.cursor, run.page_size):
+            # Another worker moved the run meanwhile: its stored cursor decides.
+            self._drop()
+            return None
+        self._pending = None
+        return pending.answer
+
+    def close(self) -> None:
+        self._drop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _drop(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        # Its request cannot be called back: wait for it to end (its thread
+        # reports it to the pacer), then forget its answer or its error.
+        futures_wait([pending.answer])
+        logger.info(
+            "history run %s: the page read ahead after %s was not used",
+            pending.run_id,
+            pending.after,
+        )
 
 
 def _active_run(repository: Repository) -> HistoryRun | None:
     return HistoryRun.objects.filter(repository=repository, status__in=HistoryRun.ACTIVE).first()
 
 
-def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
+def _one_page(
+    run_id: int, *, read_ahead: _ReadAhead, send_next: bool
+) -> tuple[Step, HistoryRun | None]:
     with transaction.atomic():
         # skip_locked: a second task for the same run (a duplicate message, the
         # resumer) leaves the page to the one already on it.
@@ -230,7 +321,13 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
         if run.started_at is None:
             run.started_at = now
         try:
-            step = _load_page(run, team=eligibility.team, repository=eligibility.repository)
+            step = _load_page(
+                run,
+                team=eligibility.team,
+                repository=eligibility.repository,
+                read_ahead=read_ahead,
+                send_next=send_next,
+            )
         except PacerWait as wait:
             step = _wait_until(run, datetime.fromtimestamp(wait.until, UTC))
         except RateLimited as limit:
@@ -245,21 +342,37 @@ def _one_page(run_id: int) -> tuple[Step, HistoryRun | None]:
         return step, run
 
 
-def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
-    github = installation_github(installation_id=repository.installation.installation_id)
-    endpoint = graphql_endpoint(settings.GITHUB_API_URL)
+def _load_page(
+    run: HistoryRun,
+    *,
+    team: Any,
+    repository: Repository,
+    read_ahead: _ReadAhead,
+    send_next: bool,
+) -> Step:
     installation_id = repository.installation.installation_id
-    page = _paced(
-        run,
-        installation_id,
-        lambda: pull_request_page(
-            github,
-            endpoint=endpoint,
-            full_name=repository.full_name,
-            first=run.page_size,
-            after=run.cursor or None,
-        ),
-    )
+    github = installation_github(installation_id=installation_id)
+    # The read-ahead thread's own client, built here, in the run's thread:
+    # building one may read the stored GitHub App from the database.
+    github_ahead = installation_github(installation_id=installation_id) if send_next else None
+    endpoint = graphql_endpoint(settings.GITHUB_API_URL)
+    ahead = read_ahead.take(run)
+    if ahead is not None:
+        # Sent while the page before was applied; its exception, if it failed,
+        # is raised here, where reading this page would have raised it.
+        page = ahead.result()
+    else:
+        page = _paced(
+            run,
+            installation_id,
+            lambda: pull_request_page(
+                github,
+                endpoint=endpoint,
+                full_name=repository.full_name,
+                first=run.page_size,
+                after=run.cursor or None,
+            ),
+        )
     if page.repository_id is not None and page.repository_id != repository.github_id:
         raise GitHubError(
             f"{repository.full_name} on GitHub is another repository now (renamed or replaced): "
@@ -356,6 +469,32 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
             )
         )
         kinds.append(COMMITS_EVENT)
+    before_window = (
+        run.window_start is not None and oldest is not None and oldest < run.window_start
+    )
+    last_page = not page.has_next_page or before_window or not page.nodes
+    # Too few points left for another page: go on when they come back, not now.
+    points_low = (
+        rate_limit.reset_at is not None and 0 <= rate_limit.remaining < max(rate_limit.cost, 1) * 2
+    )
+    next_size = min(MAX_PAGE_SIZE, run.page_size * 2)
+    if github_ahead is not None and not last_page and not points_low and page.end_cursor:
+        # Everything that decides whether the next page is read is known now,
+        # but for this page's apply and commit: its request goes while they run.
+        read_ahead.send(
+            run_id=run.pk,
+            after=page.end_cursor,
+            first=next_size,
+            read=_page_reader(
+                github_ahead,
+                installation_id=installation_id,
+                owner=_owner(run),
+                endpoint=endpoint,
+                full_name=repository.full_name,
+                first=next_size,
+                after=page.end_cursor,
+            ),
+        )
     results = events_apply(events=events) if events else []
     for kind, result in zip(kinds, results, strict=True):
         if not result.ok:
@@ -372,15 +511,11 @@ def _load_page(run: HistoryRun, *, team: Any, repository: Repository) -> Step:
     run.failures = 0
     run.secondary_limits = 0
     run.error = ""
-    run.page_size = min(MAX_PAGE_SIZE, run.page_size * 2)
-    before_window = (
-        run.window_start is not None and oldest is not None and oldest < run.window_start
-    )
-    if not page.has_next_page or before_window or not page.nodes:
+    run.page_size = next_size
+    if last_page:
         _finish(run, HistoryRun.Status.DONE)
         return Step("done")
-    # Too few points left for another page: go on when they come back, not now.
-    if rate_limit.reset_at is not None and 0 <= rate_limit.remaining < max(rate_limit.cost, 1) * 2:
+    if points_low and rate_limit.reset_at is not None:
         return _wait_until(run, rate_limit.reset_at)
     run.status = HistoryRun.Status.RUNNING
     run.resume_at = None
@@ -398,9 +533,39 @@ def _paced(run: HistoryRun, installation_id: int, read: Callable[[], _Answer]) -
     return pacer_call(
         installation_id=installation_id,
         read=read,
-        owner=f"history-run-{run.pk}",
+        owner=_owner(run),
         max_wait=PACER_MAX_WAIT,
     )
+
+
+def _owner(run: HistoryRun) -> str:
+    return f"history-run-{run.pk}"
+
+
+def _page_reader(
+    github: GitHub[Any],
+    *,
+    installation_id: int,
+    owner: str,
+    endpoint: str,
+    full_name: str,
+    first: int,
+    after: str,
+) -> Callable[[], PullRequestPage]:
+    """A page's read, paced as `_paced` paces, from plain values only: it runs on
+    the read-ahead thread, which must not touch the run (a model) or the database."""
+
+    def read() -> PullRequestPage:
+        return pacer_call(
+            installation_id=installation_id,
+            read=lambda: pull_request_page(
+                github, endpoint=endpoint, full_name=full_name, first=first, after=after
+            ),
+            owner=owner,
+            max_wait=PACER_MAX_WAIT,
+        )
+
+    return read
 
 
 def _wait_for_limit(run: HistoryRun, limit: RateLimited) -> Step:

@@ -84,8 +84,9 @@ class PacerLimits:
     target: float = 0.95
     points: int = POINTS_PER_WINDOW
     points_target: float = 0.9
-    # Two in flight fill the budget when one worker is storing its page while
-    # the other waits for GitHub; more would only queue at GitHub.
+    # Two in flight fill the budget while a page is being stored and another
+    # (its run's next page, read ahead, or another worker's) waits for GitHub;
+    # more would only queue at GitHub.
     max_in_flight: int = 2
     # Hourly points kept back for the other things the installation reads.
     points_reserve: int = 50

@@ -92,7 +92,9 @@ class Command(BaseCommand):
             bar.refresh()
 
         while True:
-            step = history_run_step(run_id=run.pk, pages=1, on_page=on_page)
+            # The worker's steps (ten pages): each page's successor is read
+            # while it is stored, and on_page moves the bar after every page.
+            step = history_run_step(run_id=run.pk, on_page=on_page)
             if step.kind == "continue":
                 continue
             if step.kind == "busy":
