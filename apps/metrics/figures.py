@@ -533,6 +533,7 @@ def team_figures(
             survey=figures["ai"]["survey"],
             cycle_time=scope.column("cycle_time"),
             review_time=scope.column("review_time"),
+            found=figures_facts.facts_ai_found(scope) if day_facts.available() else None,
         )
     )
     figures["deployments"] = deployment_figures(

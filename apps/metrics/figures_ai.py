@@ -60,12 +60,41 @@ def ai_pull_request_figures(
     survey_shown: bool,
     cycle_time: str = "cycle_time_hours",
     review_time: str = "review_time_hours",
+    found: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The figures of the period's merged pull requests, assisted and other, in
     one query. ``survey_shown``: whether the merge question's answers may show
     (its privacy threshold, `figures.ai_survey_figures`); ``cycle_time`` and
     ``review_time``: the stored columns in the hours asked for (calendar or
-    working, `scope.FigureScope.column`)."""
+    working, `scope.FigureScope.column`). ``found``: the aggregates, already
+    read from the day facts (`figures_facts.facts_ai_found`), or None to read
+    them from the rows."""
+    if found is None:
+        found = _ai_found(
+            pull_requests, period=period, cycle_time=cycle_time, review_time=review_time
+        )
+    return _ai_document(found, survey_shown=survey_shown)
+
+
+# The aggregates of `_ai_found`, for each group, named `<group>__<figure>`.
+AI_GROUP_FIGURES = (
+    "merged",
+    "cycle_median",
+    "cycle_p90",
+    "review_median",
+    "review_p90",
+    "size_median",
+    "rounds_mean",
+    "reverted",
+    "hotfixes",
+    "deployed",
+    "deploy_failed",
+)
+
+
+def _ai_found(
+    pull_requests: QuerySet[PullRequest], *, period: Period, cycle_time: str, review_time: str
+) -> dict[str, Any]:
     reverted = PullRequest.objects.filter(reverts=OuterRef("pk"), merged_at__isnull=False)
     rows = ai_population(pull_requests, period=period).annotate(
         reverted=Exists(reverted),
@@ -109,7 +138,10 @@ def ai_pull_request_figures(
             & ((Q(is_ai_assisted=True) & said_ai) | (Q(is_ai_assisted=False) & Q(answer="none"))),
         ),
     )
-    found = rows.aggregate(**aggregates)
+    return rows.aggregate(**aggregates)
+
+
+def _ai_document(found: dict[str, Any], *, survey_shown: bool) -> dict[str, Any]:
     merged = found["merged"]
     assisted = found["assisted__merged"]
 
@@ -183,16 +215,18 @@ def ai_figures(
     survey: dict[str, Any],
     cycle_time: str = "cycle_time_hours",
     review_time: str = "review_time_hours",
+    found: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `ai` object's figures beside `survey` (`figures.ai_survey_figures`
     of the same pull requests and period, whose threshold says whether answers
-    may show)."""
+    may show); ``found`` as `ai_pull_request_figures` takes it."""
     figures = ai_pull_request_figures(
         pull_requests,
         period=period,
         survey_shown=survey.get("answers") is not None,
         cycle_time=cycle_time,
         review_time=review_time,
+        found=found,
     )
     figures["ai_reviews"] = ai_reviews_count(pull_requests, period=period, rules=rules)
     return figures

@@ -18,14 +18,19 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
+from apps.metrics.figures_ai import AI_ANSWERS, AI_GROUP_FIGURES
 from apps.metrics.models import DayFacts, TeamMember
 from apps.metrics.periods import Period
 from apps.metrics.scope import FigureScope
 from apps.metrics.services.day_facts import (
+    AI_ASSISTED,
     APPROVED,
     CREATED_KNOWN,
+    DEPLOY_FAILED,
+    DEPLOYED,
     HOTFIX,
     REVERT,
+    REVERTED,
     SIZE_CODES,
     facts_sql,
 )
@@ -238,3 +243,84 @@ def facts_review_pairs(scope: FigureScope) -> list[dict[str, Any]]:
         }
         for reviewer_id, reviewer_login, author_login, reviews, approvals, pull_requests in rows
     ]
+
+
+def facts_ai_found(scope: FigureScope) -> dict[str, Any]:
+    """`figures_ai`'s aggregates of the period's merged pull requests by a
+    person or an AI agent (`figures_ai.ai_population`), assisted and other,
+    from the merged facts: one query."""
+    period = scope.period
+    people = _people(scope)
+    cycle_time, review_time = scope.column("cycle_time"), scope.column("review_time")
+    sql, params = facts_sql(
+        DayFacts.Kind.MERGED,
+        team_id=scope.team.pk,
+        start_at=period.start_at,
+        end_at=period.end_at,
+        columns=(
+            "author",
+            "flags",
+            "lines",
+            "review_rounds",
+            "answer",
+            cycle_time,
+            review_time,
+            *_scope_columns(scope),
+        ),
+    )
+    where, where_params = _scope_sql(scope)
+    ai = f"(f.flags & {AI_ASSISTED}) <> 0"
+    said_ai = "f.answer = ANY(%s)"
+    groups = {"assisted": ai, "other": f"NOT {ai}"}
+    aggregates: dict[str, str] = {}
+    for name, group in groups.items():
+        found = {
+            "merged": f"COUNT(*) FILTER (WHERE {group})",
+            "cycle_median": _percentile(0.5, f"f.{cycle_time}", group),
+            "cycle_p90": _percentile(0.9, f"f.{cycle_time}", group),
+            "review_median": _percentile(0.5, f"f.{review_time}", group),
+            "review_p90": _percentile(0.9, f"f.{review_time}", group),
+            "size_median": _percentile(0.5, "f.lines", group),
+            "rounds_mean": f"AVG(f.review_rounds) FILTER (WHERE {group})",
+            "reverted": f"COUNT(*) FILTER (WHERE {group} AND (f.flags & {REVERTED}) <> 0)",
+            "hotfixes": f"COUNT(*) FILTER (WHERE {group} AND (f.flags & {HOTFIX}) <> 0)",
+            "deployed": f"COUNT(*) FILTER (WHERE {group} AND (f.flags & {DEPLOYED}) <> 0)",
+            "deploy_failed": (
+                f"COUNT(*) FILTER (WHERE {group} AND (f.flags & {DEPLOY_FAILED}) <> 0)"
+            ),
+        }
+        if tuple(found) != AI_GROUP_FIGURES:
+            raise RuntimeError("the AI figures' aggregates and figures_ai.AI_GROUP_FIGURES differ")
+        aggregates.update({f"{name}__{figure}": value for figure, value in found.items()})
+    answered = "f.answer IS NOT NULL AND f.answer <> ''"
+    aggregates.update(
+        {
+            "merged": "COUNT(*)",
+            "answered": f"COUNT(*) FILTER (WHERE {answered})",
+            "said_ai": f"COUNT(*) FILTER (WHERE {said_ai})",
+            "either": f"COUNT(*) FILTER (WHERE {ai} OR {said_ai})",
+            "agree": (
+                f"COUNT(*) FILTER (WHERE {answered} AND "
+                f"(({ai} AND {said_ai}) OR (NOT {ai} AND f.answer = 'none')))"
+            ),
+        }
+    )
+    answers = list(AI_ANSWERS)
+    aggregate_params = [answers] * sum(value.count("%s") for value in aggregates.values())
+    query = (
+        f"SELECT {', '.join(aggregates.values())} FROM ({sql}) f "  # noqa: S608
+        f"WHERE (f.flags & {CREATED_KNOWN}) <> 0 "
+        f"AND (f.author IS NULL OR NOT f.author = ANY(%s) OR {ai}) AND {where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*aggregate_params, *params, people.bots, *where_params])
+        values = cursor.fetchone()
+    return dict(zip(aggregates, values, strict=True))
+
+
+def _percentile(fraction: float, column: str, group: str) -> str:
+    """A percentile of ``column`` over the group's elements that have one."""
+    return (
+        f"PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY {column}) "
+        f"FILTER (WHERE {group} AND {column} IS NOT NULL)"
+    )

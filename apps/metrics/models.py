@@ -794,10 +794,17 @@ class DayFacts(models.Model):
     repository = ArrayField(models.BigIntegerField(null=True))
     # Reviews: who gave each.
     reviewer = ArrayField(models.BigIntegerField(null=True), default=list)
-    # Bits of `services.day_facts.FLAGS` (opened time known, revert, hotfix, approval).
+    # Bits of `services.day_facts` (opened time known, revert, hotfix, approval,
+    # AI-assisted, reverted, deployed, in a failed deployment).
     flags = ArrayField(models.SmallIntegerField(), default=list)
     # Merged: the index of `figures.SIZE_BUCKETS`.
     size = ArrayField(models.SmallIntegerField(), default=list)
+    # Merged, for the AI figures: lines changed (additions + deletions, None
+    # when unknown), review rounds, and the merge question's answer ("" asked
+    # and unanswered, None when no question).
+    lines = ArrayField(models.IntegerField(null=True), default=list)
+    review_rounds = ArrayField(models.IntegerField(), default=list)
+    answer = ArrayField(models.CharField(max_length=10, null=True), default=list)
     # The durations the figures read, in both slots (merged; first reviewed:
     # review_time only), named as PullRequest's columns.
     cycle_time_hours = ArrayField(models.FloatField(null=True), default=list)

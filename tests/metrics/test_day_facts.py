@@ -13,12 +13,22 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
 from apps.integrations.models import Repository
-from apps.metrics.models import DayFacts, DayFactsStale, PRReview, PullRequest, Squad, TeamMember
+from apps.metrics.models import (
+    DayFacts,
+    DayFactsStale,
+    Deployment,
+    MergeQuestion,
+    PRReview,
+    PullRequest,
+    Squad,
+    TeamMember,
+)
 from apps.metrics.services import day_facts
 from apps.metrics.services.api_tokens import api_token_create
 from apps.metrics.services.day_facts import day_facts_refresh, day_facts_refresh_all
@@ -53,6 +63,17 @@ def _moment(rng: random.Random) -> datetime:
 
 
 def _history(team, repositories, people, rng: random.Random, count: int) -> list[PullRequest]:
+    deployments = [
+        Deployment.objects.create(
+            team=team,
+            key=f"deploy-{index}",
+            source=Deployment.Source.values[0],
+            is_production=True,
+            failed=index % 3 == 0,
+        )
+        for index in range(6)
+    ]
+    users = [get_user_model().objects.create_user(f"person-{index}") for index in range(4)]
     rows = []
     for number in range(1, count + 1):
         opened = _moment(rng) if rng.random() < 0.95 else None
@@ -89,10 +110,28 @@ def _history(team, repositories, people, rng: random.Random, count: int) -> list
                 deletions=rng.choice([None, rng.randint(0, 300)]),
                 is_revert=rng.random() < 0.1,
                 is_hotfix=rng.random() < 0.1,
+                is_ai_assisted=rng.random() < 0.3,
+                review_rounds=rng.randint(0, 4),
+                deployment=rng.choice([*deployments, None, None]),
                 **fields,
             )
         )
     PullRequest.objects.bulk_create(rows)
+    merged = [row for row in rows if row.merged_at]
+    for row in rng.sample(merged, 20):
+        row.reverts = rng.choice(merged)
+        row.save(update_fields=["reverts"])
+    for row in rng.sample(merged, 60):
+        asked = rng.random() < 0.8
+        MergeQuestion.objects.create(
+            team=team,
+            pull_request=row,
+            user=rng.choice(users),
+            status=MergeQuestion.Status.ASKED if asked else MergeQuestion.Status.NOT_ASKED,
+            asked_at=row.merged_at,
+            expires_at=row.merged_at + MergeQuestion.LIFETIME,
+            answer=rng.choice(["", *MergeQuestion.Answer.values]) if asked else "",
+        )
     reviews = []
     for row in rows:
         for _ in range(rng.randint(0, 3)):
@@ -148,8 +187,6 @@ def history(team, installation):
 
 
 def get_owner(team):
-    from django.contrib.auth import get_user_model
-
     from apps.teams.models import Membership
 
     user = get_user_model().objects.create_user("owner")
@@ -220,6 +257,20 @@ def test_it_gives_the_rows_figures_stale_built_changed_and_rebuilt(history, monk
     PullRequest.objects.filter(pk__in=[row.pk for row in rows[:15]]).delete()
     PRReview.objects.filter(pk__in=PRReview.objects.order_by("pk").values("pk")[:40]).update(
         state=PRReview.State.APPROVED, submitted_at=_moment(rng)
+    )
+    # What the AI figures read of other rows: answers, a deployment found
+    # failed, a revert merged.
+    for question in MergeQuestion.objects.filter(status=MergeQuestion.Status.ASKED)[:10]:
+        question.answer = rng.choice(MergeQuestion.Answer.values)
+        question.save()
+    MergeQuestion.objects.filter(pk__in=MergeQuestion.objects.values("pk")[:3]).delete()
+    Deployment.objects.filter(failed=False).update(failed=True)
+    merged = [row for row in rows[15:] if row.merged_at]
+    revert = rng.choice(merged)
+    revert.reverts = rng.choice(merged)
+    revert.save()
+    PullRequest.objects.filter(pk__in=[row.pk for row in merged[:30]]).update(
+        is_ai_assisted=True, review_rounds=7
     )
     # A person found to be a bot: no day is stale, the figures read them anew.
     TeamMember.objects.filter(login="bob").update(is_bot=True)
@@ -301,3 +352,42 @@ def test_it_is_on_beats_schedule_every_30_seconds(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["refresh-day-facts"]
     assert entry == {"task": "apps.metrics.tasks.refresh_day_facts", "schedule": 30.0}
     assert entry["task"] in current_app.tasks
+
+
+def _stale_days() -> set:
+    return set(DayFactsStale.objects.values_list("day", flat=True))
+
+
+def _merged_day(row: PullRequest):
+    return row.merged_at.astimezone(UTC).date()
+
+
+def test_it_marks_the_merged_day_of_an_answer_a_failed_deployment_and_a_revert(
+    history, monkeypatch
+):
+    client = history["client"]
+    day_facts_refresh_all()
+
+    question = MergeQuestion.objects.filter(status=MergeQuestion.Status.ASKED).first()
+    question.answer = "all" if question.answer != "all" else "none"
+    question.save()
+    assert _stale_days() == {_merged_day(question.pull_request)}
+    _assert_exact(client, monkeypatch)
+    day_facts_refresh_all()
+
+    deployment = Deployment.objects.filter(
+        failed=False, pull_requests__merged_at__isnull=False
+    ).first()
+    deployment.failed = True
+    deployment.save()
+    shipped = deployment.pull_requests.filter(merged_at__isnull=False)
+    assert _stale_days() == {_merged_day(row) for row in shipped}
+    _assert_exact(client, monkeypatch)
+    day_facts_refresh_all()
+
+    merged = [row for row in history["rows"] if row.merged_at and row.reverts_id is None]
+    revert, reverted = merged[0], merged[1]
+    revert.reverts = reverted
+    revert.save()
+    assert _merged_day(reverted) in _stale_days()
+    _assert_exact(client, monkeypatch)

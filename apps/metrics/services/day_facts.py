@@ -44,6 +44,10 @@ CREATED_KNOWN = 1  # merged: the pull request's opening time is known
 REVERT = 2  # merged: a revert
 HOTFIX = 4  # merged: a hotfix
 APPROVED = 8  # review: an approval
+AI_ASSISTED = 16  # merged: AI-assisted (services/ai_signals.py)
+REVERTED = 32  # merged: a merged revert reverts it
+DEPLOYED = 64  # merged: shipped to production by a deployment
+DEPLOY_FAILED = 128  # merged: in a production deployment that failed
 
 # The size buckets' order (figures.SIZE_BUCKETS): the index is stored.
 SIZE_CODES = ("under_20", "20_100", "100_250", "250_500", "over_500", "unknown")
@@ -101,11 +105,27 @@ KINDS: dict[str, FactKind] = {
         (
             "flags",
             "smallint",
-            f"((CASE WHEN p.pr_created_at IS NOT NULL THEN {CREATED_KNOWN} ELSE 0 END) "
+            f"((CASE WHEN p.pr_created_at IS NOT NULL THEN {CREATED_KNOWN} ELSE 0 END) "  # noqa: S608
             f"| (CASE WHEN p.is_revert THEN {REVERT} ELSE 0 END) "
-            f"| (CASE WHEN p.is_hotfix THEN {HOTFIX} ELSE 0 END))::smallint",
+            f"| (CASE WHEN p.is_hotfix THEN {HOTFIX} ELSE 0 END) "
+            f"| (CASE WHEN p.is_ai_assisted THEN {AI_ASSISTED} ELSE 0 END) "
+            "| (CASE WHEN EXISTS (SELECT 1 FROM metrics_pullrequest u "
+            "WHERE u.reverts_id = p.id AND u.merged_at IS NOT NULL) "
+            f"THEN {REVERTED} ELSE 0 END) "
+            f"| (CASE WHEN p.deployment_id IS NOT NULL THEN {DEPLOYED} ELSE 0 END) "
+            "| (CASE WHEN EXISTS (SELECT 1 FROM metrics_deployment g "
+            f"WHERE g.id = p.deployment_id AND g.failed) THEN {DEPLOY_FAILED} ELSE 0 END))"
+            "::smallint",
         ),
         ("size", "smallint", f"({_SIZE_SQL})::smallint"),
+        ("lines", "integer", "(p.additions + p.deletions)"),
+        ("review_rounds", "integer", "p.review_rounds"),
+        (
+            "answer",
+            "text",
+            "(SELECT q.answer FROM metrics_mergequestion q WHERE q.pull_request_id = p.id)",
+        ),
+        *((f"review_time_{slot}", "float8", f"p.review_time_{slot}") for slot in _SLOTS),
         *(
             (f"{name}_{slot}", "float8", f"p.{name}_{slot}")
             for slot in _SLOTS
@@ -285,6 +305,9 @@ _ARRAYS = (
     "reviewer",
     "flags",
     "size",
+    "lines",
+    "review_rounds",
+    "answer",
     *(f"{name}_{slot}" for slot in _SLOTS for name in (*_MERGED_DURATIONS, "review_time")),
 )
 
