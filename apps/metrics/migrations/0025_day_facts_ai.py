@@ -6,32 +6,18 @@ import importlib
 from django.db import migrations, models
 
 
-# The columns of 0023's trigger and those the AI figures read.
+# 0023's trigger, its helpers, and the columns the AI figures read besides.
+_PREVIOUS = importlib.import_module("apps.metrics.migrations.0023_day_facts")
 PULL_REQUEST_COLUMNS = (
-    "team_id", "state", "pr_created_at", "closed_at", "merged_at", "first_review_at",
-    "author_id", "repository_id", "additions", "deletions", "is_revert", "is_hotfix",
-    "cycle_time_hours", "coding_hours", "pickup_hours", "review_hours", "merge_hours",
-    "review_time_hours", "cycle_time_working_hours", "coding_working_hours",
-    "pickup_working_hours", "review_working_hours", "merge_working_hours",
-    "review_time_working_hours", "is_ai_assisted", "review_rounds", "deployment_id",
+    *_PREVIOUS.PULL_REQUEST_COLUMNS,
+    "is_ai_assisted",
+    "review_rounds",
+    "deployment_id",
     "reverts_id",
 )
-PULL_REQUEST_MOMENTS = ("pr_created_at", "closed_at", "merged_at", "first_review_at")
-
-
-def _row(record, columns):
-    return "ROW(" + ", ".join(f"{record}.{column}" for column in columns) + ")"
-
-
-def _mark(record, moments):
-    days = ", ".join(f"{record}.{moment}" for moment in moments)
-    return (
-        "INSERT INTO metrics_dayfactsstale (team_id, day) "
-        f"SELECT DISTINCT {record}.team_id, (m AT TIME ZONE 'UTC')::date "
-        f"FROM unnest(ARRAY[{days}]::timestamptz[]) AS m WHERE m IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM metrics_dayfactsstale s "
-        f"WHERE s.team_id = {record}.team_id AND s.day = (m AT TIME ZONE 'UTC')::date);"
-    )
+PULL_REQUEST_MOMENTS = _PREVIOUS.PULL_REQUEST_MOMENTS
+_row = _PREVIOUS._row
+_mark = _PREVIOUS._mark
 
 
 def _mark_merged(where):
@@ -130,8 +116,7 @@ def drop_triggers(apps, schema_editor):
     """Back to 0023's triggers."""
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP_TRIGGERS)
-        previous = importlib.import_module("apps.metrics.migrations.0023_day_facts")
-        function = previous.TRIGGERS.split("CREATE TRIGGER", 1)[0]
+        function = _PREVIOUS.TRIGGERS.split("CREATE TRIGGER", 1)[0]
         schema_editor.execute(function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
 
 
