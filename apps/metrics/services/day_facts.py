@@ -205,12 +205,19 @@ def facts_sql(
         f"AND d.day NOT IN ({stale_days}) AND f.at >= %s AND f.at < %s"
     )
     expressions = ", ".join(f"{expression} AS {name}" for name, _type, expression in chosen)
+    # LATERAL with OFFSET 0 (which keeps PostgreSQL from folding it into a
+    # join): the stale days drive the read, each through the moment's index.
+    # As a join, the planner, misjudging a small stale table, read every row of
+    # the period first (merged, 365 days, 100,000 pull requests: 106 ms of
+    # 281 for no stale day).
+    names_sql = ", ".join(f"x.{name}" for name in names)
     rows = (
-        f"SELECT {expressions} FROM ({stale_days}) stale "  # noqa: S608
-        f"JOIN {fact.source} ON {fact.team} = %s "
+        f"SELECT {names_sql} FROM ({stale_days}) stale "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT {expressions} FROM {fact.source} "
+        f"WHERE {fact.team} = %s "
         f"AND {fact.moment} >= {_utc_day_start('stale.day')} "
         f"AND {fact.moment} < {_utc_day_start('(stale.day + 1)')} "
-        f"WHERE {fact.where} AND {fact.moment} >= %s AND {fact.moment} < %s"
+        f"AND {fact.where} AND {fact.moment} >= %s AND {fact.moment} < %s OFFSET 0) x"
     )
     params: list[object] = [
         team_id,
