@@ -804,7 +804,7 @@ class DayFacts(models.Model):
     # and unanswered, None when no question).
     lines = ArrayField(models.IntegerField(null=True), default=list)
     review_rounds = ArrayField(models.IntegerField(), default=list)
-    answer = ArrayField(models.CharField(max_length=10, null=True), default=list)
+    answer = ArrayField(models.TextField(null=True), default=list)
     # The durations the figures read, in both slots (merged; first reviewed:
     # review_time only), named as PullRequest's columns.
     cycle_time_hours = ArrayField(models.FloatField(null=True), default=list)

@@ -13,7 +13,8 @@ PULL_REQUEST_COLUMNS = (
     "cycle_time_hours", "coding_hours", "pickup_hours", "review_hours", "merge_hours",
     "review_time_hours", "cycle_time_working_hours", "coding_working_hours",
     "pickup_working_hours", "review_working_hours", "merge_working_hours",
-    "review_time_working_hours",
+    "review_time_working_hours", "is_ai_assisted", "review_rounds", "deployment_id",
+    "reverts_id",
 )
 PULL_REQUEST_MOMENTS = ("pr_created_at", "closed_at", "merged_at", "first_review_at")
 REVIEW_COLUMNS = ("team_id", "pull_request_id", "reviewer_id", "state", "submitted_at")
@@ -32,6 +33,15 @@ def _mark(record, moments):
         f"FROM unnest(ARRAY[{days}]::timestamptz[]) AS m WHERE m IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM metrics_dayfactsstale s "
         f"WHERE s.team_id = {record}.team_id AND s.day = (m AT TIME ZONE 'UTC')::date);"
+    )
+
+
+def _mark_merged(where):
+    """Mark the merged days of the pull requests ``where`` selects (as ``p``)."""
+    return (
+        "INSERT INTO metrics_dayfactsstale (team_id, day) "
+        "SELECT DISTINCT p.team_id, (p.merged_at AT TIME ZONE 'UTC')::date "
+        f"FROM metrics_pullrequest p WHERE {where} AND p.merged_at IS NOT NULL;"
     )
 
 
@@ -54,6 +64,13 @@ BEGIN
     INSERT INTO metrics_dayfactsstale (team_id, day)
     SELECT DISTINCT r.team_id, (r.submitted_at AT TIME ZONE 'UTC')::date
     FROM metrics_prreview r WHERE r.pull_request_id = NEW.id AND r.submitted_at IS NOT NULL;
+  END IF;
+  -- A merged revert makes the pull request it reverts "reverted".
+  IF TG_OP <> 'INSERT' AND OLD.reverts_id IS NOT NULL THEN
+    {_mark_merged("p.id = OLD.reverts_id")}
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.reverts_id IS NOT NULL THEN
+    {_mark_merged("p.id = NEW.reverts_id")}
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -81,6 +98,40 @@ CREATE TRIGGER metrics_day_facts_review
 AFTER INSERT OR UPDATE OR DELETE ON metrics_prreview
 FOR EACH ROW EXECUTE FUNCTION metrics_day_facts_review();
 
+-- A deployment found failed (or no longer) changes its pull requests' facts.
+CREATE FUNCTION metrics_day_facts_deployment() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.failed IS NOT DISTINCT FROM NEW.failed THEN
+    RETURN NULL;
+  END IF;
+  {_mark_merged("p.deployment_id = OLD.id")}
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER metrics_day_facts_deployment
+AFTER UPDATE OR DELETE ON metrics_deployment
+FOR EACH ROW EXECUTE FUNCTION metrics_day_facts_deployment();
+
+-- The merge question's answer is one of its pull request's facts.
+CREATE FUNCTION metrics_day_facts_merge_question() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.answer IS NOT DISTINCT FROM NEW.answer
+      AND OLD.pull_request_id IS NOT DISTINCT FROM NEW.pull_request_id THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    {_mark_merged("p.id = OLD.pull_request_id")}
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    {_mark_merged("p.id = NEW.pull_request_id")}
+  END IF;
+  RETURN NULL;
+END $$ LANGUAGE plpgsql;
+
+CREATE TRIGGER metrics_day_facts_merge_question
+AFTER INSERT OR UPDATE OR DELETE ON metrics_mergequestion
+FOR EACH ROW EXECUTE FUNCTION metrics_day_facts_merge_question();
+
 -- The rows stored before: every day of theirs is stale, built by the first refresh.
 INSERT INTO metrics_dayfactsstale (team_id, day)
 SELECT DISTINCT team_id, (m AT TIME ZONE 'UTC')::date FROM (
@@ -92,8 +143,12 @@ SELECT DISTINCT team_id, (m AT TIME ZONE 'UTC')::date FROM (
 DROP_TRIGGERS = """
 DROP TRIGGER IF EXISTS metrics_day_facts_pull_request ON metrics_pullrequest;
 DROP TRIGGER IF EXISTS metrics_day_facts_review ON metrics_prreview;
+DROP TRIGGER IF EXISTS metrics_day_facts_deployment ON metrics_deployment;
+DROP TRIGGER IF EXISTS metrics_day_facts_merge_question ON metrics_mergequestion;
 DROP FUNCTION IF EXISTS metrics_day_facts_pull_request();
 DROP FUNCTION IF EXISTS metrics_day_facts_review();
+DROP FUNCTION IF EXISTS metrics_day_facts_deployment();
+DROP FUNCTION IF EXISTS metrics_day_facts_merge_question();
 """
 
 
@@ -140,6 +195,9 @@ class Migration(migrations.Migration):
                 ('reviewer', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(null=True), default=list, size=None)),
                 ('flags', django.contrib.postgres.fields.ArrayField(base_field=models.SmallIntegerField(), default=list, size=None)),
                 ('size', django.contrib.postgres.fields.ArrayField(base_field=models.SmallIntegerField(), default=list, size=None)),
+                ('lines', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(null=True), default=list, size=None)),
+                ('review_rounds', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), default=list, size=None)),
+                ('answer', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(null=True), default=list, size=None)),
                 ('cycle_time_hours', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(null=True), default=list, size=None)),
                 ('coding_hours', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(null=True), default=list, size=None)),
                 ('pickup_hours', django.contrib.postgres.fields.ArrayField(base_field=models.FloatField(null=True), default=list, size=None)),
