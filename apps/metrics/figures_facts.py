@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
 
 from apps.metrics.figures_ai import AI_ANSWERS, AI_GROUP_FIGURES
-from apps.metrics.models import DayFacts, TeamMember
+from apps.metrics.models import DayFacts
 from apps.metrics.periods import Period
 from apps.metrics.scope import FigureScope
 from apps.metrics.services.day_facts import (
@@ -43,14 +42,8 @@ class _People:
 
 
 def _people(scope: FigureScope) -> _People:
-    bots: list[int] = []
-    not_reviewers: list[int] = []
-    rows = TeamMember.objects.filter(Q(is_bot=True) | Q(is_deleted_account=True), team=scope.team)
-    for member_id, is_bot in rows.values_list("id", "is_bot"):
-        not_reviewers.append(member_id)
-        if is_bot:
-            bots.append(member_id)
-    return _People(bots=bots, not_reviewers=not_reviewers)
+    bots, not_reviewers = scope.uncounted_people
+    return _People(bots=sorted(bots), not_reviewers=sorted(not_reviewers))
 
 
 def _scope_sql(scope: FigureScope, *, reviews: bool = False) -> tuple[str, list[Any]]:

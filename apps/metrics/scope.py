@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import Q
 
@@ -116,6 +117,22 @@ class FigureScope:
         if self.person_id is not None:
             found &= Q(reviewer_id=self.person_id) | Q(pull_request__author_id=self.person_id)
         return found
+
+    @cached_property
+    def uncounted_people(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The team's bots, and its bots and deleted accounts: the people the
+        figures leave out as authors and as reviewers (`rules.py`). Read once
+        per scope, however many figures ask."""
+        bots: set[int] = set()
+        not_reviewers: set[int] = set()
+        rows = TeamMember.objects.filter(
+            Q(is_bot=True) | Q(is_deleted_account=True), team=self.team
+        ).values_list("id", "is_bot")
+        for member_id, is_bot in rows:
+            not_reviewers.add(member_id)
+            if is_bot:
+                bots.add(member_id)
+        return frozenset(bots), frozenset(not_reviewers)
 
     def echo(self) -> dict[str, str | None]:
         """What the JSON says it used."""

@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -122,3 +123,19 @@ def graphql():
         )
         mock.post("/graphql").mock(side_effect=fake.respond)
         yield fake
+
+
+def github_app_settings(settings: Any, *, api: str = "https://api.github.com") -> None:
+    """A GitHub App configured (with a test key) to call ``api``, and history
+    reading a repository's whole past: what the history tests start from."""
+    from tests.github_app.keys import private_key_pem
+
+    settings.GITHUB_APP_ID = "12345"
+    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
+    settings.GITHUB_API_URL = api
+    settings.TFORMANCE_HISTORY_DAYS = 0
+
+
+def iso(moment: datetime) -> str:
+    """A moment as GitHub writes it in its answers."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

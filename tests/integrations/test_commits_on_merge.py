@@ -15,8 +15,7 @@ from apps.integrations.services.commits import pull_request_commits_fetch
 from apps.metrics.models import Commit, PullRequest
 from github_app.errors import NotConfigured
 from github_app.webhook_payloads import pull_request_payload
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import github_app_settings, installation_for, repository_for
 from tests.payloads.graphql import commit_author, commit_node, pr_node, rate_limited_answer
 from tests.payloads.merges import merge_event as merged
 
@@ -30,10 +29,7 @@ SHA_B = "b" * 40
 
 @pytest.fixture(autouse=True)
 def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-    settings.TFORMANCE_HISTORY_DAYS = 0
+    github_app_settings(settings, api=API)
 
 
 @pytest.fixture

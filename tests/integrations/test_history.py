@@ -25,8 +25,7 @@ from apps.metrics.services.processors import MetricsEvent, Source, events_apply
 from apps.teams.models import Team
 from github_app.history import graphql_endpoint, pull_request_events
 from github_app.webhook_payloads import pull_request_payload, review_payload
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import github_app_settings, installation_for, iso, repository_for
 from tests.payloads.graphql import (
     FakeGraphQL,
     actor,
@@ -44,16 +43,9 @@ INSTALLATION_ID = 42
 REPOSITORY_ID = 100
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(autouse=True)
 def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-    settings.TFORMANCE_HISTORY_DAYS = 0
+    github_app_settings(settings, api=API)
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from apps.integrations.models import HistoryRun
 from apps.integrations.services import history
 from apps.metrics.models import PRReview, PullRequest
 from github_app.history import page_cost
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import github_app_settings, installation_for, iso, repository_for
 from tests.payloads.graphql import FakeGraphQL, actor, pr_node, review_node
 
 pytestmark = pytest.mark.django_db
@@ -24,16 +23,9 @@ API = "https://api.github.com"
 INSTALLATION_ID = 42
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(autouse=True)
 def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-    settings.TFORMANCE_HISTORY_DAYS = 0
+    github_app_settings(settings, api=API)
 
 
 @pytest.fixture

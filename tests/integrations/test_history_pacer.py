@@ -24,8 +24,7 @@ from apps.integrations.services.history_pacer import (
     RedisStore,
 )
 from apps.metrics.models import PullRequest
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import github_app_settings, installation_for, iso, repository_for
 from tests.payloads.graphql import FakeGraphQL, pr_node, secondary_limit_answer
 
 API = "https://api.github.com"
@@ -184,16 +183,9 @@ def test_without_its_shared_state_it_admits_nothing_and_says_when_to_ask_again()
 # --- the runs of an installation go through its pacer ------------------------------
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture
 def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-    settings.TFORMANCE_HISTORY_DAYS = 0
+    github_app_settings(settings, api=API)
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ import respx
 from apps.integrations.models import HistoryRun
 from apps.integrations.services import history, history_pacer
 from apps.metrics.models import PullRequest
-from tests.github_app.keys import private_key_pem
-from tests.integrations.conftest import installation_for, repository_for
+from tests.integrations.conftest import github_app_settings, installation_for, iso, repository_for
 from tests.payloads.graphql import (
     FakeGraphQL,
     _cursor,
@@ -37,16 +36,9 @@ INSTALLATION_ID = 42
 RENDEZVOUS = 10.0
 
 
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @pytest.fixture(autouse=True)
 def github_app_env(settings):
-    settings.GITHUB_APP_ID = "12345"
-    settings.GITHUB_APP_PRIVATE_KEY = private_key_pem()
-    settings.GITHUB_API_URL = API
-    settings.TFORMANCE_HISTORY_DAYS = 0
+    github_app_settings(settings, api=API)
 
 
 @pytest.fixture

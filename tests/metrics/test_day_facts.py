@@ -391,3 +391,18 @@ def test_it_marks_the_merged_day_of_an_answer_a_failed_deployment_and_a_revert(
     revert.save()
     assert _merged_day(reverted) in _stale_days()
     _assert_exact(client, monkeypatch)
+
+
+def test_it_reads_who_is_left_out_once_per_page(history):
+    day_facts_refresh_all()
+    queries: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        _figures(history["client"], PAGES[0])
+    # scope.uncounted_people: bots or deleted accounts, by id.
+    left_out = [sql for sql in queries if 'OR "metrics_teammember"."is_deleted_account"' in sql]
+    assert len(left_out) == 1, left_out
