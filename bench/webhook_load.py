@@ -6,7 +6,9 @@ Redis, a Celery worker, and gunicorn (2 sync workers) serving
 ``bench.bare_app``; then alternates rounds of signed, real-shaped pull_request
 deliveries against the two at a fixed concurrency, with a share of
 repeated deliveries and of bad signatures. Prints throughput, latency
-percentiles, the ratio of the two, how many bad signatures or duplicates got
+percentiles, the CPU each request cost by process (the web process, the worker,
+PostgreSQL, the load generator: read from /proc, Linux only), the ratio of the
+two, how many bad signatures or duplicates got
 through (must be 0), and the time from receipt to processed. Stops everything
 it started.
 
@@ -59,6 +61,8 @@ class RoundResult:
     elapsed: float
     latencies_ms: list[float] = field(default_factory=list)
     outcomes: list[tuple[Request, int]] = field(default_factory=list)
+    # CPU seconds spent during the round, by group of processes (cpu_by_group).
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -105,6 +109,51 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# --- CPU accounting ------------------------------------------------------------------
+# Throughput on a shared 2-core machine drifts by a third between runs; the CPU
+# each request costs, by process, drifts much less and says where the time goes.
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_table() -> dict[int, tuple[int, str, float]]:
+    """pid: (parent pid, command name, CPU seconds), from /proc (Linux only; empty elsewhere)."""
+    table: dict[int, tuple[int, str, float]] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return table
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        table[int(entry.name)] = (int(fields[1]), name, cpu)
+    return table
+
+
+def cpu_by_group(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each started process and its descendants
+    (``groups``: name -> pid), by PostgreSQL's processes ("database"), and by
+    this process (the load generator)."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid: int) -> float:
+        return table.get(pid, (0, "", 0.0))[2] + sum(tree(c) for c in children.get(pid, []))
+
+    totals = {name: tree(pid) for name, pid in groups.items()}
+    totals["database"] = sum(cpu for _, name, cpu in table.values() if name == "postgres")
+    totals["load generator"] = time.process_time()
+    return totals
 
 
 # --- database -----------------------------------------------------------------------
@@ -206,11 +255,18 @@ def _fields(request: Request) -> tuple[str, bytes, dict[str, str]]:
 
 
 def run_round(
-    target: str, port: int, requests: list[Request], concurrency: int, rate: float | None
+    target: str,
+    port: int,
+    requests: list[Request],
+    concurrency: int,
+    rate: float | None,
+    groups: dict[str, int] | None = None,
 ) -> RoundResult:
     """Closed loop (each of ``concurrency`` clients sends its next request when
-    the last is answered), or open loop at ``rate`` requests per second."""
+    the last is answered), or open loop at ``rate`` requests per second. With
+    ``groups``, the CPU each group of processes used during the round."""
     result = RoundResult(target=target, elapsed=0.0)
+    cpu_before = cpu_by_group(groups) if groups else {}
     lock = threading.Lock()
     queue = enumerate(requests)
     begin = time.perf_counter()
@@ -241,6 +297,9 @@ def run_round(
     for thread in threads:
         thread.join()
     result.elapsed = time.perf_counter() - begin
+    if groups:
+        cpu_after = cpu_by_group(groups)
+        result.cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     return result
 
 
@@ -336,6 +395,12 @@ def summary(name: str, results: list[RoundResult]) -> dict[str, float]:
         f"{name:8} {row['throughput']:8.0f} req/s (rounds: {rounds})   "
         f"p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   p99 {p99:6.1f} ms"
     )
+    requests = sum(len(r.outcomes) for r in results)
+    groups = sorted({group for r in results for group in r.cpu})
+    if groups and requests:
+        per_request = {g: sum(r.cpu.get(g, 0.0) for r in results) / requests * 1000 for g in groups}
+        parts = ", ".join(f"{g} {ms:.2f}" for g, ms in per_request.items() if ms >= 0.005)
+        print(f"{'':8} CPU per request, ms: {parts}; total {sum(per_request.values()):.2f}")
     return row
 
 
@@ -420,6 +485,17 @@ def main() -> None:
     ]
     # The project's web process exactly as the Procfile starts it.
     processes.append(start(["bash", "-c", f"exec {web_line.strip()}"], web_env, logs / "web.log"))
+    # CPU accounting: the bare app's round counts the bare app; the webhook's,
+    # the web process and the worker (which works while the round runs).
+    by_name = dict(zip([*commands, "web"], processes, strict=True))
+    round_groups = {
+        "bare": {"bare app": by_name["bare"].pid},
+        "django": {
+            name: by_name[key].pid
+            for name, key in (("web process", "web"), ("worker", "celery"))
+            if key in by_name
+        },
+    }
     try:
         wait_for_http(django_port, processes)
         wait_for_http(bare_port, processes)
@@ -449,7 +525,12 @@ def main() -> None:
                     raise SystemExit("deliveries still waiting after 30 s; see the worker log")
                 results[target].append(
                     run_round(
-                        target, port, make(target, args.requests), args.concurrency, args.rate
+                        target,
+                        port,
+                        make(target, args.requests),
+                        args.concurrency,
+                        args.rate,
+                        round_groups[target],
                     )
                 )
 
