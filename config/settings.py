@@ -146,6 +146,10 @@ HEALTH_DEADLINE_SECONDS = float(env_int("HEALTH_DEADLINE_SECONDS", 3, minimum=2,
 # Threads of each web process for pages, and as many again for the webhook
 # (config/web.py); each keeps a database connection open once it has served.
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
+# How many of a page's independent reads run at once, each on a database
+# connection of its own (apps/common/side_by_side.py); 1: one after the other.
+# A page being served may hold this many connections at once.
+PAGE_SIDE_BY_SIDE_READS = env_int("PAGE_SIDE_BY_SIDE_READS", 3, minimum=1, maximum=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite has no covering indexes: there `pr_team_merged_cover` is a plain index
 # on its key columns, which is all the embedded default needs (the warning

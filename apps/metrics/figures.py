@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
+from apps.common.side_by_side import side_by_side
 from apps.metrics import figures_ai, figures_facts
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.figures_deployments import deployment_figures
@@ -478,14 +479,28 @@ def team_figures(
     period = request.period
     scope = _default_scope(team, period, repository_ids, scope)
     repository_ids = scope.repository_ids
-    counts = _counts(scope, {"current": period, "previous": period.previous()})
+    # Read here, once, before the reads side by side ask for it.
+    scope.uncounted_people  # noqa: B018
+    # The heaviest reads, independent of each other: side by side on
+    # PostgreSQL (apps/common/side_by_side.py), the longest first.
+    heavy = side_by_side(
+        {
+            "merged": lambda: _aggregate_merged(scope),
+            "counts": lambda: _counts(scope, {"current": period, "previous": period.previous()}),
+            "review_load": lambda: _review_load(scope),
+            "ai_found": lambda: (
+                figures_facts.facts_ai_found(scope) if day_facts.available() else None
+            ),
+        }
+    )
+    counts = heavy["counts"]
     merged: dict[str, dict[str, dict[str, Any]]] = {
         "current": {},
         "previous": {},
         "week": {},
         "size": {},
     }
-    for row in _aggregate_merged(scope):
+    for row in heavy["merged"]:
         merged[row["kind"]][row["key"]] = row
     figures = _summary(period, counts["current"], merged["current"].get("", {}))
     figures["period"]["days"] = period.days
@@ -498,7 +513,7 @@ def team_figures(
         figures["review_pairs"],
         figures["reviewers_count"],
         figures["review_pairs_count"],
-    ) = _review_load(scope)
+    ) = heavy["review_load"]
     # How long each has waited so far, in the hours asked for (the team's
     # working hours, or every hour).
     waiting_calendar = team_calendars(team)[scope.slot]
@@ -533,7 +548,7 @@ def team_figures(
             survey=figures["ai"]["survey"],
             cycle_time=scope.column("cycle_time"),
             review_time=scope.column("review_time"),
-            found=figures_facts.facts_ai_found(scope) if day_facts.available() else None,
+            found=heavy["ai_found"],
         )
     )
     figures["deployments"] = deployment_figures(

@@ -9,6 +9,7 @@ from github_app.webhook_payloads import (
     DEFAULT_REPOSITORY_FULL_NAME,
     DEFAULT_REPOSITORY_ID,
 )
+from tests.metrics.random_history import random_history
 
 
 @pytest.fixture
@@ -26,3 +27,9 @@ def repository(installation: Installation) -> Repository:
         full_name=DEFAULT_REPOSITORY_FULL_NAME,
         tracked=True,
     )
+
+
+@pytest.fixture
+def history(team: Team, installation: Installation) -> dict:
+    """A random history of the team (tests/metrics/random_history.py)."""
+    return random_history(team, installation)

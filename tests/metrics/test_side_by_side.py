@@ -1,0 +1,125 @@
+"""A page's heavy reads side by side (apps/common/side_by_side.py): the same
+figures as one after the other, on connections of their own that are closed
+when done, under the caller's time zone, and one after the other where another
+connection could not see the caller's rows. PostgreSQL only (SQLite reads one
+after the other)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.common import side_by_side as module
+from apps.common.side_by_side import side_by_side
+from apps.metrics.services.day_facts import day_facts_refresh
+from tests.metrics.random_history import PAGES, _figures
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def threads_used(monkeypatch) -> list[str]:
+    """The names of the threads the reads ran in, other than the caller's."""
+    names: list[str] = []
+    run = module._on_own_connection
+
+    def recording(work, zone):
+        names.append(threading.current_thread().name)
+        return run(work, zone)
+
+    monkeypatch.setattr(module, "_on_own_connection", recording)
+    return names
+
+
+def _connections_here() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_gives_the_figures_one_after_the_other_gives(history, settings, threads_used):
+    # Some days built, some stale: both ways of reading the day facts.
+    day_facts_refresh(days=60)
+    client = history["client"]
+    before = _connections_here()
+    for query in PAGES:
+        settings.PAGE_SIDE_BY_SIDE_READS = 3
+        fast = _figures(client, query)
+        settings.PAGE_SIDE_BY_SIDE_READS = 1
+        expected = _figures(client, query)
+        assert fast == expected, query
+
+    # Three of the four heavy reads of each page, in the pool's threads.
+    assert len(threads_used) == 3 * len(PAGES)
+    assert all(name.startswith("side-by-side") for name in threads_used)
+    # Their connections were closed: none is left open to the database.
+    assert _connections_here() == before
+
+
+@pytest.mark.django_db
+def test_it_reads_one_after_the_other_inside_a_transaction(history, threads_used):
+    # The test's transaction: rows another connection could not see.
+    assert connection.in_atomic_block
+
+    _figures(history["client"], PAGES[0])
+
+    assert threads_used == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_raises_a_reads_error_once_every_read_is_done(settings):
+    settings.PAGE_SIDE_BY_SIDE_READS = 3
+    finished: list[str] = []
+    release = threading.Event()
+
+    def slow() -> str:
+        # Still running when the first read fails.
+        release.wait(timeout=10)
+        finished.append("slow")
+        return "slow"
+
+    def failing() -> str:
+        release.set()
+        raise ValueError("a read failed")
+
+    with pytest.raises(ValueError, match="a read failed"):
+        side_by_side({"first": failing, "slow": slow, "other": lambda: "other"})
+
+    assert finished == ["slow"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_reads_under_the_callers_time_zone(settings):
+    settings.PAGE_SIDE_BY_SIDE_READS = 2
+
+    with timezone.override("Asia/Kolkata"):
+        found = side_by_side(
+            {
+                "here": timezone.get_current_timezone_name,
+                "there": timezone.get_current_timezone_name,
+                "thread": lambda: threading.current_thread().name,
+            }
+        )
+
+    assert found["here"] == found["there"] == "Asia/Kolkata"
+    assert found["thread"].startswith("side-by-side")
+    assert list(found) == ["here", "there", "thread"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_side_by_side_reads_its_own_one_after_the_other(settings):
+    # With one thread in the pool, a read waiting for that same thread would
+    # never end.
+    settings.PAGE_SIDE_BY_SIDE_READS = 2
+
+    def nested() -> dict:
+        return side_by_side({"a": lambda: 1, "b": lambda: threading.current_thread().name})
+
+    found = side_by_side({"here": lambda: 0, "nested": nested})
+
+    assert found["nested"]["a"] == 1
+    assert found["nested"]["b"].startswith("side-by-side")
