@@ -79,6 +79,12 @@ def main() -> None:
     from tests.metrics.generated_history import generated_history
 
     call_command("migrate", verbosity=0)
+    from django.conf import settings
+
+    print(
+        f"# a page's heavy reads: {settings.PAGE_SIDE_BY_SIDE_READS} at once "
+        "(PAGE_SIDE_BY_SIDE_READS; 1: one after the other)"
+    )
     print(f"{'pull requests':>13} {'page':<34} {'queries':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for size in args.sizes:
         slug = f"bench-{size}"
