@@ -148,7 +148,8 @@ HEALTH_DEADLINE_SECONDS = float(env_int("HEALTH_DEADLINE_SECONDS", 3, minimum=2,
 WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 # How many of a page's independent reads run at once, each on a database
 # connection of its own (apps/common/side_by_side.py); 1: one after the other.
-# A page being served may hold this many connections at once.
+# The pool of each process (this many minus one threads, shared by its pages)
+# holds that many connections more while it reads (docs/deploy.md).
 PAGE_SIDE_BY_SIDE_READS = env_int("PAGE_SIDE_BY_SIDE_READS", 3, minimum=1, maximum=8)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # SQLite has no covering indexes: there `pr_team_merged_cover` is a plain index
