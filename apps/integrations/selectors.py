@@ -13,12 +13,14 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from apps.integrations.models import (
+    DeploymentHistoryCursor,
     HistoryRun,
     Installation,
     ReconcileRun,
     Repository,
     WebhookDelivery,
 )
+from apps.integrations.services.deployment_history import SOURCES as DEPLOYMENT_SOURCES
 from apps.integrations.services.history import history_pages_left
 from apps.integrations.services.history_pacer import (
     DEFAULT_EXPECTED_SECONDS,
@@ -144,9 +146,9 @@ def team_installations(*, team: Team) -> list[Installation]:
         )
         .order_by("account_login", "installation_id")
     )
-    histories = repository_histories(
-        repository_ids=[r.pk for i in installations for r in i.repositories.all()]
-    )
+    repository_ids = [r.pk for i in installations for r in i.repositories.all()]
+    histories = repository_histories(repository_ids=repository_ids)
+    deployment_histories = repository_deployment_histories(repository_ids=repository_ids)
     for installation in installations:
         installation.repository_rows = [  # type: ignore[attr-defined]
             (repo, repository_status(repository=repo, installation=installation))
@@ -155,6 +157,9 @@ def team_installations(*, team: Team) -> list[Installation]:
         for repo in installation.repositories.all():
             repo.history = (  # type: ignore[attr-defined]
                 DEMO_HISTORY if installation.demo else histories.get(repo.pk)
+            )
+            repo.deployment_history = deployment_histories.get(  # type: ignore[attr-defined]
+                repo.pk
             )
         installation.github_url = installation_settings_url(  # type: ignore[attr-defined]
             installation=installation
@@ -267,6 +272,86 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
     if status == HistoryRun.Status.FAILED:
         return HistoryProgress(run, "failed", "bad", active=False, retryable=True, reason=run.error)
     return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
+
+
+@dataclass(frozen=True)
+class DeploymentHistoryProgress:
+    """The read of a repository's past deployments (its three sources) as the
+    settings page shows it: ``text`` for everyone, ``reason`` (GitHub's error)
+    for the team's admins only."""
+
+    text: str
+    css: str
+    active: bool
+    retryable: bool
+    reason: str = ""
+
+
+# What each source's items are called on the page: (one, several).
+_DEPLOYMENT_ITEMS = {
+    DeploymentHistoryCursor.Source.DEPLOYMENTS: ("GitHub deployment", "GitHub deployments"),
+    DeploymentHistoryCursor.Source.RELEASES: ("release", "releases"),
+    DeploymentHistoryCursor.Source.WORKFLOW_RUNS: ("workflow run", "workflow runs"),
+}
+
+
+def repository_deployment_histories(
+    *, repository_ids: list[int]
+) -> dict[int, DeploymentHistoryProgress]:
+    """The deployments' read of each repository that has one, by repository pk."""
+    cursors: dict[int, list[DeploymentHistoryCursor]] = {}
+    for cursor in DeploymentHistoryCursor.objects.filter(repository_id__in=repository_ids):
+        cursors.setdefault(cursor.repository_id, []).append(cursor)
+    return {pk: deployment_history_progress(cursors=found) for pk, found in cursors.items()}
+
+
+def deployment_history_progress(
+    *, cursors: list[DeploymentHistoryCursor]
+) -> DeploymentHistoryProgress:
+    """What a repository's deployments' read says to people: what it stored of
+    each source, what it waits for, how it ended (the least finished source
+    decides)."""
+    Status = DeploymentHistoryCursor.Status
+    order = {source: index for index, source in enumerate(DEPLOYMENT_SOURCES)}
+    cursors = sorted(cursors, key=lambda cursor: order.get(cursor.source, len(order)))
+    stored = ", ".join(
+        f"{cursor.items_stored:,} {_DEPLOYMENT_ITEMS[cursor.source][cursor.items_stored != 1]}"
+        for cursor in cursors
+        if cursor.source in _DEPLOYMENT_ITEMS
+    )
+    statuses = {cursor.status for cursor in cursors}
+    waiting = [cursor for cursor in cursors if cursor.status == Status.WAITING]
+    errors = [cursor.error for cursor in cursors if cursor.error]
+    reason = errors[0] if errors else ""
+    if Status.READING in statuses:
+        return DeploymentHistoryProgress(
+            f"deployments: reading, {stored} so far", "", active=True, retryable=False
+        )
+    if waiting:
+        resume_at = min((c.resume_at for c in waiting if c.resume_at), default=None)
+        until = timezone.localtime(resume_at).strftime("%H:%M") if resume_at else "soon"
+        if any(cursor.failures for cursor in waiting):
+            text = f"deployments: GitHub is failing; trying again at {until}"
+            return DeploymentHistoryProgress(
+                text, "warn", active=True, retryable=False, reason=reason
+            )
+        text = f"deployments: {stored} so far; waiting for GitHub's rate limit until {until}"
+        return DeploymentHistoryProgress(text, "warn", active=True, retryable=False)
+    if Status.FAILED in statuses:
+        return DeploymentHistoryProgress(
+            f"deployments: failed ({stored} stored)",
+            "bad",
+            active=False,
+            retryable=True,
+            reason=reason,
+        )
+    if Status.STOPPED in statuses:
+        return DeploymentHistoryProgress(
+            "deployments: stopped", "", active=False, retryable=True, reason=reason
+        )
+    return DeploymentHistoryProgress(
+        f"deployments read: {stored}", "ok", active=False, retryable=True
+    )
 
 
 # The points a page of 100 pull requests costs (github_app.history.page_cost),

@@ -56,6 +56,11 @@ urlpatterns: list = [
         name="github_history_retry",
     ),
     path(
+        "teams/<slug:team_slug>/github/repositories/<int:pk>/deployments/retry/",
+        github_settings.deployment_history_retry,
+        name="github_deployment_history_retry",
+    ),
+    path(
         "github/install/callback/", install.github_install_callback, name="github_install_callback"
     ),
     path("teams/<slug:team_slug>/github/sign-in/", sign_in.github_sign_in, name="github_sign_in"),

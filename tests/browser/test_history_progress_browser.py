@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from apps.integrations.models import HistoryRun
+from apps.integrations.models import DeploymentHistoryCursor, HistoryRun
 from apps.integrations.services import history_pacer
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
@@ -40,6 +40,18 @@ def test_it_shows_an_organisations_history_progress_at_1400_and_390_px(
             pull_requests_stored=stored,
             total_count=21_000 if status == "running" else None,
         )
+        # The deployments are read once the pull requests are: one read done,
+        # one under way.
+        for source, stored_items in zip(
+            ("deployments", "releases", "workflow_runs"), (140, 12, 0), strict=True
+        ):
+            if status == "done":
+                DeploymentHistoryCursor.objects.create(
+                    repository=repository,
+                    source=source,
+                    status="done" if n == 0 or source == "deployments" else "reading",
+                    items_stored=stored_items,
+                )
     pacer = history_pacer.history_pacer()
     for _ in range(36):  # pages of 1.5 s: 54 s of GitHub's last minute
         permit = pacer.acquire(8802, max_wait=5)
@@ -74,6 +86,13 @@ def test_it_shows_an_organisations_history_progress_at_1400_and_390_px(
                 )
                 assert summary.locator("[data-role=history-budget]").inner_text() == "90 %"
                 assert summary.locator("[data-role=history-time-left]").inner_text() == "8 min"
+                deployments = page.locator("[data-role=deployment-history-text]")
+                assert deployments.all_inner_texts() == [
+                    "deployments read: 140 GitHub deployments, 12 releases, 0 workflow runs",
+                    "deployments: reading, 140 GitHub deployments, 12 releases, 0 workflow runs "
+                    "so far",
+                ]
+                assert page.get_by_role("button", name="Read deployments again").is_visible()
                 # Nothing runs off the side of a phone's screen.
                 overflow = page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"

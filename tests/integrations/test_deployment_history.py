@@ -297,3 +297,154 @@ def test_github_down_waits_longer_each_time_and_fails_the_fifth_time_in_a_row(
     assert waits == [30, 60, 120, 240, None]
     assert (cursor.status, cursor.pages_done, cursor.failures) == ("failed", 1, 5)
     assert "502" in cursor.error or "failing" in cursor.error
+
+
+# --- on the settings page -----------------------------------------------------------
+
+
+def _settings_page(client, team) -> str:
+    return client.get(f"/teams/{team.slug}/github/").content.decode()
+
+
+def _retry(client, team, repository):
+    return client.post(f"/teams/{team.slug}/github/repositories/{repository.pk}/deployments/retry/")
+
+
+def test_it_shows_what_the_read_stored_of_each_source_on_the_settings_page(
+    client, owner, team, tracked, github
+):
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=REPOSITORY_ID,
+        choice="auto",
+        workflow_path=".github/workflows/deploy.yml",
+    )
+    client.force_login(owner)
+    assert 'data-role="deployment-history"' not in _settings_page(client, team)
+
+    tasks.deployment_history_fetch(tracked.pk, (NOW - timedelta(days=30)).isoformat())
+
+    page = _settings_page(client, team)
+    assert (
+        '<span class="badge ok" data-role="deployment-history-text">deployments read: '
+        "2 GitHub deployments, 1 release, 1 workflow run</span>"
+    ) in page
+    assert "Read deployments again" in page
+    assert 'http-equiv="refresh"' not in page
+
+
+def test_it_shows_a_read_under_way_and_refreshes_the_page(client, owner, team, tracked):
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=None)
+    DeploymentHistoryCursor.objects.filter(source="deployments").update(items_stored=1200)
+    client.force_login(owner)
+
+    page = _settings_page(client, team)
+    assert (
+        "deployments: reading, 1,200 GitHub deployments, 0 releases, 0 workflow runs so far"
+    ) in page
+    assert 'http-equiv="refresh"' in page
+    assert "Read deployments again" not in page
+
+    reset = datetime(2026, 1, 5, 14, 5, tzinfo=UTC)
+    deployment_history.deployment_history_wait(repository_id=tracked.pk, until=reset)
+    page = _settings_page(client, team)
+    assert "so far; waiting for GitHub&#x27;s rate limit until 14:05" in page
+    assert 'http-equiv="refresh"' in page
+
+
+def test_it_shows_a_failed_read_with_its_reason_to_admins_only(
+    client, owner, member, team, tracked
+):
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=None)
+    deployment_history.deployment_history_fail(
+        repository_id=tracked.pk, error="GitHub answered 404 (GITHUB_API_URL=https://ghe.example)"
+    )
+
+    client.force_login(member)
+    page = _settings_page(client, team)
+    assert "deployments: failed (0 GitHub deployments, 0 releases, 0 workflow runs stored)" in page
+    assert "A team admin sees why and can read them again." in page
+    assert "GITHUB_API_URL" not in page
+    assert "Retry deployments" not in page
+
+    client.force_login(owner)
+    page = _settings_page(client, team)
+    assert "GitHub answered 404 (GITHUB_API_URL=https://ghe.example)" in page
+    assert "Retry deployments" in page
+
+
+# Committed for real, as in production: with in-process tasks the read is over
+# before the view answers.
+@pytest.mark.django_db(transaction=True)
+def test_it_lets_an_admin_read_a_failed_repositorys_deployments_again(
+    client, owner, team, tracked, github
+):
+    since = NOW - timedelta(days=30)
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=since)
+    deployment_history.deployment_history_fail(repository_id=tracked.pk, error="boom")
+    client.force_login(owner)
+
+    response = _retry(client, team, tracked)
+
+    assert response.status_code == 302
+    cursors = DeploymentHistoryCursor.objects.filter(repository=tracked)
+    # Over the same window: the deployment older than it is not read.
+    assert set(cursors.values_list("status", "window_start", "error")) == {("done", since, "")}
+    assert set(Deployment.objects.values_list("key", flat=True)) == {
+        "github:1",
+        "github:2",
+        "release:7",
+    }
+    page = client.get(response.url).content.decode()
+    assert "acme/api: deployments read: 2 GitHub deployments, 1 release, 0 workflow runs." in page
+
+
+def test_it_refuses_to_read_again_while_a_read_is_under_way(client, owner, team, tracked):
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=None)
+    client.force_login(owner)
+
+    response = _retry(client, team, tracked)
+
+    assert response.status_code == 302
+    assert (
+        "The deployments of acme/api are being read." in client.get(response.url).content.decode()
+    )
+    assert set(DeploymentHistoryCursor.objects.values_list("status", flat=True)) == {"reading"}
+
+
+def test_it_refuses_to_read_before_the_pull_requests_history_started_one(
+    client, owner, team, tracked
+):
+    client.force_login(owner)
+
+    response = _retry(client, team, tracked)
+
+    page = client.get(response.url).content.decode()
+    assert "are read once its pull requests&#x27; history is loaded" in page
+    assert not DeploymentHistoryCursor.objects.exists()
+
+
+def test_it_refuses_to_read_an_untracked_repositorys_deployments(client, owner, team, tracked):
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=None)
+    deployment_history.deployment_history_fail(repository_id=tracked.pk, error="boom")
+    tracked.tracked = False
+    tracked.save()
+    client.force_login(owner)
+
+    response = _retry(client, team, tracked)
+
+    assert "Track acme/api first." in client.get(response.url).content.decode()
+    assert set(DeploymentHistoryCursor.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_it_does_not_let_a_member_or_an_outsider_read_again(
+    client, member, outsider, team, tracked
+):
+    deployment_history.deployment_history_start(repository_id=tracked.pk, since=None)
+    deployment_history.deployment_history_fail(repository_id=tracked.pk, error="boom")
+
+    client.force_login(member)
+    assert _retry(client, team, tracked).status_code == 403
+    client.force_login(outsider)
+    assert _retry(client, team, tracked).status_code == 404
+    assert set(DeploymentHistoryCursor.objects.values_list("status", flat=True)) == {"failed"}

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from apps.common.scheduling import task_send
 from apps.integrations.models import DeploymentHistoryCursor, Repository
+from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.github_api import installation_github
 from apps.metrics.services.deployments import repository_workflow_path
 from apps.metrics.services.processors import MetricsEvent, Source, events_apply
@@ -40,7 +41,7 @@ from github_app.api import (
     workflow_runs_page,
 )
 from github_app.client import GitHubClient, InstallationStrategy
-from github_app.errors import GitHubError
+from github_app.errors import GitHubError, NotConfigured
 from github_app.pagination import ListPage
 from github_app.values import timestamp_or_none
 
@@ -92,6 +93,40 @@ def deployment_history_send(repository_id: int, *, eta: datetime | None = None) 
         logger.exception(
             "could not queue the deployment history of %s; the resumer will", repository_id
         )
+
+
+class DeploymentHistoryRetryRefused(Exception):
+    """The deployments cannot be read again now; the message says why."""
+
+
+def deployment_history_retry(*, repository: Repository) -> None:
+    """Read the repository's deployments again from each source's first page,
+    over the window of the read before (storing them again is safe: a
+    deployment is keyed by its source's id). Refused, with the reason, while a
+    read is under way, before the pull requests' history has started one, or
+    when it could only fail the same way (untracked, the demo's, no GitHub App)."""
+    name = repository.full_name
+    if not repository.tracked:
+        raise DeploymentHistoryRetryRefused(f"Track {name} first.")
+    if repository.installation.demo:
+        raise DeploymentHistoryRetryRefused(
+            f"{name} is the demo's: its deployments are the demo's story, not read from GitHub."
+        )
+    try:
+        github_app_config()
+    except NotConfigured as exc:
+        raise DeploymentHistoryRetryRefused(
+            f"The deployments of {name} cannot be read: {exc}."
+        ) from None
+    with transaction.atomic():
+        cursors = list(Cursor.objects.select_for_update().filter(repository=repository))
+        if not cursors:
+            raise DeploymentHistoryRetryRefused(
+                f"The deployments of {name} are read once its pull requests' history is loaded."
+            )
+        if any(cursor.status in Cursor.ACTIVE for cursor in cursors):
+            raise DeploymentHistoryRetryRefused(f"The deployments of {name} are being read.")
+        deployment_history_queue(repository_id=repository.pk, since=cursors[0].window_start)
 
 
 def deployment_histories_due(*, now: datetime | None = None) -> list[int]:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.integrations import selectors
 from apps.integrations.models import HistoryRun
+from apps.integrations.services import deployment_history
 from apps.integrations.services.app_config import github_app_config
 from apps.integrations.services.history import HistoryRetryRefused, history_run_retry
 from apps.integrations.services.install_flow import install_start
@@ -73,9 +74,14 @@ def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
             "installations": installations,
             "app_ready": not problem,
             "app_problem": problem,
-            # The page refreshes itself while a tracked repository's history loads.
+            # The page refreshes itself while a tracked repository's history
+            # (its pull requests', or its deployments') loads.
             "history_active": any(
-                repo.tracked and repo.history and repo.history.active
+                repo.tracked
+                and (
+                    (repo.history and repo.history.active)
+                    or (repo.deployment_history and repo.deployment_history.active)
+                )
                 for installation in installations
                 for repo, _status in installation.repository_rows
             ),
@@ -162,6 +168,28 @@ def history_retry(request: HttpRequest, team: Team, pk: int) -> None:
     if progress.reason:
         said += f" ({progress.reason})"
     if new_run.status in (HistoryRun.Status.FAILED, HistoryRun.Status.STOPPED):
+        messages.error(request, f"{said}.")
+    else:
+        messages.success(request, f"{said}.")
+
+
+@_admin_action
+def deployment_history_retry(request: HttpRequest, team: Team, pk: int) -> None:
+    repository = selectors.team_repository_or_404(team=team, pk=pk)
+    try:
+        deployment_history.deployment_history_retry(repository=repository)
+    except deployment_history.DeploymentHistoryRetryRefused as refusal:
+        messages.error(request, str(refusal))
+        return
+    # With in-process tasks the read has already gone as far as it can: say
+    # what became of it.
+    progress = selectors.repository_deployment_histories(repository_ids=[repository.pk]).get(
+        repository.pk
+    )
+    said = f"{repository.full_name}: {progress.text if progress else 'deployments queued'}"
+    if progress and progress.reason:
+        said += f" ({progress.reason})"
+    if progress and progress.css == "bad":
         messages.error(request, f"{said}.")
     else:
         messages.success(request, f"{said}.")
