@@ -1,9 +1,17 @@
-"""What the browser walks share: a person logged in at a width, and a page checked
-for sideways overflow before its screenshot is taken."""
+"""What the browser walks share: Debian's Chromium, a person logged in at a
+width, and a page checked for sideways overflow before its screenshot is taken."""
 
 from __future__ import annotations
 
-from tests.browser.test_github_settings_browser import SCREENSHOTS
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 # Elements wider than the card they sit in, other than inside a scrolling wrapper.
@@ -14,6 +22,22 @@ CARD_OVERFLOW = """() => Array.from(document.querySelectorAll('.panel table, .pa
 MENU_OVERFLOW = """() => Array.from(
     document.querySelectorAll('.topbar a, .topbar button, .subnav a')
   ).filter(el => el.getBoundingClientRect().right > window.innerWidth + 1).length"""
+
+
+@contextmanager
+def chromium(playwright: Any) -> Iterator[Any]:
+    """Debian's Chromium, launched by Playwright's sync API (``playwright``),
+    closed after the block, and with it the database connections the block's
+    own queries opened. Django keeps connections per context (asgiref's
+    ``Local``), and Playwright's sync API runs the block in a context of its
+    own: a connection opened there is not the one the test's teardown closes,
+    and it kept the test database from being dropped at the end of the run."""
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+        connections.close_all()
 
 
 def login(browser, url: str, width: int, username: str, password: str, *, errors=None):

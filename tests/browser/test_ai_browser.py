@@ -16,8 +16,7 @@ from apps.integrations.models import Installation, Repository
 from apps.metrics.models import PullRequest
 from github_app.commits import commits_payload
 from github_app.webhook_payloads import iso, pull_request_payload, review_payload
-from tests.browser.pages import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW, SCREENSHOTS, chromium
 from tests.metrics.events import apply_events, metrics_event
 from tests.payloads.graphql import commit_node
 
@@ -146,46 +145,40 @@ def test_it_shows_ai_assisted_pull_requests_and_their_rules_in_the_browser(
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            for width in WIDTHS:
-                page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-                page.set_default_timeout(15_000)
-                page.goto(f"{url}/login/")
-                page.fill("input[name=username]", "alice")
-                page.fill("input[name=password]", "password-alice")
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{url}/")
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        for width in WIDTHS:
+            page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{url}/login/")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", "password-alice")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{url}/")
 
-                page.goto(f"{url}/teams/acme/?days=30")
-                section = page.locator("[data-role=ai]")
-                # 2, 7 (Copilot), 3, 8 (Claude) and 5 (the label) of 10.
-                assert section.locator("[data-figure=ai_share]").inner_text() == "50%"
-                assert section.locator("[data-figure=ai_reviews]").inner_text() == "3"
-                section.scroll_into_view_if_needed()
-                _shot(page, "dashboard", width)
-                section.screenshot(path=str(SCREENSHOTS / f"ai_dashboard_section_{width}.png"))
+            page.goto(f"{url}/teams/acme/?days=30")
+            section = page.locator("[data-role=ai]")
+            # 2, 7 (Copilot), 3, 8 (Claude) and 5 (the label) of 10.
+            assert section.locator("[data-figure=ai_share]").inner_text() == "50%"
+            assert section.locator("[data-figure=ai_reviews]").inner_text() == "3"
+            section.scroll_into_view_if_needed()
+            _shot(page, "dashboard", width)
+            section.screenshot(path=str(SCREENSHOTS / f"ai_dashboard_section_{width}.png"))
 
-                section.locator("a[href*='figure=ai_assisted']").click()
-                page.wait_for_selector("[data-role=ai-assisted] .ai-signal")
-                assert page.locator("tbody tr").count() == 5
-                _shot(page, "drill_down", width)
+            section.locator("a[href*='figure=ai_assisted']").click()
+            page.wait_for_selector("[data-role=ai-assisted] .ai-signal")
+            assert page.locator("tbody tr").count() == 5
+            _shot(page, "drill_down", width)
 
-                page.goto(f"{url}/teams/acme/ai-rules/")
-                _shot(page, "rules", width)
-                page.fill("textarea[name=co_author_names]", "Tabnine")
-                page.click("button:has-text('Save and classify again')")
-                page.wait_for_selector("text=being classified again")
-                assert PullRequest.objects.get(number=109).is_ai_assisted
-                _shot(page, "rules_saved", width)
-                # Back to the defaults for the other width.
-                page.fill("textarea[name=co_author_names]", "")
-                page.click("button:has-text('Save and classify again')")
-                page.wait_for_selector("text=being classified again")
-                assert not PullRequest.objects.get(number=109).is_ai_assisted
-                page.context.close()
-        finally:
-            browser.close()
+            page.goto(f"{url}/teams/acme/ai-rules/")
+            _shot(page, "rules", width)
+            page.fill("textarea[name=co_author_names]", "Tabnine")
+            page.click("button:has-text('Save and classify again')")
+            page.wait_for_selector("text=being classified again")
+            assert PullRequest.objects.get(number=109).is_ai_assisted
+            _shot(page, "rules_saved", width)
+            # Back to the defaults for the other width.
+            page.fill("textarea[name=co_author_names]", "")
+            page.click("button:has-text('Save and classify again')")
+            page.wait_for_selector("text=being classified again")
+            assert not PullRequest.objects.get(number=109).is_ai_assisted
+            page.context.close()

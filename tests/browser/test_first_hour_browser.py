@@ -15,8 +15,14 @@ from django.core.management import call_command
 
 from apps.metrics.models import TeamMember
 from apps.teams.models import Membership, Team
-from tests.browser.pages import CARD_OVERFLOW, MENU_OVERFLOW, PAGE_OVERFLOW, login
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import (
+    CARD_OVERFLOW,
+    MENU_OVERFLOW,
+    PAGE_OVERFLOW,
+    SCREENSHOTS,
+    chromium,
+    login,
+)
 
 WIDTHS = (1400, 390)
 # Every page of the walk, checked for overflow at both widths.
@@ -61,38 +67,32 @@ def test_it_walks_the_first_hour_at_desktop_and_phone_widths(live_server, monkey
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            for width in WIDTHS:
-                page, errors = _login(browser, url, width, "demo-admin", password)
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        for width in WIDTHS:
+            page, errors = _login(browser, url, width, "demo-admin", password)
 
-                # No page overflows, at either width; wide tables scroll in their card.
-                for name, path in PAGES.items():
-                    page.goto(url + path)
-                    page.wait_for_load_state("load")
-                    assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
-                    assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
-                    assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
-                    _shot(page, name, width)
+            # No page overflows, at either width; wide tables scroll in their card.
+            for name, path in PAGES.items():
+                page.goto(url + path)
+                page.wait_for_load_state("load")
+                assert page.evaluate(PAGE_OVERFLOW) <= 0, (name, width)
+                assert page.evaluate(CARD_OVERFLOW) == 0, (name, width)
+                assert page.evaluate(MENU_OVERFLOW) == 0, (name, width)
+                _shot(page, name, width)
 
-                _github_page(page, url, width)
-                _period_form(page, url, width)
-                _drill_down(page, url, width)
-                _review_tables(page, url, width)
-                _delivery_pages(page, url, width)
-                assert errors == []
+            _github_page(page, url, width)
+            _period_form(page, url, width)
+            _drill_down(page, url, width)
+            _review_tables(page, url, width)
+            _delivery_pages(page, url, width)
+            assert errors == []
 
-                staff_page, staff_errors = _login(browser, url, width, "sam", "pw-sam-staff-1")
-                _staff(staff_page, url, width)
-                assert staff_errors == []
+            staff_page, staff_errors = _login(browser, url, width, "sam", "pw-sam-staff-1")
+            _staff(staff_page, url, width)
+            assert staff_errors == []
 
-            page, _errors = _login(browser, url, 1400, "demo-admin", password)
-            _link_an_account(page, url)
-        finally:
-            browser.close()
+        page, _errors = _login(browser, url, 1400, "demo-admin", password)
+        _link_an_account(page, url)
 
 
 def _github_page(page, url: str, width: int) -> None:

@@ -4,16 +4,13 @@ driven by Playwright). A screenshot is saved under artifacts/browser/."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from apps.integrations.models import Repository
+from tests.browser.pages import SCREENSHOTS, chromium
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.mark.browser
@@ -34,41 +31,35 @@ def test_it_tracks_a_repository_from_the_settings_page(
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 800})
-            page.set_default_timeout(15_000)
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.set_default_timeout(15_000)
 
-            page.goto(f"{live_server.url}/login/")
-            page.fill("input[name=username]", "alice")
-            page.fill("input[name=password]", "password-alice")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{live_server.url}/")
+        page.goto(f"{live_server.url}/login/")
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "password-alice")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
 
-            page.click("text=GitHub repositories")
-            page.wait_for_url(f"{live_server.url}/teams/acme/github/")
-            assert page.locator("button", has_text="Install on GitHub").is_visible()
-            row = page.locator('tr[data-repository="acme-org/api"]')
-            assert row.locator("[data-role=status]").inner_text() == "not tracked"
+        page.click("text=GitHub repositories")
+        page.wait_for_url(f"{live_server.url}/teams/acme/github/")
+        assert page.locator("button", has_text="Install on GitHub").is_visible()
+        row = page.locator('tr[data-repository="acme-org/api"]')
+        assert row.locator("[data-role=status]").inner_text() == "not tracked"
 
-            row.locator("button", has_text="Track").click()
-            page.wait_for_selector("text=Now tracking acme-org/api")
-            row = page.locator('tr[data-repository="acme-org/api"]')
-            assert row.locator("[data-role=status]").inner_text() == "tracked"
+        row.locator("button", has_text="Track").click()
+        page.wait_for_selector("text=Now tracking acme-org/api")
+        row = page.locator('tr[data-repository="acme-org/api"]')
+        assert row.locator("[data-role=status]").inner_text() == "tracked"
 
-            page.reload()
-            row = page.locator('tr[data-repository="acme-org/api"]')
-            assert row.locator("[data-role=status]").inner_text() == "tracked"
-            other = page.locator('tr[data-repository="acme-org/web"]')
-            assert other.locator("[data-role=status]").inner_text() == "not tracked"
+        page.reload()
+        row = page.locator('tr[data-repository="acme-org/api"]')
+        assert row.locator("[data-role=status]").inner_text() == "tracked"
+        other = page.locator('tr[data-repository="acme-org/web"]')
+        assert other.locator("[data-role=status]").inner_text() == "not tracked"
 
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "github_settings.png"), full_page=True)
-        finally:
-            browser.close()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "github_settings.png"), full_page=True)
 
     repository.refresh_from_db()
     assert repository.tracked

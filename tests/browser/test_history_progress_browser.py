@@ -4,18 +4,14 @@ page, in real headless Chromium (Debian's chromium, driven by Playwright), at
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.utils import timezone
 
 from apps.integrations.models import DeploymentHistoryCursor, HistoryRun
 from apps.integrations.services import history_pacer
+from tests.browser.pages import SCREENSHOTS, chromium
 from tests.github_app.keys import private_key_pem
 from tests.integrations.conftest import installation_for, repository_for
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.mark.browser
@@ -62,45 +58,32 @@ def test_it_shows_an_organisations_history_progress_at_1400_and_390_px(
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            for width in (1400, 390):
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.set_default_timeout(15_000)
-                page.goto(f"{live_server.url}/login/")
-                page.fill("input[name=username]", "alice")
-                page.fill("input[name=password]", "password-alice")
-                page.click("button[type=submit]")
-                page.wait_for_url(f"{live_server.url}/")
-                page.goto(f"{live_server.url}/teams/acme/github/")
-                summary = page.locator("[data-role=history-summary]")
-                assert summary.is_visible()
-                assert summary.locator("[data-role=history-repositories]").inner_text() == (
-                    "2 of 4"
-                )
-                assert summary.locator("[data-role=history-pull-requests]").inner_text() == (
-                    "4,570"
-                )
-                assert summary.locator("[data-role=history-budget]").inner_text() == "90 %"
-                assert summary.locator("[data-role=history-time-left]").inner_text() == "8 min"
-                deployments = page.locator("[data-role=deployment-history-text]")
-                assert deployments.all_inner_texts() == [
-                    "deployments read: 140 GitHub deployments, 12 releases, 0 workflow runs",
-                    "deployments: reading, 140 GitHub deployments, 12 releases, 0 workflow runs "
-                    "so far",
-                ]
-                assert page.get_by_role("button", name="Read deployments again").is_visible()
-                # Nothing runs off the side of a phone's screen.
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
-                assert overflow <= 0
-                page.screenshot(
-                    path=str(SCREENSHOTS / f"history_progress_{width}.png"), full_page=True
-                )
-                page.close()
-        finally:
-            browser.close()
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        for width in (1400, 390):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(f"{live_server.url}/login/")
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", "password-alice")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live_server.url}/")
+            page.goto(f"{live_server.url}/teams/acme/github/")
+            summary = page.locator("[data-role=history-summary]")
+            assert summary.is_visible()
+            assert summary.locator("[data-role=history-repositories]").inner_text() == ("2 of 4")
+            assert summary.locator("[data-role=history-pull-requests]").inner_text() == ("4,570")
+            assert summary.locator("[data-role=history-budget]").inner_text() == "90 %"
+            assert summary.locator("[data-role=history-time-left]").inner_text() == "8 min"
+            deployments = page.locator("[data-role=deployment-history-text]")
+            assert deployments.all_inner_texts() == [
+                "deployments read: 140 GitHub deployments, 12 releases, 0 workflow runs",
+                "deployments: reading, 140 GitHub deployments, 12 releases, 0 workflow runs so far",
+            ]
+            assert page.get_by_role("button", name="Read deployments again").is_visible()
+            # Nothing runs off the side of a phone's screen.
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0
+            page.screenshot(path=str(SCREENSHOTS / f"history_progress_{width}.png"), full_page=True)
+            page.close()

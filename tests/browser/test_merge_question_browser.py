@@ -20,8 +20,7 @@ from apps.metrics.models import MergeQuestion, PullRequestEvent, TeamMember
 from apps.metrics.services.merge_question_mail import merge_question_token
 from apps.metrics.services.merge_questions import merge_question_answer, merge_question_ask
 from apps.teams.models import Membership
-from tests.browser.pages import checked_shot, login
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import SCREENSHOTS, checked_shot, chromium, login
 from tests.github_app.keys import private_key_pem
 from tests.metrics.figures_fixture import pull_request
 
@@ -136,17 +135,12 @@ def test_it_answers_the_merge_question_in_the_browser(
         github.get("https://api.github.com/user").respond(
             200, json={"login": "octocat", "id": 583231, "type": "User"}
         )
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
+        with chromium(playwright) as browser:
             for width in WIDTHS:
                 _your_pull_requests(browser, url, width, open_questions)
                 _email_link(browser, url, width, open_questions[1])
                 _sign_in_with_github(browser, url, width, team, member)
                 _dashboard(browser, url, width)
-        finally:
-            browser.close()
 
 
 def _your_pull_requests(browser, url, width, open_questions) -> None:

@@ -24,8 +24,7 @@ from apps.notifications.models import (
     WebhookEndpoint,
 )
 from apps.notifications.services.connections import slack_connection_break
-from tests.browser.pages import checked_shot, login
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import SCREENSHOTS, checked_shot, chromium, login
 from tests.metrics.figures_fixture import pull_request
 from tests.notifications.fake_slack import FakeSlackServer
 
@@ -99,10 +98,7 @@ def test_the_slack_and_webhooks_pages_in_the_browser(
     with server as slack, sync_playwright() as playwright:
         slack.user("U0ALICE", "alice@example.com", tz="Europe/Berlin")
         slack.user("U0BOB", "bob.personal@example.com", tz="America/New_York")
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
+        with chromium(playwright) as browser:
             for width in WIDTHS:
                 SlackConnection.objects.all().delete()
                 SlackPerson.objects.all().delete()
@@ -110,8 +106,6 @@ def test_the_slack_and_webhooks_pages_in_the_browser(
                 _connect(browser, url, width, slack)
                 _member(browser, url, width)
                 _webhooks(browser, url, width, team)
-        finally:
-            browser.close()
 
 
 def _connect(browser, url, width, slack) -> None:

@@ -17,8 +17,7 @@ from apps.notifications.models import (
     SlackConnection,
     SquadNotificationSettings,
 )
-from tests.browser.pages import checked_shot, login
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import SCREENSHOTS, checked_shot, chromium, login
 from tests.notifications.fake_slack import TOKEN
 
 WIDTHS = (1400, 390)
@@ -61,17 +60,11 @@ def test_it_sets_a_squads_notifications_on_the_slack_page_in_the_browser(
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            for width in WIDTHS:
-                SquadNotificationSettings.objects.all().delete()
-                _admin(browser, url, width, payments)
-                _member(browser, url, width)
-        finally:
-            browser.close()
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        for width in WIDTHS:
+            SquadNotificationSettings.objects.all().delete()
+            _admin(browser, url, width, payments)
+            _member(browser, url, width)
 
 
 def _admin(browser, url, width, payments) -> None:

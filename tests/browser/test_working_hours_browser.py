@@ -11,8 +11,7 @@ import pytest
 from apps.integrations.models import Installation, Repository
 from apps.metrics.models import RecomputeRun, Squad, TeamMember
 from apps.metrics.services.team_settings import team_settings_update
-from tests.browser.pages import checked_shot, login
-from tests.browser.test_github_settings_browser import CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser.pages import SCREENSHOTS, checked_shot, chromium, login
 from tests.metrics.figures_fixture import at, pull_request, review
 
 WIDTHS = (1400, 390)
@@ -64,18 +63,12 @@ def test_it_sets_working_hours_squads_and_targets_in_the_browser(
 
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            for width in WIDTHS:
-                _settings(browser, url, width, team)
-                _squads(browser, url, width)
-                _dashboard(browser, url, width)
-                _member_reads_settings(browser, url, width)
-        finally:
-            browser.close()
+    with sync_playwright() as playwright, chromium(playwright) as browser:
+        for width in WIDTHS:
+            _settings(browser, url, width, team)
+            _squads(browser, url, width)
+            _dashboard(browser, url, width)
+            _member_reads_settings(browser, url, width)
 
 
 def _settings(browser, url, width, team) -> None:
