@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.metrics.figures_ai import AI_ANSWERS, AI_GROUP_FIGURES
 from apps.metrics.models import DayFacts
@@ -212,19 +212,36 @@ def facts_review_pairs(scope: FigureScope) -> list[dict[str, Any]]:
         columns=("pull_request", "author", "reviewer", "flags", *_scope_columns(scope)),
     )
     where, where_params = _scope_sql(scope, reviews=True)
+    # Counted by ids first, each pull request once per reviewer (it has one
+    # author, so the pull requests of a reviewer and an author are counted
+    # exactly), and only then joined to the logins: a few dozen rows, where
+    # joining and grouping every review cost 118 ms of 90 days at 1,000,000.
     query = (
-        "SELECT f.reviewer, reviewer.login, author.login, COUNT(*), "  # noqa: S608
-        f"COUNT(*) FILTER (WHERE (f.flags & {APPROVED}) <> 0), COUNT(DISTINCT f.pull_request) "
+        "SELECT g.reviewer, reviewer.login, author.login, SUM(g.reviews)::bigint, "  # noqa: S608
+        "SUM(g.approvals)::bigint, SUM(g.pull_requests)::bigint FROM ("
+        "SELECT p.reviewer, p.author, SUM(p.reviews) AS reviews, "
+        "SUM(p.approvals) AS approvals, COUNT(*) AS pull_requests FROM ("
+        "SELECT f.reviewer, f.author, f.pull_request, COUNT(*) AS reviews, "
+        f"COUNT(*) FILTER (WHERE (f.flags & {APPROVED}) <> 0) AS approvals "
         f"FROM ({sql}) f "
-        "JOIN metrics_teammember reviewer ON reviewer.id = f.reviewer "
-        "LEFT JOIN metrics_teammember author ON author.id = f.author "
         f"WHERE {_HUMAN} AND NOT f.reviewer = ANY(%s) "
         f"AND (f.author IS NULL OR f.reviewer <> f.author) AND {where} "
-        "GROUP BY f.reviewer, reviewer.login, author.login"
+        "GROUP BY f.reviewer, f.author, f.pull_request) p "
+        "GROUP BY p.reviewer, p.author) g "
+        "JOIN metrics_teammember reviewer ON reviewer.id = g.reviewer "
+        "LEFT JOIN metrics_teammember author ON author.id = g.author "
+        "GROUP BY g.reviewer, reviewer.login, author.login"
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # PostgreSQL guesses 10 elements for an array's unnest, so it would group
+        # the period's reviews (55,000 of 90 days at 1,000,000 pull requests) by
+        # sorting them, on disk; hashing them takes two thirds of the time
+        # (82 -> 54 ms). For this statement only: LOCAL, and reset after it for
+        # a caller's transaction that goes on.
+        cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(query, [*params, people.bots, people.not_reviewers, *where_params])
         rows = cursor.fetchall()
+        cursor.execute("RESET enable_sort")
     return [
         {
             "reviewer_id": reviewer_id,
