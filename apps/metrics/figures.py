@@ -10,6 +10,7 @@ read the merged rows once (size, week, which period) and aggregate them.
 
 from __future__ import annotations
 
+import functools
 import operator
 from datetime import date, datetime, timedelta
 from functools import reduce
@@ -17,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Case,
     CharField,
@@ -157,44 +159,50 @@ _MERGED_KEYS = (
 )
 
 
-def _merged_sql(scope: FigureScope) -> tuple[str, list[Any], str] | None:
-    """The merged rows' SELECT (`_merged_rows`, or the day facts' on
-    PostgreSQL), its parameters and database; None when it can match nothing
-    (a squad with no one in it)."""
-    if day_facts.available():
-        sql, params = figures_facts.facts_merged_rows(scope, _AS)
-        return sql, params, "default"
-    rows = _merged_rows(scope)
-    try:
-        inner_sql, params = rows.query.get_compiler(using=rows.db).as_sql()
-    except EmptyResultSet:
-        return None
-    return inner_sql, list(params), rows.db
+def _merged_aggregates(connection: BaseDatabaseWrapper, rows: str = "merged") -> str:
+    """The aggregates of `_MERGED_KEYS` over the merged rows (named ``rows``)."""
+    quote = connection.ops.quote_name
+    cycle = f"{rows}.{quote(_AS['cycle_time'])}"
+    return ", ".join(
+        [
+            "COUNT(*)",
+            f"AVG({cycle})",
+            percentile_sql(vendor=connection.vendor, column=cycle, fraction=0.5),
+            percentile_sql(vendor=connection.vendor, column=cycle, fraction=0.9),
+            *(f"AVG({rows}.{quote('shown_' + name)})" for name in _PHASES),
+            f"SUM(CASE WHEN {rows}.{quote('is_revert')} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN {rows}.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
+        ]
+    )
 
 
 def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
     """Counts, mean phases and cycle-time percentiles of the merged rows, in one
     query: the rows are read once (a materialized CTE) and aggregated for the
-    period, the previous period, each week and each size."""
-    merged_sql = _merged_sql(scope)
-    if merged_sql is None:
-        return []
-    inner_sql, params, using = merged_sql
-    connection = connections[using]
-    vendor = connection.vendor
+    period, the previous period, each week and each size (from the day facts on
+    PostgreSQL)."""
+    if day_facts.available():
+        found = figures_facts.facts_merged_aggregates(
+            scope, _AS, functools.partial(_merged_aggregates, connections["default"])
+        )
+    else:
+        found = _aggregate_merged_rows(scope)
+    return [
+        {"kind": row[0], "key": row[1], **dict(zip(_MERGED_KEYS, row[2:], strict=True))}
+        for row in found
+    ]
+
+
+def _aggregate_merged_rows(scope: FigureScope) -> list[tuple[Any, ...]]:
+    """`_aggregate_merged`'s rows (kind, key, *figures) from the pull requests."""
+    rows = _merged_rows(scope)
+    try:
+        inner_sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:
+        return []  # a squad with no one in it
+    connection = connections[rows.db]
     quote = connection.ops.quote_name
-    cycle = f"merged.{quote(_AS['cycle_time'])}"
-    aggregates = ", ".join(
-        [
-            "COUNT(*)",
-            f"AVG({cycle})",
-            percentile_sql(vendor=vendor, column=cycle, fraction=0.5),
-            percentile_sql(vendor=vendor, column=cycle, fraction=0.9),
-            *(f"AVG(merged.{quote('shown_' + name)})" for name in _PHASES),
-            f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
-            f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
-        ]
-    )
+    aggregates = _merged_aggregates(connection)
     current = f"merged.{quote('current')}"
     week = f"merged.{quote('week')}"
     size = f"merged.{quote('size_bucket')}"
@@ -208,11 +216,8 @@ def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
         f"WHERE {current} = 1 GROUP BY {size}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            {"kind": row[0], "key": row[1], **dict(zip(_MERGED_KEYS, row[2:], strict=True))}
-            for row in cursor.fetchall()
-        ]
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
 
 
 def _share(count: int, total: int) -> float | None:
