@@ -177,10 +177,10 @@ def _merged_aggregates(connection: BaseDatabaseWrapper, rows: str = "merged") ->
 
 
 def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
-    """Counts, mean phases and cycle-time percentiles of the merged rows, in one
-    query: the rows are read once (a materialized CTE) and aggregated for the
-    period, the previous period, each week and each size (from the day facts on
-    PostgreSQL)."""
+    """Counts, mean phases and cycle-time percentiles of the merged rows for the
+    period, the previous period, each week and each size, in one query: from the
+    day facts on PostgreSQL (`figures_facts.facts_merged_aggregates`), from the
+    rows elsewhere."""
     if day_facts.available():
         found = figures_facts.facts_merged_aggregates(
             scope, _AS, functools.partial(_merged_aggregates, connections["default"])
@@ -194,7 +194,8 @@ def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
 
 
 def _aggregate_merged_rows(scope: FigureScope) -> list[tuple[Any, ...]]:
-    """`_aggregate_merged`'s rows (kind, key, *figures) from the pull requests."""
+    """`_aggregate_merged`'s rows (kind, key, *figures) from the pull requests,
+    read once (a materialized CTE)."""
     rows = _merged_rows(scope)
     try:
         inner_sql, params = rows.query.get_compiler(using=rows.db).as_sql()
