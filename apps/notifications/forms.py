@@ -70,7 +70,18 @@ class NotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+# The squad's switch for the requested reviewers' direct messages, as its
+# select sends it: empty for as the team's.
+SQUAD_DIRECT_CHOICES = [("", "as the team"), ("true", "yes"), ("false", "no")]
+
+
 class SquadNotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    nudge_waiting_direct = forms.TypedChoiceField(
+        choices=SQUAD_DIRECT_CHOICES,
+        coerce=lambda value: value == "true",
+        empty_value=None,
+        required=False,
+    )
     digest_weekday = forms.TypedChoiceField(choices=WEEKDAYS, coerce=int)
     digest_time = forms.TimeField(input_formats=["%H:%M"])
     time_zone = forms.CharField(max_length=64, required=False, strip=True)
@@ -82,6 +93,7 @@ class SquadNotificationSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "nudge_waiting_on",
             "nudge_merged_unreviewed_on",
             "nudge_large_on",
+            "nudge_waiting_direct",
             "digest_on",
             "digest_channel",
             "digest_weekday",

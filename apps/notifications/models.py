@@ -115,8 +115,9 @@ class NotificationSettings(models.Model):
 
 class SquadNotificationSettings(models.Model):
     """What a squad is told, where and when: its own nudge channel and kinds,
-    its own weekly digest at its own time in its own time zone (the team's when
-    blank). A squad's pull requests are those the figures' ``squad=`` counts
+    whether its requested reviewers are told directly, its own weekly digest at
+    its own time in its own time zone (the team's when blank). A squad's pull
+    requests are those the figures' ``squad=`` counts
     (`apps.metrics.scope.SquadRule`); the size threshold and the first-review
     target stay the team's."""
 
@@ -128,6 +129,9 @@ class SquadNotificationSettings(models.Model):
     nudge_waiting_on = models.BooleanField(default=True)
     nudge_merged_unreviewed_on = models.BooleanField(default=True)
     nudge_large_on = models.BooleanField(default=True)
+    # Whether the requested reviewers of the squad's pull requests waiting past
+    # the target are told directly; None: as the team's switch says.
+    nudge_waiting_direct = models.BooleanField(null=True, blank=True, default=None)
     digest_on = models.BooleanField(default=False)
     digest_channel = models.CharField(max_length=32, blank=True)
     digest_weekday = models.PositiveSmallIntegerField(default=0, choices=WEEKDAYS)

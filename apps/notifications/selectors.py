@@ -60,6 +60,12 @@ class SquadRow:
     settings: SquadNotificationSettings
     time_zone: str
 
+    @property
+    def direct_value(self) -> str:
+        """The squad's direct-message switch as its select sends it."""
+        direct = self.settings.nudge_waiting_direct
+        return "" if direct is None else ("true" if direct else "false")
+
 
 def squad_notification_rows(*, team: Team) -> list[SquadRow]:
     """Every squad of the team with its settings (the defaults, unsaved, when

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.metrics.squads import squad_of_team
 from apps.notifications import selectors
 from apps.notifications.forms import (
+    SQUAD_DIRECT_CHOICES,
     WEEKDAYS,
     NotificationSettingsForm,
     SquadNotificationSettingsForm,
@@ -62,6 +63,7 @@ def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
             "squads": selectors.squad_notification_rows(team=team),
             "recent": selectors.slack_messages_recent(team=team, direct=membership.is_admin),
             "weekdays": WEEKDAYS,
+            "squad_direct_choices": SQUAD_DIRECT_CHOICES,
             "now": timezone.now(),
         },
     )

@@ -78,6 +78,7 @@ def _admin(browser, url, width, payments) -> None:
     block.locator("select[name=digest_weekday]").select_option("4")
     block.locator("input[name=digest_time]").fill("16:30")
     block.locator("input[name=time_zone]").fill("Asia/Tokyo")
+    block.locator("select[name=nudge_waiting_direct]").select_option(label="No")
     block.locator("button", has_text="Save Payments").click()
     page.wait_for_selector("text=Notification settings of the squad Payments saved.")
     saved = SquadNotificationSettings.objects.get(squad=payments)
@@ -86,6 +87,7 @@ def _admin(browser, url, width, payments) -> None:
         False,
         "Asia/Tokyo",
     )
+    assert saved.nudge_waiting_direct is False
     assert page.locator('[data-squad="Payments"] input[name=time_zone]').input_value() == (
         "Asia/Tokyo"
     )
@@ -109,7 +111,10 @@ def _member(browser, url, width) -> None:
     assert squads.locator("form").count() == 0
     text = squads.inner_text()
     assert "C0PAY" in text and "Friday at 16:30 (Asia/Tokyo)" in text
-    assert "the team's channel" in squads.locator('[data-squad="Web"]').inner_text()
+    assert "Requested reviewers told directly: no." in text
+    web = squads.locator('[data-squad="Web"]').inner_text()
+    assert "the team's channel" in web
+    assert "Requested reviewers told directly: as the team (yes)." in web
     squads.scroll_into_view_if_needed()
     _shot(page, "squads_member", width)
     page.context.close()

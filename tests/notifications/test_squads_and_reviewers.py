@@ -371,6 +371,79 @@ def test_no_direct_message_when_the_team_turned_it_off(reviewers, deliver, slack
     assert direct(slack) == [] and channels_told(slack, "first review") == [TEAM_CHANNEL]
 
 
+def _waiting_for_raj(deliver, number: int, author, *, repository=API) -> None:  # noqa: F811
+    deliver(
+        "pull_request",
+        opened(number, author, at="2025-01-08T09:00:00Z", reviewers=(RAJ,), repository=repository),
+    )
+
+
+def test_a_squad_that_says_no_keeps_its_reviewers_from_being_told_directly(
+    reviewers,
+    deliver,  # noqa: F811
+    squads,
+    slack,
+    clock,
+):
+    SquadNotificationSettings.objects.filter(squad=squads["Payments"]).update(
+        nudge_waiting_direct=False
+    )
+    _waiting_for_raj(deliver, 1, ANN)  # Payments'
+    _waiting_for_raj(deliver, 2, CAT)  # no squad's: the team's switch, on
+    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
+    tasks.notifications_tick()
+
+    told = direct(slack)
+    assert len(told) == 1 and "acme/api#2" in told[0][1]
+    # The channel nudges are as they were.
+    assert channels_told(slack, "first review") == [PAYMENTS, TEAM_CHANNEL]
+
+
+def test_a_squad_that_says_yes_tells_its_reviewers_when_the_team_does_not(
+    reviewers,
+    deliver,  # noqa: F811
+    squads,
+    slack,
+    clock,
+):
+    NotificationSettings.objects.update(nudge_waiting_direct_on=False)
+    # Web has no channel of its own now, only its say on direct messages.
+    SquadNotificationSettings.objects.filter(squad=squads["Web"]).update(
+        nudge_channel="", nudge_waiting_direct=True
+    )
+    _waiting_for_raj(deliver, 1, BEN, repository=SITE)  # Web's and Payments'
+    _waiting_for_raj(deliver, 2, BEN)  # Payments' only: no say, the team's off
+    _waiting_for_raj(deliver, 3, CAT)  # no squad's
+    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
+    tasks.notifications_tick()
+
+    told = direct(slack)
+    assert len(told) == 1 and "acme/web#1" in told[0][1]
+    # A squad without a channel takes no channel nudge.
+    assert not SlackMessage.objects.filter(channel="").exists()
+    assert channels_told(slack, "first review") == [PAYMENTS, PAYMENTS, TEAM_CHANNEL]
+
+
+def test_of_two_squads_that_disagree_the_one_that_says_yes_tells_the_reviewers(
+    reviewers,
+    deliver,  # noqa: F811
+    squads,
+    slack,
+    clock,
+):
+    SquadNotificationSettings.objects.filter(squad=squads["Payments"]).update(
+        nudge_waiting_direct=False
+    )
+    SquadNotificationSettings.objects.filter(squad=squads["Web"]).update(nudge_waiting_direct=True)
+    _waiting_for_raj(deliver, 1, BEN, repository=SITE)  # both squads'
+    _waiting_for_raj(deliver, 2, BEN)  # Payments' only
+    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
+    tasks.notifications_tick()
+
+    told = direct(slack)
+    assert len(told) == 1 and "acme/web#1" in told[0][1]
+
+
 # --- each squad's digest ----------------------------------------------------------------
 
 # Monday 13 January 2025, 09:00 in Tokyo (00:00 UTC) and in New York (14:00 UTC).
@@ -491,8 +564,24 @@ def test_it_lets_an_admin_set_a_squads_notifications_on_the_slack_page(client, o
         2,
     )
     assert saved.nudge_waiting_on and not saved.nudge_large_on and saved.digest_on
+    assert saved.nudge_waiting_direct is None  # as the team's: nothing chosen
     page = client.get("/teams/acme/slack/").content.decode()
     assert 'value="C0PAYNEW"' in page and 'value="Asia/Tokyo"' in page
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("false", False), ("true", True), ("", None)])
+def test_it_lets_an_admin_choose_whether_a_squads_reviewers_are_told_directly(
+    client, owner, team, squads, sent, stored
+):
+    payments = squads["Payments"]
+    client.force_login(owner)
+    response = client.post(
+        f"/teams/acme/slack/squads/{payments.pk}/", {**SQUAD_GOOD, "nudge_waiting_direct": sent}
+    )
+    assert response.status_code == 302
+    assert SquadNotificationSettings.objects.get(squad=payments).nudge_waiting_direct is stored
+    page = client.get("/teams/acme/slack/").content.decode()
+    assert f'<option value="{sent}" selected>' in page
 
 
 def test_it_lets_members_read_a_squads_notifications_but_not_change_them(
@@ -523,6 +612,7 @@ def test_it_refuses_another_teams_squad(client, outsider, owner, team, squads):
         {"digest_channel": ""},
         {"digest_weekday": "9"},
         {"digest_time": "9am"},
+        {"nudge_waiting_direct": "maybe"},
     ],
 )
 def test_it_refuses_squad_settings_it_cannot_use(client, owner, team, squads, change):

@@ -16,7 +16,9 @@
 the squads whose figures count it) each take a nudge in their own channel when
 they have one and the kind is on for them; when none does, the team's channel
 takes it (when the kind is on for the team). Two squads naming the same channel
-make one message.
+make one message. The requested reviewers are told directly as the pull
+request's squads that have their own say decide (yes when one says yes), else
+as the team's switch.
 
 Each message's key is its kind, the pull request, the lifecycle event that
 caused it (for a wait: the live event it started with) and its destination
@@ -31,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.metrics.models import PullRequest, PullRequestEvent, Squad, TeamMember
@@ -75,7 +77,8 @@ class Told:
 
     team: Team
     settings: NotificationSettings
-    # Squads with a nudge channel: their rule and settings.
+    # Squads with a nudge channel or their own say on direct messages: their
+    # rule and settings.
     squads: list[tuple[SquadRule, SquadNotificationSettings]]
     _hours: dict[str, WorkingHours]
 
@@ -90,7 +93,7 @@ class Told:
         switch = SWITCH[kind]
         found: dict[str, Destination] = {}
         for rule, squad in self.squads:
-            if not getattr(squad, switch):
+            if not squad.nudge_channel or not getattr(squad, switch):
                 continue
             if not rule.holds(author_id=pr.author_id, repository_id=pr.repository_id):
                 continue
@@ -102,6 +105,18 @@ class Told:
                 self.settings.nudge_channel, self.hours("")
             )
         return list(found.values())
+
+    def tells_reviewers(self, *, pr: PullRequest) -> bool:
+        """Whether the pull request's requested reviewers are told directly: as
+        its squads that say so decide (yes when one of them does), else as the
+        team's switch."""
+        said = [
+            squad.nudge_waiting_direct
+            for rule, squad in self.squads
+            if squad.nudge_waiting_direct is not None
+            and rule.holds(author_id=pr.author_id, repository_id=pr.repository_id)
+        ]
+        return any(said) if said else self.settings.nudge_waiting_direct_on
 
     @property
     def anything_on(self) -> bool:
@@ -129,7 +144,10 @@ def _told(team: Team) -> Told | None:
     )
     squads = (
         Squad.objects.filter(team=team, notification_settings__isnull=False)
-        .exclude(notification_settings__nudge_channel="")
+        .filter(
+            ~Q(notification_settings__nudge_channel="")
+            | Q(notification_settings__nudge_waiting_direct__isnull=False)
+        )
         .select_related("notification_settings")
         .prefetch_related("members", "repositories")
         .order_by("name")
@@ -285,7 +303,7 @@ def nudges_waiting_scan(*, now: datetime | None = None) -> int:
                 for destination in told.destinations(pr=pr, kind=MessageKind.WAITING)
                 if calendar.in_working_hours(at=now, calendar=destination.hours)
             ]
-            if told.settings.nudge_waiting_direct_on:
+            if told.tells_reviewers(pr=pr):
                 # Made only within the reviewer's working hours (not held until
                 # then): a pull request reviewed overnight is not nudged.
                 messages += [
