@@ -179,6 +179,20 @@ def team_installations(*, team: Team) -> list[Installation]:
     return installations
 
 
+def team_tracked_repository_names(*, team: Team) -> list[str] | None:
+    """The full names of the team's tracked repositories, sorted, in the
+    installations it has not removed; None when it has no such installation.
+    Two small queries, for pages that only ask how far the team got."""
+    installations = Installation.objects.filter(team=team, deleted_at__isnull=True)
+    if not installations.exists():
+        return None
+    return sorted(
+        Repository.objects.filter(installation__in=installations, tracked=True).values_list(
+            "full_name", flat=True
+        )
+    )
+
+
 def team_installation_or_404(*, team: Team, pk: int) -> Installation:
     return get_object_or_404(Installation, team=team, pk=pk)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from apps.integrations.selectors import team_history_state, team_installations
+from apps.integrations.selectors import team_history_state, team_tracked_repository_names
 from apps.metrics.selectors import pull_requests_for_team
 from apps.teams.models import Team
 
@@ -56,8 +56,10 @@ def history_loaded(*, team: Team) -> bool:
 def team_next_step(*, team: Team) -> NextStep | None:
     """The team's next step towards its numbers, or None once it has them."""
     settings_url = reverse("github_settings", kwargs={"team_slug": team.slug})
-    installations = [i for i in team_installations(team=team) if i.deleted_at is None]
-    if not installations:
+    # Read on every team page: the names only, not the settings page's
+    # installations with their histories.
+    tracked = team_tracked_repository_names(team=team)
+    if tracked is None:
         return NextStep(
             key="connect",
             title="Connect a GitHub organisation",
@@ -69,12 +71,6 @@ def team_next_step(*, team: Team) -> NextStep | None:
             action="Connect GitHub",
             admin_only=True,
         )
-    tracked = [
-        repository
-        for installation in installations
-        for repository in installation.repositories.all()
-        if repository.tracked
-    ]
     if not tracked:
         return NextStep(
             key="repositories",
@@ -88,7 +84,7 @@ def team_next_step(*, team: Team) -> NextStep | None:
             admin_only=True,
         )
     if not history_loaded(team=team):
-        names = ", ".join(sorted(repository.full_name for repository in tracked)[:3])
+        names = ", ".join(tracked[:3])
         return NextStep(
             key="history",
             title="Loading the pull request history",

@@ -52,6 +52,22 @@ def test_it_says_history_is_loading_while_tracked_repositories_have_no_pull_requ
     assert b"acme-org/api" in client.get("/teams/acme/").content
 
 
+def test_it_names_the_first_three_tracked_repositories_of_live_installations(team):
+    installation = installation_for(team=team, installation_id=504, login="acme-org")
+    for github_id, name in enumerate(["web", "api", "docs", "cli"], start=1):
+        repository_for(installation=installation, github_id=github_id, full_name=f"acme-org/{name}")
+    repository_for(installation=installation, github_id=9, full_name="acme-org/aaa", tracked=False)
+    removed = installation_for(team=team, installation_id=505, login="old-org")
+    repository_for(installation=removed, github_id=10, full_name="old-org/aaa")
+    removed.deleted_at = datetime(2025, 1, 1, tzinfo=UTC)
+    removed.save(update_fields=["deleted_at"])
+
+    step = team_next_step(team=team)
+
+    assert step is not None and step.key == "history"
+    assert step.text.startswith("Tracking acme-org/api, acme-org/cli, acme-org/docs and more.")
+
+
 def test_it_shows_the_numbers_once_there_are_pull_requests(client, team, owner):
     installation = installation_for(team=team, installation_id=503, login="acme-org")
     repository = repository_for(installation=installation, github_id=1, full_name="acme-org/api")
