@@ -216,9 +216,9 @@ def installation_settings_url(*, installation: Installation) -> str:
 
 @dataclass(frozen=True)
 class HistoryProgress:
-    """A repository's latest history run as the settings page shows it:
-    ``text`` for everyone, ``reason`` (why it failed or waits, which may name
-    settings) for the team's admins only."""
+    """A repository's latest history run (or, without a run, its deployments'
+    read) as the settings page shows it: ``text`` for everyone, ``reason`` (why
+    it failed or waits, which may name settings) for the team's admins only."""
 
     run: HistoryRun | None
     text: str
@@ -288,19 +288,6 @@ def history_progress(*, run: HistoryRun) -> HistoryProgress:
     return HistoryProgress(run, f"stopped: {run.error}", "", active=False, retryable=False)
 
 
-@dataclass(frozen=True)
-class DeploymentHistoryProgress:
-    """The read of a repository's past deployments (its three sources) as the
-    settings page shows it: ``text`` for everyone, ``reason`` (GitHub's error)
-    for the team's admins only."""
-
-    text: str
-    css: str
-    active: bool
-    retryable: bool
-    reason: str = ""
-
-
 # What each source's items are called on the page: (one, several).
 _DEPLOYMENT_ITEMS = {
     DeploymentHistoryCursor.Source.DEPLOYMENTS: ("GitHub deployment", "GitHub deployments"),
@@ -309,9 +296,7 @@ _DEPLOYMENT_ITEMS = {
 }
 
 
-def repository_deployment_histories(
-    *, repository_ids: list[int]
-) -> dict[int, DeploymentHistoryProgress]:
+def repository_deployment_histories(*, repository_ids: list[int]) -> dict[int, HistoryProgress]:
     """The deployments' read of each repository that has one, by repository pk."""
     cursors: dict[int, list[DeploymentHistoryCursor]] = {}
     for cursor in DeploymentHistoryCursor.objects.filter(repository_id__in=repository_ids):
@@ -319,10 +304,9 @@ def repository_deployment_histories(
     return {pk: deployment_history_progress(cursors=found) for pk, found in cursors.items()}
 
 
-def deployment_history_progress(
-    *, cursors: list[DeploymentHistoryCursor]
-) -> DeploymentHistoryProgress:
-    """What a repository's deployments' read says to people: what it stored of
+def deployment_history_progress(*, cursors: list[DeploymentHistoryCursor]) -> HistoryProgress:
+    """What a repository's deployments' read (its three sources' cursors) says
+    to people, as a history run's progress without a run: what it stored of
     each source, what it waits for, how it ended (the least finished source
     decides)."""
     Status = DeploymentHistoryCursor.Status
@@ -338,34 +322,25 @@ def deployment_history_progress(
     errors = [cursor.error for cursor in cursors if cursor.error]
     reason = errors[0] if errors else ""
     if Status.READING in statuses:
-        return DeploymentHistoryProgress(
-            f"deployments: reading, {stored} so far", "", active=True, retryable=False
+        return HistoryProgress(
+            None, f"deployments: reading, {stored} so far", "", active=True, retryable=False
         )
     if waiting:
         resume_at = min((c.resume_at for c in waiting if c.resume_at), default=None)
         until = timezone.localtime(resume_at).strftime("%H:%M") if resume_at else "soon"
         if any(cursor.failures for cursor in waiting):
             text = f"deployments: GitHub is failing; trying again at {until}"
-            return DeploymentHistoryProgress(
-                text, "warn", active=True, retryable=False, reason=reason
-            )
+            return HistoryProgress(None, text, "warn", active=True, retryable=False, reason=reason)
         text = f"deployments: {stored} so far; waiting for GitHub's rate limit until {until}"
-        return DeploymentHistoryProgress(text, "warn", active=True, retryable=False)
+        return HistoryProgress(None, text, "warn", active=True, retryable=False)
     if Status.FAILED in statuses:
-        return DeploymentHistoryProgress(
-            f"deployments: failed ({stored} stored)",
-            "bad",
-            active=False,
-            retryable=True,
-            reason=reason,
-        )
+        text = f"deployments: failed ({stored} stored)"
+        return HistoryProgress(None, text, "bad", active=False, retryable=True, reason=reason)
     if Status.STOPPED in statuses:
-        return DeploymentHistoryProgress(
-            "deployments: stopped", "", active=False, retryable=True, reason=reason
-        )
-    return DeploymentHistoryProgress(
-        f"deployments read: {stored}", "ok", active=False, retryable=True
-    )
+        text = "deployments: stopped"
+        return HistoryProgress(None, text, "", active=False, retryable=True, reason=reason)
+    text = f"deployments read: {stored}"
+    return HistoryProgress(None, text, "ok", active=False, retryable=True)
 
 
 # The points a page of 100 pull requests costs (github_app.history.page_cost),

@@ -448,3 +448,11 @@ def test_it_does_not_let_a_member_or_an_outsider_read_again(
     client.force_login(outsider)
     assert _retry(client, team, tracked).status_code == 404
     assert set(DeploymentHistoryCursor.objects.values_list("status", flat=True)) == {"failed"}
+
+
+@pytest.mark.parametrize("pk", ["0", "99999999999999999999999", "١٢", "1%00"])
+def test_it_answers_404_for_a_repository_that_cannot_be(client, owner, tracked, pk):
+    client.force_login(owner)
+    response = client.post(f"/teams/acme/github/repositories/{pk}/deployments/retry/")
+    assert response.status_code == 404
+    assert not DeploymentHistoryCursor.objects.exists()
