@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from apps.common.side_by_side import side_by_side_shutdown
 from apps.integrations.services.app_config import forget_stored_app
 from apps.teams.models import Membership, Team
 from github_app.client import forget_cached_tokens
@@ -71,6 +72,15 @@ def _no_github_state_between_tests() -> Iterator[None]:
     yield
     forget_cached_tokens()
     forget_stored_app()
+
+
+@pytest.fixture(autouse=True)
+def _side_by_side_connections_closed() -> Iterator[None]:
+    """The threads reading a page's figures side by side keep their database
+    connections (apps/common/side_by_side.py): closed after each test, so
+    that none outlives the test database."""
+    yield
+    side_by_side_shutdown()
 
 
 @pytest.fixture

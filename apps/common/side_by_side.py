@@ -8,9 +8,14 @@ wait. Run side by side, a page takes about as long as its longest statement or
 its total over the cores, whichever is more (docs/metrics.md, "Side by side").
 It adds no capacity: under many users at once, every core is busy anyway.
 
-Each read in a thread of a small pool opens a connection of its own and closes
-it when done (a pool thread's connection would otherwise outlive every setting
-that closes Django's: its request's end, CONN_MAX_AGE, a test database's drop).
+Each pool thread keeps its connection between reads, as Django keeps a
+request thread's: before and after each read it closes one that is past
+``CONN_MAX_AGE`` or left unusable by an error (Django's
+``close_old_connections``, what it does at each request's start and end). A
+connection opened for every read and closed after it cost the 90-day dashboard
+at 1,000,000 pull requests about a tenth of its CPU: three backends started,
+their caches cold for planning. ``side_by_side_shutdown`` closes them and ends
+the pool (the test suite, before its database is flushed or dropped).
 The threads run under the caller's time zone (Django keeps it per thread).
 
 One after the other, in the calling thread, where a connection of another
@@ -21,7 +26,8 @@ own), inside a read that is itself side by side, or with
 
 The pool is the process's: its threads (``PAGE_SIDE_BY_SIDE_READS`` - 1) are
 shared by every page the process serves at once, so that many connections more
-per process at most, whatever the number of pages.
+per process at most, whatever the number of pages, kept open as the request
+threads' are.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import close_old_connections, connection, connections
 from django.utils import timezone
+
+from apps.common.connections import once_more_if_dropped
 
 T = TypeVar("T")
 
@@ -55,13 +63,36 @@ _in_pool = threading.local()
 
 def _on_own_connection(work: Callable[[], T], zone: Any) -> T:
     _in_pool.active = True
+    # This thread's connections only (Django keeps them per thread).
+    close_old_connections()
     try:
         with timezone.override(zone):
-            return work()
+            # A kept connection the database dropped meanwhile (a restart):
+            # the read runs once more on a new one (each read only reads).
+            return once_more_if_dropped(work)
     finally:
         _in_pool.active = False
-        # This thread's connections only (Django keeps them per thread).
-        connections.close_all()
+        close_old_connections()
+
+
+def side_by_side_shutdown() -> None:
+    """End every pool's threads, each once it has closed its connections."""
+    with _pools_lock:
+        pools = list(_pools.items())
+        _pools.clear()
+    for threads, pool in pools:
+        # One task per thread: each waits until every thread holds one, so
+        # none takes two and none is left with a connection open. A pool
+        # starts a thread for a task no idle thread takes, up to its width.
+        everyone = threading.Barrier(threads)
+
+        def close(everyone: threading.Barrier = everyone) -> None:
+            connections.close_all()
+            everyone.wait(timeout=30)
+
+        for _ in range(threads):
+            pool.submit(close)
+        pool.shutdown(wait=True)
 
 
 def side_by_side(work: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A page's heavy reads side by side (apps/common/side_by_side.py): the same
-figures as one after the other, on connections of their own that are closed
-when done, under the caller's time zone, and one after the other where another
+figures as one after the other, on connections of their own that the pool's
+threads keep (closed when obsolete, dropped or shut down), under the caller's
+time zone, and one after the other where another
 connection could not see the caller's rows. PostgreSQL only (SQLite reads one
 after the other)."""
 
@@ -56,8 +57,63 @@ def test_it_gives_the_figures_one_after_the_other_gives(history, settings, threa
     # Three of the four heavy reads of each page, in the pool's threads.
     assert len(threads_used) == 3 * len(PAGES)
     assert all(name.startswith("side-by-side") for name in threads_used)
-    # Their connections were closed: none is left open to the database.
+    # Their connections are kept, one per thread of the pool at most...
+    assert _connections_here() <= before + 2
+    # ...until the pool is shut down: none is left open to the database.
+    module.side_by_side_shutdown()
     assert _connections_here() == before
+
+
+def _backend() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _pool_backend() -> int:
+    """The database backend of the pool's one thread (a width of 2)."""
+    return side_by_side({"here": lambda: 0, "there": _backend})["there"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_its_threads_keep_their_connections_between_pages(settings):
+    settings.PAGE_SIDE_BY_SIDE_READS = 2
+
+    first = _pool_backend()
+
+    assert first != _backend()
+    assert _pool_backend() == first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_opened_again_once(settings):
+    settings.PAGE_SIDE_BY_SIDE_READS = 2
+    dropped = _pool_backend()
+    with connection.cursor() as cursor:
+        # What a restart or a failover does to a kept connection.
+        cursor.execute("SELECT pg_terminate_backend(%s)", [dropped])
+
+    again = _pool_backend()
+
+    assert again != dropped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_past_its_age_is_closed_after_its_read(settings):
+    settings.PAGE_SIDE_BY_SIDE_READS = 2
+
+    def obsolete() -> int:
+        backend = _backend()
+        # As CONN_MAX_AGE has it once the connection is that old.
+        connection.close_at = 0.0
+        return backend
+
+    old = side_by_side({"here": lambda: 0, "there": obsolete})["there"]
+
+    assert _pool_backend() != old
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [old])
+        assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.django_db
