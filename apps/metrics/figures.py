@@ -286,8 +286,15 @@ def _open_now(scope: FigureScope) -> int:
     """People's pull requests open now, whenever they were opened: counted from
     the open ones' index alone (`pr_team_open`: team, author, repository), not
     from their rows, which a team with many left open made the dashboard read
-    (120,000 in bench/bench_dashboard.py)."""
-    return _scoped(scope).filter(HUMAN, state=PullRequest.State.OPEN).count()
+    (120,000 in bench/bench_dashboard.py). The bots are left out by their ids,
+    not by joining every open pull request to its author (22 -> 10 ms there)."""
+    bots, _ = scope.uncounted_people
+    return (
+        _scoped(scope)
+        .filter(state=PullRequest.State.OPEN)
+        .exclude(author_id__in=sorted(bots))
+        .count()
+    )
 
 
 def _summary(period: Period, counts: dict[str, Any], merged: dict[str, Any]) -> dict[str, Any]:

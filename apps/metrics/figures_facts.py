@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -32,6 +33,7 @@ from apps.metrics.services.day_facts import (
     REVERT,
     REVERTED,
     SIZE_CODES,
+    facts_days_sql,
     facts_sql,
 )
 
@@ -77,6 +79,55 @@ _HUMAN = "(f.author IS NULL OR NOT f.author = ANY(%s))"
 _BOT = "(f.author = ANY(%s))"
 
 
+# How many of a day's facts are by the given authors, from its array of authors.
+_BY_AUTHORS = (
+    "(SELECT COALESCE(SUM(cardinality(array_positions(f.author, x))), 0) "
+    "FROM unnest(%s::bigint[]) x)"
+)
+# A squad larger than this is counted element by element: a day's array is
+# searched once per member.
+_DAY_COUNT_MEMBERS = 16
+
+
+def _day_counts(scope: FigureScope, people: _People) -> dict[str, tuple[str, list[Any]]] | None:
+    """How many of a day's facts count as people's ("human") and as bots'
+    ("bot") in the scope, as expressions over the day's array of authors
+    (`_HUMAN` and `_BOT` with the scope's filter, for a whole day); None where
+    the scope's filter needs each element (a repository, a large squad)."""
+    if scope.repository_ids is not None:
+        return None
+    members: set[int] | None = None
+    if scope.member_ids is not None:
+        members = set(scope.member_ids)
+    if scope.person_id is not None:
+        members = {scope.person_id} if members is None else members & {scope.person_id}
+    bots = set(people.bots)
+    if members is None:
+        # Deleted accounts' (no author) are people's.
+        return {
+            "human": (f"cardinality(f.author) - {_BY_AUTHORS}", [sorted(bots)]),
+            "bot": (_BY_AUTHORS, [sorted(bots)]),
+        }
+    if len(members) > _DAY_COUNT_MEMBERS:
+        return None
+    return {
+        "human": (_BY_AUTHORS, [sorted(members - bots)]),
+        "bot": (_BY_AUTHORS, [sorted(members & bots)]),
+    }
+
+
+def _whole_days(period: Period) -> tuple[datetime, datetime] | None:
+    """The period's whole UTC days, from the first midnight in it to the
+    last; None when it holds none."""
+    start = period.start_at.astimezone(UTC)
+    first = datetime.combine(start.date(), time(), tzinfo=UTC)
+    if first < start:
+        first += timedelta(days=1)
+    end = period.end_at.astimezone(UTC)
+    last = datetime.combine(end.date(), time(), tzinfo=UTC)
+    return (first, last) if first < last else None
+
+
 def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[str, Any]]:
     """`figures._counts` without open_now: for each named period, opened,
     closed unmerged, first reviewed (and its median and p90), bots' opened and
@@ -117,6 +168,7 @@ def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, di
         ),
         (DayFacts.Kind.MERGED, (), _BOT, [("bots_merged", "COUNT(*)", "TRUE")]),
     ]
+    day_counts = _day_counts(scope, people)
     selects: list[str] = []
     params: list[Any] = []
     names: list[tuple[str, str]] = []
@@ -130,25 +182,89 @@ def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, di
                 aggregates.append(f"{aggregate} FILTER (WHERE {condition})")
                 aggregate_params.extend([people.bots] if "%s" in condition else [])
                 names.append((name, figure))
-            sql, found = facts_sql(
+            counts_only = not extra and all(
+                aggregate == "COUNT(*)" for _figure, aggregate, _condition in figures
+            )
+            whole = _whole_days(period) if counts_only and day_counts is not None else None
+            if whole is None or day_counts is None:
+                sql, found = facts_sql(
+                    kind,
+                    team_id=scope.team.pk,
+                    start_at=period.start_at,
+                    end_at=period.end_at,
+                    columns=("author", *_scope_columns(scope), *extra),
+                )
+                selects.append(
+                    f"(SELECT {', '.join(aggregates)} FROM ({sql}) f "  # noqa: S608
+                    f"WHERE {prefilter} AND {where}) AS {kind}_{name}"
+                )
+                params.extend(
+                    [
+                        *aggregate_params,
+                        *found,
+                        *([people.bots] if "%s" in prefilter else []),
+                        *where_params,
+                    ]
+                )
+                continue
+            # Counts only: the whole days' from their arrays of authors, with
+            # no element read; the ends of the period (parts of a day, in the
+            # team's time zone) element by element.
+            first, last = whole
+            days_sql, days_params = facts_days_sql(
                 kind,
                 team_id=scope.team.pk,
-                start_at=period.start_at,
-                end_at=period.end_at,
-                columns=("author", *_scope_columns(scope), *extra),
+                first_day=first.date(),
+                last_day=(last - timedelta(days=1)).date(),
+                columns=("author",),
             )
-            selects.append(
-                f"(SELECT {', '.join(aggregates)} FROM ({sql}) f "  # noqa: S608
-                f"WHERE {prefilter} AND {where}) AS {kind}_{name}"
-            )
-            params.extend(
-                [
+            sums: list[str] = []
+            sum_params: list[Any] = []
+            for _figure, _aggregate, condition in figures:
+                # The prefilter and the figure's condition: people's or bots'.
+                who = "bot" if _BOT in (prefilter, condition) else "human"
+                expression, expression_params = day_counts[who]
+                sums.append(f"COALESCE(SUM({expression}), 0)::bigint")
+                sum_params.extend(expression_params)
+            ends: list[str] = []
+            ends_params: list[Any] = []
+            for start_at, end_at in ((period.start_at, first), (last, period.end_at)):
+                if start_at < end_at:
+                    sql, found = facts_sql(
+                        kind,
+                        team_id=scope.team.pk,
+                        start_at=start_at,
+                        end_at=end_at,
+                        columns=("author", *_scope_columns(scope)),
+                    )
+                    ends.append(f"({sql})")
+                    ends_params.extend(found)
+            total = ", ".join(f"w.c{index} + e.c{index}" for index in range(len(figures)))
+            whole_part = ", ".join(f"{sql} AS c{index}" for index, sql in enumerate(sums))
+            if ends:
+                end_part = ", ".join(
+                    f"{aggregate} AS c{index}" for index, aggregate in enumerate(aggregates)
+                )
+                end_from = (
+                    f"(SELECT {end_part} FROM ({' UNION ALL '.join(ends)}) f "  # noqa: S608
+                    f"WHERE {prefilter} AND {where})"
+                )
+                end_params = [
                     *aggregate_params,
-                    *found,
+                    *ends_params,
                     *([people.bots] if "%s" in prefilter else []),
                     *where_params,
                 ]
+            else:
+                end_from = (
+                    "(SELECT " + ", ".join(f"0 AS c{index}" for index in range(len(figures))) + ")"
+                )
+                end_params = []
+            selects.append(
+                f"(SELECT {total} FROM (SELECT {whole_part} FROM ({days_sql}) f) w, "  # noqa: S608
+                f"{end_from} e) AS {kind}_{name}"
             )
+            params.extend([*sum_params, *days_params, *end_params])
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {', '.join(selects)}", params)  # noqa: S608
         values = cursor.fetchone()

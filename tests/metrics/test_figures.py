@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.metrics.models import TeamMember
 from apps.teams.models import Team
 from tests.metrics.figures_fixture import at, january_history, pull_request
 
@@ -44,6 +45,20 @@ def test_it_counts_peoples_pull_requests(january):
         "open_now": 1,
     }
     assert january["bots"] == {"opened": 1, "merged": 1}
+
+
+def test_it_counts_open_ones_of_people_and_of_deleted_accounts_not_of_bots(
+    client, member, team, history
+):
+    bot = TeamMember.objects.get(team=team, is_bot=True)
+    pull_request(team, history["repository"], author=bot, pr_created_at=at("2025-01-21T08:00"))
+    # A deleted account's: GitHub's "ghost", stored without an author.
+    pull_request(team, history["repository"], author=None, pr_created_at=at("2025-01-22T08:00"))
+    client.force_login(member)
+
+    figures = client.get(JANUARY).json()
+
+    assert figures["pull_requests"]["open_now"] == 2
 
 
 def test_it_gives_cycle_time_percentiles_by_linear_interpolation(january):

@@ -242,6 +242,56 @@ def facts_sql(
     return f"({kept}) UNION ALL ({rows})", params
 
 
+def facts_days_sql(
+    kind: str, *, team_id: int, first_day: date, last_day: date, columns: tuple[str, ...]
+) -> tuple[str, list[object]]:
+    """A SELECT of the kind's facts of the team on the UTC days from
+    ``first_day`` to ``last_day``, one row per day that has any, with each of
+    ``columns`` as the day's array (in the same order in each): the kept
+    arrays of the days that are not stale, the rows gathered for the days that
+    are (`facts_sql`'s rule). For figures a day's arrays give without reading
+    each element (how many, how many of some authors)."""
+    fact = KINDS[kind]
+    chosen = [column for column in fact.columns if column[0] in columns]
+    if len(chosen) != len(set(columns)):
+        raise ValueError(f"{kind} facts have no {sorted(set(columns) - {c[0] for c in chosen})}")
+    stale_days = (
+        "SELECT DISTINCT s.day FROM metrics_dayfactsstale s "
+        "WHERE s.team_id = %s AND s.day BETWEEN %s AND %s"
+    )
+    kept = (
+        f"SELECT {', '.join(f'd.{name}' for name, _type, _expression in chosen)} "  # noqa: S608
+        f"FROM metrics_dayfacts d WHERE d.team_id = %s AND d.kind = %s "
+        f"AND d.day BETWEEN %s AND %s AND d.day NOT IN ({stale_days})"
+    )
+    gathered = ", ".join(
+        f"array_agg({expression} ORDER BY {fact.order}) AS {name}"
+        for name, _type, expression in chosen
+    )
+    rows = (
+        f"SELECT {', '.join(f'x.{name}' for name, _type, _expression in chosen)} "  # noqa: S608
+        f"FROM ({stale_days}) stale CROSS JOIN LATERAL (SELECT {gathered} "
+        f"FROM {fact.source} WHERE {fact.team} = %s "
+        f"AND {fact.moment} >= {_utc_day_start('stale.day')} "
+        f"AND {fact.moment} < {_utc_day_start('(stale.day + 1)')} "
+        f"AND {fact.where} HAVING COUNT(*) > 0) x"
+    )
+    params: list[object] = [
+        team_id,
+        kind,
+        first_day,
+        last_day,
+        team_id,
+        first_day,
+        last_day,
+        team_id,
+        first_day,
+        last_day,
+        team_id,
+    ]
+    return f"({kept}) UNION ALL ({rows})", params
+
+
 def _utc_date(moment: datetime, *, end: bool = False) -> date:
     """The UTC day of ``moment``; with ``end``, of the last instant before it."""
     if end:
