@@ -556,6 +556,7 @@ def team_figures(
     figures["ai"].update(
         figures_ai.ai_figures(
             _scoped(scope),
+            team=team,
             period=period,
             rules=team_ai_rules(team),
             survey=figures["ai"]["survey"],

@@ -23,9 +23,10 @@ from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from apps.metrics.dbfunctions import PercentileCont
-from apps.metrics.models import PRReview, PullRequest
+from apps.metrics.models import PRReview, PullRequest, TeamMember
 from apps.metrics.periods import Period
 from apps.metrics.services.ai_rules import AIRules
+from apps.teams.models import Team
 
 DIGITS = 3
 # The answers that say some of it was written with AI.
@@ -191,18 +192,31 @@ def _ai_document(found: dict[str, Any], *, survey_shown: bool) -> dict[str, Any]
 
 
 def ai_reviews_count(
-    pull_requests: QuerySet[PullRequest], *, period: Period, rules: AIRules
+    pull_requests: QuerySet[PullRequest], *, team: Team, period: Period, rules: AIRules
 ) -> int:
-    """Reviews submitted in the period on these pull requests by an AI
-    reviewer's account (the rules' `reviewer_logins`), in one query. Counted
-    apart: an AI reviewer is a bot, so its review is never a first review nor
-    review load (`rules.py`)."""
+    """Reviews submitted in the period on these pull requests (of ``team``) by
+    an AI reviewer's account (the rules' `reviewer_logins`): the team's AI
+    reviewers first, then their reviews through the team's index of reviews by
+    time. Counted apart: an AI reviewer is a bot, so its review is never a
+    first review nor review load (`rules.py`)."""
+    reviewers = list(
+        TeamMember.objects.filter(team=team)
+        .alias(login_lower=Lower("login"))
+        .filter(login_lower__in=sorted(rules.reviewer_logins))
+        .values_list("pk", flat=True)
+    )
+    if not reviewers:
+        # Most teams: no review to count. (Joined to every review of the
+        # period instead, the planner read every team's reviews.)
+        return 0
     return (
-        PRReview.objects.filter(pull_request__in=pull_requests.values("pk"))
-        .filter(_in("submitted_at", period))
+        PRReview.objects.filter(
+            _in("submitted_at", period),
+            team=team,
+            reviewer_id__in=reviewers,
+            pull_request__in=pull_requests.values("pk"),
+        )
         .exclude(state=PRReview.State.PENDING)
-        .alias(login=Lower("reviewer__login"))
-        .filter(login__in=sorted(rules.reviewer_logins))
         .count()
     )
 
@@ -210,6 +224,7 @@ def ai_reviews_count(
 def ai_figures(
     pull_requests: QuerySet[PullRequest],
     *,
+    team: Team,
     period: Period,
     rules: AIRules,
     survey: dict[str, Any],
@@ -228,5 +243,5 @@ def ai_figures(
         review_time=review_time,
         found=found,
     )
-    figures["ai_reviews"] = ai_reviews_count(pull_requests, period=period, rules=rules)
+    figures["ai_reviews"] = ai_reviews_count(pull_requests, team=team, period=period, rules=rules)
     return figures

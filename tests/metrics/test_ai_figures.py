@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from apps.metrics.models import Deployment, MergeQuestion, PullRequest, TeamMember
+from apps.metrics.models import Deployment, MergeQuestion, PRReview, PullRequest, TeamMember
 from apps.metrics.services.merge_questions import merge_question_answer, merge_question_ask
-from apps.teams.models import Membership
+from apps.teams.models import Membership, Team
 from github_app.commits import commits_payload
 from github_app.webhook_payloads import pull_request_payload, review_payload
 from tests.metrics.events import apply_events, metrics_event
-from tests.metrics.figures_fixture import at
+from tests.metrics.figures_fixture import at, pull_request
 from tests.payloads.graphql import commit_node
 
 pytestmark = pytest.mark.django_db
@@ -184,6 +184,33 @@ def test_the_ai_figures_equal_the_hand_computed_ones(client, owner, january):
     # Never review load either: only people's reviews are there.
     reviewers = client.get(URL).json()["reviewers"]
     assert {r["login"] for r in reviewers} == {"bob", "carol"}
+
+
+def test_it_counts_ai_reviews_by_login_in_any_case_and_never_another_teams(
+    client, owner, team, repository, january
+):
+    # One more on this team's pull request, by an AI reviewer whose login
+    # GitHub spells in capitals.
+    extra = January(team, repository)
+    extra.review(1, "2025-01-06T13:00:00Z", (136622811, "CodeRabbitAI[bot]"), kind="Bot")
+    extra.apply()
+    # Another team's AI review of its own pull request, in the same days.
+    other = Team.objects.create(name="Other", slug="other")
+    reviewer = TeamMember.objects.create(
+        team=other, github_id=175728472, login="copilot-pull-request-reviewer[bot]", is_bot=True
+    )
+    theirs = pull_request(other, None, pr_created_at=at("2025-01-08T10:00:00"))
+    PRReview.objects.create(
+        team=other,
+        pull_request=theirs,
+        github_id=1,
+        reviewer=reviewer,
+        state=PRReview.State.COMMENTED,
+        submitted_at=at("2025-01-08T11:00:00"),
+    )
+    client.force_login(owner)
+
+    assert ai(client)["ai_reviews"] == 2
 
 
 def test_a_repository_filter_and_an_empty_period_give_nulls_not_errors(client, owner, january):
