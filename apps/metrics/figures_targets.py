@@ -17,10 +17,12 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from apps.metrics import figures_facts
 from apps.metrics.dbfunctions import PercentileCont
-from apps.metrics.models import PullRequest
+from apps.metrics.models import DayFacts, PullRequest
 from apps.metrics.periods import BadParameter
 from apps.metrics.scope import FigureScope
+from apps.metrics.services import day_facts
 from apps.metrics.services.durations import HOURS, WORKING_HOURS, duration_column
 from apps.metrics.services.working_hours import WorkingHours
 from apps.teams.services.team_settings import Target, team_targets
@@ -33,6 +35,8 @@ MEASURES = {
     "first_review": ("review_time", "first_review_at"),
     "cycle_time": ("cycle_time", "merged_at"),
 }
+# The day facts of each target's population (the kind placed on that moment's day).
+FACT_KINDS = {"first_review": DayFacts.Kind.FIRST_REVIEW, "cycle_time": DayFacts.Kind.MERGED}
 UNIT_SLOTS = {
     "hours": HOURS,
     "days": HOURS,
@@ -71,6 +75,43 @@ def target_figures(*, scope: FigureScope) -> dict[str, dict[str, Any]]:
     targets = team_targets(scope.team)
     if not targets:
         return {}
+    if day_facts.available():
+        found = figures_facts.facts_target_aggregates(
+            scope,
+            {
+                metric: (
+                    FACT_KINDS[metric],
+                    _population(scope, metric)[0],
+                    _limit_hours(target, scope),
+                    target.percentile / 100,
+                )
+                for metric, target in targets.items()
+            },
+        )
+    else:
+        found = _target_aggregates_rows(scope, targets)
+    answer = {}
+    for metric, target in targets.items():
+        count, within = found[f"{metric}__count"], found[f"{metric}__within"]
+        value = found[f"{metric}__value"]
+        limit = _limit_hours(target, scope)
+        answer[metric] = {
+            **target.as_json(),
+            "label": target.label,
+            "hours": "working" if UNIT_SLOTS[target.unit] == WORKING_HOURS else "calendar",
+            "limit_hours": round(limit, 3),
+            "value_hours": None if value is None else round(float(value), 3),
+            "met": None if value is None else float(value) <= limit,
+            "count": count,
+            "count_within": within,
+            "count_outside": count - within,
+            "share_within": round(within / count, 4) if count else None,
+        }
+    return answer
+
+
+def _target_aggregates_rows(scope: FigureScope, targets: dict[str, Target]) -> dict[str, Any]:
+    """`target_figures`' aggregates from the pull requests' rows (SQLite)."""
     aggregates: dict[str, Any] = {}
     # The rows any target measures, read through each moment's index: without
     # it, every request read every pull request the team ever had.
@@ -91,24 +132,7 @@ def target_figures(*, scope: FigureScope) -> dict[str, dict[str, Any]]:
         .filter(reduce(operator.or_, measured))
         .aggregate(**aggregates)
     )
-    answer = {}
-    for metric, target in targets.items():
-        count, within = found[f"{metric}__count"], found[f"{metric}__within"]
-        value = found[f"{metric}__value"]
-        limit = _limit_hours(target, scope)
-        answer[metric] = {
-            **target.as_json(),
-            "label": target.label,
-            "hours": "working" if UNIT_SLOTS[target.unit] == WORKING_HOURS else "calendar",
-            "limit_hours": round(limit, 3),
-            "value_hours": None if value is None else round(float(value), 3),
-            "met": None if value is None else float(value) <= limit,
-            "count": count,
-            "count_within": within,
-            "count_outside": count - within,
-            "share_within": round(within / count, 4) if count else None,
-        }
-    return answer
+    return found
 
 
 def pull_requests_outside_target(

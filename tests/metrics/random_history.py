@@ -140,6 +140,11 @@ def _history(team, repositories, people, rng: random.Random, count: int) -> list
 def random_history(team, installation) -> dict:
     """The history, and an API client of the team ("client")."""
     team.time_zone = "America/Los_Angeles"
+    # Both targets, one in working hours: their figures are read too.
+    team.targets = {
+        "first_review": {"within": 30, "unit": "working_hours", "percentile": 90},
+        "cycle_time": {"within": 3, "unit": "days", "percentile": 50},
+    }
     team.save()
     repositories = [
         Repository.objects.create(
