@@ -219,29 +219,3 @@ def ai_reviews_count(
         .exclude(state=PRReview.State.PENDING)
         .count()
     )
-
-
-def ai_figures(
-    pull_requests: QuerySet[PullRequest],
-    *,
-    team: Team,
-    period: Period,
-    rules: AIRules,
-    survey: dict[str, Any],
-    cycle_time: str = "cycle_time_hours",
-    review_time: str = "review_time_hours",
-    found: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The `ai` object's figures beside `survey` (`figures.ai_survey_figures`
-    of the same pull requests and period, whose threshold says whether answers
-    may show); ``found`` as `ai_pull_request_figures` takes it."""
-    figures = ai_pull_request_figures(
-        pull_requests,
-        period=period,
-        survey_shown=survey.get("answers") is not None,
-        cycle_time=cycle_time,
-        review_time=review_time,
-        found=found,
-    )
-    figures["ai_reviews"] = ai_reviews_count(pull_requests, team=team, period=period, rules=rules)
-    return figures
