@@ -457,6 +457,10 @@ class Accounting:
 
 def accounting(database_url: str) -> Accounting:
     with psycopg.connect(database_url, connect_timeout=3) as conn:
+        # One snapshot for all three reads: read committed, a worker's commit
+        # between them showed every delivery processed after its attempts
+        # were read as none.
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         stored, distinct, max_attempts = conn.execute(
             "SELECT count(*), count(DISTINCT delivery_id), coalesce(max(attempts), 0) "
             "FROM integrations_webhookdelivery"
