@@ -178,14 +178,18 @@ def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, di
         for name, period in periods.items():
             aggregates: list[str] = []
             aggregate_params: list[Any] = []
-            for figure, aggregate, condition in figures:
-                aggregates.append(f"{aggregate} FILTER (WHERE {condition})")
+            for index, (figure, aggregate, condition) in enumerate(figures):
+                aggregates.append(f"{aggregate} FILTER (WHERE {condition}) AS c{index}")
                 aggregate_params.extend([people.bots] if "%s" in condition else [])
                 names.append((name, figure))
             counts_only = not extra and all(
                 aggregate == "COUNT(*)" for _figure, aggregate, _condition in figures
             )
             whole = _whole_days(period) if counts_only and day_counts is not None else None
+            # The figures' aggregates over some facts ``f``, in the scope.
+            head = f"SELECT {', '.join(aggregates)} FROM ("  # noqa: S608
+            tail = f") f WHERE {prefilter} AND {where}"
+            tail_params = [*([people.bots] if "%s" in prefilter else []), *where_params]
             if whole is None or day_counts is None:
                 sql, found = facts_sql(
                     kind,
@@ -194,18 +198,8 @@ def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, di
                     end_at=period.end_at,
                     columns=("author", *_scope_columns(scope), *extra),
                 )
-                selects.append(
-                    f"(SELECT {', '.join(aggregates)} FROM ({sql}) f "  # noqa: S608
-                    f"WHERE {prefilter} AND {where}) AS {kind}_{name}"
-                )
-                params.extend(
-                    [
-                        *aggregate_params,
-                        *found,
-                        *([people.bots] if "%s" in prefilter else []),
-                        *where_params,
-                    ]
-                )
+                selects.append(f"({head}{sql}{tail}) AS {kind}_{name}")
+                params.extend([*aggregate_params, *found, *tail_params])
                 continue
             # Counts only: the whole days' from their arrays of authors, with
             # no element read; the ends of the period (parts of a day, in the
@@ -226,45 +220,29 @@ def facts_counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, di
                 expression, expression_params = day_counts[who]
                 sums.append(f"COALESCE(SUM({expression}), 0)::bigint")
                 sum_params.extend(expression_params)
+            # Each end an empty range where the period starts or ends at a
+            # UTC midnight: read anyway, one statement's shape for every period.
             ends: list[str] = []
             ends_params: list[Any] = []
             for start_at, end_at in ((period.start_at, first), (last, period.end_at)):
-                if start_at < end_at:
-                    sql, found = facts_sql(
-                        kind,
-                        team_id=scope.team.pk,
-                        start_at=start_at,
-                        end_at=end_at,
-                        columns=("author", *_scope_columns(scope)),
-                    )
-                    ends.append(f"({sql})")
-                    ends_params.extend(found)
+                sql, found = facts_sql(
+                    kind,
+                    team_id=scope.team.pk,
+                    start_at=start_at,
+                    end_at=end_at,
+                    columns=("author", *_scope_columns(scope)),
+                )
+                ends.append(f"({sql})")
+                ends_params.extend(found)
             total = ", ".join(f"w.c{index} + e.c{index}" for index in range(len(figures)))
             whole_part = ", ".join(f"{sql} AS c{index}" for index, sql in enumerate(sums))
-            if ends:
-                end_part = ", ".join(
-                    f"{aggregate} AS c{index}" for index, aggregate in enumerate(aggregates)
-                )
-                end_from = (
-                    f"(SELECT {end_part} FROM ({' UNION ALL '.join(ends)}) f "  # noqa: S608
-                    f"WHERE {prefilter} AND {where})"
-                )
-                end_params = [
-                    *aggregate_params,
-                    *ends_params,
-                    *([people.bots] if "%s" in prefilter else []),
-                    *where_params,
-                ]
-            else:
-                end_from = (
-                    "(SELECT " + ", ".join(f"0 AS c{index}" for index in range(len(figures))) + ")"
-                )
-                end_params = []
             selects.append(
                 f"(SELECT {total} FROM (SELECT {whole_part} FROM ({days_sql}) f) w, "  # noqa: S608
-                f"{end_from} e) AS {kind}_{name}"
+                f"({head}{' UNION ALL '.join(ends)}{tail}) e) AS {kind}_{name}"
             )
-            params.extend([*sum_params, *days_params, *end_params])
+            params.extend(
+                [*sum_params, *days_params, *aggregate_params, *ends_params, *tail_params]
+            )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {', '.join(selects)}", params)  # noqa: S608
         values = cursor.fetchone()

@@ -358,17 +358,27 @@ def test_a_reviewer_no_longer_requested_or_a_review_given_tells_no_one(
             author_login=CAT[1],
         ),
     )
-    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
-    tasks.notifications_tick()
+    _tick_past_the_target(clock)
     assert direct(slack) == []
 
 
 def test_no_direct_message_when_the_team_turned_it_off(reviewers, deliver, slack, clock):  # noqa: F811
     NotificationSettings.objects.update(nudge_waiting_direct_on=False)
     deliver("pull_request", opened(1, CAT, at="2025-01-08T09:00:00Z", reviewers=(RAJ,)))
+    _tick_past_the_target(clock)
+    assert direct(slack) == [] and channels_told(slack, "first review") == [TEAM_CHANNEL]
+
+
+def _tick_past_the_target(clock) -> None:
+    """The scheduler's tick once the pull requests opened at 09:00 have waited
+    past the team's target."""
     clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
     tasks.notifications_tick()
-    assert direct(slack) == [] and channels_told(slack, "first review") == [TEAM_CHANNEL]
+
+
+def _squad_says(squad, *, direct: bool | None) -> None:
+    """The squad's own say on telling requested reviewers directly."""
+    SquadNotificationSettings.objects.filter(squad=squad).update(nudge_waiting_direct=direct)
 
 
 def _waiting_for_raj(deliver, number: int, author, *, repository=API) -> None:  # noqa: F811
@@ -385,13 +395,10 @@ def test_a_squad_that_says_no_keeps_its_reviewers_from_being_told_directly(
     slack,
     clock,
 ):
-    SquadNotificationSettings.objects.filter(squad=squads["Payments"]).update(
-        nudge_waiting_direct=False
-    )
+    _squad_says(squads["Payments"], direct=False)
     _waiting_for_raj(deliver, 1, ANN)  # Payments'
     _waiting_for_raj(deliver, 2, CAT)  # no squad's: the team's switch, on
-    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
-    tasks.notifications_tick()
+    _tick_past_the_target(clock)
 
     told = direct(slack)
     assert len(told) == 1 and "acme/api#2" in told[0][1]
@@ -414,8 +421,7 @@ def test_a_squad_that_says_yes_tells_its_reviewers_when_the_team_does_not(
     _waiting_for_raj(deliver, 1, BEN, repository=SITE)  # Web's and Payments'
     _waiting_for_raj(deliver, 2, BEN)  # Payments' only: no say, the team's off
     _waiting_for_raj(deliver, 3, CAT)  # no squad's
-    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
-    tasks.notifications_tick()
+    _tick_past_the_target(clock)
 
     told = direct(slack)
     assert len(told) == 1 and "acme/web#1" in told[0][1]
@@ -431,14 +437,11 @@ def test_of_two_squads_that_disagree_the_one_that_says_yes_tells_the_reviewers(
     slack,
     clock,
 ):
-    SquadNotificationSettings.objects.filter(squad=squads["Payments"]).update(
-        nudge_waiting_direct=False
-    )
-    SquadNotificationSettings.objects.filter(squad=squads["Web"]).update(nudge_waiting_direct=True)
+    _squad_says(squads["Payments"], direct=False)
+    _squad_says(squads["Web"], direct=True)
     _waiting_for_raj(deliver, 1, BEN, repository=SITE)  # both squads'
     _waiting_for_raj(deliver, 2, BEN)  # Payments' only
-    clock.now = datetime(2025, 1, 8, 15, 0, tzinfo=UTC)
-    tasks.notifications_tick()
+    _tick_past_the_target(clock)
 
     told = direct(slack)
     assert len(told) == 1 and "acme/web#1" in told[0][1]
