@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.common import side_by_side as module
 from apps.common.side_by_side import side_by_side
 from apps.metrics.services.day_facts import day_facts_refresh
+from tests.integrations.processes import wait_for
 from tests.metrics.random_history import PAGES, _figures
 
 pytestmark = pytest.mark.postgres
@@ -60,9 +61,10 @@ def test_it_gives_the_figures_one_after_the_other_gives(history, settings, threa
     assert all(name.startswith("side-by-side") for name in threads_used)
     # Their connections are kept, one per thread of the pool at most...
     assert _connections_here() <= before + 2
-    # ...until the pool is shut down: none is left open to the database.
+    # ...until the pool is shut down: none is left open to the database (a
+    # backend leaves pg_stat_activity shortly after its client closed).
     module.side_by_side_shutdown()
-    assert _connections_here() == before
+    wait_for(lambda: _connections_here() == before, timeout=10, what="the pool's backends gone")
 
 
 def _backend() -> int:
@@ -112,9 +114,13 @@ def test_a_connection_past_its_age_is_closed_after_its_read(settings):
     old = side_by_side({"here": lambda: 0, "there": obsolete})["there"]
 
     assert _pool_backend() != old
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [old])
-        assert cursor.fetchone()[0] == 0
+
+    def gone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [old])
+            return cursor.fetchone()[0] == 0
+
+    wait_for(gone, timeout=10, what="the old backend gone")
 
 
 @pytest.mark.django_db
