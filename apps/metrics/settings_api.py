@@ -6,7 +6,6 @@ naming it."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -15,6 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from apps.common.json_input import json_read
 from apps.metrics.api import api_team, json_error
 from apps.metrics.models import APIToken, Squad
 from apps.metrics.services.squads import SquadRefused, squad_create, squad_delete, squad_update
@@ -39,8 +39,8 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     if len(body) > BODY_MAX:
         raise BadBody(f"The body must be at most {BODY_MAX} bytes of JSON.")
     try:
-        value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        value = json_read(body)
+    except ValueError:
         raise BadBody("The body must be a JSON object (UTF-8).") from None
     if not isinstance(value, dict):
         raise BadBody("The body must be a JSON object.")

@@ -1,4 +1,5 @@
 import datetime
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -7,10 +8,27 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
+# Files of the system's zoneinfo directory that zoneinfo lists but that are not
+# the IANA database's names of places: the server's own zone (whatever it is
+# set to), the template of POSIX TZ strings, and tzdata's zone for clocks not
+# yet set.
+_NOT_PLACES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    # Read once: zoneinfo lists the zones by walking the directory each time.
+    return frozenset(zoneinfo.available_timezones()) - _NOT_PLACES
+
+
+def time_zone_known(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine's zoneinfo knows."""
+    return name in _known_time_zones()
+
 
 def validate_time_zone(value: str) -> None:
     """An IANA time zone name this machine's zoneinfo knows (``Europe/Berlin``)."""
-    if value not in zoneinfo.available_timezones():
+    if not time_zone_known(value):
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 

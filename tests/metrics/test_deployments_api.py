@@ -156,6 +156,8 @@ def test_it_refuses_every_bad_field_with_its_reason(repository, write_token, sen
         (b"{not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),
         (b" " * 20000, "too large"),
+        (b"[" * 5000 + b"]" * 5000, "not JSON"),
+        (b'{"environment": "\\ud800"}', "not JSON"),
     ],
 )
 def test_it_refuses_a_body_that_is_not_a_json_object(repository, write_token, raw, reason):

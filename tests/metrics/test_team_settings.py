@@ -115,6 +115,9 @@ def test_it_needs_the_csrf_token_of_a_logged_in_admin(team, owner):
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"time_zone": "Europe/Berlin\x00"}, "time_zone"),
         ({"time_zone": 7}, "time_zone"),
+        # Listed by zoneinfo on Debian, but no place: the server's own zone, tzdata's placeholder.
+        ({"time_zone": "localtime"}, "time_zone"),
+        ({"time_zone": "Factory"}, "time_zone"),
         ({"working_days": [0, 1]}, "working_days"),
         ({"working_days": [1, 8]}, "working_days"),
         ({"working_days": [1, 1]}, "working_days"),
@@ -144,6 +147,8 @@ def test_it_needs_the_csrf_token_of_a_logged_in_admin(team, owner):
             "targets.cycle_time.within",
         ),
         ({"targets": {"cycle_time": {"within": 2, "unit": "weeks"}}}, "targets.cycle_time.unit"),
+        ({"targets": {"cycle_time": {"within": 2, "unit": []}}}, "targets.cycle_time.unit"),
+        ({"targets": {"cycle_time": {"within": 2, "unit": {}}}}, "targets.cycle_time.unit"),
         (
             {"targets": {"cycle_time": {"within": 2, "unit": "hours", "percentile": 75}}},
             "targets.cycle_time.percentile",
@@ -166,7 +171,19 @@ def test_it_refuses_a_bad_field_with_a_400_naming_it(client, team, admin_token, 
 
 
 @pytest.mark.parametrize(
-    "body", [b"not json", b"[1, 2]", b"\xff\xfe", b"{" + b" " * 70_000 + b"}", b" " * 3_000_000]
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"\xff\xfe",
+        b"{" + b" " * 70_000 + b"}",
+        b" " * 3_000_000,
+        # Nested past what the json module can read (RecursionError: a 500).
+        b"[" * 5_000 + b"]" * 5_000,
+        b'{"name": ' + b'{"a": ' * 3_000 + b"1" + b"}" * 3_001,
+        # A lone surrogate, which no database can store (UnicodeEncodeError: a 500).
+        b'{"name": "\\ud800"}',
+    ],
 )
 def test_it_refuses_a_body_that_is_no_json_object(client, team, admin_token, body):
     response = put(client, admin_token, body)

@@ -409,7 +409,17 @@ def test_a_malformed_payload_is_refused_with_a_400(client, asked, clock, case):
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"payload=%7B", b"\xff\xfe", b"payload=1&payload=2", b"a=1&" * 20, b"x" * 70_000],
+    [
+        b"",
+        b"payload=%7B",
+        b"\xff\xfe",
+        b"payload=1&payload=2",
+        b"a=1&" * 20,
+        b"x" * 70_000,
+        # Nested past what the json module can read (RecursionError: a 500).
+        b"payload=" + b"%5B" * 5_000,
+        b"payload=" + b"[" * 5_000 + b"]" * 5_000,
+    ],
 )
 def test_a_body_that_is_not_slacks_form_is_refused(client, asked, clock, body):
     response = press(client, question_id=asked.pk, timestamp=now_ts(clock), body=body)

@@ -13,13 +13,13 @@ again is the same deployment, its status moving forward)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from apps.common.json_input import json_read
 from apps.metrics.models import Deployment
 from apps.metrics.repositories import repository_directory
 from apps.metrics.services.deployments import MAX_ENVIRONMENT, MAX_KEY
@@ -70,8 +70,8 @@ def api_deployment_read(*, body: bytes, now: datetime) -> ApiDeployment:
     if len(body) > MAX_BODY:
         raise BadDeployment(f"The body is too large (at most {MAX_BODY} bytes).")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        data = json_read(body)
+    except ValueError:
         raise BadDeployment("The body is not JSON.") from None
     if not isinstance(data, dict):
         raise BadDeployment("The body must be a JSON object.")

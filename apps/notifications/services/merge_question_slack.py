@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from apps.common.json_input import json_read
 from apps.common.scheduling import task_send
 from apps.metrics.models import MergeQuestion, PullRequestEvent
 from apps.metrics.services.merge_questions import (
@@ -235,7 +235,7 @@ def slack_interaction_answer(*, body: bytes, payload_text: str) -> MergeQuestion
     """Answer the question a verified button press names, as its person. Raises
     InteractionRefused with the status to answer."""
     try:
-        payload = json.loads(payload_text)
+        payload = json_read(payload_text)
     except ValueError:
         raise InteractionRefused(400, "The payload is not JSON.") from None
     press = press_read(payload)

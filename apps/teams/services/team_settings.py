@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime
 import re
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
 import holidays as holiday_library
 
-from apps.teams.models import Team
+from apps.teams.models import Team, time_zone_known
 
 SETTINGS_KEYS = (
     "name",
@@ -103,7 +102,7 @@ def _text(field: str, value: Any, *, allow_empty: bool = False) -> str:
 
 def _time_zone(value: Any) -> str:
     name = _text("time_zone", value)
-    if name not in zoneinfo.available_timezones():
+    if not time_zone_known(name):
         raise SettingsRefused("time_zone", f"{name!r} is not an IANA time zone (as Europe/Berlin).")
     return name
 
@@ -196,7 +195,7 @@ def targets_read(value: Any) -> dict[str, Target]:
             or not set(target) <= {"within", "unit", "percentile"}
         ):
             raise SettingsRefused(field, 'must be {"within": N, "unit": U, "percentile": 50}.')
-        if target["unit"] not in TARGET_UNITS:
+        if not isinstance(target["unit"], str) or target["unit"] not in TARGET_UNITS:
             raise SettingsRefused(
                 field + ".unit", "must be one of " + ", ".join(TARGET_UNITS) + "."
             )
