@@ -271,8 +271,7 @@ def test_it_stores_a_large_body_compressed_with_lz4(client):
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-            "WHERE name = 'default_toast_compression'"
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
         )
         if not cursor.fetchone()[0]:
             pytest.skip("this PostgreSQL was built without lz4")
