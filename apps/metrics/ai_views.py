@@ -39,7 +39,7 @@ HELP = {
 
 @login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def team_ai_rules(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_admin(user=request.user, team_slug=team_slug, reason=ADMINS_ONLY)
     team = membership.team

@@ -12,7 +12,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.metrics import figures as metric_figures
 from apps.metrics.api import api_team, json_error
@@ -133,7 +133,7 @@ def _period_of(request: HttpRequest, team: Team) -> tuple[Request, list[int] | N
 
 
 @login_required
-@require_GET
+@require_safe
 def team_deployments(request: HttpRequest, team_slug: str) -> HttpResponse:
     """The drill-down of the delivery section: every deployment of the period."""
     membership = team_member(user=request.user, team_slug=team_slug)
@@ -172,7 +172,7 @@ def team_deployments(request: HttpRequest, team_slug: str) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def team_deployments_csv(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     try:

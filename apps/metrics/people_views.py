@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.metrics.figures import people_activity
 from apps.metrics.periods import Period, request_read
@@ -34,7 +34,7 @@ def _activity_period(team: Team) -> Period:
 
 
 @login_required
-@require_GET
+@require_safe
 def team_member_links(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.metrics.models import MergeQuestion
 from apps.metrics.selectors import members_for_team, merge_questions_for_person
@@ -45,7 +45,7 @@ def _answers(question: MergeQuestion | None = None) -> list[dict[str, Any]]:
 
 
 @login_required
-@require_GET
+@require_safe
 @never_cache
 def your_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
@@ -131,7 +131,7 @@ def _refused(request: HttpRequest, reason: str, message: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
 def merge_question_link(request: HttpRequest) -> HttpResponse:
     """An email's link: GET shows the question with the chosen answer and one

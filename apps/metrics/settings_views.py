@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.metrics import figures as metric_figures
 from apps.metrics.selectors import members_for_team
@@ -94,7 +94,7 @@ def _context(team: Team, values: dict[str, Any]) -> dict[str, Any]:
 
 @login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def team_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     if request.method == "POST":
         membership = team_admin(user=request.user, team_slug=team_slug, reason=SETTINGS_ADMINS_ONLY)
@@ -117,7 +117,7 @@ def team_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     context = {"team": team, "membership": membership, **_context(team, values)}
     # While a recompute runs, the page reloads itself to show its progress
     # (not after a refused form, whose values would be lost).
-    context["reload"] = context["run"] is not None and request.method == "GET"
+    context["reload"] = context["run"] is not None and request.method != "POST"
     return render(request, "metrics/team_settings.html", context, status=status)
 
 
@@ -160,10 +160,10 @@ def _squads_page(
 
 @login_required
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def team_squads(request: HttpRequest, team_slug: str) -> HttpResponse:
     """The team's squads; admins add one (POST)."""
-    if request.method == "GET":
+    if request.method != "POST":
         return _squads_page(request, team_member(user=request.user, team_slug=team_slug))
     membership = team_admin(user=request.user, team_slug=team_slug, reason=SQUADS_ADMINS_ONLY)
     sent = _squad_form_values(request.POST)
@@ -196,7 +196,7 @@ def team_squad_edit(request: HttpRequest, team_slug: str, squad_id: int) -> Http
 
 
 @login_required
-@require_GET
+@require_safe
 def team_me(request: HttpRequest, team_slug: str) -> HttpResponse:
     """The dashboard of the signed-in person's own pull requests and reviews
     (``person=`` their linked GitHub login), or how to link one."""

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.metrics import figures as metric_figures
 from apps.metrics.api import api_team, json_error
@@ -151,7 +151,7 @@ def dashboard_scope_context(*, team: Team, user: Any, params: Any) -> dict[str, 
 
 
 @login_required
-@require_GET
+@require_safe
 def team_dashboard(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team
@@ -231,7 +231,7 @@ def _drill_down(
 
 
 @login_required
-@require_GET
+@require_safe
 def team_pull_requests(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team
@@ -368,7 +368,7 @@ def _csv_rows(rows: Any, scope: FigureScope) -> Iterator[str]:
 
 
 @login_required
-@require_GET
+@require_safe
 def team_pull_requests_csv(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     try:
@@ -433,7 +433,7 @@ def api_token_revoke_view(request: HttpRequest, team_slug: str, pk: int) -> Http
 
 
 @never_cache
-@require_GET
+@require_safe
 def team_metrics_api(request: HttpRequest, team_slug: str) -> JsonResponse:
     team = api_team(request, team_slug)
     if isinstance(team, JsonResponse):

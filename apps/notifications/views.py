@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.metrics.squads import squad_of_team
 from apps.notifications import selectors
@@ -46,7 +46,7 @@ def _user_id(value: str) -> int | None:
 
 
 @login_required
-@require_GET
+@require_safe
 def team_slack(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apps.teams import selectors
 from apps.teams.access import team_admin, team_member
@@ -41,7 +41,7 @@ def _safe_next(request: HttpRequest) -> str:
     return ""
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
@@ -56,7 +56,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def team_new(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +66,7 @@ def team_new(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_safe
 def team_members(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     team = membership.team
@@ -108,7 +108,7 @@ def invitation_revoke_view(request: HttpRequest, team_slug: str, pk: int) -> Htt
     return redirect("team_members", team_slug=team_slug)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def invitation_join(request: HttpRequest, team_slug: str, token: str) -> HttpResponse:
     """Opening the link shows what it is for; joining is a POST, so a chat
     app's link preview cannot use the link up."""

@@ -3,7 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from apps.common.deadline import arrived_at
@@ -19,13 +19,13 @@ from apps.web.services.monitoring import (
 )
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html", {"teams": teams_for_user(user=request.user)})
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     # Its own deadline, counted from arrival (HEALTH_DEADLINE_SECONDS): a
     # monitor learns of a frozen database in seconds, not when it thaws.
@@ -41,7 +41,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, for an operator's token or network only (404 to
     anyone else: the page does not say it exists)."""
@@ -69,13 +69,13 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 
 @login_required
-@require_GET
+@require_safe
 def docs_index(request: HttpRequest) -> HttpResponse:
     return render(request, "web/docs.html", {"docs": doc_index()})
 
 
 @login_required
-@require_GET
+@require_safe
 def doc(request: HttpRequest, name: str) -> HttpResponse:
     found = doc_read(name=name)
     if found is None:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from apps.integrations import selectors
 from apps.integrations.models import HistoryRun
@@ -60,7 +60,7 @@ def _app_problem() -> str:
 
 
 @login_required
-@require_GET
+@require_safe
 def github_settings(request: HttpRequest, team_slug: str) -> HttpResponse:
     membership = team_member(user=request.user, team_slug=team_slug)
     installations = selectors.team_installations(team=membership.team)
