@@ -61,6 +61,14 @@ class Period:
         return Period(start=end - timedelta(days=self.days - 1), end=end, time_zone=self.time_zone)
 
 
+def days_read(value: str) -> int | None:
+    """The number of days ``value`` asks for (ASCII digits, 1 to MAX_DAYS), or None."""
+    if not _DAYS.fullmatch(value):
+        return None
+    days = int(value)
+    return days if 1 <= days <= MAX_DAYS else None
+
+
 @dataclass(frozen=True)
 class Request:
     """What a request asks for: the period, how it was given, and the repository."""
@@ -123,8 +131,9 @@ def request_read(*, params: Mapping[str, list[str]], time_zone: str, today: date
 
     days = DEFAULT_DAYS
     if days_value:
-        if not _DAYS.fullmatch(days_value) or not 1 <= int(days_value) <= MAX_DAYS:
+        asked = days_read(days_value)
+        if asked is None:
             raise BadParameter(f"'days' must be a whole number from 1 to {MAX_DAYS}.")
-        days = int(days_value)
+        days = asked
     start = today - timedelta(days=days - 1)
     return Request(Period(start, today, time_zone), days, repository)

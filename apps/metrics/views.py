@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST, require_safe
 from apps.metrics import figures as metric_figures
 from apps.metrics.api import api_team, json_error
 from apps.metrics.models import APIToken, PullRequest
-from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, request_read
+from apps.metrics.periods import PRESET_DAYS, BadParameter, Request, days_read, request_read
 from apps.metrics.scope import SCOPE_PARAMETERS, FigureScope, figure_scope_read
 from apps.metrics.selectors import api_tokens_for_team, members_for_team
 from apps.metrics.services.ai_signals import ai_signals_describe
@@ -82,10 +82,12 @@ def _period_values(params: Any, asked: Request | None) -> dict[str, str]:
 
 def _period_choices(values: dict[str, str]) -> list[tuple[str, str]]:
     """The period menu: the presets, and a number of days asked in the URL that
-    is none of them (so the menu says what is shown)."""
+    is none of them (so the menu says what is shown; not when it is no number
+    of days, which the page's error names)."""
     days = [str(preset) for preset in PRESET_DAYS]
-    if values["days"] and values["days"] not in days:
-        days.append(values["days"])
+    asked = days_read(values["days"]) if values["days"] else None
+    if asked is not None and str(asked) not in days:
+        days.append(str(asked))
     return [(value, f"Last {value} days") for value in days]
 
 

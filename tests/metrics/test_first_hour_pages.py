@@ -67,6 +67,18 @@ def test_it_names_a_number_of_days_that_is_no_preset(client, member, history):
     assert '<option value="30" selected>Last 30 days</option>' in page
 
 
+@pytest.mark.parametrize("days", ["abc", "0", "366", "\u0661\u0664", "14<b>"])
+def test_it_offers_no_period_for_days_that_are_no_number_of_days(client, member, days):
+    client.force_login(member)
+
+    response = client.get("/teams/acme/", {"days": days})
+
+    assert response.status_code == 400
+    assert "must be a whole number from 1 to 365" in response.content.decode()
+    offered = re.findall(r'<option value="([^"]*)"[^>]*>Last ', response.content.decode())
+    assert offered == ["7", "30", "90"]
+
+
 # --- the drill-down's columns (15) ---------------------------------------------------
 
 
