@@ -214,6 +214,8 @@ def test_it_opens_on_the_demos_own_history_not_a_failed_run(
     assert "failed" not in page
     assert "Re-sync from GitHub" not in page
     assert 'data-role="demo-note"' in page
+    # Not "signed": the demo stores its deliveries, it does not post them (docs/demo.md).
+    assert "signed webhook" not in page
 
     # Tracking a demo repository again starts no run either.
     sandbox = Repository.objects.get(full_name="tformance-demo/sandbox")

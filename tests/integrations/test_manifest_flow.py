@@ -75,6 +75,9 @@ def test_it_offers_the_public_base_url(client, operator):
     content = client.get(PAGE).content.decode()
     assert 'value="https://metrics.example.com"' in content
     assert "Prepare the manifest" in content
+    # A local trial works too, as docs/development.md says.
+    assert "http://127.0.0.1:8000 works" in content
+    assert "github_poll" in content
 
 
 def test_it_shows_which_app_is_in_use(client, operator, settings):

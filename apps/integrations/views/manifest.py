@@ -28,7 +28,12 @@ logger = logging.getLogger(__name__)
 class ManifestForm(forms.Form):
     base_url = forms.URLField(
         label="Public URL of this deployment",
-        help_text="GitHub sends webhooks and users here; it must be reachable from GitHub.",
+        help_text=(
+            "GitHub sends people back here after each step, and its webhooks. For a trial "
+            "on this machine http://127.0.0.1:8000 works: webhooks cannot reach it, and "
+            "manage.py github_poll reads them from the app's delivery log instead "
+            "(docs/development.md)."
+        ),
         assume_scheme="https",
     )
     organization = forms.CharField(
