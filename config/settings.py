@@ -473,9 +473,12 @@ LOGGING = {
             "json": LOG_FORMAT == "json",
         }
     },
+    "filters": {"refusals": {"()": "apps.common.logs.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        # A 403 is logged as one line, without the traceback of its PermissionDenied.
+        "django.request": {"filters": ["refusals"]},
         "django.db.backends": {"level": "WARNING"},
         # httpx logs every request URL at INFO; the manifest's one-time code is in one.
         "httpx": {"level": "WARNING"},

@@ -15,6 +15,7 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
+from django.core.exceptions import PermissionDenied
 
 from apps.common.redact import redacted_text
 
@@ -86,6 +87,20 @@ def mask_secrets(line: str, secrets: Iterable[str]) -> str:
             if len(part) >= 16 and part in line:
                 line = line.replace(part, MASK)
     return line
+
+
+class RefusalsWithoutTraceback(logging.Filter):
+    """django.request logs each 403 with the PermissionDenied that made it,
+    traceback and all (``Forbidden (Permission denied): <path>``). That is a
+    refusal the page explains to its reader (a member on an admin's page,
+    anyone but staff on the site's own pages), not a fault: the line stays, its
+    traceback goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class StructuredFormatter(structlog.stdlib.ProcessorFormatter):
