@@ -81,3 +81,35 @@ def test_it_shows_an_error_for_a_wrong_password(client):
     response = client.post("/login/", {"username": "erin", "password": "nope"})
     assert response.status_code == 200
     assert b"correct username and password" in response.content
+
+
+@pytest.mark.django_db
+def test_the_signup_page_says_what_a_password_needs(client, settings):
+    # The page's one sentence describes these four validators: a change to
+    # them needs the sentence changed too (templates/registration/signup.html).
+    assert [v["NAME"].rsplit(".", 1)[1] for v in settings.AUTH_PASSWORD_VALIDATORS] == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    page = client.get("/signup/").content.decode()
+    assert (
+        "At least 8 characters, not only digits, not a common password "
+        "and not like your user name." in page
+    )
+    assert 'aria-describedby="id_password1_helptext"' in page
+    assert 'id="id_password1_helptext"' in page
+
+
+@pytest.mark.django_db
+def test_the_signup_page_shows_each_refusal_beside_its_field(client):
+    response = client.post(
+        "/signup/", {"username": "dora dora", "password1": "12345678", "password2": "12345679"}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-role="error-username"' in page
+    assert 'data-role="error-password2"' in page
+    assert not get_user_model().objects.filter(username="dora dora").exists()
