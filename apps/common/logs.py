@@ -15,7 +15,8 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 import structlog
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
+from django.http.multipartparser import MultiPartParserError
 
 from apps.common.redact import redacted_text
 
@@ -91,13 +92,16 @@ def mask_secrets(line: str, secrets: Iterable[str]) -> str:
 
 class RefusalsWithoutTraceback(logging.Filter):
     """django.request logs each 403 with the PermissionDenied that made it,
-    traceback and all (``Forbidden (Permission denied): <path>``). That is a
-    refusal the page explains to its reader (a member on an admin's page,
-    anyone but staff on the site's own pages), not a fault: the line stays, its
-    traceback goes."""
+    and each body it cannot parse with its parser's error, traceback and all
+    (``Forbidden (Permission denied): <path>``, ``Bad request (Unable to parse
+    request body): <path>``). Those are refusals the answer explains (a member
+    on an admin's page, anyone but staff on the site's own pages, a client's
+    broken form), not faults: the line stays, its traceback goes."""
+
+    REFUSALS = (PermissionDenied, BadRequest, MultiPartParserError)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], PermissionDenied):
+        if record.exc_info and isinstance(record.exc_info[1], self.REFUSALS):
             record.exc_info = None
             record.exc_text = None
         return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 
 def test_it_logs_a_refusal_without_its_traceback(client, owner, caplog):
     client.force_login(owner)  # a team's admin, not staff
@@ -15,6 +17,19 @@ def test_it_logs_a_refusal_without_its_traceback(client, owner, caplog):
     assert response.status_code == 403
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert record.getMessage() == "Forbidden (Permission denied): /github/manifest/"
+    assert record.exc_info is None
+
+
+@pytest.mark.django_db
+def test_it_logs_a_body_it_cannot_parse_without_its_traceback(client, caplog):
+    body = b"--b\r\nContent-Disposition: form-data\r\n\r\nno name\r\n"  # no closing boundary
+
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.post("/signup/", body, content_type="multipart/form-data; boundary=")
+
+    assert response.status_code == 400
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage().startswith("Bad request (Unable to parse request body)")
     assert record.exc_info is None
 
 
