@@ -62,10 +62,10 @@ migrate: $(BIN)/.installed
 
 # Needs REDIS_URL (and DATABASE_URL for anything but a local trial).
 worker: $(BIN)/.installed
-	$(BIN)/celery -A config worker --loglevel=INFO
+	$(BIN)/celery -A config worker
 
 beat: $(BIN)/.installed
-	$(BIN)/celery -A config beat --loglevel=INFO
+	$(BIN)/celery -A config beat
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache node_modules static/vendor

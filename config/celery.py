@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import setup_logging, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -28,3 +28,17 @@ def close_broken_database_connections(sender: object = None, **_: object) -> Non
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@setup_logging.connect
+def keep_django_logging(**_: object) -> None:
+    """The worker's and beat's logs as the web's: LOGGING (config/settings.py,
+    one JSON object a line with secrets masked, at LOG_LEVEL). Without a
+    receiver of this signal Celery gives the root logger handlers of its own,
+    and every line of those processes, the app's own warnings included, came
+    out as plain text, unmasked."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

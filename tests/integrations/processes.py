@@ -306,6 +306,16 @@ class Processes:
         wait_for(up, timeout=START_TIMEOUT, what="the web process")
         return url
 
+    def procfile(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        """The Procfile's process ``name`` exactly as its line reads, run by a
+        shell with this interpreter's bin first on PATH and ``env`` set."""
+        self.env = {
+            **self.env,
+            **env,
+            "PATH": f"{Path(sys.executable).parent}:{self.env.get('PATH', '')}",
+        }
+        return self._start(name, ["bash", "-c", f"exec {procfile_command(name)}"])
+
     def worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
         return self._start(
             name,

@@ -4,6 +4,7 @@ Procfile's web process serving the pages with their CSS and scripts."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from tests.integrations.conftest import own_redis_database
-from tests.integrations.processes import Processes, app_env, manage
+from tests.integrations.processes import Processes, app_env, manage, wait_for
 from tests.integrations.test_live_pipeline import _database_url
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,38 @@ def test_it_serves_pages_with_their_css_and_scripts_with_debug_off(
             assert browser.get("/").status_code == 200
     finally:
         processes.stop_all()
+
+
+def test_the_worker_and_beat_log_one_json_object_a_line(transactional_db, tmp_path: Path):
+    # As docs/deploy.md promises for every process: Celery, left to itself,
+    # put handlers of its own on the root logger, and the worker's and beat's
+    # lines (the app's warnings among them) came out as plain text, unmasked.
+    env = app_env(
+        database_url=_database_url(),
+        redis_url=own_redis_database(REDIS_DB),
+        LOG_LEVEL="INFO",
+        # Celery warns in plain text, before any logging is set up, when it
+        # runs as root, as this test may (a deployment does not).
+        PYTHONWARNINGS="ignore:You're running the worker with superuser privileges",
+    )
+    processes = Processes(env=env, folder=tmp_path)
+    logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log"}
+    ready = {"worker": " ready.", "beat": "beat: Starting"}
+    try:
+        processes.procfile("worker", WORKER_CONCURRENCY="1")
+        processes.procfile("beat", CELERY_BEAT_SCHEDULE_FILE=str(tmp_path / "schedule"))
+        for name, log in logs.items():
+            wait_for(
+                lambda log=log, name=name: log.exists() and ready[name] in log.read_text(),
+                timeout=60,
+                what=f"the {name} to start",
+            )
+        # Read before they stop: Celery says its goodbye on stderr, outside logging.
+        lines = {name: log.read_text().splitlines() for name, log in logs.items()}
+    finally:
+        processes.stop_all()
+    for name, found in lines.items():
+        assert found, name
+        for line in found:
+            event = json.loads(line)  # a plain line fails here
+            assert {"event", "level", "logger", "timestamp"} <= event.keys(), line
