@@ -98,6 +98,15 @@ def test_it_ignores_a_removed_installation(client, team, owner):
     assert _step(client) == "connect"
 
 
+def test_it_offers_the_demo_only_on_a_machine_of_ones_own(client, owner, settings):
+    client.force_login(owner)
+    assert "make demo" not in client.get("/teams/acme/").content.decode()
+
+    settings.DEBUG = True  # as make run sets it
+
+    assert "make demo" in client.get("/teams/acme/").content.decode()
+
+
 def test_it_shows_the_next_step_on_the_members_page_too(client, owner):
     client.force_login(owner)
     assert _step(client, "/teams/acme/members/") == "connect"

@@ -18,4 +18,6 @@ def next_step_for(context: dict[str, Any], team: Team) -> dict[str, Any]:
         "next_step": team_next_step(team=team),
         "membership": context.get("membership"),
         "team": team,
+        # An inclusion tag's template sees only what it is given.
+        "local_trial": context.get("local_trial", False),
     }
