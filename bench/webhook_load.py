@@ -463,7 +463,10 @@ def main() -> None:
     django_port, bare_port = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="bench_webhook_"))
     print(f"logs of the started processes: {logs}")
-    gunicorn = "-m gunicorn {} --workers {} --threads {} --bind 127.0.0.1:{} --log-level warning"
+    gunicorn = (
+        "-m gunicorn {} --workers {} --threads {} --bind 127.0.0.1:{} --log-level warning "
+        "--no-control-socket"
+    )
     worker = "-m celery -A config worker --loglevel WARNING --pool {} --concurrency {} " + (
         "--without-gossip --without-mingle --without-heartbeat"
     )
