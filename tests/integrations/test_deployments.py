@@ -175,6 +175,22 @@ def test_it_fails_a_payload_whose_sha_is_not_a_commit(deliver, repository):
     assert not Deployment.objects.exists()
 
 
+@pytest.mark.parametrize("far", ["9999-12-31T23:59:59Z", "2999-01-01T00:00:00Z"])
+def test_it_fails_a_status_dated_in_the_future_with_the_reason(deliver, repository, far):
+    # 9999-12-31 overflowed the rework window's arithmetic: the delivery failed
+    # with an OverflowError for its reason.
+    payload = deployment_status_payload(
+        deployment_id=7, status_id=70, sha=SHA["a"], status_at=far, created_at=at(0)
+    )
+    assert deliver("deployment_status", payload, delivery_id="far").status_code == 202
+    from apps.integrations.models import WebhookDelivery
+
+    delivery = WebhookDelivery.objects.get(delivery_id="far")
+    assert delivery.status == "failed"
+    assert "deployment_status.updated_at: the time is in the future" in delivery.last_error
+    assert not Deployment.objects.exists()
+
+
 # --- what each deployment shipped --------------------------------------------------------
 
 

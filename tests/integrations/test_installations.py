@@ -59,6 +59,19 @@ def test_it_records_a_new_installation_unclaimed_with_its_repositories(deliver):
     assert _status("created") == ("processed", "")
 
 
+@pytest.mark.parametrize("selection", ["everything", "x" * 20, "x" * 500])
+def test_it_records_an_installation_whose_selection_it_does_not_know(deliver, selection):
+    # The column holds "all" or "selected": a longer value failed the whole
+    # event on PostgreSQL (value too long), and the installation was lost.
+    payload = installation_event(action="created", installation_id=78, repositories=[HELLO])
+    payload["installation"]["repository_selection"] = selection
+
+    deliver("installation", payload, delivery_id="unknown-selection")
+
+    assert _status("unknown-selection") == ("processed", "")
+    assert Installation.objects.get(installation_id=78).repository_selection == ""
+
+
 def test_it_keeps_the_claim_when_the_installation_is_created_again(deliver, team):
     installation_for(team=team, installation_id=77, login="old-login")
 

@@ -8,7 +8,7 @@ objects GitHub's REST API returns (``GET /app/installations/{id}``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,11 @@ def _text(value: object, path: str, *, limit: int) -> str:
     return clean_text(value, limit=limit)
 
 
+def _choice(value: object, path: str, choices: Sequence[str]) -> str:
+    text = _text(value, path, limit=100)
+    return text if text in choices else ""
+
+
 def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """The installation object's fields, checked: a value of the wrong type or
     out of range fails the delivery with its path, never a crash further on."""
@@ -87,8 +92,12 @@ def _installation_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "account_login": _text(account.get("login"), "installation.account.login", limit=100),
         "account_id": account_id,
         "account_type": _text(account.get("type"), "installation.account.type", limit=20),
-        "repository_selection": _text(
-            data.get("repository_selection"), "installation.repository_selection", limit=20
+        # "all" or "selected"; anything else (a value GitHub may add) is
+        # stored as not known rather than failing the installation's event.
+        "repository_selection": _choice(
+            data.get("repository_selection"),
+            "installation.repository_selection",
+            Installation.RepositorySelection.values,
         ),
         "permissions": {
             clean_text(str(k), limit=100): clean_text(v, limit=20) for k, v in permissions.items()

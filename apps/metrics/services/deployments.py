@@ -184,13 +184,22 @@ def status_apply(row: Deployment, snapshot: StatusSnapshot) -> None:
         row.finished_at = snapshot.at
 
 
+# GitHub stamps a deployment's times as things happen: one further ahead than
+# any clock drifts is no deployment's (and 9999-12-31 overflowed the rework
+# window's arithmetic: a delivery failed with an OverflowError for reason).
+_AHEAD = timedelta(days=1)
+
+
 def _time(value: object, path: str) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_timestamp(value)
+        moment = parse_timestamp(value)
     except TimestampError as error:
         raise PayloadError(f"{path}: {error}") from error
+    if moment > timezone.now() + _AHEAD:
+        raise PayloadError(f"{path}: the time is in the future")
+    return moment
 
 
 def _text(value: object, path: str, *, limit: int) -> str:
