@@ -24,6 +24,8 @@ class Reply:
     body: dict[str, Any]
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    # The connection closes halfway through the body (a network's doing).
+    cut_off: bool = False
 
 
 @dataclass
@@ -51,11 +53,18 @@ class FakeSlack:
 
     # --- what a test sets up ---------------------------------------------------------
     def reply(
-        self, method: str, body: dict[str, Any], *, status: int = 200, **headers: str
+        self,
+        method: str,
+        body: dict[str, Any],
+        *,
+        status: int = 200,
+        cut_off: bool = False,
+        **headers: str,
     ) -> None:
-        """The next call of ``method`` gets this answer (then the default again)."""
+        """The next call of ``method`` gets this answer (then the default again);
+        ``cut_off``: only its first half arrives."""
         self.queued[method].append(
-            Reply(body, status, {k.replace("_", "-"): v for k, v in headers.items()})
+            Reply(body, status, {k.replace("_", "-"): v for k, v in headers.items()}, cut_off)
         )
 
     def user(self, slack_id: str, email: str, tz: str = "Europe/London") -> None:
@@ -138,6 +147,10 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            if reply.cut_off:
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
         def do_GET(self) -> None:

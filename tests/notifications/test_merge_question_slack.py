@@ -279,6 +279,54 @@ def test_a_message_slack_refuses_for_good_is_kept_with_the_reason(
     assert message.status == "failed" and message.last_error == "Slack: channel_not_found"
 
 
+@pytest.mark.parametrize(
+    "error",
+    # Documented by Slack for chat.postMessage, and one it may add: the same
+    # at every try, so they fail with the reason instead of being retried for ever.
+    ["messages_tab_disabled", "msg_blocks_too_long", "access_denied", "a_code_slack_adds_later"],
+)
+def test_an_error_slack_documents_as_the_requests_fails_the_message(
+    deliver,  # noqa: F811
+    bob_in_slack,
+    slack,
+    error,
+):
+    slack.reply("chat.postMessage", {"ok": False, "error": error})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "failed" and message.last_error == f"Slack: {error}"
+
+
+@pytest.mark.parametrize("error", ["internal_error", "service_unavailable", "fatal_error"])
+def test_slacks_own_trouble_is_retried_later(
+    deliver,  # noqa: F811
+    bob_in_slack,
+    slack,
+    clock,
+    error,
+):
+    slack.reply("chat.postMessage", {"ok": False, "error": error})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.last_error == f"Slack: {error}"
+    assert message.not_before > clock.now
+
+
+def test_an_answer_cut_off_is_retried_later_not_left_sending(
+    deliver,  # noqa: F811
+    bob_in_slack,
+    slack,
+    clock,
+):
+    # http.client's IncompleteRead escaped the client's handling: the message
+    # stayed "sending", which nothing picks up again.
+    slack.reply("chat.postMessage", {"ok": True, "channel": "D0BOB", "ts": "1.2"}, cut_off=True)
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.last_error == "Slack: unreachable"
+    assert message.not_before > clock.now
+
+
 def test_slack_unreachable_is_retried_later(
     deliver,  # noqa: F811
     bob_in_slack,

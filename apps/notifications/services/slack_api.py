@@ -7,7 +7,7 @@ connection broken (``revoked``), give up (``permanent``), or retry later."""
 
 from __future__ import annotations
 
-import urllib.error
+import http.client
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -30,29 +30,21 @@ REVOKED_ERRORS = frozenset(
         "missing_scope",
     }
 )
-# Errors a retry cannot fix (the message is kept with the reason).
-PERMANENT_ERRORS = frozenset(
+# Errors a later try can fix: Slack's own outages, its rate limit, and no
+# answer at all. Every other error Slack documents (channel_not_found,
+# msg_blocks_too_long, messages_tab_disabled, access_denied, …, and those it
+# adds) is the request's, the same at every try: the message fails with the
+# reason (an admin can retry it) rather than being retried every hour for ever.
+TEMPORARY_ERRORS = frozenset(
     {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "user_not_found",
-        "users_not_found",
-        "user_disabled",
-        "cannot_dm_bot",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "restricted_action",
-        "message_not_found",
-        "cant_update_message",
-        "invalid_code",
-        "code_already_used",
-        "bad_redirect_uri",
-        "invalid_client_id",
-        "bad_client_secret",
-        "invalid_arguments",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "ratelimited",
+        "rate_limited",
+        "unreachable",
+        "not_json",
     }
 )
 TIMEOUT_SECONDS = 10
@@ -85,7 +77,12 @@ class SlackFailure(Exception):
 
     @property
     def permanent(self) -> bool:
-        return self.error in PERMANENT_ERRORS
+        """Refused for good: neither temporary (above, a rate limit or a 5xx)
+        nor a token that stopped working (``revoked``, mended by connecting
+        again)."""
+        if self.revoked or self.rate_limited or self.error in TEMPORARY_ERRORS:
+            return False
+        return not (self.status is not None and self.status >= 500)
 
     @property
     def rate_limited(self) -> bool:
@@ -135,7 +132,11 @@ def _call(request: Callable[[], SlackResponse]) -> dict[str, Any]:
             ) from None
         code = str(data.get("error") or f"http_{status}")[:100]
         raise SlackFailure(code, status=status) from None
-    except (TimeoutError, urllib.error.URLError, ConnectionError, SlackClientError) as error:
+    except (
+        OSError,  # timeouts, refused or reset connections, urllib's URLError
+        http.client.HTTPException,  # an answer cut off (IncompleteRead) or garbled
+        SlackClientError,
+    ) as error:
         raise SlackFailure("unreachable", status=None) from error
     data = response.data
     if not isinstance(data, dict):
