@@ -194,6 +194,11 @@ def _retry_decision(exc: GitHubException, retry_count: int) -> RetryOption:
     return RetryOption(False)
 
 
+# GitHub's rule for a secondary limit answered without retry-after: "wait for at
+# least one minute before retrying".
+SECONDARY_LIMIT_WAIT = timedelta(seconds=60)
+
+
 def _github_message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -226,6 +231,18 @@ def as_github_error(exc: GitHubException) -> GitHubError:
     if isinstance(exc, RequestFailed):
         status = exc.response.status_code
         said = _github_message(exc.response.raw_response)
+        if status in (403, 429) and "secondary rate limit" in said.lower():
+            # githubkit knows this answer only with a retry-after header or
+            # x-ratelimit-remaining at 0; GitHub also sends it with neither,
+            # and then says to wait at least a minute.
+            reset_at = datetime.now(UTC) + SECONDARY_LIMIT_WAIT
+            return RateLimited(
+                f"GitHub's secondary rate limit was reached; waiting until "
+                f"{reset_at:%Y-%m-%d %H:%M:%S} UTC",
+                reset_at=reset_at,
+                status_code=status,
+                secondary=True,
+            )
         detail = f"{status}: {said}" if said else str(status)
         kinds: dict[int, tuple[type[GitHubError], str]] = {
             401: (Unauthorized, "GitHub refused the app's credentials"),

@@ -396,7 +396,14 @@ def _query(
 def _raise_for_limit(
     errors: list[Mapping[str, Any]], headers: Mapping[str, str], data: object
 ) -> None:
-    limited = [e for e in errors if e.get("type") in _RATE_LIMIT_TYPES]
+    # GitHub documents the secondary limit's answer as "200 or 403" with a
+    # message saying so, and no error type for it: the message is read too.
+    limited = [
+        e
+        for e in errors
+        if e.get("type") in _RATE_LIMIT_TYPES
+        or "secondary rate limit" in str(e.get("message", "")).lower()
+    ]
     if not limited:
         return
     secondary = any("secondary" in str(e.get("message", "")).lower() for e in limited)

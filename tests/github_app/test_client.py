@@ -212,6 +212,26 @@ def test_it_turns_a_secondary_rate_limit_into_rate_limited(github, no_sleep):
     assert no_sleep == []
 
 
+@pytest.mark.parametrize("status", [403, 429])
+def test_it_waits_a_minute_on_a_secondary_limit_without_retry_after(github, no_sleep, status):
+    # GitHub's docs: without retry-after, wait at least a minute. githubkit saw
+    # a 403 without x-ratelimit-remaining at 0 as a refusal (Forbidden).
+    github.post(TOKEN_PATH).respond(201, json=_token_answer())
+    github.get(REPOS_PATH).respond(
+        status,
+        headers={"x-ratelimit-remaining": "4000"},
+        json={"message": "You have exceeded a secondary rate limit."},
+    )
+
+    before = datetime.now(UTC)
+    with pytest.raises(RateLimited) as caught:
+        _list_repos()
+
+    assert caught.value.secondary
+    assert caught.value.reset_at >= before + timedelta(seconds=60)
+    assert no_sleep == []
+
+
 def test_it_retries_a_brand_new_token_refused_once(github, no_sleep):
     tokens = github.post(TOKEN_PATH).respond(201, json=_token_answer())
     repos = github.get(REPOS_PATH)

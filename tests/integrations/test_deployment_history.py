@@ -129,6 +129,26 @@ def test_it_reads_the_windows_deployments_releases_and_runs_through_the_one_entr
     assert Deployment.objects.count() == 4
 
 
+def test_it_keeps_a_release_published_in_the_window_from_an_old_commit(tracked, github, team):
+    # A release's created_at is its commit's date (GitHub's REST docs), and the
+    # list is in that order: the walk stopped at it and lost the release.
+    old_commit = release_payload(
+        release_id=11, tag_name="v2", published_at=ago(1), created_at=ago(60)
+    )["release"]
+    older = release_payload(release_id=12, tag_name="v0", published_at=ago(90), created_at=ago(90))[
+        "release"
+    ]
+    github.get(f"{REPO}/releases").respond(200, json=[old_commit, older])
+    RepositoryDeploymentSource.objects.create(
+        team=team, repository_github_id=REPOSITORY_ID, choice="release"
+    )
+
+    tasks.deployment_history_fetch(tracked.pk, (NOW - timedelta(days=30)).isoformat())
+
+    assert set(Deployment.objects.values_list("key", flat=True)) >= {"release:11"}
+    assert not Deployment.objects.filter(key="release:12").exists()
+
+
 def test_a_finished_pull_request_history_queues_the_deployments(
     tracked, github, team, django_capture_on_commit_callbacks
 ):

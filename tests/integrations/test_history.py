@@ -256,6 +256,35 @@ def test_a_secondary_limit_waits_at_least_a_minute_then_goes_on(repository, gith
     assert PullRequest.objects.count() == 2
 
 
+def test_a_secondary_limit_answered_200_without_a_type_waits_too(repository, github):
+    # GitHub: the secondary limit comes as "200 or 403", with a message and no
+    # documented error type. Read as a refusal, it failed the run for good.
+    github.add(pr_node(number=1))
+    github.queue(
+        httpx.Response(
+            200,
+            json={
+                "errors": [
+                    {
+                        "message": "You have exceeded a secondary rate limit. Please wait a "
+                        "few minutes before you try again."
+                    }
+                ]
+            },
+        )
+    )
+    before = timezone.now()
+
+    run = run_history(repository)
+
+    assert run.status == HistoryRun.Status.WAITING
+    assert run.resume_at >= before + timedelta(seconds=60)
+    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
+    tasks.resume_history_runs()
+    run.refresh_from_db()
+    assert run.status == HistoryRun.Status.DONE
+
+
 def test_a_partial_answer_is_asked_again_smaller(repository, github):
     github.add(
         *[

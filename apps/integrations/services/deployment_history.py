@@ -270,13 +270,17 @@ class _Reader:
             return self._page(payloads, None if ended else listed.next_url, 1 + len(deployments))
         if cursor.source == Cursor.Source.RELEASES:
             listed = releases_page(self.github, full_name=self.full_name, next_url=cursor.next_url)
-            releases, ended = _within(listed, "created_at", after)
+            # GitHub's release list is in the order of created_at, "the date of
+            # the commit used for the release, and not the date when the release
+            # was drafted or published": a release published yesterday from an
+            # old commit sits among old ones. So every page is read (a
+            # repository has few releases), each kept by its publication.
             published = [
                 ("release", {"action": "published", "release": release})
-                for release in releases
+                for release in listed.items
                 if _since(release.get("published_at"), after)
             ]
-            return self._page(published, None if ended else listed.next_url, 1)
+            return self._page(published, listed.next_url, 1)
         workflow = repository_workflow_path(team=self.team, repository=self.repository)
         branch = self.block.get("default_branch")
         if not workflow or not isinstance(branch, str):
