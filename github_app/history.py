@@ -385,6 +385,19 @@ def _query(
     data = body.get("data")
     if errors:
         _raise_for_limit(errors, response.headers, data)
+        types = {error.get("type") for error in errors}
+        if isinstance(data, Mapping) and data and types == {"NOT_FOUND"}:
+            # GitHub's null for what it does not show (a repository, a pull
+            # request deleted since its page was read): the callers read the
+            # null and say so, or skip it. Asked again smaller, it stayed null.
+            return data, time.monotonic() - started
+        if "FORBIDDEN" in types:
+            # The same at every size and every try (an installation without a
+            # permission the query needs): a page asked again smaller failed
+            # the run after eight minutes, as "answered in part".
+            raise HistoryError(
+                f"GitHub refused part of the query to this installation: {_error_text(errors)}"
+            )
         if isinstance(data, Mapping) and data:
             raise PageTooLarge(f"GitHub answered in part: {_error_text(errors)}")
         raise HistoryError(f"GitHub refused the query: {_error_text(errors)}")

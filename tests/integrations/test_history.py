@@ -285,6 +285,50 @@ def test_a_secondary_limit_answered_200_without_a_type_waits_too(repository, git
     assert run.status == HistoryRun.Status.DONE
 
 
+def _graphql_error(kind: str, path: list[str], message: str, data: dict) -> httpx.Response:
+    return httpx.Response(
+        200, json={"data": data, "errors": [{"type": kind, "path": path, "message": message}]}
+    )
+
+
+def test_a_repository_github_no_longer_shows_fails_the_run_at_once_saying_so(repository, github):
+    github.add(pr_node(number=1))
+    github.queue(
+        _graphql_error(
+            "NOT_FOUND",
+            ["repository"],
+            "Could not resolve to a Repository with the name 'acme/api'.",
+            {"rateLimit": None, "repository": None},
+        )
+    )
+
+    run = run_history(repository)
+
+    assert run.status == HistoryRun.Status.FAILED
+    assert "does not show acme/api" in run.error
+    assert len(github.requests) == 1  # not asked again smaller
+
+
+def test_a_field_the_installation_may_not_read_fails_the_run_at_once_with_githubs_words(
+    repository, github
+):
+    github.add(pr_node(number=1))
+    github.queue(
+        _graphql_error(
+            "FORBIDDEN",
+            ["repository", "pullRequests", "nodes", 0, "mergeCommit"],
+            "Resource not accessible by integration",
+            {"rateLimit": None, "repository": {"pullRequests": {"nodes": [None]}}},
+        )
+    )
+
+    run = run_history(repository)
+
+    assert run.status == HistoryRun.Status.FAILED
+    assert "Resource not accessible by integration" in run.error
+    assert len(github.requests) == 1
+
+
 def test_a_partial_answer_is_asked_again_smaller(repository, github):
     github.add(
         *[
