@@ -10,8 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
-from apps.notifications.models import SlackConnection, SlackPerson
+from apps.notifications.models import (
+    NotificationSettings,
+    SlackConnection,
+    SlackMessage,
+    SlackPerson,
+)
 from apps.notifications.services import connections
 from tests.notifications.conftest import slack_person
 from tests.notifications.fake_slack import TOKEN
@@ -175,6 +181,65 @@ def test_connecting_again_mends_a_broken_connection(client, owner, connected, sl
     client.get(CALLBACK, {"code": "good-code", "state": state})
     connected.refresh_from_db()
     assert connected.is_connected and connected.broken_reason == ""
+
+
+def _oauth_answer(team_block):
+    return {
+        "ok": True,
+        "access_token": TOKEN,
+        "token_type": "bot",
+        "scope": "chat:write,im:write,users:read,users:read.email",
+        "bot_user_id": "U0BOT2",
+        "team": team_block,
+        "authed_user": {"id": "U0ALICE"},
+    }
+
+
+def test_connecting_another_workspace_forgets_the_old_ones_people_and_channels(
+    client, owner, member, team, connected, slack
+):
+    slack_person(team=team, user=member, slack_user_id="U0BOB")
+    NotificationSettings.objects.create(team=team, nudge_channel="C0OLD", digest_channel="C0OLD")
+    waiting = SlackMessage.objects.create(
+        team=team, channel="U0BOB", text="review me", not_before=timezone.now()
+    )
+    slack.reply("oauth.v2.access", _oauth_answer({"id": "T0OTHER", "name": "Other"}))
+    client.force_login(owner)
+
+    client.get(CALLBACK, {"code": "good-code", "state": start(client)["state"]})
+
+    connected.refresh_from_db()
+    assert (connected.slack_team_id, connected.is_connected) == ("T0OTHER", True)
+    # The old workspace's users and channels mean nothing in the new one.
+    assert not SlackPerson.objects.filter(team=team).exists()
+    notification = NotificationSettings.objects.get(team=team)
+    assert (notification.nudge_channel, notification.digest_channel) == ("", "")
+    waiting.refresh_from_db()
+    assert waiting.status == "failed"
+    assert waiting.last_error == "Slack was connected to another workspace"
+
+
+def test_connecting_the_same_workspace_again_keeps_its_people(
+    client, owner, member, team, connected, slack
+):
+    slack_person(team=team, user=member, slack_user_id="U0BOB")
+    client.force_login(owner)
+
+    client.get(CALLBACK, {"code": "good-code", "state": start(client)["state"]})
+
+    assert SlackPerson.objects.filter(team=team, slack_user_id="U0BOB").exists()
+
+
+def test_an_install_for_a_whole_organisation_is_refused(client, owner, team, slack):
+    slack.reply("oauth.v2.access", {**_oauth_answer(None), "is_enterprise_install": True})
+    client.force_login(owner)
+
+    response = client.get(
+        CALLBACK, {"code": "good-code", "state": start(client)["state"]}, follow=True
+    )
+
+    assert "add tformance to one workspace" in response.content.decode()
+    assert not SlackConnection.objects.exists()
 
 
 def test_it_matches_people_by_their_accounts_email(client, owner, member, team, connected, slack):

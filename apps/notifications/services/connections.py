@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -19,7 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.common.encryption import decrypt_secret, encrypt_secret
-from apps.notifications.models import SlackConnection, SlackMessage
+from apps.notifications.models import (
+    NotificationSettings,
+    SlackConnection,
+    SlackMessage,
+    SquadNotificationSettings,
+)
 from apps.notifications.services import slack_api
 from apps.teams.models import Membership, Team
 
@@ -107,10 +113,54 @@ def slack_install_finish(
     workspace = data.get("team") if isinstance(data.get("team"), dict) else {}
     if not isinstance(token, str) or not token or data.get("token_type", "bot") != "bot":
         raise SlackRefused("Slack did not give a bot token.")
+    workspace_id = str(workspace.get("id") or "")[:32]
+    if not workspace_id:
+        # An install across an Enterprise Grid organisation names no workspace,
+        # and every button press would be refused as another workspace's.
+        raise SlackRefused(
+            "Slack named no workspace (an install for a whole organisation): "
+            "add tformance to one workspace."
+        )
+    with transaction.atomic():
+        return _connection_store(
+            team=team,
+            workspace_id=workspace_id,
+            workspace=workspace,
+            data=data,
+            token=token,
+            user_id=user_id,
+        )
+
+
+def _connection_store(
+    *,
+    team: Team,
+    workspace_id: str,
+    workspace: dict[str, Any],
+    data: dict[str, Any],
+    token: str,
+    user_id: int,
+) -> SlackConnection:
+    before = SlackConnection.objects.select_for_update().filter(team=team).first()
+    if before is not None and before.slack_team_id and before.slack_team_id != workspace_id:
+        # Another workspace: its users and channels are not the old one's. The
+        # people are matched again, the channels chosen again, and what was
+        # waiting for the old workspace is not sent to the new one.
+        SlackMessage.objects.filter(
+            team=team, status__in=[SlackMessage.Status.PENDING, SlackMessage.Status.SENDING]
+        ).update(
+            status=SlackMessage.Status.FAILED,
+            last_error="Slack was connected to another workspace",
+        )
+        team.slack_people.all().delete()
+        NotificationSettings.objects.filter(team=team).update(nudge_channel="", digest_channel="")
+        SquadNotificationSettings.objects.filter(squad__team=team).update(
+            nudge_channel="", digest_channel=""
+        )
     connection, _ = SlackConnection.objects.update_or_create(
         team=team,
         defaults={
-            "slack_team_id": str(workspace.get("id") or "")[:32],
+            "slack_team_id": workspace_id,
             "slack_team_name": str(workspace.get("name") or "")[:200],
             "bot_user_id": str(data.get("bot_user_id") or "")[:32],
             "bot_token_encrypted": encrypt_secret(token),
