@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from githubkit import GitHub
 
 from github_app.errors import Forbidden, GitHubError, NotFound
-from github_app.pagination import ListPage, iter_pages, read_page
+from github_app.pagination import PER_PAGE, ListPage, iter_pages, read_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +146,10 @@ def releases_page(github: GitHub[Any], *, full_name: str, next_url: str = "") ->
     return read_page(github, f"{_repository_path(full_name)}/releases", next_url=next_url)
 
 
+# The most runs GitHub answers to one filtered query of a workflow's runs.
+RUNS_PER_QUERY = 1000
+
+
 def workflow_runs_page(
     github: GitHub[Any],
     *,
@@ -159,4 +163,23 @@ def workflow_runs_page(
     ``since`` (a date, YYYY-MM-DD): ``GET .../actions/workflows/{file}/runs``."""
     path = f"{_repository_path(full_name)}/actions/workflows/{quote(workflow_file, safe='')}/runs"
     params = {"branch": branch, "status": "completed", "created": f">={since}"}
-    return read_page(github, path, next_url=next_url, items_key="workflow_runs", params=params)
+    page = read_page(github, path, next_url=next_url, items_key="workflow_runs", params=params)
+    if page.next_url is not None or not page.items or (page.total_count or 0) <= RUNS_PER_QUERY:
+        return page
+    # GitHub answers at most 1,000 runs to a query filtered by branch, status
+    # or creation (this endpoint's docs), and then gives no next page: the
+    # rest are asked for as the runs created up to the oldest one read (those
+    # created at that very second come twice, and are stored once).
+    oldest = min(str(run.get("created_at") or "") for run in page.items)
+    query = urlencode(
+        {
+            "branch": branch,
+            "status": "completed",
+            "created": f"{since}..{oldest}",
+            "per_page": PER_PAGE,
+        }
+    )
+    following = f"{path}?{query}"
+    if not oldest or following == next_url:  # no older run to ask for
+        return page
+    return ListPage(items=page.items, next_url=following, total_count=page.total_count)

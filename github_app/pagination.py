@@ -54,6 +54,8 @@ class ListPage:
 
     items: list[dict[str, Any]]
     next_url: str | None
+    # GitHub's ``total_count`` where the answer is an object that has one.
+    total_count: int | None = None
 
 
 def read_page(
@@ -75,7 +77,9 @@ def read_page(
     if not isinstance(items, list):
         raise GitHubError(f"GitHub's answer to GET {path} was not a list")
     following = response.raw_response.links.get("next", {}).get("url")
+    total = body.get("total_count") if isinstance(body, dict) else None
     return ListPage(
         items=[item for item in items if isinstance(item, dict)],
         next_url=str(following) if following else None,
+        total_count=total if type(total) is int else None,
     )

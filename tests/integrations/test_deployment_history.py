@@ -149,6 +149,41 @@ def test_it_keeps_a_release_published_in_the_window_from_an_old_commit(tracked, 
     assert not Deployment.objects.filter(key="release:12").exists()
 
 
+def test_it_reads_past_the_thousand_runs_github_answers_to_one_query(tracked, github, team):
+    # GitHub answers at most 1,000 runs to a query filtered by branch, status
+    # or creation, with no next page after them: the rest were silently lost.
+    newer = workflow_run_payload(
+        run_id=21, head_sha="1" * 40, updated_at=ago(1), run_started_at=ago(1.1)
+    )["workflow_run"]
+    older = workflow_run_payload(
+        run_id=22, head_sha="2" * 40, updated_at=ago(20), run_started_at=ago(20.1)
+    )["workflow_run"]
+    asked = []
+
+    def runs(request):
+        created = request.url.params["created"]
+        asked.append(created)
+        if created.startswith(">="):
+            # The thousandth run's page: the last GitHub gives to this query.
+            return respx.MockResponse(200, json={"total_count": 1500, "workflow_runs": [newer]})
+        return respx.MockResponse(200, json={"total_count": 500, "workflow_runs": [older]})
+
+    github.get(f"{REPO}/actions/workflows/deploy.yml/runs").mock(side_effect=runs)
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=REPOSITORY_ID,
+        choice="workflow",
+        workflow_path=".github/workflows/deploy.yml",
+    )
+
+    tasks.deployment_history_fetch(tracked.pk, (NOW - timedelta(days=30)).isoformat())
+
+    keys = set(Deployment.objects.values_list("key", flat=True))
+    assert {"workflow_run:21", "workflow_run:22"} <= keys
+    since = (NOW - timedelta(days=30)).strftime("%Y-%m-%d")
+    assert asked == [f">={since}", f"{since}..{newer['created_at']}"]
+
+
 def test_a_finished_pull_request_history_queues_the_deployments(
     tracked, github, team, django_capture_on_commit_callbacks
 ):
