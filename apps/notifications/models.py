@@ -180,6 +180,9 @@ class SlackMessage(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     not_before = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
+    # When a worker took it to send (status "sending"): one that stays so much
+    # longer than a send can take was left by a worker that died mid-send.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     # Where Slack put it (a DM's channel id) and its timestamp id, to update it.
     slack_channel = models.CharField(max_length=32, blank=True)

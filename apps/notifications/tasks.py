@@ -64,6 +64,7 @@ def notifications_tick() -> int:
     nudges.nudges_waiting_scan()
     merge_question_slack.merge_questions_slack_catch_up()
     digest.digests_due()
+    messages.slack_messages_stranded_fail()
     due = messages.slack_messages_due()
     for message_id in due:
         send_slack_message.apply_async(kwargs={"message_id": message_id}, retry=False)

@@ -541,6 +541,42 @@ def test_an_admin_sends_a_failed_message_again(
     assert client.post(f"/teams/acme/slack/messages/{message.pk}/retry/").status_code == 403
 
 
+def test_a_message_a_dead_worker_left_sending_fails_with_the_reason_and_can_be_sent_again(
+    client,
+    deliver,  # noqa: F811
+    bob_in_slack,
+    owner,
+    slack,
+    clock,
+    django_capture_on_commit_callbacks,
+):
+    # Nothing picked a "sending" message up again: a worker killed between
+    # taking it and saying how it went left it so for good, never retried and
+    # never shown failed. Slack may have it: it is not sent again by itself.
+    slack.reply("chat.postMessage", {"ok": False, "error": "internal_error"})
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    SlackMessage.objects.filter(pk=message.pk).update(status="sending", claimed_at=clock.now)
+
+    clock.advance(minutes=9)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "sending"  # a send may still be under way
+
+    clock.advance(minutes=2)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error.startswith("The worker stopped while sending it")
+    assert len(slack.to("chat.postMessage")) == 1
+
+    client.force_login(owner)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/teams/acme/slack/messages/{message.pk}/retry/")
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
 def test_members_do_not_see_whom_direct_messages_went_to(client, asked, member, owner):
     client.force_login(member)
     assert 'data-message="merge_question"' not in client.get("/teams/acme/slack/").content.decode()

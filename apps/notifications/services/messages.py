@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.common.scheduling import task_send
@@ -40,6 +40,15 @@ Status = SlackMessage.Status
 MAX_BACKOFF = timedelta(hours=1)
 # The beat task sends at most this many due messages per tick.
 DUE_BATCH = 200
+# A send takes two Slack calls of at most slack_api.TIMEOUT_SECONDS each: a
+# message still "sending" this long after it was taken was left by a worker
+# that died (killed, out of memory, a deploy) between taking it and saying how
+# it went.
+STRANDED_AFTER = timedelta(minutes=10)
+STRANDED_REASON = (
+    "The worker stopped while sending it: Slack may or may not have it. "
+    "Retry it if it did not arrive."
+)
 # A message due within this long is queued at once; later ones by the beat task.
 SOON = timedelta(minutes=1)
 
@@ -127,7 +136,7 @@ def slack_message_send(*, message_id: int, now: datetime | None = None) -> str:
     now = now or timezone.now()
     claimed = SlackMessage.objects.filter(
         pk=message_id, status=Status.PENDING, not_before__lte=now
-    ).update(status=Status.SENDING, attempts=F("attempts") + 1)
+    ).update(status=Status.SENDING, attempts=F("attempts") + 1, claimed_at=now)
     if not claimed:
         return "not_due"
     message = SlackMessage.objects.get(pk=message_id)
@@ -184,3 +193,15 @@ def slack_message_retry(*, team_id: int, message_id: int) -> bool:
     if updated:
         slack_message_send_later(message_id=message_id)
     return bool(updated)
+
+
+def slack_messages_stranded_fail(*, now: datetime | None = None) -> int:
+    """Messages a dead worker left "sending", failed with the reason (the beat
+    task, every minute). Not sent again by themselves: each is sent at most
+    once, and Slack may have posted it before the worker died; an admin's
+    retry sends it again."""
+    cutoff = (now or timezone.now()) - STRANDED_AFTER
+    return SlackMessage.objects.filter(
+        Q(claimed_at__lt=cutoff) | Q(claimed_at__isnull=True, created_at__lt=cutoff),
+        status=Status.SENDING,
+    ).update(status=Status.FAILED, last_error=STRANDED_REASON)
