@@ -18,6 +18,7 @@ from githubkit import GitHub
 
 from github_app.errors import Forbidden, GitHubError, NotFound
 from github_app.pagination import PER_PAGE, ListPage, iter_pages, read_page
+from github_app.values import timestamp_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,12 @@ def workflow_runs_page(
     # or creation (this endpoint's docs), and then gives no next page: the
     # rest are asked for as the runs created up to the oldest one read (those
     # created at that very second come twice, and are stored once).
-    oldest = min(str(run.get("created_at") or "") for run in page.items)
+    # Read as times, not text: a run's junk created_at must not reach the query.
+    created = [timestamp_or_none(run.get("created_at")) for run in page.items]
+    known = [moment for moment in created if moment is not None]
+    if not known:
+        return page
+    oldest = min(known).strftime("%Y-%m-%dT%H:%M:%SZ")
     query = urlencode(
         {
             "branch": branch,
@@ -180,6 +186,6 @@ def workflow_runs_page(
         }
     )
     following = f"{path}?{query}"
-    if not oldest or following == next_url:  # no older run to ask for
+    if following == next_url:  # no older run to ask for
         return page
     return ListPage(items=page.items, next_url=following, total_count=page.total_count)

@@ -85,7 +85,7 @@ def _period_choices(values: dict[str, str]) -> list[tuple[str, str]]:
     is none of them (so the menu says what is shown; not when it is no number
     of days, which the page's error names)."""
     days = [str(preset) for preset in PRESET_DAYS]
-    asked = days_read(values["days"]) if values["days"] else None
+    asked = days_read(values["days"])
     if asked is not None and str(asked) not in days:
         days.append(str(asked))
     return [(value, f"Last {value} days") for value in days]

@@ -149,6 +149,15 @@ def test_it_keeps_a_release_published_in_the_window_from_an_old_commit(tracked, 
     assert not Deployment.objects.filter(key="release:12").exists()
 
 
+def _pick_the_workflow(team) -> None:
+    RepositoryDeploymentSource.objects.create(
+        team=team,
+        repository_github_id=REPOSITORY_ID,
+        choice="workflow",
+        workflow_path=".github/workflows/deploy.yml",
+    )
+
+
 def test_it_reads_past_the_thousand_runs_github_answers_to_one_query(tracked, github, team):
     # GitHub answers at most 1,000 runs to a query filtered by branch, status
     # or creation, with no next page after them: the rest were silently lost.
@@ -169,12 +178,7 @@ def test_it_reads_past_the_thousand_runs_github_answers_to_one_query(tracked, gi
         return respx.MockResponse(200, json={"total_count": 500, "workflow_runs": [older]})
 
     github.get(f"{REPO}/actions/workflows/deploy.yml/runs").mock(side_effect=runs)
-    RepositoryDeploymentSource.objects.create(
-        team=team,
-        repository_github_id=REPOSITORY_ID,
-        choice="workflow",
-        workflow_path=".github/workflows/deploy.yml",
-    )
+    _pick_the_workflow(team)
 
     tasks.deployment_history_fetch(tracked.pk, (NOW - timedelta(days=30)).isoformat())
 
@@ -182,6 +186,21 @@ def test_it_reads_past_the_thousand_runs_github_answers_to_one_query(tracked, gi
     assert {"workflow_run:21", "workflow_run:22"} <= keys
     since = (NOW - timedelta(days=30)).strftime("%Y-%m-%d")
     assert asked == [f">={since}", f"{since}..{newer['created_at']}"]
+
+
+def test_it_asks_for_no_older_runs_by_a_created_time_github_did_not_give(tracked, github, team):
+    run = workflow_run_payload(
+        run_id=23, head_sha="3" * 40, updated_at=ago(1), run_started_at=ago(1.1)
+    )["workflow_run"]
+    run["created_at"] = "\u0662\u0660\u0662\u0665-01-01T00:00:00Z"  # not ASCII digits
+    route = github.get(f"{REPO}/actions/workflows/deploy.yml/runs").respond(
+        200, json={"total_count": 1500, "workflow_runs": [run]}
+    )
+    _pick_the_workflow(team)
+
+    tasks.deployment_history_fetch(tracked.pk, (NOW - timedelta(days=30)).isoformat())
+
+    assert route.call_count == 1  # the junk never reached a query
 
 
 def test_a_finished_pull_request_history_queues_the_deployments(

@@ -73,6 +73,13 @@ def run_history(repository, **start: Any) -> HistoryRun:
     return run
 
 
+def resume_now(run: HistoryRun) -> None:
+    """The waiting run's time come: the resumer continues it (as beat would)."""
+    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
+    tasks.resume_history_runs()
+    run.refresh_from_db()
+
+
 def test_it_loads_several_pages_of_pull_requests(repository, github):
     github.add(
         *[
@@ -227,9 +234,7 @@ def test_a_spent_budget_answer_waits_for_its_reset_and_never_fails(repository, g
     # In-process there is no eta: the run waits for the resumer, without spinning.
     assert (run.status, run.resume_at, run.error) == ("waiting_rate_limit", reset_at, "")
     assert len(github.requests) == 1
-    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
-    tasks.resume_history_runs()
-    run.refresh_from_db()
+    resume_now(run)
     assert run.status == HistoryRun.Status.DONE
     assert PullRequest.objects.count() == 1
 
@@ -243,15 +248,11 @@ def test_a_secondary_limit_waits_at_least_a_minute_then_goes_on(repository, gith
 
     assert run.status == HistoryRun.Status.WAITING
     assert run.resume_at >= before + timedelta(seconds=60)
-    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
-    tasks.resume_history_runs()
-    run.refresh_from_db()
+    resume_now(run)
     # The second limit in a row waits longer.
     assert run.status == HistoryRun.Status.WAITING
     assert run.resume_at >= timezone.now() + timedelta(seconds=119)
-    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
-    tasks.resume_history_runs()
-    run.refresh_from_db()
+    resume_now(run)
     assert run.status == HistoryRun.Status.DONE
     assert PullRequest.objects.count() == 2
 
@@ -279,9 +280,7 @@ def test_a_secondary_limit_answered_200_without_a_type_waits_too(repository, git
 
     assert run.status == HistoryRun.Status.WAITING
     assert run.resume_at >= before + timedelta(seconds=60)
-    HistoryRun.objects.filter(pk=run.pk).update(resume_at=timezone.now() - timedelta(seconds=1))
-    tasks.resume_history_runs()
-    run.refresh_from_db()
+    resume_now(run)
     assert run.status == HistoryRun.Status.DONE
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -122,57 +121,42 @@ def slack_install_finish(
             "add tformance to one workspace."
         )
     with transaction.atomic():
-        return _connection_store(
+        before = SlackConnection.objects.select_for_update().filter(team=team).first()
+        if before is not None and before.slack_team_id not in ("", workspace_id):
+            # Another workspace: the old one's users and channels mean nothing
+            # in it. People are matched again, channels chosen again.
+            _slack_people_forget(team=team, reason="Slack was connected to another workspace")
+            NotificationSettings.objects.filter(team=team).update(
+                nudge_channel="", digest_channel=""
+            )
+            SquadNotificationSettings.objects.filter(squad__team=team).update(
+                nudge_channel="", digest_channel=""
+            )
+        connection, _ = SlackConnection.objects.update_or_create(
             team=team,
-            workspace_id=workspace_id,
-            workspace=workspace,
-            data=data,
-            token=token,
-            user_id=user_id,
+            defaults={
+                "slack_team_id": workspace_id,
+                "slack_team_name": str(workspace.get("name") or "")[:200],
+                "bot_user_id": str(data.get("bot_user_id") or "")[:32],
+                "bot_token_encrypted": encrypt_secret(token),
+                "scopes": str(data.get("scope") or "")[:500],
+                "status": SlackConnection.Status.CONNECTED,
+                "broken_reason": "",
+                "broken_at": None,
+                "connected_by_id": user_id,
+                "connected_at": timezone.now(),
+            },
         )
-
-
-def _connection_store(
-    *,
-    team: Team,
-    workspace_id: str,
-    workspace: dict[str, Any],
-    data: dict[str, Any],
-    token: str,
-    user_id: int,
-) -> SlackConnection:
-    before = SlackConnection.objects.select_for_update().filter(team=team).first()
-    if before is not None and before.slack_team_id and before.slack_team_id != workspace_id:
-        # Another workspace: its users and channels are not the old one's. The
-        # people are matched again, the channels chosen again, and what was
-        # waiting for the old workspace is not sent to the new one.
-        SlackMessage.objects.filter(
-            team=team, status__in=[SlackMessage.Status.PENDING, SlackMessage.Status.SENDING]
-        ).update(
-            status=SlackMessage.Status.FAILED,
-            last_error="Slack was connected to another workspace",
-        )
-        team.slack_people.all().delete()
-        NotificationSettings.objects.filter(team=team).update(nudge_channel="", digest_channel="")
-        SquadNotificationSettings.objects.filter(squad__team=team).update(
-            nudge_channel="", digest_channel=""
-        )
-    connection, _ = SlackConnection.objects.update_or_create(
-        team=team,
-        defaults={
-            "slack_team_id": workspace_id,
-            "slack_team_name": str(workspace.get("name") or "")[:200],
-            "bot_user_id": str(data.get("bot_user_id") or "")[:32],
-            "bot_token_encrypted": encrypt_secret(token),
-            "scopes": str(data.get("scope") or "")[:500],
-            "status": SlackConnection.Status.CONNECTED,
-            "broken_reason": "",
-            "broken_at": None,
-            "connected_by_id": user_id,
-            "connected_at": timezone.now(),
-        },
-    )
     return connection
+
+
+def _slack_people_forget(*, team: Team, reason: str) -> None:
+    """The team's Slack users forgotten, and the messages not sent yet kept as
+    failed with ``reason`` (inside the caller's transaction)."""
+    SlackMessage.objects.filter(
+        team=team, status__in=[SlackMessage.Status.PENDING, SlackMessage.Status.SENDING]
+    ).update(status=SlackMessage.Status.FAILED, last_error=reason)
+    team.slack_people.all().delete()
 
 
 def slack_token(*, connection: SlackConnection) -> str:
@@ -223,9 +207,6 @@ def slack_disconnect(*, team: Team) -> bool:
     except Exception as error:  # a revoked token, Slack away: forget it here all the same
         logger.info("revoking the Slack token of team %s: %s", team.slug, error)
     with transaction.atomic():
-        SlackMessage.objects.filter(
-            team=team, status__in=[SlackMessage.Status.PENDING, SlackMessage.Status.SENDING]
-        ).update(status=SlackMessage.Status.FAILED, last_error="Slack was disconnected")
-        team.slack_people.all().delete()
+        _slack_people_forget(team=team, reason="Slack was disconnected")
         connection.delete()
     return True

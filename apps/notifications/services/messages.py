@@ -47,7 +47,7 @@ DUE_BATCH = 200
 STRANDED_AFTER = timedelta(minutes=10)
 STRANDED_REASON = (
     "The worker stopped while sending it: Slack may or may not have it. "
-    "Retry it if it did not arrive."
+    "Send it again if it did not arrive."
 )
 # A message due within this long is queued at once; later ones by the beat task.
 SOON = timedelta(minutes=1)
