@@ -52,11 +52,17 @@ SECONDARY_LIMIT_WAIT = timedelta(seconds=60)
 # GitHub's errors say these when a limit is reached (GraphQL answers 200 for them).
 _RATE_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
 
+# Every kind of GitHub's Actor interface: a kind not asked for here would come
+# back with no id and be taken for a deleted account. An EnterpriseUserAccount
+# has no databaseId of its own: its person is its `user` (an object, not a
+# connection, so it costs no points).
 _AUTHOR = """
       author { __typename login
         ... on User { databaseId }
         ... on Bot { databaseId }
-        ... on Mannequin { databaseId } }"""
+        ... on Mannequin { databaseId }
+        ... on Organization { databaseId }
+        ... on EnterpriseUserAccount { user { databaseId login } } }"""
 
 _REVIEW_FIELDS = f"""
         fullDatabaseId databaseId state submittedAt{_AUTHOR}"""
@@ -468,19 +474,31 @@ def _rate_limit(data: Mapping[str, Any]) -> RateLimit:
 
 def user_block(author: object) -> dict[str, Any]:
     """The webhook ``user`` block of a GraphQL actor: a User, a Bot (whose login
-    webhooks show with ``[bot]``), a Mannequin (an imported account), or GitHub's
-    ghost user for a deleted account (null)."""
+    webhooks show with ``[bot]``), a Mannequin (an imported account), an
+    Organization, an EnterpriseUserAccount (as its person's User), or GitHub's
+    ghost user for a deleted account (null) or an actor with no id to key by."""
     if not isinstance(author, Mapping):
         return dict(GHOST_USER)
     kind = author.get("__typename")
+    if kind == "EnterpriseUserAccount":
+        # The person's User, by its id and login: what their webhooks carry, so
+        # history and webhooks meet on one member. The account's own login may
+        # be an email address, and it has no id of its own: without a user it
+        # cannot be keyed (members are keyed by GitHub's ids, never names).
+        user = author.get("user")
+        if not isinstance(user, Mapping):
+            return dict(GHOST_USER)
+        return user_block({**user, "__typename": "User"})
     login = str(author.get("login") or "")
     user_id = github_id(author.get("databaseId"))
     if user_id is None:
         return dict(GHOST_USER)
     if kind == "Bot":
         return {"id": user_id, "login": f"{login}[bot]", "type": "Bot"}
-    if kind == "Mannequin":
-        return {"id": user_id, "login": login, "type": "Mannequin"}
+    # Webhooks type these accounts so too; the metrics take any type but Bot as
+    # a person (apps/metrics/services/payloads.py, read_user).
+    if kind in ("Mannequin", "Organization"):
+        return {"id": user_id, "login": login, "type": kind}
     return {"id": user_id, "login": login, "type": "User"}
 
 

@@ -29,6 +29,7 @@ from tests.integrations.conftest import github_app_settings, installation_for, i
 from tests.payloads.graphql import (
     FakeGraphQL,
     actor,
+    enterprise_actor,
     partial_answer,
     pr_node,
     rate_limited_answer,
@@ -375,6 +376,69 @@ def test_it_maps_bots_mannequins_and_deleted_authors_as_webhooks_show_them(repos
         3: (10137, "ghost", False),
     }
     assert PRReview.objects.get().reviewer.login == "ghost"
+
+
+def test_it_maps_enterprise_accounts_to_their_user_and_organizations_as_themselves(
+    team, repository, github
+):
+    # GitHub's Actor interface has two more kinds: an enterprise's account of a
+    # person (its login may be an email; the person is its `user`) and an
+    # organisation. Each is a real author, not GitHub's deleted account.
+    github.add(
+        pr_node(
+            number=1,
+            author=enterprise_actor("mona@acme.example", user_id=583231, user_login="mona"),
+            reviews=[review_node(77, author=actor("acme-org", 38302899, kind="Organization"))],
+        ),
+        # An enterprise account GitHub shows no user for has no GitHub id to key
+        # a member by: it stays the deleted-account placeholder.
+        pr_node(number=2, author=enterprise_actor("gone@acme.example", user_id=None)),
+    )
+
+    run_history(repository)
+
+    authors = {
+        pr.number: (pr.author.github_id, pr.author.login, pr.author.is_bot)
+        for pr in PullRequest.objects.select_related("author")
+    }
+    assert authors == {1: (583231, "mona", False), 2: (10137, "ghost", False)}
+    reviewer = PRReview.objects.get().reviewer
+    assert (reviewer.github_id, reviewer.login, reviewer.is_bot) == (38302899, "acme-org", False)
+    # The same person's webhook (which carries the user's id) lands on the same member.
+    payload = pull_request_payload(
+        pr_id=555, number=3, author_id=583231, author_login="mona", repository_id=REPOSITORY_ID
+    )
+    events_apply(
+        events=[
+            MetricsEvent(
+                team=team,
+                repository=repository,
+                name="pull_request",
+                payload=payload,
+                received_at=timezone.now(),
+                source=Source.WEBHOOK,
+            )
+        ]
+    )
+    assert TeamMember.objects.filter(team=team, github_id=583231).count() == 1
+    assert set(
+        PullRequest.objects.filter(number__in=(1, 3)).values_list("author__github_id", flat=True)
+    ) == {583231}
+
+
+def test_the_adapter_shows_an_organization_author_as_webhooks_type_it():
+    node = pr_node(number=1, author=actor("acme-org", 38302899, kind="Organization"))
+    served = FakeGraphQL().served(node, 100, None)
+
+    (_, payload), *_ = pull_request_events(
+        served, reviews=[], repository={"id": REPOSITORY_ID, "full_name": "acme/api"}
+    )
+
+    assert payload["pull_request"]["user"] == {
+        "id": 38302899,
+        "login": "acme-org",
+        "type": "Organization",
+    }
 
 
 def test_untracking_stops_the_run_with_the_reason(repository, github):

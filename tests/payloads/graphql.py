@@ -29,11 +29,22 @@ GRAPHQL_URL = "https://api.github.com/graphql"
 
 
 def actor(login: str, database_id: int | None, *, kind: str = "User") -> dict[str, Any] | None:
-    """An author as GraphQL shows it: User, Bot (login without "[bot]"), Mannequin;
-    None for a deleted account."""
+    """An author as GraphQL shows it: User, Bot (login without "[bot]"), Mannequin,
+    Organization; None for a deleted account. The fake serves only the fields
+    the query asks of the actor's type (`FakeGraphQL.answer`)."""
     if database_id is None:
         return None
     return {"__typename": kind, "login": login, "databaseId": database_id}
+
+
+def enterprise_actor(
+    login: str, *, user_id: int | None, user_login: str | None = None
+) -> dict[str, Any]:
+    """An EnterpriseUserAccount author: no databaseId of its own (its login may be
+    an email address), and the person's User under `user` (null when GitHub
+    shows none)."""
+    user = None if user_id is None else {"databaseId": user_id, "login": user_login or login}
+    return {"__typename": "EnterpriseUserAccount", "login": login, "user": user}
 
 
 def review_node(
@@ -242,6 +253,13 @@ class FakeGraphQL:
         return httpx.Response(200, json=self.answer(body["query"], variables))
 
     def answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        """GitHub's answer to `query`; its actors (authors) carry only the fields
+        the query selects for their type, as GitHub's do."""
+        answer = self._answer(query, variables)
+        selection = _actor_selection(query)
+        return answer if selection is None else _with_actors_as_asked(answer, selection)
+
+    def _answer(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         if "query HistoryMore" in query:
             return self._batch_answer(query, variables)
         if "node(id:" in query and "labels(" in query:
@@ -379,4 +397,68 @@ def _connection(every: list[dict[str, Any]], first: int, after: str | None) -> d
             "endCursor": _cursor(end) if page else None,
         },
         "nodes": page,
+    }
+
+
+# --- actors as the query asks for them ---------------------------------------------
+# A selection: field name -> its own selection (None for a scalar); an inline
+# fragment `... on Type { ... }` is the key ("on", "Type").
+Selection = dict[Any, Any]
+
+
+def _actor_selection(query: str) -> Selection | None:
+    """The selection of the query's actors: the first `author { __typename ... }`
+    (a commit's author is a GitActor, selected without `__typename`)."""
+    for match in re.finditer(r"\bauthor\s*\{", query):
+        tokens = re.findall(r"\.\.\.|\w+|[{}]", query[match.end() :])
+        selection, _ = _parse_selection(tokens, 0)
+        if "__typename" in selection:
+            return selection
+    return None
+
+
+def _parse_selection(tokens: list[str], i: int) -> tuple[Selection, int]:
+    """The selection from `tokens[i]` to its closing brace, and the index after it."""
+    selection: Selection = {}
+    while tokens[i] != "}":
+        if tokens[i] == "...":
+            # `... on Type { ... }`
+            type_name = tokens[i + 2]
+            selection[("on", type_name)], i = _parse_selection(tokens, i + 4)
+            continue
+        name = tokens[i]
+        if i + 1 < len(tokens) and tokens[i + 1] == "{":
+            selection[name], i = _parse_selection(tokens, i + 2)
+        else:
+            selection[name] = None
+            i += 1
+    return selection, i + 1
+
+
+def _with_actors_as_asked(value: Any, selection: Selection) -> Any:
+    """`value` with every actor (an `author` naming its `__typename`) cut down to
+    what `selection` asks of its type."""
+    if isinstance(value, list):
+        return [_with_actors_as_asked(item, selection) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: _as_asked(item, selection)
+        if key == "author" and isinstance(item, dict) and "__typename" in item
+        else _with_actors_as_asked(item, selection)
+        for key, item in value.items()
+    }
+
+
+def _as_asked(value: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    """The fields of `value` that `selection` asks for: its own, and those of the
+    fragment on `value`'s type."""
+    fields = {key: inner for key, inner in selection.items() if isinstance(key, str)}
+    fields.update(selection.get(("on", value.get("__typename")), {}))
+    return {
+        key: _as_asked(value[key], inner)
+        if inner is not None and isinstance(value[key], dict)
+        else value[key]
+        for key, inner in fields.items()
+        if key in value
     }
