@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,7 +19,7 @@ from githubkit import GitHub
 
 from github_app.errors import Forbidden, GitHubError, NotFound
 from github_app.pagination import PER_PAGE, ListPage, iter_pages, read_page
-from github_app.values import timestamp_or_none
+from github_app.values import github_id, timestamp_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,16 +113,27 @@ def _repository_path(full_name: str) -> str:
 def deployment_latest_status(
     github: GitHub[Any], *, full_name: str, deployment_id: int
 ) -> dict[str, Any] | None:
-    """``GET /repos/{owner}/{repo}/deployments/{id}/statuses?per_page=1``: its
-    newest status (GitHub lists them newest first), None when it has none."""
+    """``GET /repos/{owner}/{repo}/deployments/{id}/statuses?per_page=100``: its
+    newest status by ``created_at``, then ``id``; None when it has none."""
+    # GitHub's reference for "List deployment statuses" documents no order, so
+    # the first status of a page is not known to be the newest: a full first
+    # page is read (the most one request gives) and the newest chosen by
+    # GitHub's time, then by id for two in the same second (ids only grow).
     body = github.request(
         "GET",
         f"{_repository_path(full_name)}/deployments/{int(deployment_id)}/statuses",
-        params={"per_page": 1},
+        params={"per_page": PER_PAGE},
     ).json()
     if not isinstance(body, list):
         raise GitHubError("GitHub's answer to GET deployments/{id}/statuses was not a list")
-    return body[0] if body and isinstance(body[0], dict) else None
+    statuses = [status for status in body if isinstance(status, dict)]
+    return max(statuses, key=_status_order, default=None)
+
+
+def _status_order(status: Mapping[str, Any]) -> tuple[datetime, int]:
+    # A status without a readable time or id sorts before those with one.
+    created_at = timestamp_or_none(status.get("created_at")) or datetime.min.replace(tzinfo=UTC)
+    return created_at, github_id(status.get("id")) or 0
 
 
 def repository_block(github: GitHub[Any], *, full_name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import respx
 from github_app import api
 from github_app.client import user_client
 from github_app.errors import GitHubError
+from github_app.webhook_payloads import deployment_status_payload
 
 API = "https://api.github.com"
 
@@ -84,3 +85,33 @@ def test_it_reads_every_page_of_the_user_installations(github):
 
     assert [item["id"] for item in api.user_installations(_user())] == [1, 2]
     assert route.calls[1].request.url.params["page"] == "2"
+
+
+def _status(status_id: int, state: str, created_at: str) -> dict:
+    return deployment_status_payload(state=state, status_id=status_id, status_at=created_at)[
+        "deployment_status"
+    ]
+
+
+def test_it_takes_a_deployments_newest_status_whatever_order_github_lists_them_in(github):
+    # GitHub documents no order for a deployment's statuses: the newest is chosen
+    # by GitHub's time, then by id for two of the same second.
+    route = github.get("/repos/acme/api/deployments/42/statuses").respond(
+        json=[
+            _status(1, "queued", "2025-01-01T10:00:00Z"),
+            _status(3, "success", "2025-01-01T10:05:00Z"),
+            _status(2, "in_progress", "2025-01-01T10:05:00Z"),
+            _status(4, "inactive", "2025-01-01T09:00:00Z"),
+        ]
+    )
+
+    status = api.deployment_latest_status(_user(), full_name="acme/api", deployment_id=42)
+
+    assert status is not None and (status["id"], status["state"]) == (3, "success")
+    assert route.calls.last.request.url.params["per_page"] == "100"
+
+
+def test_a_deployment_without_statuses_has_no_latest(github):
+    github.get("/repos/acme/api/deployments/42/statuses").respond(json=[])
+
+    assert api.deployment_latest_status(_user(), full_name="acme/api", deployment_id=42) is None
