@@ -15,7 +15,9 @@ from apps.metrics.models import MergeQuestion, PullRequest, PullRequestEvent, Sq
 class SlackConnection(models.Model):
     """A team's Slack workspace, connected by "Add to Slack" (OAuth v2). The bot
     token is stored encrypted; a token Slack revoked leaves the connection
-    broken, with Slack's reason, until an admin connects again."""
+    broken, with Slack's reason, until an admin connects again. A scope the
+    token lacks breaks nothing: it is kept (``missing_scope``) for the Slack
+    page until a new install grants it."""
 
     class Status(models.TextChoices):
         CONNECTED = "connected", "Connected"
@@ -32,6 +34,10 @@ class SlackConnection(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONNECTED)
     broken_reason = models.CharField(max_length=200, blank=True)
     broken_at = models.DateTimeField(null=True, blank=True)
+    # The scope Slack last said a call needed and the token lacks (its
+    # missing_scope answer's ``needed``), and when; empty once granted.
+    missing_scope = models.CharField(max_length=100, blank=True)
+    missing_scope_at = models.DateTimeField(null=True, blank=True)
     connected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -26,6 +26,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # The connection closes halfway through the body (a network's doing).
     cut_off: bool = False
+    # The request is read whole, then the connection closes with no answer at all.
+    dropped: bool = False
+    # The request is read whole and no answer comes until the test ends: the
+    # client's read timeout.
+    hang: bool = False
 
 
 @dataclass
@@ -48,6 +53,8 @@ class FakeSlack:
         self.queued: dict[str, deque[Reply]] = defaultdict(deque)
         self.users: list[SlackUser] = []
         self.revoked = False
+        # Set when the server stops: a hanging answer ends then.
+        self.released = threading.Event()
         self._ts = 0
         self._lock = threading.Lock()
 
@@ -59,12 +66,23 @@ class FakeSlack:
         *,
         status: int = 200,
         cut_off: bool = False,
+        dropped: bool = False,
+        hang: bool = False,
         **headers: str,
     ) -> None:
         """The next call of ``method`` gets this answer (then the default again);
-        ``cut_off``: only its first half arrives."""
+        ``cut_off``: only its first half arrives; ``dropped``: the connection
+        closes with no answer; ``hang``: no answer until the test ends. In all
+        three Slack got the whole request."""
         self.queued[method].append(
-            Reply(body, status, {k.replace("_", "-"): v for k, v in headers.items()}, cut_off)
+            Reply(
+                body,
+                status,
+                {k.replace("_", "-"): v for k, v in headers.items()},
+                cut_off,
+                dropped,
+                hang,
+            )
         )
 
     def user(self, slack_id: str, email: str, tz: str = "Europe/London") -> None:
@@ -140,6 +158,11 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             method = path.removeprefix("/api/")
             auth = self.headers.get("Authorization") or ""
             reply = fake.answer(Call(method, params, auth.removeprefix("Bearer ")))
+            if reply.hang:
+                fake.released.wait(timeout=30)
+            if reply.dropped or reply.hang:
+                self.close_connection = True
+                return
             body = json.dumps(reply.body).encode()
             self.send_response(reply.status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -194,5 +217,6 @@ class FakeSlackServer:
         return self.fake
 
     def __exit__(self, *exc: object) -> None:
+        self.fake.released.set()
         self.server.shutdown()
         self.server.server_close()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from celery.exceptions import Retry
@@ -22,7 +23,12 @@ from apps.metrics.models import MergeQuestion
 from apps.metrics.services.members_link import team_member_link
 from apps.metrics.services.payloads import GitHubUser
 from apps.notifications import tasks
-from apps.notifications.models import SlackConnection, SlackMessage, SlackPerson
+from apps.notifications.models import (
+    NotificationSettings,
+    SlackConnection,
+    SlackMessage,
+    SlackPerson,
+)
 from apps.notifications.services import connections
 from tests.integrations.conftest import deliver, installation_for, repository_for  # noqa: F401
 from tests.notifications.conftest import slack_person
@@ -297,34 +303,153 @@ def test_an_error_slack_documents_as_the_requests_fails_the_message(
     assert message.status == "failed" and message.last_error == f"Slack: {error}"
 
 
-@pytest.mark.parametrize("error", ["internal_error", "service_unavailable", "fatal_error"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Documented by Slack as temporary, and done before anything was posted.
+        {"body": {"ok": False, "error": "service_unavailable"}},
+        {"body": {"ok": False, "error": "request_timeout"}},  # "POST data … truncated"
+        {"body": {"ok": False, "error": "bad_gateway"}, "status": 502},
+    ],
+    ids=["service_unavailable", "request_timeout", "http_502"],
+)
 def test_slacks_own_trouble_is_retried_later(
+    deliver,  # noqa: F811
+    bob_in_slack,
+    slack,
+    clock,
+    reply,
+):
+    slack.reply("chat.postMessage", reply["body"], status=reply.get("status", 200))
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.not_before > clock.now
+    assert message.last_error == f"Slack: {reply['body']['error']}"
+
+
+def _answer_lost(slack, how: str, monkeypatch) -> None:
+    """chat.postMessage reaches Slack whole, and its answer is lost."""
+    ok = {"ok": True, "channel": "D0BOB", "ts": "1.2"}
+    if how == "read_timeout":
+        # A short read timeout (the fake answers conversations.open well within
+        # it); chat.postMessage's answer never comes, and the client gives up.
+        monkeypatch.setattr("apps.notifications.services.slack_api.TIMEOUT_SECONDS", 1.0)
+        slack.reply("chat.postMessage", ok, hang=True)
+    elif how == "dropped":
+        slack.reply("chat.postMessage", ok, dropped=True)
+    else:
+        slack.reply("chat.postMessage", ok, cut_off=True)
+
+
+@pytest.mark.parametrize("how", ["read_timeout", "dropped", "cut_off"])
+def test_an_answer_lost_after_the_post_fails_it_as_maybe_posted_and_never_posts_it_again(
+    client,
+    deliver,  # noqa: F811
+    bob_in_slack,
+    owner,
+    slack,
+    clock,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    how,
+):
+    # Slack has no idempotency key: a post whose answer was lost may be in the
+    # channel already, and was retried (and posted twice) as "unreachable".
+    _answer_lost(slack, how, monkeypatch)
+    deliver("pull_request", merged())
+
+    message = SlackMessage.objects.get()
+    assert message.status == "failed"
+    assert "answer was lost" in message.last_error
+    assert "may or may not have posted it" in message.last_error
+    assert "Send it again" in message.last_error
+    clock.advance(hours=2)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "failed" and len(slack.to("chat.postMessage")) == 1
+
+    client.force_login(owner)
+    assert "may or may not have posted it" in client.get("/teams/acme/slack/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/teams/acme/slack/messages/{message.pk}/retry/")
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 2
+
+
+@pytest.mark.parametrize("error", ["internal_error", "fatal_error"])
+def test_an_error_slack_says_may_come_after_part_of_the_work_fails_the_post_as_maybe_posted(
     deliver,  # noqa: F811
     bob_in_slack,
     slack,
     clock,
     error,
 ):
+    # Slack's docs of both: "It's possible some aspect of the operation
+    # succeeded before the error was raised": a retry could post it twice.
     slack.reply("chat.postMessage", {"ok": False, "error": error})
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
-    assert message.status == "pending" and message.last_error == f"Slack: {error}"
-    assert message.not_before > clock.now
+    assert message.status == "failed" and message.last_error.startswith(f"Slack: {error}")
+    assert "may or may not have posted it" in message.last_error
+    clock.advance(hours=2)
+    tasks.notifications_tick()
+    assert len(slack.to("chat.postMessage")) == 1
 
 
-def test_an_answer_cut_off_is_retried_later_not_left_sending(
+def test_an_answer_lost_opening_the_direct_message_is_retried_as_it_posts_nothing(
     deliver,  # noqa: F811
     bob_in_slack,
     slack,
     clock,
 ):
-    # http.client's IncompleteRead escaped the client's handling: the message
-    # stayed "sending", which nothing picks up again.
-    slack.reply("chat.postMessage", {"ok": True, "channel": "D0BOB", "ts": "1.2"}, cut_off=True)
+    # conversations.open only finds (or opens) the conversation: asking again
+    # is harmless, and the message was not posted yet.
+    slack.reply("conversations.open", {"ok": True, "channel": {"id": "D0BOB"}}, dropped=True)
+    deliver("pull_request", merged())
+    message = SlackMessage.objects.get()
+    assert message.status == "pending" and message.last_error == "Slack: no_answer"
+    assert message.not_before > clock.now and not slack.to("chat.postMessage")
+
+    clock.advance(minutes=1)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [socket.gaierror(-2, "Name or service not known"), TimeoutError("timed out")],
+    ids=["dns_failure", "connect_timeout"],
+)
+def test_a_post_that_never_reached_slack_is_retried_later(
+    deliver,  # noqa: F811
+    bob_in_slack,
+    slack,
+    clock,
+    settings,
+    monkeypatch,
+    error,
+):
+    # Resolving Slack's host or connecting to it failed: nothing was sent.
+    port = urlsplit(settings.SLACK_API_URL).port
+    real = socket.create_connection
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        if address[1] == port:
+            raise error
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
     deliver("pull_request", merged())
     message = SlackMessage.objects.get()
     assert message.status == "pending" and message.last_error == "Slack: unreachable"
-    assert message.not_before > clock.now
+    assert message.not_before > clock.now and not slack.calls
+
+    monkeypatch.setattr(socket, "create_connection", real)
+    clock.advance(minutes=1)
+    tasks.notifications_tick()
+    message.refresh_from_db()
+    assert message.status == "sent" and len(slack.to("chat.postMessage")) == 1
 
 
 def test_slack_unreachable_is_retried_later(
@@ -338,6 +463,38 @@ def test_slack_unreachable_is_retried_later(
     message = SlackMessage.objects.get()
     assert message.status == "pending" and message.last_error == "Slack: unreachable"
     assert message.not_before > clock.now
+
+
+def test_a_missing_scope_fails_only_what_needs_it_and_slack_stays_connected(
+    client,
+    deliver,  # noqa: F811
+    bob_in_slack,
+    connected,
+    owner,
+    team,
+    slack,
+):
+    # missing_scope broke the connection: the channel's nudge waited with the
+    # direct message, until an admin connected again.
+    NotificationSettings.objects.create(team=team, nudge_channel="C0NUDGE")
+    slack.reply(
+        "conversations.open",
+        {"ok": False, "error": "missing_scope", "needed": "im:write", "provided": "chat:write"},
+    )
+
+    deliver("pull_request", merged())  # asks bob directly, nudges the channel
+
+    question = SlackMessage.objects.get(kind="merge_question")
+    assert question.status == "failed"
+    assert "im:write" in question.last_error and "Reinstall the Slack app" in question.last_error
+    nudge = SlackMessage.objects.get(kind="merged_unreviewed")
+    assert nudge.status == "sent"
+    assert [c.params["channel"] for c in slack.to("chat.postMessage")] == ["C0NUDGE"]
+    connected.refresh_from_db()
+    assert connected.is_connected and connected.missing_scope == "im:write"
+    client.force_login(owner)
+    page = client.get("/teams/acme/slack/").content.decode()
+    assert "for want of the scope <code>im:write</code>" in page
 
 
 # --- the buttons -----------------------------------------------------------------------
@@ -514,6 +671,22 @@ def test_the_broken_connection_keeps_the_answer_and_skips_the_update(
     assert len(queued) == 1
     asked.refresh_from_db()
     assert asked.answer == "most" and not slack.to("chat.update")
+
+
+def test_a_missing_scope_updating_the_message_keeps_the_answer_and_the_connection(
+    client, asked, connected, slack, clock, django_capture_on_commit_callbacks
+):
+    slack.reply(
+        "chat.update",
+        {"ok": False, "error": "missing_scope", "needed": "chat:write", "provided": "im:write"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert press(client, question_id=asked.pk, timestamp=now_ts(clock)).status_code == 200
+
+    asked.refresh_from_db()
+    assert asked.answer == "most" and len(slack.to("chat.update")) == 1  # not retried
+    connected.refresh_from_db()
+    assert connected.is_connected and connected.missing_scope == "chat:write"
 
 
 def test_an_admin_sends_a_failed_message_again(

@@ -286,6 +286,56 @@ def test_an_invalid_token_while_matching_breaks_the_connection(client, owner, co
     assert connected.status == "broken" and connected.broken_reason == "invalid_auth"
 
 
+def _missing_scope(needed: str) -> dict[str, object]:
+    """Slack's answer to a call the token lacks a scope for: what the call
+    needed and what the token has."""
+    return {"ok": False, "error": "missing_scope", "needed": needed, "provided": "chat:write"}
+
+
+def test_a_missing_scope_while_matching_names_it_and_keeps_the_connection(
+    client, owner, connected, slack
+):
+    # missing_scope broke the whole connection: every message waited, and
+    # "Connect again" was the only way on, for want of one feature's scope.
+    owner.email = "alice@example.com"
+    owner.save()
+    slack.reply("users.lookupByEmail", _missing_scope("users:read.email"))
+    client.force_login(owner)
+
+    response = client.post("/teams/acme/slack/people/match/", follow=True)
+
+    said = response.content.decode()
+    assert "users:read.email" in said and "Reinstall the Slack app" in said
+    connected.refresh_from_db()
+    assert connected.is_connected and connected.broken_reason == ""
+    assert connected.missing_scope == "users:read.email"
+    assert connected.scopes == "chat:write"  # what Slack says the token has
+
+
+@pytest.mark.parametrize(
+    ("needed", "still_missing"),
+    # The fake grants chat:write, im:write, users:read and users:read.email.
+    [("users:read.email", False), ("chat:write.public", True)],
+)
+def test_connecting_again_clears_a_missing_scope_once_slack_grants_it(
+    client, owner, connected, slack, needed, still_missing
+):
+    owner.email = "alice@example.com"
+    owner.save()
+    slack.reply("users.lookupByEmail", _missing_scope(needed))
+    client.force_login(owner)
+    client.post("/teams/acme/slack/people/match/")
+    assert "for want of the scope" in client.get(PAGE).content.decode()
+
+    state = start(client)["state"]
+    client.get(CALLBACK, {"code": "good-code", "state": state})
+
+    connected.refresh_from_db()
+    assert connected.is_connected
+    assert connected.missing_scope == (needed if still_missing else "")
+    assert ("for want of the scope" in client.get(PAGE).content.decode()) is still_missing
+
+
 def test_an_admin_links_a_person_by_hand(client, owner, member, connected, slack):
     slack.user("U0BOB", "bob@elsewhere.example", tz="Asia/Tokyo")
     client.force_login(owner)

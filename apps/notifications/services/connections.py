@@ -1,5 +1,6 @@
 """A team's Slack connection: "Add to Slack" (OAuth v2), its bot token stored
-encrypted, disconnecting, and a connection broken when Slack revokes the token.
+encrypted, disconnecting, a connection broken when Slack revokes the token, and
+a scope the token lacks kept for the Slack page (the connection goes on).
 
 The OAuth ``state`` is signed (Django's signing, a salt of its own, 10 minutes)
 and bound to the team, the admin who started it and a nonce kept in their
@@ -120,6 +121,7 @@ def slack_install_finish(
             "Slack named no workspace (an install for a whole organisation): "
             "add tformance to one workspace."
         )
+    granted = str(data.get("scope") or "")[:500]
     with transaction.atomic():
         before = SlackConnection.objects.select_for_update().filter(team=team).first()
         if before is not None and before.slack_team_id not in ("", workspace_id):
@@ -139,15 +141,33 @@ def slack_install_finish(
                 "slack_team_name": str(workspace.get("name") or "")[:200],
                 "bot_user_id": str(data.get("bot_user_id") or "")[:32],
                 "bot_token_encrypted": encrypt_secret(token),
-                "scopes": str(data.get("scope") or "")[:500],
+                "scopes": granted,
                 "status": SlackConnection.Status.CONNECTED,
                 "broken_reason": "",
                 "broken_at": None,
+                **_missing_scope_after_install(before=before, granted=granted),
                 "connected_by_id": user_id,
                 "connected_at": timezone.now(),
             },
         )
     return connection
+
+
+def _missing_scope_after_install(
+    *, before: SlackConnection | None, granted: str
+) -> dict[str, object]:
+    """The missing scope a new install leaves: none once Slack granted one of
+    the scopes it named; still the same when Slack's grant lacks them all (the
+    Slack app itself does not ask for it: docs/slack.md)."""
+    if before is None or not before.missing_scope:
+        return {"missing_scope": "", "missing_scope_at": None}
+    if _scopes(granted) & _scopes(before.missing_scope):
+        return {"missing_scope": "", "missing_scope_at": None}
+    return {"missing_scope": before.missing_scope, "missing_scope_at": before.missing_scope_at}
+
+
+def _scopes(text: str) -> set[str]:
+    return {scope.strip() for scope in text.split(",") if scope.strip()}
 
 
 def _slack_people_forget(*, team: Team, reason: str) -> None:
@@ -177,6 +197,22 @@ def slack_connection_break(*, team_id: int, reason: str) -> None:
         status=SlackConnection.Status.BROKEN, broken_reason=reason[:200], broken_at=timezone.now()
     )
     logger.warning("slack connection of team %s broken: %s", team_id, reason)
+
+
+def slack_scope_missing(*, team_id: int, needed: str, provided: str) -> str:
+    """Slack answered missing_scope: the call that needed the scope fails, the
+    connection goes on. The scope is kept for the Slack page (and the token's
+    scopes as Slack listed them); the sentence for the admin is returned."""
+    updates: dict[str, object] = {"missing_scope": needed[:100], "missing_scope_at": timezone.now()}
+    if provided:
+        updates["scopes"] = provided[:500]
+    SlackConnection.objects.filter(team_id=team_id).update(**updates)
+    logger.warning("slack call of team %s lacks the scope %s", team_id, needed or "(not named)")
+    scope = f"the scope {needed}" if needed else "a scope Slack did not name"
+    return (
+        f"The Slack app lacks {scope}. Reinstall the Slack app to grant it "
+        "(Connect again on the team's Slack page)."
+    )
 
 
 def slack_connection_check(*, team: Team) -> SlackConnection | None:

@@ -36,7 +36,11 @@ from apps.metrics.services.merge_questions import (
 )
 from apps.notifications.models import SlackConnection, SlackMessage, SlackPerson
 from apps.notifications.services import calendar, slack_api
-from apps.notifications.services.connections import slack_connection_for, slack_token
+from apps.notifications.services.connections import (
+    slack_connection_for,
+    slack_scope_missing,
+    slack_token,
+)
 from apps.notifications.services.messages import Outgoing, slack_message_queue
 from apps.teams.models import Team
 
@@ -292,11 +296,18 @@ def merge_question_message_update(*, question_id: int) -> bool:
     )
     if connection is None or question is None:
         return False
-    slack_api.update_message(
-        token=slack_token(connection=connection),
-        channel=message.slack_channel,
-        ts=message.slack_ts,
-        text=f"{MergeQuestion.TEXT} {slack_api.slack_escape(_title(question))}",
-        blocks=merge_question_blocks(question),
-    )
+    try:
+        slack_api.update_message(
+            token=slack_token(connection=connection),
+            channel=message.slack_channel,
+            ts=message.slack_ts,
+            text=f"{MergeQuestion.TEXT} {slack_api.slack_escape(_title(question))}",
+            blocks=merge_question_blocks(question),
+        )
+    except slack_api.SlackFailure as failure:
+        if failure.missing_scope:  # shown on the Slack page; the task gives up (permanent)
+            slack_scope_missing(
+                team_id=message.team_id, needed=failure.needed, provided=failure.provided
+            )
+        raise
     return True

@@ -9,7 +9,14 @@
 - **Nothing lost.** A message waits (pending, ``not_before``) for the
   recipient's working hours, for Slack's ``Retry-After``, for a broken
   connection to be mended; one Slack refuses for good is kept as failed with
-  the reason. The beat task sends what is due."""
+  the reason. The beat task sends what is due.
+- **Never posted twice by a retry.** Slack has no idempotency key: a post
+  whose answer was lost after Slack received it (or that Slack says may have
+  been done in part) is failed with that reason, never retried by itself; an
+  admin's *Send again* sends it. Only what never reached Slack, and Slack's
+  own temporary refusals, are retried.
+- **A missing scope fails what needs it.** The message fails with the scope
+  Slack named and how to grant it; the connection and the other messages go on."""
 
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from apps.notifications.services import slack_api
 from apps.notifications.services.connections import (
     slack_connection_break,
     slack_connection_for,
+    slack_scope_missing,
     slack_token,
 )
 
@@ -49,6 +57,20 @@ STRANDED_REASON = (
     "The worker stopped while sending it: Slack may or may not have it. "
     "Send it again if it did not arrive."
 )
+# A post whose outcome is unknown, in the words of STRANDED_REASON: by the
+# error Slack answered, or ``no_answer`` (the request reached Slack, its
+# answer did not come back).
+MAYBE_POSTED_REASON = (
+    "{cause}: Slack may or may not have posted it. Send it again if it did not arrive."
+)
+PART_DONE = "which Slack says may come after part of the work was done"
+MAYBE_POSTED_CAUSES = {
+    "no_answer": (
+        "The answer was lost after Slack received it (a read timeout or a dropped connection)"
+    ),
+    "internal_error": f"Slack: internal_error, {PART_DONE}",
+    "fatal_error": f"Slack: fatal_error, {PART_DONE}",
+}
 # A message due within this long is queued at once; later ones by the beat task.
 SOON = timedelta(minutes=1)
 
@@ -131,8 +153,9 @@ def _post(connection: SlackConnection, message: SlackMessage) -> tuple[str, str]
 def slack_message_send(*, message_id: int, now: datetime | None = None) -> str:
     """Send the message if it is due and not claimed: ``sent``, ``not_due``
     (not pending, or held for later), ``waiting`` (no working connection),
-    ``failed`` (Slack refused it for good). Raises RetryLater for a rate limit
-    or a transient failure, after keeping the reason."""
+    ``failed`` (Slack refused it for good, the token lacks a scope, or Slack
+    may have posted it: each with the reason). Raises RetryLater for a rate
+    limit or a transient failure, after keeping the reason."""
     now = now or timezone.now()
     claimed = SlackMessage.objects.filter(
         pk=message_id, status=Status.PENDING, not_before__lte=now
@@ -157,9 +180,17 @@ def slack_message_send(*, message_id: int, now: datetime | None = None) -> str:
             slack_connection_break(team_id=message.team_id, reason=failure.error)
             _release(message, not_before=now, error=reason)
             return "waiting"
+        if failure.maybe_posted:
+            cause = MAYBE_POSTED_CAUSES.get(failure.error, reason)
+            reason = MAYBE_POSTED_REASON.format(cause=cause)
+        elif failure.missing_scope:
+            advice = slack_scope_missing(
+                team_id=message.team_id, needed=failure.needed, provided=failure.provided
+            )
+            reason = f"{reason}. {advice} Then press Send again."
         if failure.permanent:
             SlackMessage.objects.filter(pk=message.pk).update(
-                status=Status.FAILED, last_error=reason
+                status=Status.FAILED, last_error=reason[:300]
             )
             return "failed"
         wait_for = _backoff(message.attempts)

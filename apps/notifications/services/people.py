@@ -15,6 +15,7 @@ from apps.notifications.services import slack_api
 from apps.notifications.services.connections import (
     SlackRefused,
     slack_connection_break,
+    slack_scope_missing,
     slack_token,
 )
 from apps.teams.models import Membership, Team
@@ -43,6 +44,11 @@ def _guard(connection: SlackConnection, call: Any) -> Any:
             raise SlackRefused(
                 f"Slack refused the team's token ({failure.error}): connect Slack again."
             ) from None
+        if failure.missing_scope:
+            advice = slack_scope_missing(
+                team_id=connection.team_id, needed=failure.needed, provided=failure.provided
+            )
+            raise SlackRefused(f"Slack refused ({failure.error}). {advice}") from None
         raise SlackRefused(f"Slack did not answer as expected ({failure.error}).") from None
 
 

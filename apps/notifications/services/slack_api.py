@@ -3,11 +3,20 @@
 Slack answers HTTP 200 with ``{"ok": false, "error": …}`` for most failures,
 429 with ``Retry-After`` when rate limited. Each failure becomes one
 `SlackFailure` that says what to do about it: wait (``retry_after``), mark the
-connection broken (``revoked``), give up (``permanent``), or retry later."""
+connection broken (``revoked``), ask an admin to grant a scope
+(``missing_scope``, with Slack's ``needed`` and ``provided``), give up
+(``permanent``; ``maybe_posted`` when Slack may have posted the message), or
+retry later.
+
+Slack has no idempotency key: a request that reached Slack and whose answer was
+lost may have been done. Such a failure is ``no_answer``, told apart from
+``unreachable`` (the request never reached Slack); a call that is harmless to
+repeat retries either, and `post_message` never retries the first."""
 
 from __future__ import annotations
 
 import http.client
+import urllib.error
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -27,11 +36,16 @@ REVOKED_ERRORS = frozenset(
         "account_inactive",
         "app_uninstalled",
         "team_access_not_granted",
-        "missing_scope",
     }
 )
+# The token works, but lacks the scope one call needs (Slack names it in
+# ``needed``): that call fails, the connection and every other call go on.
+MISSING_SCOPE = "missing_scope"
 # Errors a later try can fix: Slack's own outages, its rate limit, and no
-# answer at all. Every other error Slack documents (channel_not_found,
+# answer at all (``unreachable``: the request never reached Slack;
+# ``no_answer``: it did and the answer was lost, harmless to repeat only for
+# calls that change nothing twice: `post_message` says otherwise). Every
+# other error Slack documents (channel_not_found,
 # msg_blocks_too_long, messages_tab_disabled, access_denied, …, and those it
 # adds) is the request's, the same at every try: the message fails with the
 # reason (an admin can retry it) rather than being retried every hour for ever.
@@ -44,11 +58,24 @@ TEMPORARY_ERRORS = frozenset(
         "ratelimited",
         "rate_limited",
         "unreachable",
+        "no_answer",
         "not_json",
     }
 )
+# chat.postMessage's failures after which Slack may have posted the message:
+# no answer to a request it received, and the two errors Slack documents with
+# "It's possible some aspect of the operation succeeded before the error was
+# raised". Posting again could post it twice.
+MAYBE_POSTED_ERRORS = frozenset({"no_answer", "internal_error", "fatal_error"})
 TIMEOUT_SECONDS = 10
-# The bot's scopes, as the shipped slack-app-manifest.json asks for them.
+# The bot's scopes, as the shipped slack-app-manifest.json asks for them, and
+# the calls that need them (Slack's reference of each method): chat:write for
+# chat.postMessage and chat.update; chat:write.public to post in a public
+# channel the bot was not added to; im:write for conversations.open (a direct
+# message); users:read for users.info, and users:read.email for
+# users.lookupByEmail (Slack asks for both together); channels:read, asked
+# since the first version, for no call today. oauth.v2.access, auth.test and
+# auth.revoke need none.
 BOT_SCOPES = (
     "chat:write",
     "chat:write.public",
@@ -61,25 +88,45 @@ BOT_SCOPES = (
 
 class SlackFailure(Exception):
     """A Slack call that did not succeed. ``error`` is Slack's error code (or
-    ``http_<status>``, ``unreachable``); the message never holds a token."""
+    ``http_<status>``, ``unreachable``, ``no_answer``); the message never holds
+    a token."""
 
     def __init__(
-        self, error: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        error: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        needed: str = "",
+        provided: str = "",
+        maybe_posted: bool = False,
     ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.retry_after = retry_after
+        # Of a missing_scope answer: the scope(s) the call needed, and those
+        # the token has (Slack's comma-separated lists).
+        self.needed = needed
+        self.provided = provided
+        # A post Slack may have made: never retried by itself.
+        self.maybe_posted = maybe_posted
 
     @property
     def revoked(self) -> bool:
         return self.error in REVOKED_ERRORS
 
     @property
+    def missing_scope(self) -> bool:
+        return self.error == MISSING_SCOPE
+
+    @property
     def permanent(self) -> bool:
         """Refused for good: neither temporary (above, a rate limit or a 5xx)
         nor a token that stopped working (``revoked``, mended by connecting
-        again)."""
+        again); a post Slack may have made is never retried by itself."""
+        if self.maybe_posted:
+            return True
         if self.revoked or self.rate_limited or self.error in TEMPORARY_ERRORS:
             return False
         return not (self.status is not None and self.status >= 500)
@@ -131,12 +178,26 @@ def _call(request: Callable[[], SlackResponse]) -> dict[str, Any]:
                 str(data.get("error") or "ratelimited"), status=status, retry_after=wait
             ) from None
         code = str(data.get("error") or f"http_{status}")[:100]
-        raise SlackFailure(code, status=status) from None
+        raise SlackFailure(
+            code,
+            status=status,
+            needed=str(data.get("needed") or "")[:100],
+            provided=str(data.get("provided") or "")[:500],
+        ) from None
+    except urllib.error.URLError as error:
+        # urllib wraps in URLError exactly the errors of resolving, connecting
+        # (refused, connect timeout, TLS) and writing the request
+        # (AbstractHTTPHandler.do_open): Slack never had the whole request.
+        # (Its HTTPError, an answer, is read by slack_sdk and never gets here.)
+        raise SlackFailure("unreachable", status=None) from error
     except (
-        OSError,  # timeouts, refused or reset connections, urllib's URLError
+        OSError,  # the request was sent: a read timeout, a connection reset or closed
         http.client.HTTPException,  # an answer cut off (IncompleteRead) or garbled
-        SlackClientError,
     ) as error:
+        # Slack may have done what was asked: only the caller knows whether
+        # asking again is harmless.
+        raise SlackFailure("no_answer", status=None) from error
+    except SlackClientError as error:  # slack_sdk's own refusals, before any request
         raise SlackFailure("unreachable", status=None) from error
     data = response.data
     if not isinstance(data, dict):
@@ -214,10 +275,18 @@ def open_direct(*, token: str, user_id: str) -> str:
 def post_message(
     *, token: str, channel: str, text: str, blocks: list[dict[str, Any]] | None = None
 ) -> tuple[str, str]:
-    """chat.postMessage: (channel id, message ts)."""
-    data = _call(
-        lambda: _client(token).chat_postMessage(channel=channel, text=text, blocks=blocks or None)
-    )
+    """chat.postMessage: (channel id, message ts). A failure after which Slack
+    may have posted it is ``maybe_posted``: posting again could post it twice."""
+    try:
+        data = _call(
+            lambda: _client(token).chat_postMessage(
+                channel=channel, text=text, blocks=blocks or None
+            )
+        )
+    except SlackFailure as failure:
+        if failure.error not in MAYBE_POSTED_ERRORS:
+            raise
+        raise SlackFailure(failure.error, status=failure.status, maybe_posted=True) from failure
     return str(data.get("channel") or channel), str(data.get("ts") or "")
 
 
