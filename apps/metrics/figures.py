@@ -10,7 +10,6 @@ read the merged rows once (size, week, which period) and aggregate them.
 
 from __future__ import annotations
 
-import functools
 import operator
 from datetime import date, datetime, timedelta
 from functools import reduce
@@ -38,7 +37,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.common.side_by_side import side_by_side
-from apps.metrics import figures_ai, figures_facts
+from apps.metrics import figures_ai, figures_facts, figures_packed
 from apps.metrics.dbfunctions import PercentileCont, percentile_sql
 from apps.metrics.figures_deployments import deployment_figures
 from apps.metrics.figures_targets import pull_requests_outside_target, target_figures
@@ -176,25 +175,25 @@ def _merged_aggregates(connection: BaseDatabaseWrapper, rows: str = "merged") ->
     )
 
 
-def _aggregate_merged(scope: FigureScope) -> list[dict[str, Any]]:
+def _merged_figures(scope: FigureScope) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Counts, mean phases and cycle-time percentiles of the merged rows for the
-    period, the previous period, each week and each size, in one query: from the
-    day facts on PostgreSQL (`figures_facts.facts_merged_aggregates`), from the
-    rows elsewhere."""
+    period, the previous period, each week and each size; and the AI figures'
+    aggregates (`figures_ai`): on PostgreSQL both from one read of the day
+    facts' packed records (`figures_packed.py`); elsewhere the first in one
+    query of the rows, the second None (`figures_ai` reads the rows)."""
     if day_facts.available():
-        found = figures_facts.facts_merged_aggregates(
-            scope, _AS, functools.partial(_merged_aggregates, connections["default"])
-        )
+        found, ai_found = figures_packed.packed_merged_figures(scope)
     else:
-        found = _aggregate_merged_rows(scope)
-    return [
+        found, ai_found = _aggregate_merged_rows(scope), None
+    rows = [
         {"kind": row[0], "key": row[1], **dict(zip(_MERGED_KEYS, row[2:], strict=True))}
         for row in found
     ]
+    return rows, ai_found
 
 
 def _aggregate_merged_rows(scope: FigureScope) -> list[tuple[Any, ...]]:
-    """`_aggregate_merged`'s rows (kind, key, *figures) from the pull requests,
+    """`_merged_figures`' rows (kind, key, *figures) from the pull requests,
     read once (a materialized CTE)."""
     rows = _merged_rows(scope)
     try:
@@ -229,7 +228,10 @@ def _counts(scope: FigureScope, periods: dict[str, Period]) -> dict[str, dict[st
     """Counts and time to first review of each named period, in one query (of
     the day facts on PostgreSQL)."""
     if day_facts.available():
-        return _with_open_now(scope, figures_facts.facts_counts(scope, periods))
+        found = figures_facts.facts_counts(scope, periods)
+        for name, first_reviews in figures_packed.packed_first_reviews(scope, periods).items():
+            found[name].update(first_reviews)
+        return _with_open_now(scope, found)
     aggregates: dict[str, Any] = {}
     review_time = scope.column("review_time")
     for name, period in periods.items():
@@ -390,7 +392,7 @@ def _review_load(
     reviewer). With a squad, each reviewer says whether they are in it
     (``in_squad``): who outside the squad reviews it."""
     pairs = (
-        figures_facts.facts_review_pairs(scope)
+        figures_packed.packed_review_pairs(scope)
         if day_facts.available()
         else list(
             _reviews_in(scope, scope.period)
@@ -503,11 +505,8 @@ def team_figures(
     heavy = side_by_side(
         {
             "light": lambda: _light_figures(scope, now=now),
-            "merged": lambda: _aggregate_merged(scope),
+            "merged": lambda: _merged_figures(scope),
             "counts": lambda: _counts(scope, {"current": period, "previous": period.previous()}),
-            "ai_found": lambda: (
-                figures_facts.facts_ai_found(scope) if day_facts.available() else None
-            ),
             "review_load": lambda: _review_load(scope),
         }
     )
@@ -519,7 +518,8 @@ def team_figures(
         "week": {},
         "size": {},
     }
-    for row in heavy["merged"]:
+    merged_rows, ai_found = heavy["merged"]
+    for row in merged_rows:
         merged[row["kind"]][row["key"]] = row
     figures = _summary(period, counts["current"], merged["current"].get("", {}))
     figures["period"]["days"] = period.days
@@ -547,7 +547,7 @@ def team_figures(
             survey_shown=light["survey"].get("answers") is not None,
             cycle_time=scope.column("cycle_time"),
             review_time=scope.column("review_time"),
-            found=heavy["ai_found"],
+            found=ai_found,
         )
     )
     figures["ai"]["ai_reviews"] = light["ai_reviews"]

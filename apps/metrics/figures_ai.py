@@ -68,7 +68,7 @@ def ai_pull_request_figures(
     (its privacy threshold, `figures.ai_survey_figures`); ``cycle_time`` and
     ``review_time``: the stored columns in the hours asked for (calendar or
     working, `scope.FigureScope.column`). ``found``: the aggregates, already
-    read from the day facts (`figures_facts.facts_ai_found`), or None to read
+    read from the day facts (`figures_packed.packed_merged_figures`), or None to read
     them from the rows."""
     if found is None:
         found = _ai_found(

@@ -819,6 +819,12 @@ class DayFacts(models.Model):
     review_working_hours = ArrayField(models.FloatField(null=True), default=list)
     merge_working_hours = ArrayField(models.FloatField(null=True), default=list)
     review_time_working_hours = ArrayField(models.FloatField(null=True), default=list)
+    # Merged: the same facts packed as one record per element, the keys and each
+    # slot's durations, read whole by the merged figures (`figures_packed.py`;
+    # services/day_facts.py PACKED). Empty for other kinds.
+    packed_keys = models.BinaryField(default=b"", db_default=b"")
+    packed_hours = models.BinaryField(default=b"", db_default=b"")
+    packed_working_hours = models.BinaryField(default=b"", db_default=b"")
 
     class Meta:
         verbose_name_plural = "day facts"

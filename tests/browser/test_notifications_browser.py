@@ -1,9 +1,9 @@
 """The Slack page and the outbound webhooks page in real headless Chromium, at a
 desktop's width (1400 px) and a phone's (390 px): an admin connects Slack
 (the fake Slack on 127.0.0.1 approves on its authorize page and
-exchanges the code), matches people by email, links one
-by hand, saves the nudges and the digest; the connection broken by a revoked
-token; a member's read-only view; a refused return from Slack; outbound
+exchanges the code), matches people by email, links one by hand, saves the
+nudges and the digest; a scope Slack found missing; the connection broken by
+a revoked token; a member's read-only view; a refused return from Slack; outbound
 webhooks with their secret and delivery log. Screenshots go to
 artifacts/browser/ (notifications_*_1400.png, *_390.png)."""
 
@@ -23,7 +23,7 @@ from apps.notifications.models import (
     SlackPerson,
     WebhookEndpoint,
 )
-from apps.notifications.services.connections import slack_connection_break
+from apps.notifications.services.connections import slack_connection_break, slack_scope_missing
 from tests.browser.pages import SCREENSHOTS, checked_shot, chromium, login
 from tests.metrics.figures_fixture import pull_request
 from tests.notifications.fake_slack import FakeSlackServer
@@ -135,6 +135,18 @@ def _connect(browser, url, width, slack) -> None:
     settings_form.locator("button", has_text="Save").click()
     page.wait_for_selector("text=Notification settings saved.")
     _shot(page, "slack_connected", width)
+
+    # A call refused for want of a scope: the connection stays, the notice says how to grant it.
+    slack_scope_missing(
+        team_id=SlackConnection.objects.get().team_id,
+        needed="im:write",
+        provided="chat:write,chat:write.public,users:read,users:read.email",
+    )
+    page.reload()
+    notice = page.locator("[data-role=missing-scope]").inner_text()
+    assert "im:write" in notice and "Connect again" in notice
+    assert "connected" in page.locator("[data-role=connection]").inner_text()
+    _shot(page, "slack_missing_scope", width)
 
     slack_connection_break(team_id=SlackConnection.objects.get().team_id, reason="token_revoked")
     page.reload()

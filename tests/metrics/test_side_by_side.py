@@ -55,9 +55,10 @@ def test_it_gives_the_figures_one_after_the_other_gives(history, settings, threa
         expected = _figures(client, query)
         assert fast == expected, query
 
-    # The four heavy reads of each page in the pool's threads (the light ones
-    # in the request's own).
-    assert len(threads_used) == 4 * len(PAGES)
+    # The three heavy reads of each page (the merged and AI figures, the
+    # counts, the review load) in the pool's threads (the light ones in the
+    # request's own).
+    assert len(threads_used) == 3 * len(PAGES)
     assert all(name.startswith("side-by-side") for name in threads_used)
     # Their connections are kept, one per thread of the pool at most...
     assert _connections_here() <= before + 2

@@ -164,6 +164,92 @@ KINDS: dict[str, FactKind] = {
 }
 
 
+# The merged facts again, packed as records (`DayFacts.packed_keys`,
+# `packed_hours`, `packed_working_hours`), which `figures_packed.py` reads
+# whole: an array reaches a client element by element (array_send calls its
+# element type's output for each, which cost more than the figures), a bytea
+# as it is stored. One fixed-size big-endian record per element, in the
+# arrays' order, made from the element's columns (``e``, `_elements_sql`). A
+# null is a value no real one takes: 0 for an author or a repository (ids
+# start at 1), -1 for lines, NaN for a duration.
+# The merge question's answer as a code: its index here, or the length of this
+# for an answer not listed.
+PACKED_ANSWERS: tuple[str | None, ...] = (None, "", "none", "little", "half", "most", "all")
+_ANSWER_CODE = (
+    "CASE WHEN e.answer IS NULL THEN 0 "
+    + " ".join(
+        f"WHEN e.answer = '{answer}' THEN {code}"
+        for code, answer in enumerate(PACKED_ANSWERS)
+        if answer is not None
+    )
+    + f" ELSE {len(PACKED_ANSWERS)} END"
+)
+# Each packed kind's keys record: (name, numpy's type, the element's bytes).
+PACKED_KEYS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    DayFacts.Kind.MERGED: (
+        ("at", ">i8", "timestamptz_send(e.at)"),  # microseconds since 2000-01-01 UTC
+        ("author", ">i8", "int8send(COALESCE(e.author, 0))"),
+        ("repository", ">i8", "int8send(COALESCE(e.repository, 0))"),
+        ("flags", ">i2", "int2send(e.flags)"),
+        ("size", ">i2", "int2send(e.size)"),
+        ("lines", ">i4", "int4send(COALESCE(e.lines, -1))"),
+        ("review_rounds", ">i4", "int4send(e.review_rounds)"),
+        ("answer", ">i2", f"int2send(({_ANSWER_CODE})::smallint)"),
+    ),
+    DayFacts.Kind.FIRST_REVIEW: (
+        ("at", ">i8", "timestamptz_send(e.at)"),
+        ("author", ">i8", "int8send(COALESCE(e.author, 0))"),
+        ("repository", ">i8", "int8send(COALESCE(e.repository, 0))"),
+    ),
+    DayFacts.Kind.REVIEW: (
+        ("at", ">i8", "timestamptz_send(e.at)"),
+        ("pull_request", ">i8", "int8send(e.pull_request)"),
+        ("author", ">i8", "int8send(COALESCE(e.author, 0))"),
+        ("repository", ">i8", "int8send(COALESCE(e.repository, 0))"),
+        ("reviewer", ">i8", "int8send(e.reviewer)"),  # never null (KINDS' where)
+        ("flags", ">i2", "int2send(e.flags)"),
+    ),
+}
+# The durations of a kind that has any, each hours' in a record of its own: these, float8.
+PACKED_DURATIONS: dict[str, tuple[str, ...]] = {
+    DayFacts.Kind.MERGED: ("cycle_time", "coding", "pickup", "review", "merge", "review_time"),
+    DayFacts.Kind.FIRST_REVIEW: ("review_time",),
+}
+
+
+def _packed_slot(kind: str, slot: str) -> str:
+    return " || ".join(
+        f"float8send(COALESCE(e.{name}_{slot}, 'NaN'::float8))" for name in PACKED_DURATIONS[kind]
+    )
+
+
+def _packed(kind: str) -> dict[str, str]:
+    """The kind's packed columns, each with its record of an element ``e``
+    (none for a kind not packed)."""
+    if kind not in PACKED_KEYS:
+        return {}
+    found = {
+        "packed_keys": " || ".join(expression for _name, _type, expression in PACKED_KEYS[kind])
+    }
+    if kind in PACKED_DURATIONS:
+        found.update({f"packed_{slot}": _packed_slot(kind, slot) for slot in _SLOTS})
+    return found
+
+
+def _packed_aggregate(kind: str, column: str) -> str:
+    """A day's records of one of the kind's packed columns, from its elements ``e``."""
+    return f"string_agg({_packed(kind)[column]}, ''::bytea ORDER BY e.o)"
+
+
+def _elements_sql(fact: FactKind, *, where: str, days: str = "", extra: str = "") -> str:
+    """The kind's elements ``e`` as rows: each column once, named, ``o`` the
+    order of the arrays; ``extra`` columns before them, of the relation
+    ``days`` read beside the rows."""
+    columns = ", ".join(f"{expression} AS {name}" for name, _type, expression in fact.columns)
+    source = f"{days}, {fact.source}" if days else fact.source
+    return f"(SELECT {extra}{fact.order} AS o, {columns} FROM {source} WHERE {where}) e"  # noqa: S608
+
+
 def available() -> bool:
     """Whether day facts are kept here: PostgreSQL (arrays and triggers)."""
     return connection.vendor == "postgresql"
@@ -290,6 +376,40 @@ def facts_days_sql(
     return f"({kept}) UNION ALL ({rows})", params
 
 
+def packed_days_sql(
+    kind: str, *, team_id: int, start_at: datetime, end_at: datetime, slot: str = ""
+) -> tuple[str, list[object]]:
+    """A SELECT of the team's facts of a packed kind (`PACKED_KEYS`), one row
+    per UTC day that [start_at, end_at) touches and that has any: the keys'
+    records, and with ``slot`` (``hours`` or ``working_hours``)
+    its durations' records (`PACKED_DURATIONS`); kept for the days that are not stale, made from
+    the rows for the days that are (`facts_sql`'s rule). The elements of a
+    day's part outside the range are in it: the reader keeps those in the
+    range by their ``at``."""
+    columns = ["packed_keys"]
+    if slot:
+        if kind not in PACKED_DURATIONS or slot not in _SLOTS:
+            raise ValueError(f"{kind} facts have no packed durations of {slot!r}")
+        columns.append(f"packed_{slot}")
+    if kind not in PACKED_KEYS:
+        raise ValueError(f"{kind} facts are not packed")
+    fact = KINDS[kind]
+    first_day, last_day = _utc_date(start_at), _utc_date(end_at, end=True)
+    kept_where, kept_params = _kept_days(kind, team_id, first_day, last_day)
+    kept = (
+        f"SELECT {', '.join(f'd.{column}' for column in columns)} "  # noqa: S608
+        f"FROM metrics_dayfacts d WHERE {kept_where}"
+    )
+    made = ", ".join(f"{_packed_aggregate(kind, column)} AS {column}" for column in columns)
+    rows = (
+        f"SELECT x.* FROM ({_STALE_DAYS}) stale CROSS JOIN LATERAL ("  # noqa: S608
+        f"SELECT {made} FROM {_elements_sql(fact, where=_on_stale_day(fact))} "
+        "HAVING COUNT(*) > 0) x"
+    )
+    params: list[object] = [*kept_params, team_id, first_day, last_day, team_id]
+    return f"({kept}) UNION ALL ({rows})", params
+
+
 def _utc_date(moment: datetime, *, end: bool = False) -> date:
     """The UTC day of ``moment``; with ``end``, of the last instant before it."""
     if end:
@@ -336,20 +456,30 @@ def day_facts_refresh(*, days: int = 200) -> int:
         for kind, fact in KINDS.items():
             names = ", ".join(name for name, _type, _expression in fact.columns)
             empty = "".join(", '{}'" for _name in _unused(fact))
+            # Each column computed once per element (`_elements_sql`), for its
+            # array and its packed record alike.
             arrays = ", ".join(
-                f"array_agg({expression} ORDER BY {fact.order})"
-                for _name, _type, expression in fact.columns
+                f"array_agg(e.{name} ORDER BY e.o)" for name, _type, _expression in fact.columns
+            )
+            names += "".join(f", {column}" for column in _packed(kind))
+            arrays += "".join(f", {_packed_aggregate(kind, column)}" for column in _packed(kind))
+            elements = _elements_sql(
+                fact,
+                days=(
+                    "unnest(%s::bigint[], %s::date[]) AS c(team_id, day) "
+                    "JOIN teams_team t ON t.id = c.team_id"
+                ),
+                extra="c.team_id AS c_team, c.day AS c_day, ",
+                where=(
+                    f"{fact.team} = c.team_id AND {fact.moment} >= {_utc_day_start('c.day')} "
+                    f"AND {fact.moment} < {_utc_day_start('(c.day + 1)')} AND {fact.where}"
+                ),
             )
             cursor.execute(
                 f"INSERT INTO metrics_dayfacts (team_id, kind, day, {names}, "  # noqa: S608
                 f"{', '.join(_unused(fact))}) "
-                f"SELECT c.team_id, %s, c.day, {arrays}{empty} "
-                f"FROM unnest(%s::bigint[], %s::date[]) AS c(team_id, day) "
-                f"JOIN teams_team t ON t.id = c.team_id "
-                f"JOIN {fact.source} ON {fact.team} = c.team_id "
-                f"AND {fact.moment} >= {_utc_day_start('c.day')} "
-                f"AND {fact.moment} < {_utc_day_start('(c.day + 1)')} "
-                f"WHERE {fact.where} GROUP BY c.team_id, c.day",
+                f"SELECT e.c_team, %s, e.c_day, {arrays}{empty} FROM {elements} "
+                "GROUP BY e.c_team, e.c_day",
                 [kind, teams, chosen_days],
             )
     return len(chosen)
