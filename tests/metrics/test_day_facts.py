@@ -81,6 +81,15 @@ def test_it_gives_the_rows_figures_stale_built_changed_and_rebuilt(history, monk
     assert _read_from_arrays(client)
     _assert_exact(client, monkeypatch)
 
+    # Days built by a release before the packed records (its refresh running
+    # after this one's migration): read from the rows, not taken as empty.
+    for kind in (DayFacts.Kind.MERGED, DayFacts.Kind.FIRST_REVIEW, DayFacts.Kind.REVIEW):
+        days = list(DayFacts.objects.filter(kind=kind).values_list("pk", flat=True)[::3])
+        DayFacts.objects.filter(pk__in=days).update(
+            packed_keys=b"", packed_hours=b"", packed_working_hours=b""
+        )
+    _assert_exact(client, monkeypatch)
+
     # Rows change after they were summarised.
     for row in rng.sample(rows, 60):
         row.merged_at = _moment(rng) if row.merged_at else None

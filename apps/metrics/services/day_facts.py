@@ -383,7 +383,8 @@ def packed_days_sql(
     per UTC day that [start_at, end_at) touches and that has any: the keys'
     records, and with ``slot`` (``hours`` or ``working_hours``)
     its durations' records (`PACKED_DURATIONS`); kept for the days that are not stale, made from
-    the rows for the days that are (`facts_sql`'s rule). The elements of a
+    the rows for the days that are, and for days built before the records
+    (`facts_sql`'s rule). The elements of a
     day's part outside the range are in it: the reader keeps those in the
     range by their ``at``."""
     columns = ["packed_keys"]
@@ -396,17 +397,30 @@ def packed_days_sql(
     fact = KINDS[kind]
     first_day, last_day = _utc_date(start_at), _utc_date(end_at, end=True)
     kept_where, kept_params = _kept_days(kind, team_id, first_day, last_day)
+    # A day row holds at least one element, so empty records are a day built
+    # by a release before the records (its refresh running between this
+    # release's migration and its own upgrade): read from the rows, as a
+    # stale day is (octet_length reads a stored value's size, not the value).
+    unpacked = (
+        "SELECT d.day FROM metrics_dayfacts d WHERE d.team_id = %s AND d.kind = %s "
+        "AND d.day BETWEEN %s AND %s AND octet_length(d.packed_keys) = 0"
+    )
     kept = (
         f"SELECT {', '.join(f'd.{column}' for column in columns)} "  # noqa: S608
-        f"FROM metrics_dayfacts d WHERE {kept_where}"
+        f"FROM metrics_dayfacts d WHERE {kept_where} AND octet_length(d.packed_keys) > 0"
     )
     made = ", ".join(f"{_packed_aggregate(kind, column)} AS {column}" for column in columns)
     rows = (
-        f"SELECT x.* FROM ({_STALE_DAYS}) stale CROSS JOIN LATERAL ("  # noqa: S608
-        f"SELECT {made} FROM {_elements_sql(fact, where=_on_stale_day(fact))} "
+        f"SELECT x.* FROM ({_STALE_DAYS} UNION {unpacked}) stale "  # noqa: S608
+        f"CROSS JOIN LATERAL (SELECT {made} FROM {_elements_sql(fact, where=_on_stale_day(fact))} "
         "HAVING COUNT(*) > 0) x"
     )
-    params: list[object] = [*kept_params, team_id, first_day, last_day, team_id]
+    params: list[object] = [
+        *kept_params,
+        *(team_id, first_day, last_day),
+        *(team_id, kind, first_day, last_day),
+        team_id,
+    ]
     return f"({kept}) UNION ALL ({rows})", params
 
 
