@@ -19,6 +19,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
+    BigIntegerField,
     Case,
     CharField,
     Count,
@@ -33,7 +34,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models.functions import Cast, Coalesce, Trunc
 from django.db.models.lookups import LessThanOrEqual
 
 from apps.common.side_by_side import side_by_side
@@ -106,7 +107,8 @@ def _in(field: str, period: Period) -> Q:
 
 
 def _size_bucket() -> Case:
-    size = F("additions") + F("deletions")
+    # As a bigint: two int columns' sum can pass int's range (a 500 on PostgreSQL).
+    size = Cast("additions", BigIntegerField()) + F("deletions")
     return Case(
         When(Q(additions__isnull=True) | Q(deletions__isnull=True), then=Value("unknown")),
         When(LessThanOrEqual(size, 19), then=Value("under_20")),

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Avg, BigIntegerField, Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast, Lower
 
 from apps.metrics.dbfunctions import PercentileCont
 from apps.metrics.models import PRReview, PullRequest, TeamMember
@@ -99,7 +99,8 @@ def _ai_found(
     reverted = PullRequest.objects.filter(reverts=OuterRef("pk"), merged_at__isnull=False)
     rows = ai_population(pull_requests, period=period).annotate(
         reverted=Exists(reverted),
-        lines=F("additions") + F("deletions"),
+        # As a bigint: two int columns' sum can pass int's range.
+        lines=Cast("additions", BigIntegerField()) + F("deletions"),
         # A join, not a subquery per aggregate that reads it: at most one
         # question per pull request (a database constraint).
         answer=F("merge_questions__answer"),

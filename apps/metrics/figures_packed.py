@@ -131,10 +131,10 @@ def _read(
         kind, team_id=scope.team.pk, start_at=start_at, end_at=end_at, slot=slot
     )
     rows = _fetch(sql, params)
-    keys = np.frombuffer(b"".join(bytes(row[0]) for row in rows), dtype=_KEYS[kind])
+    keys = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=_KEYS[kind])
     durations = None
     if slot:
-        durations = np.frombuffer(b"".join(bytes(row[1]) for row in rows), dtype=_DURATIONS[kind])
+        durations = np.frombuffer(b"".join(bytes(row[2]) for row in rows), dtype=_DURATIONS[kind])
         if len(keys) != len(durations):
             raise RuntimeError("the packed facts' keys and durations differ in length")
     every = _Facts(keys, durations, np.arange(len(keys)))
@@ -194,14 +194,19 @@ def percentile_cont(ordered: np.ndarray, fraction: float) -> float | None:
     position = fraction * (count - 1)
     first, second = math.floor(position), math.ceil(position)
     low = float(ordered[first])
-    high = float(ordered[second]) if second != first else low
+    if second == first:
+        return low  # as PostgreSQL: no interpolation (an infinite value stays one)
+    high = float(ordered[second])
     return low + (position - first) * (high - low)
 
 
 def _mean(values: np.ndarray) -> float | None:
-    """AVG: the known values' sum over their count, None when none is known."""
+    """AVG: the known values' sum over their count, None when none is known;
+    summed one value at a time, in the order of days and pull requests, as
+    AVG sums in the order it reads (numpy's sum adds in blocks: its last bit
+    differs, and so, at a tie, the figure rounded for display)."""
     known = values[~np.isnan(values)]
-    return float(known.sum()) / len(known) if len(known) else None
+    return float(np.cumsum(known)[-1]) / len(known) if len(known) else None
 
 
 def _sorted_known(values: np.ndarray) -> np.ndarray:
@@ -417,13 +422,13 @@ def packed_review_pairs(scope: FigureScope) -> list[dict[str, Any]]:
         "pull_requests": np.bincount(reviewed // len(_pull_requests), minlength=len(pairs)),
     }
     ids = {int(person) for person in (*reviewers.tolist(), *authors.tolist()) if person}
-    logins = dict(TeamMember.objects.filter(team=scope.team, pk__in=ids).values_list("pk", "login"))
+    logins = dict(TeamMember.objects.filter(pk__in=ids).values_list("pk", "login"))
     found: dict[tuple[int, str, str | None], dict[str, Any]] = {}
     for index, pair in enumerate(pairs.tolist()):
         reviewer_id = int(reviewers[pair // len(authors)])
         author_id = int(authors[pair % len(authors)])
         if reviewer_id not in logins:
-            continue  # as the rows' join: a reviewer is one of the team's people
+            continue  # as the rows' join: a reviewer is one of the people
         key = (reviewer_id, logins[reviewer_id], logins.get(author_id) if author_id else None)
         row = found.setdefault(
             key,

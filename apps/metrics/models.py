@@ -802,7 +802,7 @@ class DayFacts(models.Model):
     # Merged, for the AI figures: lines changed (additions + deletions, None
     # when unknown), review rounds, and the merge question's answer ("" asked
     # and unanswered, None when no question).
-    lines = ArrayField(models.IntegerField(null=True), default=list)
+    lines = ArrayField(models.BigIntegerField(null=True), default=list)
     review_rounds = ArrayField(models.IntegerField(), default=list)
     answer = ArrayField(models.TextField(null=True), default=list)
     # The durations the figures read, in both slots (merged; first reviewed:

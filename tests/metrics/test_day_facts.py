@@ -81,6 +81,15 @@ def test_it_gives_the_rows_figures_stale_built_changed_and_rebuilt(history, monk
     assert _read_from_arrays(client)
     _assert_exact(client, monkeypatch)
 
+    # Lines changed past int's range (two int columns' sum): counted, not an error
+    # that would stop every refresh of the day.
+    huge = rng.choice([row for row in rows if row.merged_at])
+    PullRequest.objects.filter(pk=huge.pk).update(additions=2_147_483_647, deletions=9)
+    _assert_exact(client, monkeypatch)
+    day_facts_refresh_all()
+    assert not DayFactsStale.objects.exists()
+    _assert_exact(client, monkeypatch)
+
     # Days built by a release before the packed records (its refresh running
     # after this one's migration): read from the rows, not taken as empty.
     for kind in (DayFacts.Kind.MERGED, DayFacts.Kind.FIRST_REVIEW, DayFacts.Kind.REVIEW):

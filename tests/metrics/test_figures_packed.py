@@ -6,6 +6,7 @@ tests/metrics/test_day_facts.py."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -80,3 +81,34 @@ def test_it_weeks_moments_as_postgresql_does(zone):
     assert len(changes) > 10 or zone == "Asia/Kolkata"  # no daylight saving time there
     assert [int(day) for day in days] == [day for _week, day in expected]
     assert [int(monday) for monday in mondays] == [week for week, _day in expected]
+
+
+@pytest.mark.django_db
+def test_it_keeps_an_infinite_percentile_infinite_as_postgresql_does():
+    for values in ([float("inf")], [1.0, float("inf")], [float("-inf"), 2.0, float("inf")]):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY v) FROM unnest(%s::float8[]) v",
+                [values],
+            )
+            expected = cursor.fetchone()[0]
+        found = percentile_cont(np.sort(np.array(values)), 0.5)
+        assert found == expected or (math.isnan(found) and math.isnan(expected)), values
+
+
+@pytest.mark.django_db
+def test_it_sums_a_mean_as_avg_does_one_value_at_a_time():
+    rng = random.Random(11)
+    # A tie at the third decimal: numpy's blockwise sum gives the float below it.
+    cases = [[0.7, 0.0, 2.6, 0.0, 0.9, 0.0, 0.0, 0.9]]
+    cases += [
+        [round(rng.uniform(0, 300), 1) for _ in range(rng.randint(8, 400))] for _ in range(30)
+    ]
+    for values in cases:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT AVG(v ORDER BY n) FROM unnest(%s::float8[]) WITH ORDINALITY AS u(v, n)",
+                [values],
+            )
+            expected = cursor.fetchone()[0]
+        assert figures_packed._mean(np.array(values, dtype=np.float64)) == expected, values

@@ -51,12 +51,15 @@ DEPLOY_FAILED = 128  # merged: in a production deployment that failed
 
 # The size buckets' order (figures.SIZE_BUCKETS): the index is stored.
 SIZE_CODES = ("under_20", "20_100", "100_250", "250_500", "over_500", "unknown")
+# Lines changed, as a bigint: two int columns' sum can pass int's range, and
+# one such row would fail every refresh of its day.
+_LINES_SQL = "(p.additions::bigint + p.deletions)"
 _SIZE_SQL = (
     "CASE WHEN p.additions IS NULL OR p.deletions IS NULL THEN 5 "
-    "WHEN p.additions + p.deletions <= 19 THEN 0 "
-    "WHEN p.additions + p.deletions <= 99 THEN 1 "
-    "WHEN p.additions + p.deletions <= 249 THEN 2 "
-    "WHEN p.additions + p.deletions <= 500 THEN 3 ELSE 4 END"
+    f"WHEN {_LINES_SQL} <= 19 THEN 0 "
+    f"WHEN {_LINES_SQL} <= 99 THEN 1 "
+    f"WHEN {_LINES_SQL} <= 249 THEN 2 "
+    f"WHEN {_LINES_SQL} <= 500 THEN 3 ELSE 4 END"
 )
 _MERGED_DURATIONS = ("cycle_time", "coding", "pickup", "review", "merge")
 _SLOTS = ("hours", "working_hours")
@@ -118,7 +121,7 @@ KINDS: dict[str, FactKind] = {
             "::smallint",
         ),
         ("size", "smallint", f"({_SIZE_SQL})::smallint"),
-        ("lines", "integer", "(p.additions + p.deletions)"),
+        ("lines", "bigint", _LINES_SQL),
         ("review_rounds", "integer", "p.review_rounds"),
         (
             "answer",
@@ -192,7 +195,7 @@ PACKED_KEYS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("repository", ">i8", "int8send(COALESCE(e.repository, 0))"),
         ("flags", ">i2", "int2send(e.flags)"),
         ("size", ">i2", "int2send(e.size)"),
-        ("lines", ">i4", "int4send(COALESCE(e.lines, -1))"),
+        ("lines", ">i8", "int8send(COALESCE(e.lines, -1))"),
         ("review_rounds", ">i4", "int4send(e.review_rounds)"),
         ("answer", ">i2", f"int2send(({_ANSWER_CODE})::smallint)"),
     ),
@@ -380,13 +383,13 @@ def packed_days_sql(
     kind: str, *, team_id: int, start_at: datetime, end_at: datetime, slot: str = ""
 ) -> tuple[str, list[object]]:
     """A SELECT of the team's facts of a packed kind (`PACKED_KEYS`), one row
-    per UTC day that [start_at, end_at) touches and that has any: the keys'
-    records, and with ``slot`` (``hours`` or ``working_hours``)
-    its durations' records (`PACKED_DURATIONS`); kept for the days that are not stale, made from
-    the rows for the days that are, and for days built before the records
-    (`facts_sql`'s rule). The elements of a
-    day's part outside the range are in it: the reader keeps those in the
-    range by their ``at``."""
+    per UTC day that [start_at, end_at) touches and that has any, in order:
+    the day, the keys' records, and with ``slot`` (``hours`` or
+    ``working_hours``) its durations' records (`PACKED_DURATIONS`); kept for
+    the days that are not stale, made from the rows for the days that are,
+    and for days built before the records (`facts_sql`'s rule). The elements
+    of a day's part outside the range are in it: the reader keeps those in
+    the range by their ``at``."""
     columns = ["packed_keys"]
     if slot:
         if kind not in PACKED_DURATIONS or slot not in _SLOTS:
@@ -406,12 +409,12 @@ def packed_days_sql(
         "AND d.day BETWEEN %s AND %s AND octet_length(d.packed_keys) = 0"
     )
     kept = (
-        f"SELECT {', '.join(f'd.{column}' for column in columns)} "  # noqa: S608
+        f"SELECT d.day, {', '.join(f'd.{column}' for column in columns)} "  # noqa: S608
         f"FROM metrics_dayfacts d WHERE {kept_where} AND octet_length(d.packed_keys) > 0"
     )
     made = ", ".join(f"{_packed_aggregate(kind, column)} AS {column}" for column in columns)
     rows = (
-        f"SELECT x.* FROM ({_STALE_DAYS} UNION {unpacked}) stale "  # noqa: S608
+        f"SELECT stale.day, x.* FROM ({_STALE_DAYS} UNION {unpacked}) stale "  # noqa: S608
         f"CROSS JOIN LATERAL (SELECT {made} FROM {_elements_sql(fact, where=_on_stale_day(fact))} "
         "HAVING COUNT(*) > 0) x"
     )
@@ -421,7 +424,9 @@ def packed_days_sql(
         *(team_id, kind, first_day, last_day),
         team_id,
     ]
-    return f"({kept}) UNION ALL ({rows})", params
+    # In the order of days (each day's elements in the arrays' order): the
+    # order in which the reader sums.
+    return f"SELECT * FROM (({kept}) UNION ALL ({rows})) packed ORDER BY 1", params  # noqa: S608
 
 
 def _utc_date(moment: datetime, *, end: bool = False) -> date:
