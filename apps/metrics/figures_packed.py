@@ -1,20 +1,22 @@
-"""The merged pull requests' figures of a period from the day facts' packed
-records (PostgreSQL; `services/day_facts.py` PACKED): the aggregates of the
-period, its weeks and sizes and of the previous period (`figures._merged_figures`),
-and the AI-assisted pull requests' (`figures_ai`). The same numbers as the rows
-give (tests/metrics/test_day_facts.py compares them).
+"""The figures of a period that read most elements, from the day facts'
+packed records (PostgreSQL; `services/day_facts.py` PACKED_KEYS): the merged
+pull requests' aggregates of the period, its weeks and sizes and of the
+previous period (`figures._merged_figures`), the AI-assisted pull requests'
+(`figures_ai`), the time to first review (`figures._counts`) and the review
+load (`figures._review_load`). The same numbers as the rows give
+(tests/metrics/test_day_facts.py compares them).
 
 Why records read whole rather than SQL over the arrays: at 365 days of
-1,000,000 pull requests, the SQL read each of 400,000 elements out of nine
-arrays (about a microsecond each) and sorted them for every percentile of the
-period, its weeks and its sizes, 293 ms for the merged aggregates and 140 for
-the AI figures. The records come as they are stored, and numpy keeps, groups
-and sorts them in a few milliseconds (docs/metrics.md, "Day facts").
+1,000,000 pull requests, SQL read each element out of the arrays (about a
+microsecond each) and sorted the period's values again for every percentile
+of the period, its weeks and its sizes. The records come as they are stored,
+and numpy keeps, groups and sorts them (docs/metrics.md, "Packed records").
 
-Exactness: the percentiles are PostgreSQL's PERCENTILE_CONT (the same
-interpolation, in the same floating-point steps); a mean is the sum over the
-count, as AVG; a week is the Monday of the moment's day in the team's time
-zone, as DATE_TRUNC('week', ...), through the zone's own changes of offset.
+Exactness: a percentile is PostgreSQL's PERCENTILE_CONT (the same
+interpolation, in the same floating-point steps); a mean is a running sum
+over the count, as AVG adds; a week is the Monday of the moment's day in the
+team's time zone, as DATE_TRUNC('week', ...), through the zone's own changes
+of offset.
 """
 
 from __future__ import annotations
