@@ -160,19 +160,19 @@ _MERGED_KEYS = (
 )
 
 
-def _merged_aggregates(connection: BaseDatabaseWrapper, rows: str = "merged") -> str:
-    """The aggregates of `_MERGED_KEYS` over the merged rows (named ``rows``)."""
+def _merged_aggregates(connection: BaseDatabaseWrapper) -> str:
+    """The aggregates of `_MERGED_KEYS` over the merged rows (named ``merged``)."""
     quote = connection.ops.quote_name
-    cycle = f"{rows}.{quote(_AS['cycle_time'])}"
+    cycle = f"merged.{quote(_AS['cycle_time'])}"
     return ", ".join(
         [
             "COUNT(*)",
             f"AVG({cycle})",
             percentile_sql(vendor=connection.vendor, column=cycle, fraction=0.5),
             percentile_sql(vendor=connection.vendor, column=cycle, fraction=0.9),
-            *(f"AVG({rows}.{quote('shown_' + name)})" for name in _PHASES),
-            f"SUM(CASE WHEN {rows}.{quote('is_revert')} THEN 1 ELSE 0 END)",
-            f"SUM(CASE WHEN {rows}.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
+            *(f"AVG(merged.{quote('shown_' + name)})" for name in _PHASES),
+            f"SUM(CASE WHEN merged.{quote('is_revert')} THEN 1 ELSE 0 END)",
+            f"SUM(CASE WHEN merged.{quote('is_hotfix')} THEN 1 ELSE 0 END)",
         ]
     )
 

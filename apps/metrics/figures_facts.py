@@ -255,11 +255,3 @@ def facts_target_aggregates(
         cursor.execute(f"SELECT * FROM {', '.join(selects)}", params)  # noqa: S608
         values = cursor.fetchone()
     return dict(zip(names, values, strict=True))
-
-
-def _percentile(fraction: float, column: str, group: str) -> str:
-    """A percentile of ``column`` over the group's elements that have one."""
-    return (
-        f"PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY {column}) "
-        f"FILTER (WHERE {group} AND {column} IS NOT NULL)"
-    )
